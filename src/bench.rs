@@ -1,0 +1,123 @@
+//! Throughput of the two workloads of `shared/bench/torch_kd_bench.py` (same shapes, same
+//! losses), so kdlab and PyTorch can be compared on one machine.
+//!
+//! - `mlp`: input 64, frozen teacher 64-256-256-10, student 64-32-10, batch 128,
+//!   `0.1·CE + 0.9·T²·KL` at T = 4, Adam 1e-3.
+//! - `cnn`: MNIST-shaped 1×28×28, teacher conv32-conv64-fc128, student conv8-conv16, batch 64,
+//!   KD as above plus 1000 × attention transfer at the second conv block.
+
+use crate::data::InputShape;
+use crate::device::ComputeDevice;
+use crate::distill;
+use crate::model::{ModelSpec, Network};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+
+const CLASSES: usize = 10;
+const TEMPERATURE: f64 = 4.0;
+const ALPHA: f64 = 0.9;
+const AT_WEIGHT: f64 = 1000.0;
+const WARMUP_STEPS: usize = 10;
+
+/// One workload's measured speed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchResult {
+    pub workload: &'static str,
+    pub steps: usize,
+    pub steps_per_second: f64,
+}
+
+/// A benchmark workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    Mlp,
+    Cnn,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 2] = [Workload::Mlp, Workload::Cnn];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Mlp => "mlp",
+            Workload::Cnn => "cnn",
+        }
+    }
+
+    /// The step counts the PyTorch twin times.
+    pub fn default_steps(self) -> usize {
+        match self {
+            Workload::Mlp => 2000,
+            Workload::Cnn => 300,
+        }
+    }
+
+    fn shape(self) -> InputShape {
+        match self {
+            Workload::Mlp => InputShape::Flat { features: 64 },
+            Workload::Cnn => InputShape::Image { channels: 1, height: 28, width: 28 },
+        }
+    }
+
+    fn batch(self) -> usize {
+        match self {
+            Workload::Mlp => 128,
+            Workload::Cnn => 64,
+        }
+    }
+
+    fn models(self) -> (ModelSpec, ModelSpec) {
+        match self {
+            Workload::Mlp => (ModelSpec::Mlp { hidden: vec![256, 256] }, ModelSpec::Mlp { hidden: vec![32] }),
+            Workload::Cnn => (
+                ModelSpec::Cnn { channels: vec![32, 64], hidden: vec![128] },
+                ModelSpec::Cnn { channels: vec![8, 16], hidden: vec![] },
+            ),
+        }
+    }
+}
+
+/// Times `steps` training steps of a workload after a short warm-up.
+pub fn run(workload: Workload, device: &ComputeDevice, steps: usize) -> BenchResult {
+    let plain = device.device.clone();
+    plain.seed(0);
+    let (teacher_spec, student_spec) = workload.models();
+    let shape = workload.shape();
+    let teacher = teacher_spec.init(shape, CLASSES, &plain);
+    let mut student = student_spec.init(shape, CLASSES, &plain.clone().autodiff());
+    let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+    let inputs = Tensor::<2>::random([workload.batch(), shape.len()], Distribution::Normal(0.0, 1.0), &plain);
+    let labels = random_labels(workload.batch(), &plain);
+
+    let step = |student: Network, optimizer: &mut ModuleOptimizer| {
+        let teacher_out = teacher.forward(inputs.clone());
+        let student_out = student.forward(inputs.clone());
+        let mut loss = distill::kd(student_out.logits, teacher_out.logits, labels.clone(), TEMPERATURE, ALPHA);
+        if workload == Workload::Cnn {
+            let at = distill::attention_transfer(student_out.feature_maps[1].clone(), teacher_out.feature_maps[1].clone());
+            loss = loss + at.mul_scalar(AT_WEIGHT);
+        }
+        let gradients = GradientsParams::from_grads(loss.backward(), &student);
+        optimizer.step(1e-3, student, gradients)
+    };
+    for _ in 0..WARMUP_STEPS {
+        student = step(student, &mut optimizer);
+    }
+    let _ = plain.sync();
+    let started = Instant::now();
+    for _ in 0..steps {
+        student = step(student, &mut optimizer);
+    }
+    // Waits for queued device work, so the clock measures finished steps.
+    let _ = plain.sync();
+    BenchResult { workload: workload.name(), steps, steps_per_second: steps as f64 / started.elapsed().as_secs_f64() }
+}
+
+fn random_labels(batch: usize, device: &Device) -> Tensor<1, Int> {
+    let mut rng = StdRng::seed_from_u64(0);
+    let labels: Vec<i64> = (0..batch).map(|_| rng.random_range(0..CLASSES as i64)).collect();
+    Tensor::from_data(TensorData::new(labels, [batch]), device)
+}

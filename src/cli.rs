@@ -1,0 +1,305 @@
+//! Command-line parsing and the headless commands. Errors become `anyhow` errors here, at the
+//! binary's edge; the library's typed errors decide the exit code.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use kdlab::bench::{self, Workload};
+use kdlab::data::{self, DataError};
+use kdlab::device::{self, ComputeDevice, DeviceChoice, NoGpu};
+use kdlab::record::{RunRecorder, Summary};
+use kdlab::train::{Engine, Event, Plan, PresetError, TeacherCache};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "kdlab", version, about = "A workbench for knowledge distillation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Commands>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Commands {
+    /// Train a preset headless and write config.toml, metrics.csv and summary.json.
+    Run(RunArgs),
+    /// List the bundled presets.
+    Presets,
+    /// Measure training steps per second of the two benchmark workloads.
+    Bench {
+        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+        device: DeviceChoice,
+        /// Timed steps per workload (default: as many as the PyTorch twin times).
+        #[arg(long)]
+        steps: Option<usize>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// A preset file, or the name of a bundled preset (kd, ta, ban, label_smoothing).
+    preset: String,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Seed of initialisation and shuffling (sets train.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Epochs of every stage (sets train.epochs and clears per-stage overrides).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Output folder (default runs/<preset>-<timestamp>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Override a preset value, e.g. --set stages.student_kd.temperature=8 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Train every stage even when a cached teacher exists, and cache nothing.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+/// Bad input from the user: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
+/// A stage diverged: exit code 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Diverged(String);
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Commands::Run(args)) => run(args),
+        Some(Commands::Presets) => {
+            list_presets();
+            Ok(())
+        }
+        Some(Commands::Bench { device, steps }) => run_bench(device, steps),
+        // Until the desktop app lands, a bare `kdlab` runs the default preset headless.
+        None => run(RunArgs {
+            preset: "kd".into(),
+            device: DeviceChoice::Auto,
+            seed: None,
+            epochs: None,
+            out: None,
+            overrides: Vec::new(),
+            no_cache: false,
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}
+
+fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<Diverged>().is_some() {
+        3
+    } else if error.downcast_ref::<PresetError>().is_some()
+        || error.downcast_ref::<DataError>().is_some()
+        || error.downcast_ref::<NoGpu>().is_some()
+        || error.downcast_ref::<BadInput>().is_some()
+    {
+        2
+    } else {
+        1
+    }
+}
+
+fn list_presets() {
+    for preset in kdlab::presets::BUNDLED {
+        println!("{:<18} {}", preset.stem(), first_sentence(&preset.description()));
+    }
+}
+
+fn first_sentence(text: &str) -> &str {
+    let line = text.trim().lines().next().unwrap_or_default();
+    match line.find(". ") {
+        Some(end) => &line[..=end],
+        None => line,
+    }
+}
+
+fn run_bench(choice: DeviceChoice, steps: Option<usize>) -> anyhow::Result<()> {
+    let device = device::select(choice)?;
+    println!("device: {}", device.label());
+    for workload in Workload::ALL {
+        let result = bench::run(workload, &device, steps.unwrap_or(workload.default_steps()));
+        println!("{} steps/s {:.1}  ({} timed steps)", result.workload, result.steps_per_second, result.steps);
+    }
+    Ok(())
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let source = kdlab::presets::resolve(&args.preset)?;
+    let mut overrides = Vec::new();
+    if let Some(seed) = args.seed {
+        overrides.push(format!("train.seed={seed}"));
+    }
+    if let Some(epochs) = args.epochs {
+        overrides.push(format!("train.epochs={epochs}"));
+        overrides.extend(stages_with_epochs(&source.text).map(|i| format!("stages.{i}.epochs={epochs}")));
+    }
+    overrides.extend(args.overrides.iter().cloned());
+    let preset = source.load(&overrides)?;
+    let spec = preset.data_spec(&source.base_dir);
+    let dataset = data::load(&spec)?;
+    for (name, model) in &preset.models {
+        if let Err(message) = model.check(dataset.shape) {
+            let path = kdlab::train::preset::FieldPath(vec![
+                kdlab::train::preset::PathSegment::Key("models".into()),
+                kdlab::train::preset::PathSegment::Key(name.clone()),
+            ]);
+            return Err(source.place(&path, message, &overrides).into());
+        }
+    }
+    let device = device::select(args.device)?;
+    let plan = Plan::new(preset);
+    let out = match args.out {
+        Some(dir) => dir,
+        None => default_out_dir(&args.preset)?,
+    };
+    let mut recorder = RunRecorder::create(&out, &plan).with_context(|| format!("cannot write to {}", out.display()))?;
+    eprintln!(
+        "kdlab: {} on {} ({} train / {} test examples, {} classes) using {}",
+        plan.preset.name,
+        dataset.name,
+        dataset.train.len(),
+        dataset.test.len(),
+        dataset.num_classes(),
+        device.label()
+    );
+    let cache = if args.no_cache { None } else { TeacherCache::default_location() };
+    let mut summary = Summary::new(&plan.preset, &dataset.name, &device.label());
+    let error = drive(&plan, Arc::new(dataset), device, cache, &mut recorder, &mut summary)?;
+    recorder.write_summary(&summary).with_context(|| format!("cannot write {}/summary.json", out.display()))?;
+    print_table(&summary);
+    eprintln!("kdlab: wrote {}", recorder.dir().display());
+    if let Some(error) = error {
+        anyhow::bail!(error);
+    }
+    if summary.any_diverged() {
+        let stages: Vec<&str> = summary.stages.iter().filter(|s| s.diverged).map(|s| s.name.as_str()).collect();
+        return Err(Diverged(format!("diverged: {}", stages.join(", "))).into());
+    }
+    Ok(())
+}
+
+/// Indices of the stages that set their own `epochs`, which `--epochs` must override too.
+fn stages_with_epochs(text: &str) -> impl Iterator<Item = usize> {
+    let stages = toml::from_str::<toml::Table>(text)
+        .ok()
+        .and_then(|mut t| t.remove("stages"))
+        .and_then(|s| s.as_array().cloned())
+        .unwrap_or_default();
+    stages.into_iter().enumerate().filter(|(_, s)| s.get("epochs").is_some()).map(|(i, _)| i).collect::<Vec<_>>().into_iter()
+}
+
+/// Runs the engine to the end, recording and showing its events. Returns the engine's error
+/// message if it reported one.
+fn drive(
+    plan: &Plan,
+    dataset: Arc<kdlab::data::Dataset>,
+    device: ComputeDevice,
+    cache: Option<TeacherCache>,
+    recorder: &mut RunRecorder,
+    summary: &mut Summary,
+) -> anyhow::Result<Option<String>> {
+    let engine = Engine::spawn(plan.clone(), dataset, device, cache);
+    let mut bar: Option<ProgressBar> = None;
+    let mut error = None;
+    for event in engine.events.iter() {
+        recorder.record(&event).with_context(|| format!("cannot append to {}/metrics.csv", recorder.dir().display()))?;
+        summary.absorb(&event);
+        match &event {
+            Event::StageStarted(start) => {
+                let progress = ProgressBar::new(start.total_steps).with_style(bar_style());
+                progress.set_prefix(start.name.clone());
+                bar = Some(progress);
+            }
+            Event::Progress { step, .. } => {
+                if let Some(bar) = &bar {
+                    bar.set_position(*step);
+                }
+            }
+            Event::Metrics(points) => {
+                if let (Some(bar), Some(latest)) = (&bar, points.iter().rev().find(|p| p.metric == "test_accuracy")) {
+                    bar.set_position(latest.step);
+                    bar.set_message(format!("test acc {:.3}", latest.value));
+                }
+            }
+            Event::StageFinished(outcome) => {
+                if let Some(bar) = bar.take() {
+                    bar.finish_and_clear();
+                }
+                eprintln!("{}", describe_outcome(outcome));
+            }
+            Event::Diverged { stage, step } => eprintln!("{}: diverged at step {step}", plan.stages[*stage].name),
+            Event::Notice(text) => eprintln!("{text}"),
+            Event::Error(text) => error = Some(text.clone()),
+            Event::Finished { .. } => break,
+            _ => {}
+        }
+    }
+    engine.join();
+    Ok(error)
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} steps {per_sec} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+fn describe_outcome(outcome: &kdlab::train::StageOutcome) -> String {
+    if let Some(reason) = &outcome.skipped {
+        return format!("{}: {reason}", outcome.name);
+    }
+    let accuracy = outcome.test_accuracy.map_or("-".into(), |a| format!("{a:.4}"));
+    let how = if outcome.cached { "cached" } else if outcome.diverged { "diverged" } else { "trained" };
+    format!("{}: {how}, test accuracy {accuracy} ({:.1} s)", outcome.name, outcome.wall_seconds)
+}
+
+fn print_table(summary: &Summary) {
+    let percent = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}%", 100.0 * v));
+    println!(
+        "{:<16} {:<12} {:<16} {:<14} {:>9} {:>6} {:>8} {:>10} {:>10} {:>10}",
+        "stage", "model", "method", "teacher", "params", "steps", "time", "train acc", "test acc", "agreement"
+    );
+    for s in &summary.stages {
+        let status = if s.diverged { " (diverged)" } else if s.cached { " (cached)" } else { "" };
+        println!(
+            "{:<16} {:<12} {:<16} {:<14} {:>9} {:>6} {:>7.1}s {:>10} {:>10} {:>10}{status}",
+            s.name,
+            s.model,
+            s.method,
+            s.teacher.as_deref().unwrap_or("-"),
+            s.params,
+            s.steps,
+            s.wall_seconds,
+            percent(s.train_accuracy),
+            percent(s.test_accuracy),
+            percent(s.agreement_with_teacher),
+        );
+    }
+    for e in &summary.ensembles {
+        println!("ensemble {:<16} of {:<40} test acc {}", e.name, e.members.join(" + "), percent(e.test_accuracy));
+    }
+}
+
+fn default_out_dir(preset: &str) -> anyhow::Result<PathBuf> {
+    let stem = Path::new(preset).file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
+    let base = PathBuf::from("runs").join(format!("{stem}-{stamp}"));
+    let free = std::iter::once(base.clone())
+        .chain((2..).map(|n| PathBuf::from(format!("{}-{n}", base.display()))))
+        .find(|p| !p.exists())
+        .ok_or_else(|| BadInput("no free output folder".into()))?;
+    Ok(free)
+}

@@ -1,0 +1,202 @@
+//! CSV data: numeric feature columns plus one label column (by name, default the last), with
+//! or without a header row.
+
+use super::{DataError, InputShape, RawData, Split, read_maybe_gzip};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// A parsed CSV table before labels become class indices.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub features: Vec<f32>,
+    pub feature_count: usize,
+    pub labels: Vec<String>,
+}
+
+/// Loads a training CSV and an optional test CSV with the same columns.
+pub(crate) fn load(
+    train_path: &Path,
+    test_path: Option<&Path>,
+    label_column: Option<&str>,
+) -> Result<(RawData, Option<Split>), DataError> {
+    let train = parse(&read_maybe_gzip(train_path)?, train_path, label_column)?;
+    let test = match test_path {
+        Some(path) => {
+            let table = parse(&read_maybe_gzip(path)?, path, label_column)?;
+            if table.feature_count != train.feature_count {
+                return Err(DataError::Format {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "has {} feature columns but the training file {} has {}",
+                        table.feature_count,
+                        train_path.display(),
+                        train.feature_count
+                    ),
+                });
+            }
+            Some((path, table))
+        }
+        None => None,
+    };
+    let class_names = class_names(&train.labels);
+    let examples = index_labels(train, &class_names, train_path)?;
+    let test = test.map(|(path, table)| index_labels(table, &class_names, path)).transpose()?;
+    let shape = InputShape::Flat { features: examples.features.len() / examples.len().max(1) };
+    Ok((RawData { shape, class_names, examples }, test))
+}
+
+/// Distinct labels in order: numerically when all are numbers, else as text.
+pub(crate) fn class_names(labels: &[String]) -> Vec<String> {
+    let distinct: BTreeSet<&String> = labels.iter().collect();
+    let mut names: Vec<String> = distinct.into_iter().cloned().collect();
+    if names.iter().all(|n| n.parse::<f64>().is_ok()) {
+        names.sort_by(|a, b| a.parse::<f64>().unwrap_or(0.0).total_cmp(&b.parse::<f64>().unwrap_or(0.0)));
+    }
+    names
+}
+
+fn index_labels(table: Table, class_names: &[String], path: &Path) -> Result<Split, DataError> {
+    let mut labels = Vec::with_capacity(table.labels.len());
+    for (row, label) in table.labels.iter().enumerate() {
+        let Some(index) = class_names.iter().position(|n| n == label) else {
+            return Err(DataError::Format {
+                path: path.to_path_buf(),
+                message: format!("row {}: label `{label}` does not occur in the training file", row + 1),
+            });
+        };
+        labels.push(index as u32);
+    }
+    Ok(Split { features: table.features, labels })
+}
+
+/// Parses CSV bytes. The first row is a header when any of its fields is not a number. The
+/// label column is `label_column` when given (a header name, or a 0-based index for files
+/// without a header), otherwise the last column.
+pub(crate) fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<Table, DataError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
+    let mut records = reader.records();
+    let mut table = Table { features: Vec::new(), feature_count: 0, labels: Vec::new() };
+    let mut header: Option<Vec<String>> = None;
+    let mut label_index: Option<usize> = None;
+    let mut width = 0;
+    while let Some(record) = records.next() {
+        let record = record.map_err(|e| csv_error(path, &e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if label_index.is_none() {
+            width = record.len();
+            if record.iter().any(|f| f.parse::<f64>().is_err()) {
+                header = Some(record.iter().map(str::to_string).collect());
+            }
+            let index = resolve_label_column(path, header.as_deref(), width, label_column)?;
+            label_index = Some(index);
+            table.feature_count = width - 1;
+            if header.is_some() {
+                continue;
+            }
+        }
+        let label_index = label_index.unwrap_or(width - 1);
+        if record.len() != width {
+            return Err(DataError::Malformed {
+                path: path.to_path_buf(),
+                line,
+                field: "row".into(),
+                expected: format!("expected {width} fields like the first row, found {}", record.len()),
+            });
+        }
+        for (column, field) in record.iter().enumerate() {
+            if column == label_index {
+                table.labels.push(field.to_string());
+                continue;
+            }
+            let value = field.parse::<f32>().ok().filter(|v| v.is_finite()).ok_or_else(|| DataError::Malformed {
+                path: path.to_path_buf(),
+                line,
+                field: column_name(header.as_deref(), column),
+                expected: format!("expected a finite number, found `{field}`"),
+            })?;
+            table.features.push(value);
+        }
+    }
+    if table.labels.is_empty() {
+        return Err(DataError::Format { path: path.to_path_buf(), message: "holds no data rows".into() });
+    }
+    if table.feature_count == 0 {
+        return Err(DataError::Format {
+            path: path.to_path_buf(),
+            message: "needs at least one feature column besides the label".into(),
+        });
+    }
+    Ok(table)
+}
+
+fn resolve_label_column(
+    path: &Path,
+    header: Option<&[String]>,
+    width: usize,
+    label_column: Option<&str>,
+) -> Result<usize, DataError> {
+    let Some(wanted) = label_column else { return Ok(width - 1) };
+    if let Some(names) = header
+        && let Some(index) = names.iter().position(|n| n == wanted)
+    {
+        return Ok(index);
+    }
+    if header.is_none()
+        && let Ok(index) = wanted.parse::<usize>()
+        && index < width
+    {
+        return Ok(index);
+    }
+    let available = match header {
+        Some(names) => format!("columns {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+        None => format!("no header row; name the column by its 0-based index (0..{})", width - 1),
+    };
+    Err(DataError::MissingLabelColumn { path: path.to_path_buf(), column: wanted.to_string(), available })
+}
+
+fn column_name(header: Option<&[String]>, column: usize) -> String {
+    match header.and_then(|h| h.get(column)) {
+        Some(name) => format!("column `{name}`"),
+        None => format!("column {}", column + 1),
+    }
+}
+
+fn csv_error(path: &Path, error: &csv::Error) -> DataError {
+    let line = error.position().map_or(0, |p| p.line());
+    DataError::Malformed { path: path.to_path_buf(), line, field: "row".into(), expected: error.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_detected_and_label_found_by_name() {
+        let csv = "a,label,b\n1,x,2\n3,y,4\n";
+        let table = parse(csv.as_bytes(), Path::new("t.csv"), Some("label")).unwrap();
+        assert_eq!(table.features, vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(table.labels, vec!["x", "y"]);
+    }
+
+    #[test]
+    fn non_numeric_field_names_line_and_column() {
+        let csv = "a,b,label\n1,2,0\n1,oops,1\n";
+        let error = parse(csv.as_bytes(), Path::new("t.csv"), None).unwrap_err().to_string();
+        assert_eq!(error, "t.csv:3: column `b`: expected a finite number, found `oops`");
+    }
+
+    #[test]
+    fn ragged_row_is_reported() {
+        let error = parse(b"1,2,0\n1,0\n", Path::new("t.csv"), None).unwrap_err().to_string();
+        assert!(error.starts_with("t.csv:2: row: expected 3 fields"), "{error}");
+    }
+
+    #[test]
+    fn numeric_labels_sort_numerically() {
+        let labels: Vec<String> = ["10", "2", "1"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(class_names(&labels), vec!["1", "2", "10"]);
+    }
+}

@@ -1,0 +1,261 @@
+//! Datasets: the bundled ones, synthetic 2-D sets, and the user's CSV or IDX files, all turned
+//! into one in-memory [`Dataset`] with a deterministic train/test split and standardised
+//! features.
+//!
+//! Everything here is plain `Vec<f32>` data with no tensors: the engine uploads it to whatever
+//! device it trains on.
+
+mod bundled;
+mod csv_file;
+mod error;
+mod idx;
+mod split;
+mod synthetic;
+
+pub use error::DataError;
+pub use split::{Standardization, stratified_split};
+pub use synthetic::SyntheticKind;
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The shape of one input example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InputShape {
+    /// An image, stored channel-major (`[channels, height, width]`).
+    Image { channels: usize, height: usize, width: usize },
+    /// A flat feature vector.
+    Flat { features: usize },
+}
+
+impl InputShape {
+    /// Number of values in one example.
+    pub fn len(&self) -> usize {
+        match *self {
+            InputShape::Image { channels, height, width } => channels * height * width,
+            InputShape::Flat { features } => features,
+        }
+    }
+
+    /// Whether an example has no values at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether examples are images (and so can feed a CNN).
+    pub fn is_image(&self) -> bool {
+        matches!(self, InputShape::Image { .. })
+    }
+}
+
+/// Examples and labels of one split, row-major: example `i` is
+/// `features[i * shape.len() .. (i + 1) * shape.len()]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Split {
+    pub features: Vec<f32>,
+    pub labels: Vec<u32>,
+}
+
+impl Split {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the split holds no example.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The examples at `indices`, in that order.
+    pub fn select(&self, indices: &[usize], example_len: usize) -> Split {
+        let mut features = Vec::with_capacity(indices.len() * example_len);
+        for &i in indices {
+            features.extend_from_slice(&self.features[i * example_len..(i + 1) * example_len]);
+        }
+        Split { features, labels: indices.iter().map(|&i| self.labels[i]).collect() }
+    }
+}
+
+/// A dataset ready for training: standardised train and test splits.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// What the user called it: `mnist5k`, `moons`, a file name.
+    pub name: String,
+    pub shape: InputShape,
+    /// One name per class; class `k` is `class_names[k]`.
+    pub class_names: Vec<String>,
+    pub train: Split,
+    pub test: Split,
+    /// The statistics the features were standardised with (from the training split only).
+    pub standardization: Standardization,
+}
+
+impl Dataset {
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    /// A 64-bit fingerprint of the data itself, so caches keyed on it notice changed files.
+    pub fn fingerprint(&self) -> u64 {
+        let mut hash = crate::hash::Fnv64::new();
+        hash.write(self.name.as_bytes());
+        for split in [&self.train, &self.test] {
+            hash.write_u64(split.len() as u64);
+            split.features.iter().for_each(|v| hash.write(&v.to_le_bytes()));
+            split.labels.iter().for_each(|v| hash.write(&v.to_le_bytes()));
+        }
+        hash.finish()
+    }
+}
+
+/// Which data a preset asks for, with paths already resolved against the preset's folder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    /// `mnist5k` or `digits`, embedded in the binary.
+    Bundled(bundled::BundledName),
+    /// A generated 2-D set.
+    Synthetic { kind: SyntheticKind, samples: usize, noise: f64, classes: usize },
+    /// A CSV file of numeric features and a label column, with an optional separate test file.
+    Csv { train: PathBuf, test: Option<PathBuf>, label_column: Option<String> },
+    /// A folder of MNIST-format IDX files.
+    Idx { dir: PathBuf },
+}
+
+/// A data source plus how to split it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSpec {
+    pub source: DataSource,
+    /// Fraction of examples held out for testing when the source has no test set.
+    pub test_fraction: f64,
+    /// Seed of the split and of synthetic data.
+    pub seed: u64,
+}
+
+/// Names accepted for `dataset`.
+pub const DATASET_NAMES: [&str; 5] = ["mnist5k", "digits", "moons", "spirals", "blobs"];
+
+impl DataSource {
+    /// The source for a dataset name, or `None` if the name is unknown.
+    pub fn named(name: &str, samples: usize, noise: f64, classes: Option<usize>) -> Option<DataSource> {
+        if let Some(bundled) = bundled::BundledName::parse(name) {
+            return Some(DataSource::Bundled(bundled));
+        }
+        let kind = SyntheticKind::parse(name)?;
+        Some(DataSource::Synthetic { kind, samples, noise, classes: classes.unwrap_or(kind.default_classes()) })
+    }
+}
+
+/// Raw labelled examples before splitting and standardising.
+#[derive(Debug, Clone)]
+pub(crate) struct RawData {
+    pub shape: InputShape,
+    pub class_names: Vec<String>,
+    pub examples: Split,
+}
+
+/// Loads, splits and standardises the data a spec names.
+pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
+    let (name, raw, test) = match &spec.source {
+        DataSource::Bundled(which) => (which.name().to_string(), bundled::load(*which)?, None),
+        DataSource::Synthetic { kind, samples, noise, classes } => {
+            (kind.name().to_string(), synthetic::generate(*kind, *samples, *noise, *classes, spec.seed)?, None)
+        }
+        DataSource::Csv { train, test, label_column } => {
+            let (raw, test) = csv_file::load(train, test.as_deref(), label_column.as_deref())?;
+            (file_name(train), raw, test)
+        }
+        DataSource::Idx { dir } => {
+            let (raw, test) = idx::load(dir)?;
+            (file_name(dir), raw, Some(test))
+        }
+    };
+    let (train, test) = match test {
+        Some(test) => (raw.examples, test),
+        None => stratified_split(&raw.examples, raw.shape.len(), spec.test_fraction, spec.seed),
+    };
+    finish(name, raw.shape, raw.class_names, train, test)
+}
+
+/// Checks class counts and standardises both splits with training statistics.
+fn finish(
+    name: String,
+    shape: InputShape,
+    class_names: Vec<String>,
+    mut train: Split,
+    mut test: Split,
+) -> Result<Dataset, DataError> {
+    let present = count_present_classes(&train, class_names.len());
+    if present < 2 {
+        return Err(DataError::TooFewClasses { dataset: name, found: present });
+    }
+    if test.is_empty() {
+        return Err(DataError::EmptySplit { dataset: name, split: "test" });
+    }
+    let standardization = Standardization::fit(&train.features, shape);
+    standardization.apply(&mut train.features);
+    standardization.apply(&mut test.features);
+    Ok(Dataset { name, shape, class_names, train, test, standardization })
+}
+
+fn count_present_classes(split: &Split, classes: usize) -> usize {
+    let mut seen = vec![false; classes];
+    split.labels.iter().for_each(|&l| seen[l as usize] = true);
+    seen.iter().filter(|&&s| s).count()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Reads a file whole, gunzipping it when it starts with the gzip magic bytes.
+pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        gunzip(&bytes).map_err(|source| DataError::Gzip { path: path.to_path_buf(), source })
+    } else {
+        Ok(bytes)
+    }
+}
+
+pub(crate) fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mnist5k_splits_stratified_and_standardised() {
+        let spec = DataSpec { source: DataSource::named("mnist5k", 0, 0.0, None).unwrap(), test_fraction: 0.2, seed: 0 };
+        let data = load(&spec).unwrap();
+        assert_eq!(data.train.len(), 4000);
+        assert_eq!(data.test.len(), 1000);
+        assert_eq!(data.num_classes(), 10);
+        assert_eq!(data.shape, InputShape::Image { channels: 1, height: 28, width: 28 });
+        for class in 0..10 {
+            assert_eq!(data.test.labels.iter().filter(|&&l| l == class).count(), 100);
+        }
+        let mean: f64 = data.train.features.iter().map(|&v| f64::from(v)).sum::<f64>() / data.train.features.len() as f64;
+        assert!(mean.abs() < 1e-3, "training mean {mean}");
+    }
+
+    #[test]
+    fn split_depends_on_seed_only() {
+        let spec = |seed| DataSpec { source: DataSource::named("digits", 0, 0.0, None).unwrap(), test_fraction: 0.25, seed };
+        let a = load(&spec(1)).unwrap();
+        let b = load(&spec(1)).unwrap();
+        let c = load(&spec(2)).unwrap();
+        assert_eq!(a.train, b.train);
+        assert_ne!(a.train.labels, c.train.labels);
+        assert_eq!(a.train.len() + a.test.len(), 1797);
+    }
+}

@@ -1,0 +1,77 @@
+//! The deterministic stratified train/test split and feature standardisation.
+
+use super::{InputShape, Split};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+/// Splits examples so each class keeps the same share in both parts. Which examples go where
+/// depends only on `seed`; both parts keep the original order of examples.
+pub fn stratified_split(examples: &Split, example_len: usize, test_fraction: f64, seed: u64) -> (Split, Split) {
+    let classes = examples.labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    for (i, &label) in examples.labels.iter().enumerate() {
+        by_class[label as usize].push(i);
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut train = Vec::new();
+    let mut test = Vec::new();
+    for mut members in by_class {
+        members.shuffle(&mut rng);
+        let held_out = (members.len() as f64 * test_fraction).round() as usize;
+        test.extend_from_slice(&members[..held_out]);
+        train.extend_from_slice(&members[held_out..]);
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    (examples.select(&train, example_len), examples.select(&test, example_len))
+}
+
+/// Feature means and standard deviations from the training split. Images share one mean and
+/// one deviation over all pixels (per-pixel statistics would blow up constant border pixels);
+/// flat features get one per column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standardization {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+impl Standardization {
+    /// Statistics of `features` (row-major examples of `shape`).
+    pub fn fit(features: &[f32], shape: InputShape) -> Standardization {
+        let columns = if shape.is_image() { 1 } else { shape.len().max(1) };
+        let mut sum = vec![0f64; columns];
+        let mut sum_sq = vec![0f64; columns];
+        for (i, &v) in features.iter().enumerate() {
+            let c = i % columns;
+            sum[c] += f64::from(v);
+            sum_sq[c] += f64::from(v) * f64::from(v);
+        }
+        let count = (features.len() / columns).max(1) as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
+        let std = sum_sq
+            .iter()
+            .zip(&mean)
+            .map(|(sq, m)| {
+                let deviation = (sq / count - m * m).max(0.0).sqrt();
+                if deviation > 1e-8 { deviation as f32 } else { 1.0 }
+            })
+            .collect();
+        Standardization { mean: mean.iter().map(|&m| m as f32).collect(), std }
+    }
+
+    /// Standardises `features` in place.
+    pub fn apply(&self, features: &mut [f32]) {
+        let columns = self.mean.len();
+        for (i, v) in features.iter_mut().enumerate() {
+            let c = i % columns;
+            *v = (*v - self.mean[c]) / self.std[c];
+        }
+    }
+
+    /// Undoes [`apply`](Self::apply) for one example, e.g. to show an image as it was.
+    pub fn invert(&self, features: &[f32]) -> Vec<f32> {
+        let columns = self.mean.len();
+        features.iter().enumerate().map(|(i, v)| v * self.std[i % columns] + self.mean[i % columns]).collect()
+    }
+}

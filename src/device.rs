@@ -1,0 +1,121 @@
+//! Choosing where tensors live: burn's wgpu backend on a real GPU, or burn's flex CPU backend.
+//!
+//! A software rasterizer (llvmpipe, lavapipe, SwiftShader: wgpu's `DeviceType::Cpu`) counts as
+//! no GPU, because it trains 25–40× slower than flex.
+
+use burn::tensor::wgpu::wgpu;
+use burn::tensor::{Device, DeviceKind};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What the user asked for with `--device`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// A real GPU through wgpu when there is one, otherwise the CPU.
+    #[default]
+    Auto,
+    /// burn's flex backend on the CPU.
+    Cpu,
+    /// A real GPU through wgpu; an error when there is none.
+    Gpu,
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Gpu => "gpu",
+        })
+    }
+}
+
+/// Which burn backend a device runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Flex,
+    Wgpu,
+}
+
+/// A device ready for training, with what to print and record about it.
+#[derive(Debug, Clone)]
+pub struct ComputeDevice {
+    pub device: Device,
+    pub backend: Backend,
+    /// The GPU adapter's name, or a description of the CPU path.
+    pub adapter: String,
+}
+
+impl ComputeDevice {
+    /// `wgpu (NVIDIA H100 80GB HBM3, Vulkan)` or `flex (CPU)`.
+    pub fn label(&self) -> String {
+        match self.backend {
+            Backend::Wgpu => format!("wgpu ({})", self.adapter),
+            Backend::Flex => format!("flex ({})", self.adapter),
+        }
+    }
+
+    /// The CPU device.
+    pub fn cpu() -> ComputeDevice {
+        ComputeDevice { device: Device::flex(), backend: Backend::Flex, adapter: "CPU".into() }
+    }
+}
+
+/// No device matched what was asked.
+#[derive(Debug, thiserror::Error)]
+#[error("--device gpu: no hardware GPU adapter found ({found}); use --device cpu or --device auto")]
+pub struct NoGpu {
+    found: String,
+}
+
+/// Resolves `--device` to a device.
+pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, NoGpu> {
+    if choice == DeviceChoice::Cpu {
+        return Ok(ComputeDevice::cpu());
+    }
+    let adapters = adapters();
+    match best_gpu(&adapters) {
+        Some(info) => Ok(ComputeDevice {
+            // cubecl's default selector prefers the high-performance adapter, the same one
+            // `best_gpu` names.
+            device: Device::wgpu(DeviceKind::DefaultDevice),
+            backend: Backend::Wgpu,
+            adapter: format!("{}, {:?}", info.name, info.backend),
+        }),
+        None if choice == DeviceChoice::Gpu => Err(NoGpu { found: describe(&adapters) }),
+        None => Ok(ComputeDevice::cpu()),
+    }
+}
+
+/// Every adapter wgpu can see on this machine.
+pub fn adapters() -> Vec<wgpu::AdapterInfo> {
+    // wgpu may panic inside a broken driver; treat that as "no adapters" rather than crash.
+    std::panic::catch_unwind(|| {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: wgpu::Backends::all(),
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+            .iter()
+            .map(wgpu::Adapter::get_info)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// The most capable hardware adapter: discrete, then integrated, then virtual.
+pub fn best_gpu(adapters: &[wgpu::AdapterInfo]) -> Option<&wgpu::AdapterInfo> {
+    [wgpu::DeviceType::DiscreteGpu, wgpu::DeviceType::IntegratedGpu, wgpu::DeviceType::VirtualGpu]
+        .into_iter()
+        .find_map(|kind| adapters.iter().find(|info| info.device_type == kind))
+}
+
+fn describe(adapters: &[wgpu::AdapterInfo]) -> String {
+    if adapters.is_empty() {
+        return "wgpu sees no adapter".into();
+    }
+    let names: Vec<String> = adapters.iter().map(|a| format!("{} [{:?}]", a.name, a.device_type)).collect();
+    format!("only {}", names.join(", "))
+}

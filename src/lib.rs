@@ -1,0 +1,16 @@
+//! kdlab: a workbench for knowledge distillation.
+//!
+//! Layers, bottom up: [`data`] (bundled and user datasets), [`model`] (MLP and CNN families),
+//! [`distill`] (the losses, as pure tensor functions), [`train`] (presets, plans and the engine
+//! thread), [`record`] (the files a run leaves), [`bench`] (throughput workloads) and
+//! [`device`] (GPU or CPU).
+
+pub mod bench;
+pub mod data;
+pub mod device;
+pub mod distill;
+pub mod hash;
+pub mod model;
+pub mod presets;
+pub mod record;
+pub mod train;

@@ -1,0 +1,219 @@
+//! What goes in and out of the engine thread: commands from the user, events for whoever
+//! listens (the CLI, the app, a test).
+//!
+//! Delivery rules: stage events are never dropped (the engine waits for room); metric points
+//! are never lost but are batched while the listener is slow, so training never waits on them;
+//! progress ticks are dropped when the channel is full, because the next one supersedes them.
+
+use crossbeam_channel::{Sender, TrySendError};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// A request to the running engine. Temperature and alpha apply from the next optimizer step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    SetTemperature(f64),
+    SetAlpha(f64),
+    /// Stop taking optimizer steps until `Resume` or `Step`.
+    Pause,
+    Resume,
+    /// While paused, take exactly one optimizer step.
+    Step,
+    /// End the current stage now, keeping what it learned; later stages still run.
+    Stop,
+    /// End the whole run after the current step.
+    Cancel,
+}
+
+/// A live-adjustable distillation parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parameter {
+    Temperature,
+    Alpha,
+}
+
+impl Parameter {
+    pub fn name(self) -> &'static str {
+        match self {
+            Parameter::Temperature => "temperature",
+            Parameter::Alpha => "alpha",
+        }
+    }
+}
+
+/// One measured value: a row of `metrics.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct MetricPoint {
+    /// Index of the stage in the plan.
+    pub stage: usize,
+    /// Optimizer steps taken by the stage when measured.
+    pub step: u64,
+    /// 1-based epoch the step belongs to.
+    pub epoch: u64,
+    pub metric: String,
+    pub value: f64,
+}
+
+/// What a listener needs to know about a stage when it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageStart {
+    pub stage: usize,
+    pub name: String,
+    pub model: String,
+    pub method: &'static str,
+    pub teacher: Option<String>,
+    pub params: usize,
+    pub epochs: usize,
+    pub total_steps: u64,
+    /// Where the stage's trained model was loaded from instead of training, if it was.
+    pub reused_from: Option<String>,
+}
+
+/// How a stage ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageOutcome {
+    pub stage: usize,
+    pub name: String,
+    pub model: String,
+    pub method: &'static str,
+    pub teacher: Option<String>,
+    pub params: usize,
+    pub epochs: usize,
+    pub steps: u64,
+    pub wall_seconds: f64,
+    pub train_accuracy: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    pub agreement_with_teacher: Option<f64>,
+    pub diverged: bool,
+    /// Stopped early by the user.
+    pub stopped: bool,
+    /// Loaded from the teacher cache rather than trained.
+    pub cached: bool,
+    /// Why the stage did not run (its teacher diverged), when it did not.
+    pub skipped: Option<String>,
+}
+
+/// The accuracy of averaged predictions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnsembleOutcome {
+    pub name: String,
+    pub members: Vec<String>,
+    /// `None` when a member has no trained model.
+    pub test_accuracy: Option<f64>,
+}
+
+/// Something the engine reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    StageStarted(StageStart),
+    /// Metric points in the order they were measured (several reports when the listener lags).
+    Metrics(Vec<MetricPoint>),
+    /// Steps taken so far; sent a few times a second and after every single step.
+    Progress { stage: usize, step: u64, epoch: u64, paused: bool },
+    /// A temperature or alpha change; `step` is the first optimizer step that uses it.
+    ParameterChanged { stage: usize, step: u64, epoch: u64, parameter: Parameter, value: f64 },
+    /// A loss became NaN or infinite.
+    Diverged { stage: usize, step: u64 },
+    StageFinished(StageOutcome),
+    EnsembleEvaluated(EnsembleOutcome),
+    /// A line for the user: cache reuse, skipped stages.
+    Notice(String),
+    /// The run could not go on.
+    Error(String),
+    /// The run is over; nothing follows.
+    Finished { cancelled: bool },
+}
+
+/// The sending half, applying the delivery rules above.
+pub struct EventSink {
+    sender: Sender<Event>,
+    pending_metrics: Vec<MetricPoint>,
+    last_progress: Option<Instant>,
+}
+
+/// The listener hung up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Disconnected;
+
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+impl EventSink {
+    pub fn new(sender: Sender<Event>) -> EventSink {
+        EventSink { sender, pending_metrics: Vec::new(), last_progress: None }
+    }
+
+    /// Queues metric points and sends them if the channel has room.
+    pub fn metrics(&mut self, points: Vec<MetricPoint>) -> Result<(), Disconnected> {
+        self.pending_metrics.extend(points);
+        self.try_flush_metrics()
+    }
+
+    fn try_flush_metrics(&mut self) -> Result<(), Disconnected> {
+        if self.pending_metrics.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending_metrics);
+        match self.sender.try_send(Event::Metrics(batch)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(Event::Metrics(batch))) => {
+                self.pending_metrics = batch;
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => Err(Disconnected),
+        }
+    }
+
+    /// Sends a progress tick unless one went out very recently (`force` sends regardless).
+    pub fn progress(&mut self, stage: usize, step: u64, epoch: u64, paused: bool, force: bool) -> Result<(), Disconnected> {
+        let due = self.last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_INTERVAL);
+        if !(due || force) {
+            return Ok(());
+        }
+        self.try_flush_metrics()?;
+        self.last_progress = Some(Instant::now());
+        match self.sender.try_send(Event::Progress { stage, step, epoch, paused }) {
+            Ok(()) | Err(TrySendError::Full(_)) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => Err(Disconnected),
+        }
+    }
+
+    /// Sends an event that must arrive, after any metric points still queued.
+    pub fn send(&mut self, event: Event) -> Result<(), Disconnected> {
+        if !self.pending_metrics.is_empty() {
+            let batch = std::mem::take(&mut self.pending_metrics);
+            self.sender.send(Event::Metrics(batch)).map_err(|_| Disconnected)?;
+        }
+        self.sender.send(event).map_err(|_| Disconnected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(step: u64) -> MetricPoint {
+        MetricPoint { stage: 0, step, epoch: 1, metric: "loss".into(), value: 1.0 }
+    }
+
+    #[test]
+    fn a_slow_listener_gets_every_metric_in_order() {
+        let (sender, receiver) = crossbeam_channel::bounded(1);
+        let mut sink = EventSink::new(sender);
+        for step in 0..10 {
+            sink.metrics(vec![point(step)]).unwrap();
+        }
+        // Nothing has been read yet: the first batch filled the channel, the rest waited.
+        let handle = std::thread::spawn(move || receiver.iter().collect::<Vec<_>>());
+        sink.send(Event::Finished { cancelled: false }).unwrap();
+        drop(sink);
+        let mut steps = Vec::new();
+        for event in handle.join().unwrap() {
+            if let Event::Metrics(points) = event {
+                steps.extend(points.iter().map(|p| p.step));
+            }
+        }
+        assert_eq!(steps, (0..10).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,19 @@
+//! The training engine: presets and plans, the stage loop, the worker thread, and the
+//! commands-in / events-out channels that the CLI and the app drive it through. Nothing here
+//! depends on a user interface.
+
+pub mod cache;
+pub mod controls;
+pub mod engine;
+pub mod evaluate;
+pub mod events;
+pub mod method;
+pub mod plan;
+pub mod preset;
+pub mod stage;
+
+pub use cache::TeacherCache;
+pub use engine::Engine;
+pub use events::{Command, EnsembleOutcome, Event, MetricPoint, Parameter, StageOutcome, StageStart};
+pub use plan::Plan;
+pub use preset::{Preset, PresetError, PresetSource};

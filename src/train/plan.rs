@@ -1,0 +1,100 @@
+//! A validated preset turned into what the engine runs: stages with their teacher as an index,
+//! their merged training settings, hyperparameters and seeds.
+
+use super::preset::{Hyper, Method, Preset, TrainSettings};
+use crate::hash::Fnv64;
+use crate::model::ModelSpec;
+use serde::Serialize;
+
+/// The method hyperparameters of one stage (those the method does not use are ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Hypers {
+    pub temperature: f64,
+    pub alpha: f64,
+    pub epsilon: f64,
+    pub correct_prob: f64,
+}
+
+/// One stage, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagePlan {
+    pub name: String,
+    /// The key of the `[models.*]` table.
+    pub model_name: String,
+    pub model: ModelSpec,
+    pub method: Method,
+    /// Index of the teacher stage.
+    pub teacher: Option<usize>,
+    pub hypers: Hypers,
+    pub settings: TrainSettings,
+    /// Seed of this stage's initialisation and shuffling.
+    pub seed: u64,
+    /// Whether a later stage learns from this one (and so its model is worth caching).
+    pub is_teacher: bool,
+}
+
+/// Averaged predictions of several stages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnsemblePlan {
+    pub name: String,
+    pub members: Vec<usize>,
+}
+
+/// Everything a run does, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The fully resolved preset (written out as `config.toml`).
+    pub preset: Preset,
+    pub stages: Vec<StagePlan>,
+    pub ensembles: Vec<EnsemblePlan>,
+}
+
+impl Plan {
+    /// Builds the plan of a preset that passed [`Preset::validate`].
+    pub fn new(preset: Preset) -> Plan {
+        let index_of = |name: &str| preset.stages.iter().position(|s| s.name == name);
+        let stages: Vec<StagePlan> = preset
+            .stages
+            .iter()
+            .map(|stage| {
+                let value = |hyper: Hyper| stage.hyper(hyper).unwrap_or(stage.method.default_value(hyper));
+                StagePlan {
+                    name: stage.name.clone(),
+                    model_name: stage.model.clone(),
+                    model: preset.models[&stage.model].clone(),
+                    method: stage.method,
+                    teacher: stage.teacher.as_deref().and_then(index_of),
+                    hypers: Hypers {
+                        temperature: value(Hyper::Temperature),
+                        alpha: value(Hyper::Alpha),
+                        epsilon: value(Hyper::Epsilon),
+                        correct_prob: value(Hyper::CorrectProb),
+                    },
+                    settings: stage.settings(&preset.train),
+                    seed: stage_seed(preset.train_seed(), &stage.name),
+                    is_teacher: preset.stages.iter().any(|s| s.teacher.as_deref() == Some(stage.name.as_str())),
+                }
+            })
+            .collect();
+        let ensembles = preset
+            .ensembles
+            .iter()
+            .map(|e| EnsemblePlan { name: e.name.clone(), members: e.members.iter().filter_map(|m| index_of(m)).collect() })
+            .collect();
+        Plan { preset, stages, ensembles }
+    }
+
+    /// Total optimizer steps of a stage over `train_examples` examples.
+    pub fn steps_of(stage: &StagePlan, train_examples: usize) -> u64 {
+        (stage.settings.epochs * train_examples.div_ceil(stage.settings.batch_size)) as u64
+    }
+}
+
+/// A stage's seed from the run seed and its name, so the same stage in two presets (a teacher
+/// shared by kd.toml and ta.toml) starts from the same weights and can share a cache entry.
+fn stage_seed(seed: u64, name: &str) -> u64 {
+    let mut hash = Fnv64::new();
+    hash.write_u64(seed);
+    hash.write(name.as_bytes());
+    hash.finish()
+}

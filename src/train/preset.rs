@@ -1,0 +1,849 @@
+//! The preset file format (TOML): what a user writes, how `--set key=value` overrides it, and
+//! the checks that turn a bad file into one message naming the file, `line:column`, the field
+//! and what was expected.
+
+use crate::data::{DATASET_NAMES, DataSource, DataSpec};
+use crate::model::ModelSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A whole preset, as written (defaults filled in by serde).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub data: DataSection,
+    #[serde(default)]
+    pub train: TrainSettings,
+    pub models: BTreeMap<String, ModelSpec>,
+    pub stages: Vec<StageSection>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ensembles: Vec<EnsembleSection>,
+}
+
+/// `[data]`: one of `dataset`, `csv` or `idx_dir`, and how to split it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_csv: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_column: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idx_dir: Option<PathBuf>,
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+    #[serde(default)]
+    pub seed: u64,
+    /// Synthetic sets only: number of points.
+    #[serde(default = "default_samples")]
+    pub samples: usize,
+    /// Synthetic sets only: standard deviation of the Gaussian noise.
+    #[serde(default = "default_noise")]
+    pub noise: f64,
+    /// Synthetic sets only: number of classes (spirals and blobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
+}
+
+fn default_test_fraction() -> f64 {
+    0.2
+}
+fn default_samples() -> usize {
+    1000
+}
+fn default_noise() -> f64 {
+    0.1
+}
+
+/// The optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    Adam,
+    /// SGD with (heavy-ball) momentum.
+    Sgd,
+}
+
+/// `[train]`: defaults for every stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_optimizer")]
+    pub optimizer: Optimizer,
+    #[serde(default = "default_learning_rate")]
+    pub learning_rate: f64,
+    /// SGD only.
+    #[serde(default = "default_momentum")]
+    pub momentum: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Seed of initialisation and shuffling; `None` uses `data.seed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Optimiser steps between metric reports.
+    #[serde(default = "default_metric_interval")]
+    pub metric_interval: usize,
+}
+
+fn default_epochs() -> usize {
+    10
+}
+fn default_batch_size() -> usize {
+    128
+}
+fn default_optimizer() -> Optimizer {
+    Optimizer::Adam
+}
+fn default_learning_rate() -> f64 {
+    1e-3
+}
+fn default_momentum() -> f64 {
+    0.9
+}
+fn default_metric_interval() -> usize {
+    10
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            epochs: default_epochs(),
+            batch_size: default_batch_size(),
+            optimizer: default_optimizer(),
+            learning_rate: default_learning_rate(),
+            momentum: default_momentum(),
+            weight_decay: 0.0,
+            seed: None,
+            metric_interval: default_metric_interval(),
+        }
+    }
+}
+
+/// How a stage trains its model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Cross-entropy on the labels.
+    Scratch,
+    /// Hinton KD from the stage's teacher.
+    Kd,
+    /// Cross-entropy against smoothed labels.
+    LabelSmoothing,
+    /// Teacher-free KD, self-training: KD from a trained copy of the same architecture.
+    TfkdSelf,
+    /// Teacher-free KD, regularisation: KD from a hand-made "virtual teacher".
+    TfkdReg,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Scratch => "scratch",
+            Method::Kd => "kd",
+            Method::LabelSmoothing => "label_smoothing",
+            Method::TfkdSelf => "tfkd_self",
+            Method::TfkdReg => "tfkd_reg",
+        }
+    }
+
+    /// Whether the stage learns from an earlier stage's model.
+    pub fn needs_teacher(self) -> bool {
+        matches!(self, Method::Kd | Method::TfkdSelf)
+    }
+
+    /// The hyperparameters this method reads.
+    pub fn parameters(self) -> &'static [Hyper] {
+        match self {
+            Method::Scratch => &[],
+            Method::Kd | Method::TfkdSelf => &[Hyper::Temperature, Hyper::Alpha],
+            Method::LabelSmoothing => &[Hyper::Epsilon],
+            Method::TfkdReg => &[Hyper::Temperature, Hyper::Alpha, Hyper::CorrectProb],
+        }
+    }
+
+    /// The reference default of a hyperparameter for this method.
+    pub fn default_value(self, hyper: Hyper) -> f64 {
+        match (self, hyper) {
+            // Hinton et al. and most KD baselines: T = 4, α = 0.9.
+            (_, Hyper::Temperature) if self == Method::TfkdReg => 20.0,
+            (_, Hyper::Temperature) => 4.0,
+            (_, Hyper::Alpha) if self == Method::TfkdReg => 0.1,
+            (_, Hyper::Alpha) => 0.9,
+            // Szegedy et al. (2016).
+            (_, Hyper::Epsilon) => 0.1,
+            // Yuan et al. (2020), the virtual teacher's probability on the label.
+            (_, Hyper::CorrectProb) => 0.99,
+        }
+    }
+}
+
+/// A method hyperparameter a stage may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hyper {
+    Temperature,
+    Alpha,
+    Epsilon,
+    CorrectProb,
+}
+
+impl Hyper {
+    pub fn key(self) -> &'static str {
+        match self {
+            Hyper::Temperature => "temperature",
+            Hyper::Alpha => "alpha",
+            Hyper::Epsilon => "epsilon",
+            Hyper::CorrectProb => "correct_prob",
+        }
+    }
+
+    /// Whether `value` is allowed, and what is expected otherwise.
+    pub fn check(self, value: f64) -> Result<(), &'static str> {
+        let ok = match self {
+            Hyper::Temperature => value > 0.0 && value.is_finite(),
+            Hyper::Alpha => (0.0..=1.0).contains(&value),
+            Hyper::Epsilon => (0.0..1.0).contains(&value),
+            Hyper::CorrectProb => value > 0.0 && value < 1.0,
+        };
+        match (ok, self) {
+            (true, _) => Ok(()),
+            (false, Hyper::Temperature) => Err("a temperature > 0"),
+            (false, Hyper::Alpha) => Err("an alpha in [0, 1]"),
+            (false, Hyper::Epsilon) => Err("an epsilon in [0, 1)"),
+            (false, Hyper::CorrectProb) => Err("a probability strictly between 0 and 1"),
+        }
+    }
+}
+
+/// One `[[stages]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSection {
+    pub name: String,
+    pub model: String,
+    pub method: Method,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct_prob: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<Optimizer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
+}
+
+impl StageSection {
+    fn hyper_mut(&mut self, hyper: Hyper) -> &mut Option<f64> {
+        match hyper {
+            Hyper::Temperature => &mut self.temperature,
+            Hyper::Alpha => &mut self.alpha,
+            Hyper::Epsilon => &mut self.epsilon,
+            Hyper::CorrectProb => &mut self.correct_prob,
+        }
+    }
+
+    /// The value of a hyperparameter (after [`Preset::resolve_defaults`], always set for the
+    /// method's own parameters).
+    pub fn hyper(&self, hyper: Hyper) -> Option<f64> {
+        match hyper {
+            Hyper::Temperature => self.temperature,
+            Hyper::Alpha => self.alpha,
+            Hyper::Epsilon => self.epsilon,
+            Hyper::CorrectProb => self.correct_prob,
+        }
+    }
+
+    /// The stage's training settings: its own overrides on top of `[train]`.
+    pub fn settings(&self, defaults: &TrainSettings) -> TrainSettings {
+        TrainSettings {
+            epochs: self.epochs.unwrap_or(defaults.epochs),
+            batch_size: self.batch_size.unwrap_or(defaults.batch_size),
+            optimizer: self.optimizer.unwrap_or(defaults.optimizer),
+            learning_rate: self.learning_rate.unwrap_or(defaults.learning_rate),
+            momentum: self.momentum.unwrap_or(defaults.momentum),
+            weight_decay: self.weight_decay.unwrap_or(defaults.weight_decay),
+            ..defaults.clone()
+        }
+    }
+}
+
+/// One `[[ensembles]]` entry: averaged predictions of several stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnsembleSection {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+/// One step of a path into the preset, for naming a field in messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+/// A path like `stages[1].temperature`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FieldPath(pub Vec<PathSegment>);
+
+impl FieldPath {
+    fn key(mut self, key: &str) -> FieldPath {
+        self.0.push(PathSegment::Key(key.to_string()));
+        self
+    }
+
+    fn index(mut self, index: usize) -> FieldPath {
+        self.0.push(PathSegment::Index(index));
+        self
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, segment) in self.0.iter().enumerate() {
+            match segment {
+                PathSegment::Key(key) if i == 0 => write!(f, "{key}")?,
+                PathSegment::Key(key) => write!(f, ".{key}")?,
+                PathSegment::Index(index) => write!(f, "[{index}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn field(keys: &[&str]) -> FieldPath {
+    keys.iter().fold(FieldPath::default(), |path, key| path.key(key))
+}
+
+fn stage_field(index: usize, key: &str) -> FieldPath {
+    field(&["stages"]).index(index).key(key)
+}
+
+/// A preset that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{location}: {}{message}", field_prefix(.field))]
+pub struct PresetError {
+    /// `file:line:column`, `file`, or `--set key=value`.
+    pub location: String,
+    /// The offending field, when one is known.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+fn field_prefix(field: &Option<String>) -> String {
+    field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default()
+}
+
+/// A problem found by [`Preset::validate`], before it is placed in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    pub path: FieldPath,
+    pub message: String,
+}
+
+fn invalid<T>(path: FieldPath, message: impl Into<String>) -> Result<T, FieldError> {
+    Err(FieldError { path, message: message.into() })
+}
+
+impl Preset {
+    /// Fills every stage's method hyperparameters with the method's defaults, so the resolved
+    /// preset says exactly what ran.
+    pub fn resolve_defaults(&mut self) {
+        for stage in &mut self.stages {
+            for &hyper in stage.method.parameters() {
+                let default = stage.method.default_value(hyper);
+                stage.hyper_mut(hyper).get_or_insert(default);
+            }
+        }
+    }
+
+    /// The seed of initialisation and shuffling.
+    pub fn train_seed(&self) -> u64 {
+        self.train.seed.unwrap_or(self.data.seed)
+    }
+
+    /// Checks every value against what it may be.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        self.validate_data()?;
+        validate_settings(&self.train, &field(&["train"]))?;
+        for (name, spec) in &self.models {
+            validate_model(spec, &field(&["models", name]))?;
+        }
+        if self.stages.is_empty() {
+            return invalid(field(&["stages"]), "expected at least one [[stages]] entry");
+        }
+        for (index, stage) in self.stages.iter().enumerate() {
+            self.validate_stage(index, stage)?;
+        }
+        self.validate_ensembles()
+    }
+
+    fn validate_data(&self) -> Result<(), FieldError> {
+        let data = &self.data;
+        let sources = [data.dataset.is_some(), data.csv.is_some(), data.idx_dir.is_some()];
+        match sources.iter().filter(|&&s| s).count() {
+            0 => return invalid(field(&["data"]), "expected one of `dataset`, `csv` or `idx_dir`"),
+            1 => {}
+            _ => return invalid(field(&["data"]), "give only one of `dataset`, `csv` or `idx_dir`"),
+        }
+        if let Some(name) = &data.dataset
+            && !DATASET_NAMES.contains(&name.as_str())
+        {
+            return invalid(
+                field(&["data", "dataset"]),
+                format!("expected one of {}, found \"{name}\"", DATASET_NAMES.join(", ")),
+            );
+        }
+        if data.csv.is_none() {
+            for key in ["test_csv", "label_column"] {
+                let set = if key == "test_csv" { data.test_csv.is_some() } else { data.label_column.is_some() };
+                if set {
+                    return invalid(field(&["data", key]), "only applies with `csv`");
+                }
+            }
+        }
+        if !(data.test_fraction > 0.0 && data.test_fraction < 1.0) {
+            return invalid(
+                field(&["data", "test_fraction"]),
+                format!("expected a fraction strictly between 0 and 1, found {}", data.test_fraction),
+            );
+        }
+        if !(data.noise.is_finite() && data.noise >= 0.0) {
+            return invalid(field(&["data", "noise"]), format!("expected a number ≥ 0, found {}", data.noise));
+        }
+        Ok(())
+    }
+
+    fn validate_stage(&self, index: usize, stage: &StageSection) -> Result<(), FieldError> {
+        if stage.name.trim().is_empty() {
+            return invalid(stage_field(index, "name"), "expected a non-empty name");
+        }
+        if self.stages[..index].iter().any(|s| s.name == stage.name) {
+            return invalid(stage_field(index, "name"), format!("another stage is already named \"{}\"", stage.name));
+        }
+        let Some(model) = self.models.get(&stage.model) else {
+            return invalid(
+                stage_field(index, "model"),
+                format!("expected one of the [models.*] tables ({}), found \"{}\"", self.model_names(), stage.model),
+            );
+        };
+        self.validate_teacher(index, stage, model)?;
+        for hyper in [Hyper::Temperature, Hyper::Alpha, Hyper::Epsilon, Hyper::CorrectProb] {
+            let Some(value) = stage.hyper(hyper) else { continue };
+            if !stage.method.parameters().contains(&hyper) {
+                return invalid(
+                    stage_field(index, hyper.key()),
+                    format!("does not apply to method \"{}\"", stage.method.name()),
+                );
+            }
+            if let Err(expected) = hyper.check(value) {
+                return invalid(stage_field(index, hyper.key()), format!("expected {expected}, found {value}"));
+            }
+        }
+        let path = field(&["stages"]).index(index);
+        validate_settings(&stage.settings(&self.train), &path)
+    }
+
+    fn validate_teacher(&self, index: usize, stage: &StageSection, model: &ModelSpec) -> Result<(), FieldError> {
+        let path = stage_field(index, "teacher");
+        match (&stage.teacher, stage.method.needs_teacher()) {
+            (None, true) => invalid(
+                path,
+                format!("method \"{}\" needs a teacher: the name of an earlier stage", stage.method.name()),
+            ),
+            (Some(_), false) => invalid(path, format!("method \"{}\" takes no teacher", stage.method.name())),
+            (None, false) => Ok(()),
+            (Some(teacher), true) => {
+                let Some(earlier) = self.stages[..index].iter().find(|s| &s.name == teacher) else {
+                    let later = self.stages[index..].iter().any(|s| &s.name == teacher);
+                    let why = if later { "comes later; a teacher must be an earlier stage" } else { "is not a stage" };
+                    return invalid(path, format!("\"{teacher}\" {why}"));
+                };
+                if stage.method == Method::TfkdSelf && self.models.get(&earlier.model) != Some(model) {
+                    return invalid(
+                        path,
+                        format!("tfkd_self learns from a copy of its own architecture, but \"{teacher}\" trains a different model"),
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn validate_ensembles(&self) -> Result<(), FieldError> {
+        for (index, ensemble) in self.ensembles.iter().enumerate() {
+            let path = field(&["ensembles"]).index(index);
+            if self.ensembles[..index].iter().any(|e| e.name == ensemble.name) {
+                return invalid(path.key("name"), format!("another ensemble is already named \"{}\"", ensemble.name));
+            }
+            if ensemble.members.len() < 2 {
+                return invalid(path.key("members"), "expected at least 2 stage names");
+            }
+            for (m, member) in ensemble.members.iter().enumerate() {
+                if !self.stages.iter().any(|s| &s.name == member) {
+                    return invalid(path.key("members").index(m), format!("\"{member}\" is not a stage"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn model_names(&self) -> String {
+        self.models.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
+    /// The data spec, with relative paths resolved against `base` (the preset's folder).
+    pub fn data_spec(&self, base: &Path) -> DataSpec {
+        let data = &self.data;
+        let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+        let source = if let Some(csv) = &data.csv {
+            DataSource::Csv {
+                train: resolve(csv),
+                test: data.test_csv.as_ref().map(resolve),
+                label_column: data.label_column.clone(),
+            }
+        } else if let Some(dir) = &data.idx_dir {
+            DataSource::Idx { dir: resolve(dir) }
+        } else {
+            let name = data.dataset.as_deref().unwrap_or("mnist5k");
+            DataSource::named(name, data.samples, data.noise, data.classes)
+                .unwrap_or_else(|| DataSource::named("mnist5k", 0, 0.0, None).expect("mnist5k is bundled"))
+        };
+        DataSpec { source, test_fraction: data.test_fraction, seed: data.seed }
+    }
+}
+
+fn validate_model(spec: &ModelSpec, path: &FieldPath) -> Result<(), FieldError> {
+    let (key, widths) = match spec {
+        ModelSpec::Mlp { hidden } => ("hidden", hidden),
+        ModelSpec::Cnn { channels, hidden } => {
+            if hidden.contains(&0) {
+                return invalid(path.clone().key("hidden"), "expected widths ≥ 1");
+            }
+            ("channels", channels)
+        }
+    };
+    if widths.is_empty() {
+        return invalid(path.clone().key(key), "expected a non-empty list of widths, e.g. [64]");
+    }
+    if widths.contains(&0) {
+        return invalid(path.clone().key(key), "expected widths ≥ 1");
+    }
+    Ok(())
+}
+
+fn validate_settings(settings: &TrainSettings, path: &FieldPath) -> Result<(), FieldError> {
+    let at = |key: &str| path.clone().key(key);
+    if settings.epochs == 0 {
+        return invalid(at("epochs"), "expected at least 1 epoch");
+    }
+    if settings.batch_size == 0 {
+        return invalid(at("batch_size"), "expected a batch size ≥ 1");
+    }
+    if !(settings.learning_rate > 0.0 && settings.learning_rate.is_finite()) {
+        return invalid(at("learning_rate"), format!("expected a learning rate > 0, found {}", settings.learning_rate));
+    }
+    if !(0.0..1.0).contains(&settings.momentum) {
+        return invalid(at("momentum"), format!("expected a momentum in [0, 1), found {}", settings.momentum));
+    }
+    if !(settings.weight_decay >= 0.0 && settings.weight_decay.is_finite()) {
+        return invalid(at("weight_decay"), format!("expected a weight decay ≥ 0, found {}", settings.weight_decay));
+    }
+    if settings.metric_interval == 0 {
+        return invalid(at("metric_interval"), "expected at least 1 step between metric reports");
+    }
+    Ok(())
+}
+
+/// A preset's text plus where it came from, so errors can point into it.
+#[derive(Debug, Clone)]
+pub struct PresetSource {
+    /// What to call it in messages: a path, or `bundled:kd.toml`.
+    pub origin: String,
+    /// The folder that relative data paths are resolved against.
+    pub base_dir: PathBuf,
+    pub text: String,
+}
+
+impl PresetSource {
+    /// Reads a preset file.
+    pub fn read(path: &Path) -> Result<PresetSource, PresetError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PresetError {
+            location: path.display().to_string(),
+            field: None,
+            message: format!("cannot read preset: {e}"),
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(PresetSource { origin: path.display().to_string(), base_dir, text })
+    }
+
+    /// Parses, applies overrides, fills defaults and validates.
+    pub fn load(&self, overrides: &[String]) -> Result<Preset, PresetError> {
+        let mut preset: Preset = toml::from_str(&self.text).map_err(|e| self.syntax_error(&e))?;
+        if !overrides.is_empty() {
+            preset = self.apply_overrides(overrides)?;
+        }
+        preset.resolve_defaults();
+        preset.validate().map_err(|e| self.place(&e.path, e.message, overrides))?;
+        Ok(preset)
+    }
+
+    fn apply_overrides(&self, overrides: &[String]) -> Result<Preset, PresetError> {
+        let mut table: toml::Table = toml::from_str(&self.text).map_err(|e| self.syntax_error(&e))?;
+        for assignment in overrides {
+            apply_override(&mut table, assignment).map_err(|message| PresetError {
+                location: format!("--set {assignment}"),
+                field: None,
+                message,
+            })?;
+        }
+        Preset::deserialize(table).map_err(|e| PresetError {
+            location: format!("{} with --set {}", self.origin, overrides.join(" --set ")),
+            field: None,
+            message: e.message().to_string(),
+        })
+    }
+
+    /// A TOML or serde error, placed at its `line:column` with the field it is about.
+    fn syntax_error(&self, error: &toml::de::Error) -> PresetError {
+        let (location, field) = match error.span() {
+            Some(span) => (
+                format!("{}:{}", self.origin, line_column(&self.text, span.start)),
+                field_at(&self.text, span.start).map(|p| p.to_string()),
+            ),
+            None => (self.origin.clone(), None),
+        };
+        PresetError { location, field, message: error.message().trim().replace('\n', "; ") }
+    }
+
+    /// A validation error, placed where its field is written (or on the `--set` that set it).
+    pub fn place(&self, path: &FieldPath, message: String, overrides: &[String]) -> PresetError {
+        let dotted = path.to_string();
+        if let Some(set) = overrides.iter().find(|o| override_touches(o, path)) {
+            return PresetError { location: format!("--set {set}"), field: Some(dotted), message };
+        }
+        let location = match span_of(&self.text, path) {
+            Some(offset) => format!("{}:{}", self.origin, line_column(&self.text, offset)),
+            None => self.origin.clone(),
+        };
+        PresetError { location, field: Some(dotted), message }
+    }
+}
+
+/// `line:column` (1-based) of a byte offset.
+fn line_column(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{line}:{column}")
+}
+
+/// The byte offset where the value (or, failing that, the nearest enclosing table) of `path`
+/// is written.
+fn span_of(text: &str, path: &FieldPath) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut best = None;
+    let mut table = root.get_ref();
+    let mut value: Option<&toml::Spanned<DeValue>> = None;
+    for segment in &path.0 {
+        let next = match (segment, value.map(|v| v.get_ref())) {
+            (PathSegment::Key(key), None) => table.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v),
+            (PathSegment::Key(key), Some(DeValue::Table(t))) => t.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v),
+            (PathSegment::Index(i), Some(DeValue::Array(items))) => items.get(*i),
+            _ => None,
+        };
+        let Some(next) = next else { break };
+        best = Some(next.span().start);
+        if let DeValue::Table(t) = next.get_ref() {
+            table = t;
+        }
+        value = Some(next);
+    }
+    best
+}
+
+/// The path of the deepest key or value whose span contains `offset`.
+fn field_at(text: &str, offset: usize) -> Option<FieldPath> {
+    use toml::de::{DeTable, DeValue};
+    fn search(table: &DeTable<'_>, offset: usize, path: FieldPath) -> Option<FieldPath> {
+        for (key, value) in table.iter() {
+            let here = path.clone().key(key.get_ref());
+            if key.span().contains(&offset) {
+                return Some(here);
+            }
+            if let Some(found) = search_value(value, offset, here) {
+                return Some(found);
+            }
+        }
+        None
+    }
+    fn search_value(value: &toml::Spanned<DeValue<'_>>, offset: usize, path: FieldPath) -> Option<FieldPath> {
+        match value.get_ref() {
+            DeValue::Table(t) => search(t, offset, path.clone()).or_else(|| value.span().contains(&offset).then_some(path)),
+            DeValue::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| search_value(item, offset, path.clone().index(i)))
+                .or_else(|| value.span().contains(&offset).then_some(path)),
+            _ => value.span().contains(&offset).then_some(path),
+        }
+    }
+    let root = DeTable::parse(text).ok()?;
+    search(root.get_ref(), offset, FieldPath::default())
+}
+
+fn override_touches(assignment: &str, path: &FieldPath) -> bool {
+    let key = assignment.split_once('=').map_or(assignment, |(k, _)| k).trim();
+    let parts: Vec<&str> = key.split('.').collect();
+    let keys: Vec<&str> = path
+        .0
+        .iter()
+        .filter_map(|segment| match segment {
+            PathSegment::Key(k) => Some(k.as_str()),
+            PathSegment::Index(_) => None,
+        })
+        .collect();
+    // `stages.NAME.alpha` and `stages.1.alpha` both address `stages[1].alpha`.
+    parts.first() == keys.first() && parts.last() == keys.last()
+}
+
+/// Applies one `key=value` to a parsed preset. Keys are dotted; in `stages` and `ensembles`
+/// the second part is an entry's name or 0-based index (`stages.student_kd.temperature=8`).
+pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), String> {
+    let Some((key, raw)) = assignment.split_once('=') else {
+        return Err("expected key=value, e.g. train.epochs=5".into());
+    };
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("`{key}` is not a dotted key like train.epochs"));
+    }
+    let value = parse_value(raw.trim());
+    let (last, parents) = parts.split_last().ok_or("empty key")?;
+    let mut current = table;
+    let mut i = 0;
+    while i < parents.len() {
+        let part = parents[i];
+        let entry = current.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = match entry {
+            toml::Value::Table(t) => t,
+            toml::Value::Array(items) => {
+                let selector = parents.get(i + 1).ok_or(format!("`{part}` needs an entry name or index before the field"))?;
+                i += 1;
+                find_entry(items, selector).ok_or(format!("`{part}` has no entry named or numbered `{selector}`"))?
+            }
+            _ => return Err(format!("`{part}` is not a table")),
+        };
+        i += 1;
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
+}
+
+fn find_entry<'a>(items: &'a mut [toml::Value], selector: &str) -> Option<&'a mut toml::Table> {
+    let position = match selector.parse::<usize>() {
+        Ok(index) => Some(index),
+        Err(_) => items.iter().position(|item| item.get("name").and_then(toml::Value::as_str) == Some(selector)),
+    }?;
+    items.get_mut(position)?.as_table_mut()
+}
+
+/// A value as TOML would read it (`8`, `0.5`, `[64, 32]`, `"adam"`), or else as a bare string.
+fn parse_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[data]
+dataset = "digits"
+[models.teacher]
+arch = "mlp"
+hidden = [32]
+[[stages]]
+name = "teacher"
+model = "teacher"
+method = "scratch"
+[[stages]]
+name = "student"
+model = "teacher"
+method = "kd"
+teacher = "teacher"
+"#;
+
+    fn source(text: &str) -> PresetSource {
+        PresetSource { origin: "p.toml".into(), base_dir: PathBuf::new(), text: text.into() }
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let preset = source(GOOD).load(&[]).unwrap();
+        assert_eq!(preset.stages[1].temperature, Some(4.0));
+        assert_eq!(preset.stages[1].alpha, Some(0.9));
+        assert_eq!(preset.train.epochs, 10);
+    }
+
+    #[test]
+    fn out_of_range_value_is_placed_in_the_file() {
+        let text = GOOD.replace("teacher = \"teacher\"\n", "teacher = \"teacher\"\ntemperature = -1.0\n");
+        let error = source(&text).load(&[]).unwrap_err().to_string();
+        assert_eq!(error, "p.toml:18:15: stages[1].temperature: expected a temperature > 0, found -1");
+    }
+
+    #[test]
+    fn unknown_key_names_its_line() {
+        let text = GOOD.replace("hidden = [32]", "hidden = [32]\nwidth = 3");
+        let error = source(&text).load(&[]).unwrap_err();
+        assert!(error.location.starts_with("p.toml:"), "{error}");
+        assert!(error.message.contains("unknown field `width`"), "{error}");
+    }
+
+    #[test]
+    fn overrides_reach_stages_by_name() {
+        let preset = source(GOOD).load(&["stages.student.temperature=8".into(), "train.epochs=2".into()]).unwrap();
+        assert_eq!(preset.stages[1].temperature, Some(8.0));
+        assert_eq!(preset.train.epochs, 2);
+        let error = source(GOOD).load(&["stages.student.alpha=2".into()]).unwrap_err();
+        assert_eq!(error.location, "--set stages.student.alpha=2");
+    }
+
+    #[test]
+    fn teacher_must_come_earlier() {
+        let text = GOOD.replace("teacher = \"teacher\"", "teacher = \"student\"");
+        let error = source(&text).load(&[]).unwrap_err().to_string();
+        assert!(error.contains("stages[1].teacher: \"student\" comes later"), "{error}");
+    }
+}

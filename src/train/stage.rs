@@ -1,0 +1,335 @@
+//! Training one stage: the optimizer loop, live controls between steps, metric reports at a
+//! fixed step interval, divergence detection, and the final evaluation.
+
+use super::controls::{Controls, Turn};
+use super::evaluate::{accuracy, agreement, kl_divergence, predict, to_host};
+use super::events::{Disconnected, Event, EventSink, MetricPoint, Parameter, StageOutcome, StageStart};
+use super::method::{StepLoss, step_loss};
+use super::plan::{Hypers, Plan, StagePlan};
+use super::preset::{Hyper, Optimizer, TrainSettings};
+use crate::data::Dataset;
+use crate::device::{Backend, ComputeDevice};
+use crate::model::Network;
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::time::Instant;
+
+/// The dataset uploaded to the training device once per run.
+pub struct DeviceData {
+    pub train_inputs: Tensor<2>,
+    pub train_labels: Tensor<1, Int>,
+    pub test_inputs: Tensor<2>,
+}
+
+impl DeviceData {
+    pub fn upload(dataset: &Dataset, device: &burn::tensor::Device) -> DeviceData {
+        let features = dataset.shape.len();
+        let floats = |values: &[f32], rows: usize| {
+            Tensor::<2>::from_data(TensorData::new(values.to_vec(), [rows, features]), device)
+        };
+        DeviceData {
+            train_inputs: floats(&dataset.train.features, dataset.train.len()),
+            train_labels: index_tensor(dataset.train.labels.iter().map(|&l| l as usize), device),
+            test_inputs: floats(&dataset.test.features, dataset.test.len()),
+        }
+    }
+}
+
+fn index_tensor(values: impl ExactSizeIterator<Item = usize>, device: &burn::tensor::Device) -> Tensor<1, Int> {
+    let len = values.len();
+    let values: Vec<i64> = values.map(|v| v as i64).collect();
+    Tensor::from_data(TensorData::new(values, [len]), device)
+}
+
+/// A trained model kept for later stages (as teacher) and ensembles.
+pub struct Trained {
+    /// Inference copy, on the plain device.
+    pub network: Network,
+    pub test_logits: Vec<f32>,
+}
+
+/// How a stage's loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageEnd {
+    Completed,
+    /// The user stopped the stage; its model is kept.
+    Stopped,
+    /// The user cancelled the run.
+    Cancelled,
+    Diverged { step: u64 },
+}
+
+/// What a stage leaves behind.
+pub struct StageRun {
+    pub trained: Trained,
+    pub outcome: StageOutcome,
+    /// Every metric point the stage reported, for the teacher cache.
+    pub history: Vec<MetricPoint>,
+    pub end: StageEnd,
+}
+
+/// Everything a stage reads.
+pub struct StageContext<'a> {
+    pub index: usize,
+    pub stage: &'a StagePlan,
+    pub teacher_name: Option<String>,
+    pub dataset: &'a Dataset,
+    pub data: &'a DeviceData,
+    pub device: &'a ComputeDevice,
+    pub teacher: Option<&'a Trained>,
+}
+
+impl StageContext<'_> {
+    /// The announcement of this stage.
+    pub fn start_event(&self, params: usize, reused_from: Option<String>) -> StageStart {
+        StageStart {
+            stage: self.index,
+            name: self.stage.name.clone(),
+            model: self.stage.model_name.clone(),
+            method: self.stage.method.name(),
+            teacher: self.teacher_name.clone(),
+            params,
+            epochs: self.stage.settings.epochs,
+            total_steps: Plan::steps_of(self.stage, self.dataset.train.len()),
+            reused_from,
+        }
+    }
+
+    /// The final evaluation of a trained (inference) network.
+    pub fn outcome(&self, trained: &Trained, steps: u64, started: Instant, end: StageEnd) -> StageOutcome {
+        let classes = self.dataset.num_classes();
+        let train_logits = to_host(predict(&trained.network, &self.data.train_inputs));
+        StageOutcome {
+            stage: self.index,
+            name: self.stage.name.clone(),
+            model: self.stage.model_name.clone(),
+            method: self.stage.method.name(),
+            teacher: self.teacher_name.clone(),
+            params: trained.network.num_params(),
+            epochs: self.stage.settings.epochs,
+            steps,
+            wall_seconds: started.elapsed().as_secs_f64(),
+            train_accuracy: Some(accuracy(&train_logits, &self.dataset.train.labels, classes)),
+            test_accuracy: Some(accuracy(&trained.test_logits, &self.dataset.test.labels, classes)),
+            agreement_with_teacher: self.teacher.map(|t| agreement(&t.test_logits, &trained.test_logits, classes)),
+            diverged: matches!(end, StageEnd::Diverged { .. }),
+            stopped: matches!(end, StageEnd::Stopped | StageEnd::Cancelled),
+            cached: false,
+            skipped: None,
+        }
+    }
+}
+
+fn optimizer(settings: &TrainSettings) -> ModuleOptimizer {
+    let decay = (settings.weight_decay > 0.0).then(|| WeightDecayConfig::new(settings.weight_decay as f32));
+    match settings.optimizer {
+        // PyTorch's epsilon, so runs compare with PyTorch scripts.
+        Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay).init(),
+        Optimizer::Sgd => {
+            let momentum = (settings.momentum > 0.0)
+                .then(|| MomentumConfig::new().with_momentum(settings.momentum).with_dampening(0.0));
+            SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).init()
+        }
+    }
+}
+
+/// Running sums between two metric reports, kept on the device so reading them costs one sync
+/// per report rather than one per step.
+struct IntervalSums {
+    terms: Vec<(&'static str, Tensor<1>)>,
+    total: Option<Tensor<1>>,
+    correct: Option<Tensor<1>>,
+    examples: usize,
+    steps: usize,
+}
+
+impl IntervalSums {
+    fn new() -> IntervalSums {
+        IntervalSums { terms: Vec::new(), total: None, correct: None, examples: 0, steps: 0 }
+    }
+
+    fn add(&mut self, loss: &StepLoss, logits: &Tensor<2>, labels: &Tensor<1, Int>) {
+        let plain = |t: &Tensor<1>| t.clone().without_autodiff();
+        let accumulate = |sum: Option<Tensor<1>>, value: Tensor<1>| Some(sum.map_or(value.clone(), |s| s + value));
+        self.total = accumulate(self.total.take(), plain(&loss.total));
+        if self.terms.is_empty() {
+            self.terms = loss.terms.iter().map(|(name, t)| (*name, plain(t))).collect();
+        } else {
+            for ((_, sum), (_, term)) in self.terms.iter_mut().zip(&loss.terms) {
+                *sum = sum.clone() + plain(term);
+            }
+        }
+        let predictions = logits.clone().without_autodiff().argmax(1).squeeze_dim::<1>(1);
+        let correct = predictions.equal(labels.clone()).float().sum();
+        self.correct = accumulate(self.correct.take(), correct);
+        self.examples += labels.dims()[0];
+        self.steps += 1;
+    }
+
+    /// Means of the loss terms and the running training accuracy; resets the sums.
+    fn take(&mut self) -> Vec<(&'static str, f64)> {
+        let steps = self.steps.max(1) as f64;
+        let read = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
+        let mut values = Vec::with_capacity(self.terms.len() + 2);
+        if let Some(total) = self.total.take() {
+            values.push(("loss", read(total) / steps));
+        }
+        values.extend(self.terms.drain(..).map(|(name, sum)| (name, read(sum) / steps)));
+        if let Some(correct) = self.correct.take() {
+            values.push(("train_accuracy", read(correct) / self.examples.max(1) as f64));
+        }
+        self.examples = 0;
+        self.steps = 0;
+        values
+    }
+}
+
+/// Trains one stage to the end (or until stopped, cancelled or diverged).
+pub fn train(ctx: &StageContext, controls: &mut Controls, sink: &mut EventSink) -> Result<StageRun, Disconnected> {
+    let started = Instant::now();
+    let stage = ctx.stage;
+    let device = ctx.device.device.clone();
+    let classes = ctx.dataset.num_classes();
+    device.seed(stage.seed);
+    let mut model = stage.model.init(ctx.dataset.shape, classes, &device.clone().autodiff());
+    sink.send(Event::StageStarted(ctx.start_event(model.num_params(), None)))?;
+
+    let mut optimizer = optimizer(&stage.settings);
+    // A frozen teacher on un-augmented inputs: its outputs are computed once, not every step.
+    let teacher_train_logits = ctx.teacher.map(|t| predict(&t.network, &ctx.data.train_inputs));
+    let mut hypers = stage.hypers;
+    let mut reporter = Reporter { ctx, history: Vec::new(), sums: IntervalSums::new() };
+    let check_every_step = ctx.device.backend == Backend::Flex;
+    let examples = ctx.dataset.train.len();
+    let total_steps = Plan::steps_of(stage, examples);
+    let mut rng = StdRng::seed_from_u64(stage.seed);
+    let mut step = 0u64;
+    let mut end = StageEnd::Completed;
+
+    'epochs: for epoch in 1..=stage.settings.epochs as u64 {
+        let mut order: Vec<usize> = (0..examples).collect();
+        order.shuffle(&mut rng);
+        for batch in order.chunks(stage.settings.batch_size) {
+            match controls.next_turn(sink, ctx.index, step, epoch)? {
+                Turn::Go => {}
+                Turn::Stop => {
+                    end = StageEnd::Stopped;
+                    break 'epochs;
+                }
+                Turn::Cancel => {
+                    end = StageEnd::Cancelled;
+                    break 'epochs;
+                }
+            }
+            apply_changes(controls, stage, &mut hypers, sink, (ctx.index, step, epoch))?;
+            let indices = index_tensor(batch.iter().copied(), &device);
+            let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
+            let labels = ctx.data.train_labels.clone().select(0, indices.clone());
+            let teacher_logits = teacher_train_logits.as_ref().map(|t| t.clone().select(0, indices));
+            let logits = model.forward(inputs).logits;
+            let loss = step_loss(stage.method, logits.clone(), teacher_logits, labels.clone(), &hypers);
+            reporter.sums.add(&loss, &logits, &labels);
+            let diverged = check_every_step && !f64::from(loss.total.clone().into_scalar::<f32>()).is_finite();
+            let gradients = GradientsParams::from_grads(loss.total.backward(), &model);
+            model = optimizer.step(stage.settings.learning_rate, model, gradients);
+            step += 1;
+            if diverged {
+                end = StageEnd::Diverged { step };
+                break 'epochs;
+            }
+            if step % stage.settings.metric_interval as u64 == 0 || step == total_steps {
+                let finite = reporter.report(&model.valid(), step, epoch, &hypers, sink)?;
+                if !finite {
+                    end = StageEnd::Diverged { step };
+                    break 'epochs;
+                }
+            }
+            sink.progress(ctx.index, step, epoch, controls.is_paused(), controls.is_paused())?;
+        }
+    }
+    if let StageEnd::Diverged { step } = end {
+        sink.send(Event::Diverged { stage: ctx.index, step })?;
+    } else if reporter.sums.steps > 0 {
+        let epoch = step.div_ceil(examples.div_ceil(stage.settings.batch_size) as u64).max(1);
+        reporter.report(&model.valid(), step, epoch, &hypers, sink)?;
+    }
+    let network = model.valid();
+    let test_logits = to_host(predict(&network, &ctx.data.test_inputs));
+    let trained = Trained { network, test_logits };
+    let outcome = ctx.outcome(&trained, step, started, end);
+    Ok(StageRun { trained, outcome, history: reporter.history, end })
+}
+
+/// Applies temperature and alpha changes the user asked for, from the next step on.
+fn apply_changes(
+    controls: &mut Controls,
+    stage: &StagePlan,
+    hypers: &mut Hypers,
+    sink: &mut EventSink,
+    (index, step, epoch): (usize, u64, u64),
+) -> Result<(), Disconnected> {
+    for (parameter, value) in controls.take_changes() {
+        let (hyper, slot) = match parameter {
+            Parameter::Temperature => (Hyper::Temperature, &mut hypers.temperature),
+            Parameter::Alpha => (Hyper::Alpha, &mut hypers.alpha),
+        };
+        if !stage.method.parameters().contains(&hyper) {
+            sink.send(Event::Notice(format!(
+                "{} has no {}; the change was ignored",
+                stage.method.name(),
+                parameter.name()
+            )))?;
+            continue;
+        }
+        if let Err(expected) = hyper.check(value) {
+            sink.send(Event::Notice(format!("{} {value} ignored: expected {expected}", parameter.name())))?;
+            continue;
+        }
+        *slot = value;
+        sink.send(Event::ParameterChanged { stage: index, step: step + 1, epoch, parameter, value })?;
+    }
+    Ok(())
+}
+
+/// Turns interval sums and an evaluation on the test split into metric points.
+struct Reporter<'a> {
+    ctx: &'a StageContext<'a>,
+    history: Vec<MetricPoint>,
+    sums: IntervalSums,
+}
+
+impl Reporter<'_> {
+    /// Sends one report; returns whether every value was finite.
+    fn report(&mut self, network: &Network, step: u64, epoch: u64, hypers: &Hypers, sink: &mut EventSink) -> Result<bool, Disconnected> {
+        let ctx = self.ctx;
+        let classes = ctx.dataset.num_classes();
+        let mut values = self.sums.take();
+        let test_logits = to_host(predict(network, &ctx.data.test_inputs));
+        values.push(("test_accuracy", accuracy(&test_logits, &ctx.dataset.test.labels, classes)));
+        if let Some(teacher) = ctx.teacher {
+            values.push(("agreement", agreement(&teacher.test_logits, &test_logits, classes)));
+            values.push(("kl_teacher_student", kl_divergence(&teacher.test_logits, &test_logits, classes)));
+        }
+        let method = ctx.stage.method;
+        if method.parameters().contains(&Hyper::Temperature) {
+            values.push(("temperature", hypers.temperature));
+        }
+        if method.parameters().contains(&Hyper::Alpha) {
+            values.push(("alpha", hypers.alpha));
+        }
+        let finite = values.iter().all(|(_, v)| v.is_finite());
+        let points: Vec<MetricPoint> = values
+            .into_iter()
+            .map(|(metric, value)| MetricPoint { stage: ctx.index, step, epoch, metric: metric.to_string(), value })
+            .collect();
+        self.history.extend(points.iter().cloned());
+        sink.metrics(points)?;
+        Ok(finite)
+    }
+}

@@ -1,0 +1,315 @@
+//! `kdlab run` as a user runs it: the files it writes, reproducibility, the teacher cache,
+//! divergence, and one clear message with exit code 2 for every kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kdlab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kdlab"))
+}
+
+/// A fresh folder under the target directory, removed first if a previous run left it.
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run_preset(dir: &Path, preset: &Path, extra: &[&str]) -> Output {
+    kdlab()
+        .arg("run")
+        .arg(preset)
+        .args(["--device", "cpu", "--out"])
+        .arg(dir.join("out"))
+        .args(extra)
+        .env("KDLAB_CACHE_DIR", dir.join("cache"))
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A small, fast preset on the 2-D moons: an MLP teacher and a KD student.
+const MOONS: &str = r#"
+name = "moons"
+[data]
+dataset = "moons"
+samples = 600
+noise = 0.15
+[train]
+epochs = 8
+batch_size = 32
+metric_interval = 5
+[models.teacher]
+arch = "mlp"
+hidden = [64, 64]
+[models.student]
+arch = "mlp"
+hidden = [8]
+[[stages]]
+name = "teacher"
+model = "teacher"
+method = "scratch"
+[[stages]]
+name = "student"
+model = "student"
+method = "kd"
+teacher = "teacher"
+"#;
+
+fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn run_writes_config_metrics_and_summary() {
+    let dir = scratch_dir("run_writes");
+    let preset = write(&dir, "moons.toml", MOONS);
+    let output = run_preset(&dir, &preset, &[]);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+
+    let config = std::fs::read_to_string(dir.join("out/config.toml")).unwrap();
+    assert!(config.contains("temperature = 4.0"), "defaults are written out:\n{config}");
+
+    let metrics = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    let mut lines = metrics.lines();
+    assert_eq!(lines.next(), Some("stage,model,step,epoch,metric,value"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    for metric in ["loss", "loss_ce", "loss_kd", "train_accuracy", "test_accuracy", "agreement", "kl_teacher_student", "temperature", "alpha"] {
+        assert!(rows.iter().any(|r| r[0] == "student" && r[4] == metric), "student has no {metric} rows");
+    }
+
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["preset"], "moons");
+    assert_eq!(summary["dataset"], "moons");
+    assert!(summary["device"].as_str().unwrap().starts_with("flex"));
+    let stages = summary["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 2);
+    let teacher = &stages[0];
+    assert_eq!(teacher["teacher"], serde_json::Value::Null);
+    assert_eq!(teacher["steps"], 8 * 15); // 480 training points in batches of 32
+    let teacher_accuracy = teacher["test_accuracy"].as_f64().unwrap();
+    assert!(teacher_accuracy > 0.95, "the teacher learns the moons: {teacher_accuracy}");
+    let agreement = stages[1]["agreement_with_teacher"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&agreement) && agreement > 0.8, "agreement {agreement}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("student"), "a final table on stdout");
+}
+
+#[test]
+fn same_seed_gives_identical_metrics_and_another_seed_does_not() {
+    let dir = scratch_dir("determinism");
+    let preset = write(&dir, "moons.toml", MOONS);
+    let metrics = |out: &str, seed: &str| {
+        let output = kdlab()
+            .args(["run", preset.to_str().unwrap(), "--device", "cpu", "--no-cache", "--seed", seed, "--out"])
+            .arg(dir.join(out))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        std::fs::read_to_string(dir.join(out).join("metrics.csv")).unwrap()
+    };
+    let first = metrics("a", "7");
+    assert_eq!(first, metrics("b", "7"));
+    assert_ne!(first, metrics("c", "8"));
+}
+
+#[test]
+fn a_trained_teacher_is_reused_from_the_cache() {
+    let dir = scratch_dir("cache");
+    let preset = write(&dir, "moons.toml", MOONS);
+    let first = run_preset(&dir, &preset, &[]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let metrics_before = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    let second = run_preset(&dir, &preset, &[]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(text(&second.stderr).contains("teacher: reusing the cached model"), "{}", text(&second.stderr));
+    assert!(!text(&first.stderr).contains("reusing"));
+    assert_eq!(std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap(), metrics_before);
+    let summary = std::fs::read_to_string(dir.join("out/summary.json")).unwrap();
+    assert!(summary.contains("\"cached\": true"));
+}
+
+#[test]
+fn a_diverging_stage_stops_keeps_its_rows_and_exits_3() {
+    let dir = scratch_dir("diverge");
+    let preset = write(&dir, "moons.toml", &MOONS.replace("method = \"kd\"", "method = \"kd\"\nlearning_rate = 1e30\noptimizer = \"sgd\""));
+    let output = run_preset(&dir, &preset, &[]);
+    assert_eq!(output.status.code(), Some(3), "stderr: {}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("student: diverged at step"), "{}", text(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["stages"][0]["diverged"], false);
+    assert_eq!(summary["stages"][1]["diverged"], true);
+    let metrics = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    assert!(metrics.lines().any(|l| l.starts_with("teacher,")), "the teacher's rows are kept");
+}
+
+#[test]
+fn user_csv_data_trains() {
+    let dir = scratch_dir("csv");
+    // Two Gaussian classes in 3-D, written by hand with a header and a named label column.
+    let mut csv = String::from("x,y,species,z\n");
+    for i in 0..200 {
+        let t = i as f64 * 0.37;
+        let (class, offset) = if i % 2 == 0 { ("setosa", 2.0) } else { ("virginica", -2.0) };
+        csv.push_str(&format!("{:.3},{:.3},{class},{:.3}\n", offset + t.sin(), offset + t.cos(), (t * 1.7).sin()));
+    }
+    write(&dir, "train.csv", &csv);
+    let preset = write(
+        &dir,
+        "csv.toml",
+        &MOONS.replace("dataset = \"moons\"\nsamples = 600\nnoise = 0.15", "csv = \"train.csv\"\nlabel_column = \"species\""),
+    );
+    let output = run_preset(&dir, &preset, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["dataset"], "train.csv");
+    assert!(summary["stages"][0]["test_accuracy"].as_f64().unwrap() > 0.95);
+}
+
+/// Runs a broken preset and returns its single stderr line, checking exit code 2.
+fn rejected(dir: &Path, name: &str, preset: &str) -> String {
+    let path = write(dir, name, preset);
+    let output = run_preset(dir, &path, &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{name}: stderr {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{name}: one line, got {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr.trim().to_string()
+}
+
+#[test]
+fn bad_presets_name_file_line_field_and_expectation() {
+    let dir = scratch_dir("bad_presets");
+    let cases = [
+        ("syntax.toml", MOONS.replace("epochs = 8", "epochs = "), "syntax.toml:8:"),
+        ("unknown.toml", MOONS.replace("epochs = 8", "epochs = 8\nepoch_count = 3"), "unknown field `epoch_count`"),
+        ("type.toml", MOONS.replace("epochs = 8", "epochs = \"eight\""), "train.epochs"),
+        ("temperature.toml", MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\ntemperature = 0.0"), "stages[1].temperature: expected a temperature > 0, found 0"),
+        ("alpha.toml", MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\nalpha = 1.5"), "stages[1].alpha: expected an alpha in [0, 1], found 1.5"),
+        ("lr.toml", MOONS.replace("batch_size = 32", "batch_size = 32\nlearning_rate = -0.1"), "train.learning_rate: expected a learning rate > 0, found -0.1"),
+        ("hidden.toml", MOONS.replace("hidden = [8]", "hidden = []"), "models.student.hidden: expected a non-empty list"),
+        ("missing_teacher.toml", MOONS.replace("teacher = \"teacher\"", "teacher = \"oracle\""), "stages[1].teacher: \"oracle\" is not a stage"),
+        ("later_teacher.toml", MOONS.replace("teacher = \"teacher\"", "teacher = \"student\""), "\"student\" comes later"),
+        ("dataset.toml", MOONS.replace("\"moons\"\nsamples", "\"cifar\"\nsamples"), "data.dataset: expected one of"),
+    ];
+    for (name, preset, expected) in cases {
+        let message = rejected(&dir, name, &preset);
+        assert!(message.contains(name), "{name}: names the file: {message}");
+        assert!(message.contains(expected), "{name}: expected {expected:?} in {message}");
+    }
+    let placed = rejected(&dir, "placed.toml", &MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\nalpha = 1.5"));
+    assert!(placed.contains("placed.toml:26:9:"), "line:column of the value: {placed}");
+}
+
+#[test]
+fn bad_data_names_file_line_and_field() {
+    let dir = scratch_dir("bad_data");
+    let csv_preset = |file: &str, label: Option<&str>| {
+        let label = label.map(|l| format!("\nlabel_column = \"{l}\"")).unwrap_or_default();
+        MOONS.replace("dataset = \"moons\"\nsamples = 600\nnoise = 0.15", &format!("csv = \"{file}\"{label}"))
+    };
+    write(&dir, "ragged.csv", "a,b,label\n1,2,0\n3,1\n");
+    write(&dir, "text.csv", "a,b,label\n1,2,0\n3,x,1\n");
+    write(&dir, "one_class.csv", "a,b,label\n1,2,0\n3,4,0\n5,6,0\n");
+    let cases = [
+        ("missing.toml", csv_preset("nowhere.csv", None), "nowhere.csv: cannot read"),
+        ("ragged.toml", csv_preset("ragged.csv", None), "ragged.csv:3: row: expected 3 fields like the first row, found 2"),
+        ("text.toml", csv_preset("text.csv", None), "text.csv:3: column `b`: expected a finite number, found `x`"),
+        ("label.toml", csv_preset("text.csv", Some("kind")), "label column `kind` not found"),
+        ("one_class.toml", csv_preset("one_class.csv", None), "needs at least 2 classes"),
+    ];
+    for (name, preset, expected) in cases {
+        let message = rejected(&dir, name, &preset);
+        assert!(message.contains(expected), "{name}: expected {expected:?} in {message}");
+    }
+}
+
+fn idx_header(magic: u32, dims: &[u32]) -> Vec<u8> {
+    let mut bytes = magic.to_be_bytes().to_vec();
+    dims.iter().for_each(|d| bytes.extend(d.to_be_bytes()));
+    bytes
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// An IDX folder of `count` 4×4 images per split, labels 0..3.
+fn write_idx(dir: &Path, count: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    for prefix in ["train", "t10k"] {
+        let mut images = idx_header(0x803, &[count, 4, 4]);
+        let mut labels = idx_header(0x801, &[count]);
+        for i in 0..count {
+            images.extend((0..16).map(|p| ((i * 7 + p) % 256) as u8));
+            labels.push((i % 3) as u8);
+        }
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte.gz")), gzip(&images)).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+}
+
+#[test]
+fn idx_folders_load_and_broken_ones_are_explained() {
+    let dir = scratch_dir("idx");
+    let idx_preset = |folder: &str| MOONS.replace("dataset = \"moons\"\nsamples = 600\nnoise = 0.15", &format!("idx_dir = \"{folder}\""));
+    write_idx(&dir.join("good"), 60);
+    let good = write(&dir, "good.toml", &idx_preset("good"));
+    let output = run_preset(&dir, &good, &["--epochs", "1"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    write_idx(&dir.join("magic"), 10);
+    std::fs::write(dir.join("magic/train-labels-idx1-ubyte"), idx_header(0x803, &[10])).unwrap();
+    let message = rejected(&dir, "magic.toml", &idx_preset("magic"));
+    assert!(message.contains("train-labels-idx1-ubyte: magic number is 0x00000803, expected 0x00000801"), "{message}");
+
+    write_idx(&dir.join("size"), 10);
+    let mut short = idx_header(0x801, &[10]);
+    short.extend([0u8; 4]);
+    std::fs::write(dir.join("size/t10k-labels-idx1-ubyte"), short).unwrap();
+    let message = rejected(&dir, "size.toml", &idx_preset("size"));
+    assert!(message.contains("header promises 10 bytes of data (10), found 4"), "{message}");
+
+    write_idx(&dir.join("truncated"), 10);
+    let path = dir.join("truncated/train-images-idx3-ubyte.gz");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let message = rejected(&dir, "truncated.toml", &idx_preset("truncated"));
+    assert!(message.contains("train-images-idx3-ubyte.gz: not a complete gzip stream"), "{message}");
+}
+
+#[test]
+fn gpu_request_without_a_gpu_is_a_clear_error() {
+    // This machine class has no hardware GPU; where one exists the request must succeed instead.
+    let has_gpu = kdlab::device::best_gpu(&kdlab::device::adapters()).is_some();
+    let output = kdlab().args(["bench", "--device", "gpu", "--steps", "1"]).output().unwrap();
+    if has_gpu {
+        assert!(output.status.success(), "{}", text(&output.stderr));
+    } else {
+        assert_eq!(output.status.code(), Some(2));
+        assert!(text(&output.stderr).contains("--device gpu: no hardware GPU adapter found"), "{}", text(&output.stderr));
+    }
+}
+
+#[test]
+fn presets_are_listed_and_bench_reports_both_workloads() {
+    let output = kdlab().arg("presets").output().unwrap();
+    let listing = text(&output.stdout);
+    for name in ["kd", "ta", "ban", "label_smoothing"] {
+        assert!(listing.lines().any(|l| l.starts_with(name)), "{name} listed in {listing}");
+    }
+    let output = kdlab().args(["bench", "--device", "cpu", "--steps", "3"]).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report = text(&output.stdout);
+    for workload in ["mlp steps/s", "cnn steps/s"] {
+        assert!(report.contains(workload), "{report}");
+    }
+}

@@ -1,0 +1,152 @@
+//! The engine driven through its channels, as the app will drive it: pause stops steps, a single
+//! step advances exactly one, a temperature change applies from the next step and shows in the
+//! metrics, stop ends the stage keeping its model, cancel ends the run.
+
+use crossbeam_channel::Receiver;
+use kdlab::device::ComputeDevice;
+use kdlab::train::{Command, Engine, Event, Parameter, Plan, PresetSource};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PRESET: &str = r#"
+name = "live"
+[data]
+dataset = "moons"
+samples = 400
+[train]
+batch_size = 16
+metric_interval = 4
+[models.net]
+arch = "mlp"
+hidden = [16]
+[[stages]]
+name = "teacher"
+model = "net"
+method = "scratch"
+epochs = 1
+[[stages]]
+name = "student"
+model = "net"
+method = "kd"
+teacher = "teacher"
+epochs = 500
+"#;
+
+fn start() -> Engine {
+    let source = PresetSource { origin: "live.toml".into(), base_dir: ".".into(), text: PRESET.into() };
+    let preset = source.load(&[]).unwrap();
+    let dataset = kdlab::data::load(&preset.data_spec(&source.base_dir)).unwrap();
+    Engine::spawn(Plan::new(preset), Arc::new(dataset), ComputeDevice::cpu(), None)
+}
+
+/// Receives events until `wanted` returns something, failing after 60 seconds.
+fn wait_for<T>(events: &Receiver<Event>, mut wanted: impl FnMut(&Event) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = events.recv_timeout(left).expect("the engine kept talking");
+        if let Some(found) = wanted(&event) {
+            return found;
+        }
+    }
+}
+
+fn paused_at(events: &Receiver<Event>) -> u64 {
+    wait_for(events, |e| match e {
+        Event::Progress { stage: 1, step, paused: true, .. } => Some(*step),
+        _ => None,
+    })
+}
+
+#[test]
+fn live_controls_act_between_steps() {
+    let engine = start();
+    let events = &engine.events;
+    wait_for(events, |e| matches!(e, Event::StageStarted(s) if s.name == "student").then_some(()));
+    engine.commands.send(Command::Pause).unwrap();
+    let paused = paused_at(events);
+
+    // Paused: no step is taken, however long we wait.
+    std::thread::sleep(Duration::from_millis(300));
+    let moved: Vec<u64> = events
+        .try_iter()
+        .filter_map(|e| match e {
+            Event::Progress { step, .. } => Some(step),
+            _ => None,
+        })
+        .filter(|&s| s != paused)
+        .collect();
+    assert!(moved.is_empty(), "steps taken while paused: {moved:?}");
+
+    // One Step command: exactly one step.
+    engine.commands.send(Command::Step).unwrap();
+    assert_eq!(paused_at(events), paused + 1);
+
+    // A temperature change applies from the next step and is reported with it.
+    engine.commands.send(Command::SetTemperature(8.0)).unwrap();
+    engine.commands.send(Command::Step).unwrap();
+    let (step, value) = wait_for(events, |e| match e {
+        Event::ParameterChanged { stage: 1, step, parameter: Parameter::Temperature, value, .. } => Some((*step, *value)),
+        _ => None,
+    });
+    assert_eq!((step, value), (paused + 2, 8.0));
+
+    // Resumed, the metrics carry the new temperature.
+    engine.commands.send(Command::Resume).unwrap();
+    let reported = wait_for(events, |e| match e {
+        Event::Metrics(points) => points.iter().find(|p| p.metric == "temperature").map(|p| p.value),
+        _ => None,
+    });
+    assert_eq!(reported, 8.0);
+
+    // Stop ends the stage early and keeps its results; the run then finishes.
+    engine.commands.send(Command::Stop).unwrap();
+    let outcome = wait_for(events, |e| match e {
+        Event::StageFinished(o) if o.name == "student" => Some(o.clone()),
+        _ => None,
+    });
+    assert!(outcome.stopped && !outcome.diverged);
+    assert!(outcome.steps < 500 * 20, "stopped early at {}", outcome.steps);
+    assert!(outcome.test_accuracy.is_some());
+    let cancelled = wait_for(events, |e| match e {
+        Event::Finished { cancelled } => Some(*cancelled),
+        _ => None,
+    });
+    assert!(!cancelled);
+    engine.join();
+}
+
+#[test]
+fn cancel_ends_the_run() {
+    let engine = start();
+    wait_for(&engine.events, |e| matches!(e, Event::StageStarted(_)).then_some(()));
+    engine.commands.send(Command::Cancel).unwrap();
+    let cancelled = wait_for(&engine.events, |e| match e {
+        Event::Finished { cancelled } => Some(*cancelled),
+        _ => None,
+    });
+    assert!(cancelled);
+    engine.join();
+}
+
+#[test]
+fn a_listener_that_never_reads_does_not_block_training() {
+    let engine = start();
+    // Let the teacher and the start of the student run with nobody reading: the engine must
+    // keep stepping while metric points pile up, batched.
+    std::thread::sleep(Duration::from_secs(3));
+    engine.commands.send(Command::Cancel).unwrap();
+    let mut steps = 0;
+    let mut finished = false;
+    for event in engine.events.iter() {
+        match event {
+            Event::Progress { stage: 1, step, .. } => steps = steps.max(step),
+            Event::Metrics(points) => steps = steps.max(points.iter().filter(|p| p.stage == 1).map(|p| p.step).max().unwrap_or(0)),
+            Event::Finished { .. } => finished = true,
+            _ => {}
+        }
+    }
+    assert!(finished);
+    assert!(steps > 100, "the student kept training unread: {steps} steps");
+    engine.join();
+}

@@ -1,0 +1,166 @@
+//! Every distillation loss against PyTorch reference values.
+//!
+//! Reads `tests/fixtures/losses.json`, or the file named by `KDLAB_LOSS_FIXTURES`, and checks
+//! each case in f32 with a relative tolerance of 1e-4. A case whose name this test does not know
+//! fails the test, so a new loss in the fixtures cannot pass unnoticed.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use kdlab::distill;
+use serde_json::Value;
+
+const RELATIVE_TOLERANCE: f64 = 1e-4;
+const ABSOLUTE_TOLERANCE: f64 = 1e-6;
+
+fn fixture_path() -> std::path::PathBuf {
+    match std::env::var_os("KDLAB_LOSS_FIXTURES") {
+        Some(path) => path.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/losses.json"),
+    }
+}
+
+/// A nested JSON array flattened to values plus its shape.
+fn flatten(value: &Value) -> (Vec<f64>, Vec<usize>) {
+    let mut shape = Vec::new();
+    let mut cursor = value;
+    while let Value::Array(items) = cursor {
+        shape.push(items.len());
+        match items.first() {
+            Some(first) => cursor = first,
+            None => break,
+        }
+    }
+    let mut values = Vec::new();
+    collect(value, &mut values);
+    (values, shape)
+}
+
+fn collect(value: &Value, out: &mut Vec<f64>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|item| collect(item, out)),
+        Value::Number(number) => out.push(number.as_f64().expect("fixture numbers are finite")),
+        other => panic!("unexpected fixture value {other}"),
+    }
+}
+
+struct Case<'a> {
+    name: &'a str,
+    params: &'a Value,
+    inputs: &'a Value,
+    device: Device,
+}
+
+impl Case<'_> {
+    fn param(&self, key: &str) -> f64 {
+        self.params[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("case {} lacks parameter {key}", self.name))
+    }
+
+    fn float<const D: usize>(&self, key: &str) -> Tensor<D> {
+        let (values, shape) = flatten(&self.inputs[key]);
+        assert_eq!(shape.len(), D, "case {}: input {key} has rank {}", self.name, shape.len());
+        let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        Tensor::from_data(TensorData::new(values, shape), &self.device)
+    }
+
+    fn labels(&self) -> Tensor<1, Int> {
+        let (values, shape) = flatten(&self.inputs["labels"]);
+        let values: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+        Tensor::from_data(TensorData::new(values, shape), &self.device)
+    }
+
+    fn evaluate(&self) -> Option<Tensor<1>> {
+        let loss = match self.name {
+            "kd" => distill::kd(
+                self.float("student_logits"),
+                self.float("teacher_logits"),
+                self.labels(),
+                self.param("temperature"),
+                self.param("alpha"),
+            ),
+            "label_smoothing" => {
+                distill::label_smoothing(self.float("student_logits"), self.labels(), self.param("epsilon"))
+            }
+            "tfkd_reg" => distill::tfkd_reg(
+                self.float("student_logits"),
+                self.labels(),
+                self.param("correct_prob"),
+                self.param("temperature"),
+                self.param("alpha"),
+            ),
+            "dkd" => distill::dkd(
+                self.float("student_logits"),
+                self.float("teacher_logits"),
+                self.labels(),
+                self.param("temperature"),
+                self.param("alpha"),
+                self.param("beta"),
+            ),
+            "dml" => distill::dml(
+                self.float("student_logits"),
+                self.float("peer_logits"),
+                self.param("temperature"),
+            ),
+            "rkd" => distill::rkd(
+                self.float("student_features"),
+                self.float("teacher_features"),
+                self.param("distance_weight"),
+                self.param("angle_weight"),
+            ),
+            "attention_transfer" => {
+                distill::attention_transfer(self.float("student_features"), self.float("teacher_features"))
+            }
+            "fitnet" => distill::fitnet(self.float("student_features"), self.float("teacher_features")),
+            "cross_entropy" => distill::cross_entropy(self.float("student_logits"), self.labels()),
+            _ => return None,
+        };
+        Some(loss)
+    }
+}
+
+#[test]
+fn every_fixture_case_matches_pytorch() {
+    let path = fixture_path();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let fixture: Value = serde_json::from_str(&text).expect("fixture is JSON");
+    let cases = fixture["cases"].as_array().expect("fixture has a cases array");
+    assert!(!cases.is_empty(), "{} holds no cases", path.display());
+
+    let mut failures = Vec::new();
+    for (index, case) in cases.iter().enumerate() {
+        let name = case["name"].as_str().expect("case has a name");
+        let expected = case["expected"].as_f64().expect("case has an expected value");
+        let case = Case { name, params: &case["params"], inputs: &case["inputs"], device: Device::flex() };
+        let Some(loss) = case.evaluate() else {
+            failures.push(format!("case {index}: unknown loss name {name:?}"));
+            continue;
+        };
+        let actual = f64::from(loss.into_scalar::<f32>());
+        let tolerance = ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * expected.abs();
+        if (actual - expected).abs() > tolerance || !actual.is_finite() {
+            failures.push(format!(
+                "case {index} ({name}, params {}): expected {expected}, got {actual}",
+                case.params
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn kd_gradients_are_finite_for_confident_teachers() {
+    let device = Device::flex().autodiff();
+    let student = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, -1.0, 2.0, 0.5, 0.1], [2, 3]), &device)
+        .require_grad();
+    let teacher = Tensor::<2>::from_data(TensorData::new(vec![80.0f32, -80.0, 0.0, -90.0, 90.0, 0.0], [2, 3]), &device);
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1], [2]), &device);
+    for loss in [
+        distill::kd(student.clone(), teacher.clone(), labels.clone(), 1.0, 0.9),
+        distill::dkd(student.clone(), teacher.clone(), labels.clone(), 1.0, 1.0, 8.0),
+        distill::rkd(student.clone(), teacher.clone(), 25.0, 50.0),
+    ] {
+        let grads = loss.backward();
+        let gradient: Vec<f32> = student.grad(&grads).expect("student has a gradient").into_data().to_vec().unwrap();
+        assert!(gradient.iter().all(|g| g.is_finite()), "non-finite gradient {gradient:?}");
+    }
+}
