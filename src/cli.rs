@@ -114,16 +114,13 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 
 fn list_presets() {
     for preset in kdlab::presets::BUNDLED {
-        println!("{:<18} {}", preset.stem(), first_sentence(&preset.description()));
+        println!("{:<18} {}", preset.stem(), citation(&preset.description()));
     }
 }
 
-fn first_sentence(text: &str) -> &str {
-    let line = text.trim().lines().next().unwrap_or_default();
-    match line.find(". ") {
-        Some(end) => &line[..=end],
-        None => line,
-    }
+/// The part of a bundled preset's description before "Claim to check:": the paper it follows.
+fn citation(description: &str) -> &str {
+    description.split("Claim to check:").next().unwrap_or_default().trim()
 }
 
 fn run_bench(choice: DeviceChoice, steps: Option<usize>) -> anyhow::Result<()> {

@@ -40,7 +40,7 @@ dataset = "moons"
 samples = 600
 noise = 0.15
 [train]
-epochs = 8
+epochs = 30
 batch_size = 32
 metric_interval = 5
 [models.teacher]
@@ -92,7 +92,7 @@ fn run_writes_config_metrics_and_summary() {
     assert_eq!(stages.len(), 2);
     let teacher = &stages[0];
     assert_eq!(teacher["teacher"], serde_json::Value::Null);
-    assert_eq!(teacher["steps"], 8 * 15); // 480 training points in batches of 32
+    assert_eq!(teacher["steps"], 30 * 15); // 480 training points in batches of 32
     let teacher_accuracy = teacher["test_accuracy"].as_f64().unwrap();
     assert!(teacher_accuracy > 0.95, "the teacher learns the moons: {teacher_accuracy}");
     let agreement = stages[1]["agreement_with_teacher"].as_f64().unwrap();
@@ -186,9 +186,9 @@ fn rejected(dir: &Path, name: &str, preset: &str) -> String {
 fn bad_presets_name_file_line_field_and_expectation() {
     let dir = scratch_dir("bad_presets");
     let cases = [
-        ("syntax.toml", MOONS.replace("epochs = 8", "epochs = "), "syntax.toml:8:"),
-        ("unknown.toml", MOONS.replace("epochs = 8", "epochs = 8\nepoch_count = 3"), "unknown field `epoch_count`"),
-        ("type.toml", MOONS.replace("epochs = 8", "epochs = \"eight\""), "train.epochs"),
+        ("syntax.toml", MOONS.replace("epochs = 30", "epochs = "), "syntax.toml:8:"),
+        ("unknown.toml", MOONS.replace("epochs = 30", "epochs = 30\nepoch_count = 3"), "unknown field `epoch_count`"),
+        ("type.toml", MOONS.replace("epochs = 30", "epochs = \"eight\""), "train.epochs"),
         ("temperature.toml", MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\ntemperature = 0.0"), "stages[1].temperature: expected a temperature > 0, found 0"),
         ("alpha.toml", MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\nalpha = 1.5"), "stages[1].alpha: expected an alpha in [0, 1], found 1.5"),
         ("lr.toml", MOONS.replace("batch_size = 32", "batch_size = 32\nlearning_rate = -0.1"), "train.learning_rate: expected a learning rate > 0, found -0.1"),

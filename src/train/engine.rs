@@ -7,7 +7,7 @@ use super::evaluate::{ensemble_accuracy, predict, to_host};
 use super::events::{Command, Disconnected, EnsembleOutcome, Event, EventSink, MetricPoint, StageOutcome};
 use super::plan::{EnsemblePlan, Hypers, Plan, StagePlan};
 use super::preset::{Method, TrainSettings};
-use super::stage::{DeviceData, StageContext, StageEnd, Trained, train};
+use super::stage::{DeviceData, StageContext, StageEnd, Trained, blank_outcome, train};
 use crate::data::Dataset;
 use crate::device::{Backend, ComputeDevice};
 use crate::model::ModelSpec;
@@ -143,7 +143,8 @@ impl<'a> Run<'a> {
                     None => {
                         let reason = format!("skipped: its teacher \"{}\" has no usable model", self.plan.stages[t].name);
                         sink.send(Event::Notice(format!("{}: {reason}", stage.name)))?;
-                        sink.send(Event::StageFinished(skipped_outcome(index, stage, self.teacher_name(stage), reason)))?;
+                        let outcome = StageOutcome { skipped: Some(reason), ..blank_outcome(index, stage, self.teacher_name(stage)) };
+                        sink.send(Event::StageFinished(outcome))?;
                         continue;
                     }
                 },
@@ -201,13 +202,15 @@ impl<'a> Run<'a> {
         let test_logits = to_host(predict(&network, &self.data.test_inputs));
         let trained = Trained { network, test_logits };
         let outcome = StageOutcome {
+            params,
             steps: info.steps,
-            wall_seconds: info.wall_seconds,
+            // The time this run spent loading it; the original training time is in the cache entry.
+            wall_seconds: started.elapsed().as_secs_f64(),
             train_accuracy: Some(info.train_accuracy),
             test_accuracy: Some(info.test_accuracy),
             agreement_with_teacher: info.agreement_with_teacher,
             cached: true,
-            ..ctx.outcome(&trained, info.steps, started, StageEnd::Completed)
+            ..blank_outcome(ctx.index, ctx.stage, ctx.teacher_name.clone())
         };
         sink.send(Event::StageFinished(outcome))?;
         Ok(Some(trained))
@@ -246,26 +249,5 @@ impl<'a> Run<'a> {
             test_accuracy: members
                 .map(|logits| ensemble_accuracy(&logits, &self.dataset.test.labels, self.dataset.num_classes())),
         }
-    }
-}
-
-fn skipped_outcome(index: usize, stage: &StagePlan, teacher: Option<String>, reason: String) -> StageOutcome {
-    StageOutcome {
-        stage: index,
-        name: stage.name.clone(),
-        model: stage.model_name.clone(),
-        method: stage.method.name(),
-        teacher,
-        params: 0,
-        epochs: stage.settings.epochs,
-        steps: 0,
-        wall_seconds: 0.0,
-        train_accuracy: None,
-        test_accuracy: None,
-        agreement_with_teacher: None,
-        diverged: false,
-        stopped: false,
-        cached: false,
-        skipped: Some(reason),
     }
 }

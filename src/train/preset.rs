@@ -820,7 +820,7 @@ teacher = "teacher"
     fn out_of_range_value_is_placed_in_the_file() {
         let text = GOOD.replace("teacher = \"teacher\"\n", "teacher = \"teacher\"\ntemperature = -1.0\n");
         let error = source(&text).load(&[]).unwrap_err().to_string();
-        assert_eq!(error, "p.toml:18:15: stages[1].temperature: expected a temperature > 0, found -1");
+        assert_eq!(error, "p.toml:17:15: stages[1].temperature: expected a temperature > 0, found -1");
     }
 
     #[test]

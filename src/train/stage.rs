@@ -106,13 +106,7 @@ impl StageContext<'_> {
         let classes = self.dataset.num_classes();
         let train_logits = to_host(predict(&trained.network, &self.data.train_inputs));
         StageOutcome {
-            stage: self.index,
-            name: self.stage.name.clone(),
-            model: self.stage.model_name.clone(),
-            method: self.stage.method.name(),
-            teacher: self.teacher_name.clone(),
             params: trained.network.num_params(),
-            epochs: self.stage.settings.epochs,
             steps,
             wall_seconds: started.elapsed().as_secs_f64(),
             train_accuracy: Some(accuracy(&train_logits, &self.dataset.train.labels, classes)),
@@ -120,9 +114,30 @@ impl StageContext<'_> {
             agreement_with_teacher: self.teacher.map(|t| agreement(&t.test_logits, &trained.test_logits, classes)),
             diverged: matches!(end, StageEnd::Diverged { .. }),
             stopped: matches!(end, StageEnd::Stopped | StageEnd::Cancelled),
-            cached: false,
-            skipped: None,
+            ..blank_outcome(self.index, self.stage, self.teacher_name.clone())
         }
+    }
+}
+
+/// A stage's outcome with its identity filled in and nothing measured yet.
+pub fn blank_outcome(index: usize, stage: &StagePlan, teacher: Option<String>) -> StageOutcome {
+    StageOutcome {
+        stage: index,
+        name: stage.name.clone(),
+        model: stage.model_name.clone(),
+        method: stage.method.name(),
+        teacher,
+        params: 0,
+        epochs: stage.settings.epochs,
+        steps: 0,
+        wall_seconds: 0.0,
+        train_accuracy: None,
+        test_accuracy: None,
+        agreement_with_teacher: None,
+        diverged: false,
+        stopped: false,
+        cached: false,
+        skipped: None,
     }
 }
 
