@@ -266,13 +266,13 @@ fn describe_outcome(outcome: &kdlab::train::StageOutcome) -> String {
 fn print_table(summary: &Summary) {
     let percent = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}%", 100.0 * v));
     println!(
-        "{:<16} {:<12} {:<16} {:<14} {:>9} {:>6} {:>8} {:>10} {:>10} {:>10}",
+        "{:<20} {:<12} {:<16} {:<16} {:>9} {:>6} {:>8} {:>10} {:>10} {:>10}",
         "stage", "model", "method", "teacher", "params", "steps", "time", "train acc", "test acc", "agreement"
     );
     for s in &summary.stages {
         let status = if s.diverged { " (diverged)" } else if s.cached { " (cached)" } else { "" };
         println!(
-            "{:<16} {:<12} {:<16} {:<14} {:>9} {:>6} {:>7.1}s {:>10} {:>10} {:>10}{status}",
+            "{:<20} {:<12} {:<16} {:<16} {:>9} {:>6} {:>7.1}s {:>10} {:>10} {:>10}{status}",
             s.name,
             s.model,
             s.method,
@@ -286,7 +286,7 @@ fn print_table(summary: &Summary) {
         );
     }
     for e in &summary.ensembles {
-        println!("ensemble {:<16} of {:<40} test acc {}", e.name, e.members.join(" + "), percent(e.test_accuracy));
+        println!("ensemble {} of {}: test acc {}", e.name, e.members.join(" + "), percent(e.test_accuracy));
     }
 }
 

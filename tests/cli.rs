@@ -313,3 +313,40 @@ fn presets_are_listed_and_bench_reports_both_workloads() {
         assert!(report.contains(workload), "{report}");
     }
 }
+
+#[test]
+fn every_bundled_preset_runs_to_the_end() {
+    let dir = scratch_dir("bundled");
+    for name in ["kd", "ta", "ban", "label_smoothing"] {
+        let out = dir.join(name);
+        let output = kdlab()
+            .args(["run", name, "--device", "cpu", "--epochs", "1", "--no-cache", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name}: {}", text(&output.stderr));
+        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        for stage in summary["stages"].as_array().unwrap() {
+            assert_eq!(stage["epochs"], 1, "{name}: --epochs reaches every stage");
+            let accuracy = stage["test_accuracy"].as_f64().unwrap();
+            assert!(accuracy > 0.5, "{name}/{}: one epoch already learns something: {accuracy}", stage["name"]);
+        }
+    }
+}
+
+#[test]
+fn the_kd_preset_teacher_reaches_95_percent_on_mnist5k() {
+    let dir = scratch_dir("kd_teacher");
+    let output = kdlab()
+        .args(["run", "kd", "--device", "cpu", "--no-cache", "--set", "stages.student_scratch.epochs=1", "--set", "stages.student_kd.epochs=1", "--out"])
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    let teacher = &summary["stages"][0];
+    assert_eq!(teacher["name"], "teacher");
+    assert_eq!(teacher["params"], 421_642);
+    let accuracy = teacher["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy >= 0.95, "teacher test accuracy {accuracy}");
+}
