@@ -97,7 +97,8 @@ pub fn run(workload: Workload, device: &ComputeDevice, steps: usize) -> BenchRes
         let student_out = student.forward(inputs.clone());
         let mut loss = distill::kd(student_out.logits, teacher_out.logits, labels.clone(), TEMPERATURE, ALPHA);
         if workload == Workload::Cnn {
-            let at = distill::attention_transfer(student_out.feature_maps[1].clone(), teacher_out.feature_maps[1].clone());
+            let at =
+                distill::attention_transfer(student_out.feature_maps[1].clone(), teacher_out.feature_maps[1].clone());
             loss = loss + at.mul_scalar(AT_WEIGHT);
         }
         let gradients = GradientsParams::from_grads(loss.backward(), &student);

@@ -162,7 +162,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(dir) => dir,
         None => default_out_dir(&args.preset)?,
     };
-    let mut recorder = RunRecorder::create(&out, &plan).with_context(|| format!("cannot write to {}", out.display()))?;
+    let mut recorder =
+        RunRecorder::create(&out, &plan).with_context(|| format!("cannot write to {}", out.display()))?;
     eprintln!(
         "kdlab: {} on {} ({} train / {} test examples, {} classes) using {}",
         plan.preset.name,
@@ -195,7 +196,13 @@ fn stages_with_epochs(text: &str) -> impl Iterator<Item = usize> {
         .and_then(|mut t| t.remove("stages"))
         .and_then(|s| s.as_array().cloned())
         .unwrap_or_default();
-    stages.into_iter().enumerate().filter(|(_, s)| s.get("epochs").is_some()).map(|(i, _)| i).collect::<Vec<_>>().into_iter()
+    stages
+        .into_iter()
+        .enumerate()
+        .filter(|(_, s)| s.get("epochs").is_some())
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 /// Runs the engine to the end, recording and showing its events. Returns the engine's error
@@ -212,7 +219,9 @@ fn drive(
     let mut bar: Option<ProgressBar> = None;
     let mut error = None;
     for event in engine.events.iter() {
-        recorder.record(&event).with_context(|| format!("cannot append to {}/metrics.csv", recorder.dir().display()))?;
+        recorder
+            .record(&event)
+            .with_context(|| format!("cannot append to {}/metrics.csv", recorder.dir().display()))?;
         summary.absorb(&event);
         match &event {
             Event::StageStarted(start) => {
@@ -259,7 +268,13 @@ fn describe_outcome(outcome: &kdlab::train::StageOutcome) -> String {
         return format!("{}: {reason}", outcome.name);
     }
     let accuracy = outcome.test_accuracy.map_or("-".into(), |a| format!("{a:.4}"));
-    let how = if outcome.cached { "cached" } else if outcome.diverged { "diverged" } else { "trained" };
+    let how = if outcome.cached {
+        "cached"
+    } else if outcome.diverged {
+        "diverged"
+    } else {
+        "trained"
+    };
     format!("{}: {how}, test accuracy {accuracy} ({:.1} s)", outcome.name, outcome.wall_seconds)
 }
 
@@ -270,7 +285,13 @@ fn print_table(summary: &Summary) {
         "stage", "model", "method", "teacher", "params", "steps", "time", "train acc", "test acc", "agreement"
     );
     for s in &summary.stages {
-        let status = if s.diverged { " (diverged)" } else if s.cached { " (cached)" } else { "" };
+        let status = if s.diverged {
+            " (diverged)"
+        } else if s.cached {
+            " (cached)"
+        } else {
+            ""
+        };
         println!(
             "{:<20} {:<12} {:<16} {:<16} {:>9} {:>6} {:>7.1}s {:>10} {:>10} {:>10}{status}",
             s.name,

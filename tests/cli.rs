@@ -80,11 +80,22 @@ fn run_writes_config_metrics_and_summary() {
     let mut lines = metrics.lines();
     assert_eq!(lines.next(), Some("stage,model,step,epoch,metric,value"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    for metric in ["loss", "loss_ce", "loss_kd", "train_accuracy", "test_accuracy", "agreement", "kl_teacher_student", "temperature", "alpha"] {
+    for metric in [
+        "loss",
+        "loss_ce",
+        "loss_kd",
+        "train_accuracy",
+        "test_accuracy",
+        "agreement",
+        "kl_teacher_student",
+        "temperature",
+        "alpha",
+    ] {
         assert!(rows.iter().any(|r| r[0] == "student" && r[4] == metric), "student has no {metric} rows");
     }
 
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["preset"], "moons");
     assert_eq!(summary["dataset"], "moons");
     assert!(summary["device"].as_str().unwrap().starts_with("flex"));
@@ -137,11 +148,16 @@ fn a_trained_teacher_is_reused_from_the_cache() {
 #[test]
 fn a_diverging_stage_stops_keeps_its_rows_and_exits_3() {
     let dir = scratch_dir("diverge");
-    let preset = write(&dir, "moons.toml", &MOONS.replace("method = \"kd\"", "method = \"kd\"\nlearning_rate = 1e30\noptimizer = \"sgd\""));
+    let preset = write(
+        &dir,
+        "moons.toml",
+        &MOONS.replace("method = \"kd\"", "method = \"kd\"\nlearning_rate = 1e30\noptimizer = \"sgd\""),
+    );
     let output = run_preset(&dir, &preset, &[]);
     assert_eq!(output.status.code(), Some(3), "stderr: {}", text(&output.stderr));
     assert!(text(&output.stderr).contains("student: diverged at step"), "{}", text(&output.stderr));
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["stages"][0]["diverged"], false);
     assert_eq!(summary["stages"][1]["diverged"], true);
     let metrics = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
@@ -162,11 +178,15 @@ fn user_csv_data_trains() {
     let preset = write(
         &dir,
         "csv.toml",
-        &MOONS.replace("dataset = \"moons\"\nsamples = 600\nnoise = 0.15", "csv = \"train.csv\"\nlabel_column = \"species\""),
+        &MOONS.replace(
+            "dataset = \"moons\"\nsamples = 600\nnoise = 0.15",
+            "csv = \"train.csv\"\nlabel_column = \"species\"",
+        ),
     );
     let output = run_preset(&dir, &preset, &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["dataset"], "train.csv");
     assert!(summary["stages"][0]["test_accuracy"].as_f64().unwrap() > 0.95);
 }
@@ -189,12 +209,36 @@ fn bad_presets_name_file_line_field_and_expectation() {
         ("syntax.toml", MOONS.replace("epochs = 30", "epochs = "), "syntax.toml:8:"),
         ("unknown.toml", MOONS.replace("epochs = 30", "epochs = 30\nepoch_count = 3"), "unknown field `epoch_count`"),
         ("type.toml", MOONS.replace("epochs = 30", "epochs = \"eight\""), "train.epochs"),
-        ("temperature.toml", MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\ntemperature = 0.0"), "stages[1].temperature: expected a temperature > 0, found 0"),
-        ("alpha.toml", MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\nalpha = 1.5"), "stages[1].alpha: expected an alpha in [0, 1], found 1.5"),
-        ("lr.toml", MOONS.replace("batch_size = 32", "batch_size = 32\nlearning_rate = -0.1"), "train.learning_rate: expected a learning rate > 0, found -0.1"),
-        ("hidden.toml", MOONS.replace("hidden = [8]", "hidden = []"), "models.student.hidden: expected a non-empty list"),
-        ("missing_teacher.toml", MOONS.replace("teacher = \"teacher\"", "teacher = \"oracle\""), "stages[1].teacher: \"oracle\" is not a stage"),
-        ("later_teacher.toml", MOONS.replace("teacher = \"teacher\"", "teacher = \"student\""), "\"student\" comes later"),
+        (
+            "temperature.toml",
+            MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\ntemperature = 0.0"),
+            "stages[1].temperature: expected a temperature > 0, found 0",
+        ),
+        (
+            "alpha.toml",
+            MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\nalpha = 1.5"),
+            "stages[1].alpha: expected an alpha in [0, 1], found 1.5",
+        ),
+        (
+            "lr.toml",
+            MOONS.replace("batch_size = 32", "batch_size = 32\nlearning_rate = -0.1"),
+            "train.learning_rate: expected a learning rate > 0, found -0.1",
+        ),
+        (
+            "hidden.toml",
+            MOONS.replace("hidden = [8]", "hidden = []"),
+            "models.student.hidden: expected a non-empty list",
+        ),
+        (
+            "missing_teacher.toml",
+            MOONS.replace("teacher = \"teacher\"", "teacher = \"oracle\""),
+            "stages[1].teacher: \"oracle\" is not a stage",
+        ),
+        (
+            "later_teacher.toml",
+            MOONS.replace("teacher = \"teacher\"", "teacher = \"student\""),
+            "\"student\" comes later",
+        ),
         ("dataset.toml", MOONS.replace("\"moons\"\nsamples", "\"cifar\"\nsamples"), "data.dataset: expected one of"),
     ];
     for (name, preset, expected) in cases {
@@ -202,7 +246,8 @@ fn bad_presets_name_file_line_field_and_expectation() {
         assert!(message.contains(name), "{name}: names the file: {message}");
         assert!(message.contains(expected), "{name}: expected {expected:?} in {message}");
     }
-    let placed = rejected(&dir, "placed.toml", &MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\nalpha = 1.5"));
+    let placed =
+        rejected(&dir, "placed.toml", &MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\nalpha = 1.5"));
     assert!(placed.contains("placed.toml:26:9:"), "line:column of the value: {placed}");
 }
 
@@ -218,7 +263,11 @@ fn bad_data_names_file_line_and_field() {
     write(&dir, "one_class.csv", "a,b,label\n1,2,0\n3,4,0\n5,6,0\n");
     let cases = [
         ("missing.toml", csv_preset("nowhere.csv", None), "nowhere.csv: cannot read"),
-        ("ragged.toml", csv_preset("ragged.csv", None), "ragged.csv:3: row: expected 3 fields like the first row, found 2"),
+        (
+            "ragged.toml",
+            csv_preset("ragged.csv", None),
+            "ragged.csv:3: row: expected 3 fields like the first row, found 2",
+        ),
         ("text.toml", csv_preset("text.csv", None), "text.csv:3: column `b`: expected a finite number, found `x`"),
         ("label.toml", csv_preset("text.csv", Some("kind")), "label column `kind` not found"),
         ("one_class.toml", csv_preset("one_class.csv", None), "needs at least 2 classes"),
@@ -260,7 +309,9 @@ fn write_idx(dir: &Path, count: u32) {
 #[test]
 fn idx_folders_load_and_broken_ones_are_explained() {
     let dir = scratch_dir("idx");
-    let idx_preset = |folder: &str| MOONS.replace("dataset = \"moons\"\nsamples = 600\nnoise = 0.15", &format!("idx_dir = \"{folder}\""));
+    let idx_preset = |folder: &str| {
+        MOONS.replace("dataset = \"moons\"\nsamples = 600\nnoise = 0.15", &format!("idx_dir = \"{folder}\""))
+    };
     write_idx(&dir.join("good"), 60);
     let good = write(&dir, "good.toml", &idx_preset("good"));
     let output = run_preset(&dir, &good, &["--epochs", "1"]);
@@ -295,7 +346,11 @@ fn gpu_request_without_a_gpu_is_a_clear_error() {
         assert!(output.status.success(), "{}", text(&output.stderr));
     } else {
         assert_eq!(output.status.code(), Some(2));
-        assert!(text(&output.stderr).contains("--device gpu: no hardware GPU adapter found"), "{}", text(&output.stderr));
+        assert!(
+            text(&output.stderr).contains("--device gpu: no hardware GPU adapter found"),
+            "{}",
+            text(&output.stderr)
+        );
     }
 }
 
@@ -325,7 +380,8 @@ fn every_bundled_preset_runs_to_the_end() {
             .output()
             .unwrap();
         assert!(output.status.success(), "{name}: {}", text(&output.stderr));
-        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
         for stage in summary["stages"].as_array().unwrap() {
             assert_eq!(stage["epochs"], 1, "{name}: --epochs reaches every stage");
             let accuracy = stage["test_accuracy"].as_f64().unwrap();
@@ -338,12 +394,24 @@ fn every_bundled_preset_runs_to_the_end() {
 fn the_kd_preset_teacher_reaches_95_percent_on_mnist5k() {
     let dir = scratch_dir("kd_teacher");
     let output = kdlab()
-        .args(["run", "kd", "--device", "cpu", "--no-cache", "--set", "stages.student_scratch.epochs=1", "--set", "stages.student_kd.epochs=1", "--out"])
+        .args([
+            "run",
+            "kd",
+            "--device",
+            "cpu",
+            "--no-cache",
+            "--set",
+            "stages.student_scratch.epochs=1",
+            "--set",
+            "stages.student_kd.epochs=1",
+            "--out",
+        ])
         .arg(dir.join("out"))
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
     let teacher = &summary["stages"][0];
     assert_eq!(teacher["name"], "teacher");
     assert_eq!(teacher["params"], 421_642);

@@ -86,7 +86,9 @@ fn live_controls_act_between_steps() {
     engine.commands.send(Command::SetTemperature(8.0)).unwrap();
     engine.commands.send(Command::Step).unwrap();
     let (step, value) = wait_for(events, |e| match e {
-        Event::ParameterChanged { stage: 1, step, parameter: Parameter::Temperature, value, .. } => Some((*step, *value)),
+        Event::ParameterChanged { stage: 1, step, parameter: Parameter::Temperature, value, .. } => {
+            Some((*step, *value))
+        }
         _ => None,
     });
     assert_eq!((step, value), (paused + 2, 8.0));
@@ -141,7 +143,9 @@ fn a_listener_that_never_reads_does_not_block_training() {
     for event in engine.events.iter() {
         match event {
             Event::Progress { stage: 1, step, .. } => steps = steps.max(step),
-            Event::Metrics(points) => steps = steps.max(points.iter().filter(|p| p.stage == 1).map(|p| p.step).max().unwrap_or(0)),
+            Event::Metrics(points) => {
+                steps = steps.max(points.iter().filter(|p| p.stage == 1).map(|p| p.step).max().unwrap_or(0))
+            }
             Event::Finished { .. } => finished = true,
             _ => {}
         }

@@ -51,9 +51,7 @@ struct Case<'a> {
 
 impl Case<'_> {
     fn param(&self, key: &str) -> f64 {
-        self.params[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("case {} lacks parameter {key}", self.name))
+        self.params[key].as_f64().unwrap_or_else(|| panic!("case {} lacks parameter {key}", self.name))
     }
 
     fn float<const D: usize>(&self, key: &str) -> Tensor<D> {
@@ -96,11 +94,7 @@ impl Case<'_> {
                 self.param("alpha"),
                 self.param("beta"),
             ),
-            "dml" => distill::dml(
-                self.float("student_logits"),
-                self.float("peer_logits"),
-                self.param("temperature"),
-            ),
+            "dml" => distill::dml(self.float("student_logits"), self.float("peer_logits"), self.param("temperature")),
             "rkd" => distill::rkd(
                 self.float("student_features"),
                 self.float("teacher_features"),
@@ -138,10 +132,7 @@ fn every_fixture_case_matches_pytorch() {
         let actual = f64::from(loss.into_scalar::<f32>());
         let tolerance = ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * expected.abs();
         if (actual - expected).abs() > tolerance || !actual.is_finite() {
-            failures.push(format!(
-                "case {index} ({name}, params {}): expected {expected}, got {actual}",
-                case.params
-            ));
+            failures.push(format!("case {index} ({name}, params {}): expected {expected}, got {actual}", case.params));
         }
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
@@ -150,8 +141,8 @@ fn every_fixture_case_matches_pytorch() {
 #[test]
 fn kd_gradients_are_finite_for_confident_teachers() {
     let device = Device::flex().autodiff();
-    let student = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, -1.0, 2.0, 0.5, 0.1], [2, 3]), &device)
-        .require_grad();
+    let student =
+        Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, -1.0, 2.0, 0.5, 0.1], [2, 3]), &device).require_grad();
     let teacher = Tensor::<2>::from_data(TensorData::new(vec![80.0f32, -80.0, 0.0, -90.0, 90.0, 0.0], [2, 3]), &device);
     let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1], [2]), &device);
     for loss in [
@@ -160,7 +151,8 @@ fn kd_gradients_are_finite_for_confident_teachers() {
         distill::rkd(student.clone(), teacher.clone(), 25.0, 50.0),
     ] {
         let grads = loss.backward();
-        let gradient: Vec<f32> = student.grad(&grads).expect("student has a gradient").into_data().to_vec().unwrap();
+        let gradient: Vec<f32> =
+            student.grad(&grads).expect("student has a gradient").into_data().try_to_vec::<f32>().unwrap();
         assert!(gradient.iter().all(|g| g.is_finite()), "non-finite gradient {gradient:?}");
     }
 }

@@ -73,13 +73,13 @@ fn index_labels(table: Table, class_names: &[String], path: &Path) -> Result<Spl
 /// label column is `label_column` when given (a header name, or a 0-based index for files
 /// without a header), otherwise the last column.
 pub(crate) fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<Table, DataError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
-    let mut records = reader.records();
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
     let mut table = Table { features: Vec::new(), feature_count: 0, labels: Vec::new() };
     let mut header: Option<Vec<String>> = None;
     let mut label_index: Option<usize> = None;
     let mut width = 0;
-    while let Some(record) = records.next() {
+    for record in reader.records() {
         let record = record.map_err(|e| csv_error(path, &e))?;
         let line = record.position().map_or(0, |p| p.line());
         if record.iter().all(str::is_empty) {

@@ -20,7 +20,10 @@ pub(crate) fn load(dir: &Path) -> Result<(RawData, Split), DataError> {
     if test_side != side {
         return Err(DataError::Format {
             path: dir.to_path_buf(),
-            message: format!("test images are {}×{} but training images are {}×{}", test_side.0, test_side.1, side.0, side.1),
+            message: format!(
+                "test images are {}×{} but training images are {}×{}",
+                test_side.0, test_side.1, side.0, side.1
+            ),
         });
     }
     let classes = train.labels.iter().chain(&test.labels).copied().max().map_or(0, |m| m as usize + 1);

@@ -207,9 +207,7 @@ fn count_present_classes(split: &Split, classes: usize) -> usize {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }
 
 /// Reads a file whole, gunzipping it when it starts with the gzip magic bytes.
@@ -235,7 +233,8 @@ mod tests {
 
     #[test]
     fn mnist5k_splits_stratified_and_standardised() {
-        let spec = DataSpec { source: DataSource::named("mnist5k", 0, 0.0, None).unwrap(), test_fraction: 0.2, seed: 0 };
+        let spec =
+            DataSpec { source: DataSource::named("mnist5k", 0, 0.0, None).unwrap(), test_fraction: 0.2, seed: 0 };
         let data = load(&spec).unwrap();
         assert_eq!(data.train.len(), 4000);
         assert_eq!(data.test.len(), 1000);
@@ -244,13 +243,15 @@ mod tests {
         for class in 0..10 {
             assert_eq!(data.test.labels.iter().filter(|&&l| l == class).count(), 100);
         }
-        let mean: f64 = data.train.features.iter().map(|&v| f64::from(v)).sum::<f64>() / data.train.features.len() as f64;
+        let mean: f64 =
+            data.train.features.iter().map(|&v| f64::from(v)).sum::<f64>() / data.train.features.len() as f64;
         assert!(mean.abs() < 1e-3, "training mean {mean}");
     }
 
     #[test]
     fn split_depends_on_seed_only() {
-        let spec = |seed| DataSpec { source: DataSource::named("digits", 0, 0.0, None).unwrap(), test_fraction: 0.25, seed };
+        let spec =
+            |seed| DataSpec { source: DataSource::named("digits", 0, 0.0, None).unwrap(), test_fraction: 0.25, seed };
         let a = load(&spec(1)).unwrap();
         let b = load(&spec(1)).unwrap();
         let c = load(&spec(2)).unwrap();

@@ -55,7 +55,10 @@ pub(crate) fn generate(
         return Err(DataError::Parameter { field: "data.classes", expected: "moons always has 2 classes".into() });
     }
     if classes < 2 {
-        return Err(DataError::Parameter { field: "data.classes", expected: format!("expected at least 2, found {classes}") });
+        return Err(DataError::Parameter {
+            field: "data.classes",
+            expected: format!("expected at least 2, found {classes}"),
+        });
     }
     if samples < 2 * classes {
         return Err(DataError::Parameter {
@@ -64,7 +67,10 @@ pub(crate) fn generate(
         });
     }
     if !(noise.is_finite() && noise >= 0.0) {
-        return Err(DataError::Parameter { field: "data.noise", expected: format!("expected a number ≥ 0, found {noise}") });
+        return Err(DataError::Parameter {
+            field: "data.noise",
+            expected: format!("expected a number ≥ 0, found {noise}"),
+        });
     }
     let mut rng = StdRng::seed_from_u64(seed);
     let centres: Vec<(f64, f64)> =

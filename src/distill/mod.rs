@@ -33,10 +33,7 @@ pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
 
 /// Mean over the batch of `-Σ_k q_k log softmax(logits)_k` for target distributions `q`.
 pub fn soft_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
-    (targets * log_softmax(logits, 1))
-        .sum_dim(1)
-        .mean()
-        .neg()
+    (targets * log_softmax(logits, 1)).sum_dim(1).mean().neg()
 }
 
 /// `KL(p ‖ q)` summed over classes and averaged over the batch, from log-probabilities.
@@ -106,9 +103,7 @@ pub fn label_smoothing(student_logits: Tensor<2>, labels: Tensor<1, Int>, epsilo
 /// A distribution with `on_label` on the label and the rest spread evenly over the other classes.
 fn spread_distribution(labels: Tensor<1, Int>, classes: usize, on_label: f64) -> Tensor<2> {
     let off_label = (1.0 - on_label) / (classes as f64 - 1.0);
-    one_hot(labels, classes)
-        .mul_scalar(on_label - off_label)
-        .add_scalar(off_label)
+    one_hot(labels, classes).mul_scalar(on_label - off_label).add_scalar(off_label)
 }
 
 /// Logits of Tf-KD's virtual teacher: `log p_d` with `p_d = a` on the label and
@@ -171,11 +166,9 @@ pub fn dkd_terms(
 
     let binary_student = target_masses(softmax(student_scaled.clone(), 1), target_mask.clone());
     let binary_teacher = target_masses(softmax(teacher_scaled.clone(), 1), target_mask.clone());
-    let target = kl_from_log_probs(
-        binary_teacher.clamp_min(PROB_FLOOR).log(),
-        binary_student.clamp_min(PROB_FLOOR).log(),
-    )
-    .mul_scalar(t2);
+    let target =
+        kl_from_log_probs(binary_teacher.clamp_min(PROB_FLOOR).log(), binary_student.clamp_min(PROB_FLOOR).log())
+            .mul_scalar(t2);
 
     let mask_offset = target_mask.mul_scalar(DKD_MASK_OFFSET);
     let non_target = kl_from_log_probs(
@@ -273,12 +266,7 @@ pub fn triplet_angles(features: Tensor<2>) -> Tensor<1> {
 
 /// `x / max(‖x‖₂, ε)` along `dim`, as `torch.nn.functional.normalize`; zero vectors stay zero.
 pub fn l2_normalize<const D: usize>(tensor: Tensor<D>, dim: usize) -> Tensor<D> {
-    let norm = tensor
-        .clone()
-        .square()
-        .sum_dim(dim)
-        .clamp_min(NORM_EPS_SQUARED)
-        .sqrt();
+    let norm = tensor.clone().square().sum_dim(dim).clamp_min(NORM_EPS_SQUARED).sqrt();
     tensor / norm
 }
 

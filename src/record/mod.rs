@@ -17,51 +17,9 @@ pub struct Summary {
     pub dataset: String,
     pub device: String,
     pub seed: u64,
-    pub stages: Vec<StageSummary>,
+    /// One entry per stage (accuracies as fractions in [0, 1]).
+    pub stages: Vec<StageOutcome>,
     pub ensembles: Vec<EnsembleOutcome>,
-}
-
-/// One stage of `summary.json` (accuracies as fractions in [0, 1]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StageSummary {
-    pub name: String,
-    pub model: String,
-    pub method: &'static str,
-    pub teacher: Option<String>,
-    pub params: usize,
-    pub epochs: usize,
-    pub steps: u64,
-    pub wall_seconds: f64,
-    pub train_accuracy: Option<f64>,
-    pub test_accuracy: Option<f64>,
-    pub agreement_with_teacher: Option<f64>,
-    pub diverged: bool,
-    pub stopped: bool,
-    pub cached: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-}
-
-impl From<&StageOutcome> for StageSummary {
-    fn from(o: &StageOutcome) -> StageSummary {
-        StageSummary {
-            name: o.name.clone(),
-            model: o.model.clone(),
-            method: o.method,
-            teacher: o.teacher.clone(),
-            params: o.params,
-            epochs: o.epochs,
-            steps: o.steps,
-            wall_seconds: o.wall_seconds,
-            train_accuracy: o.train_accuracy,
-            test_accuracy: o.test_accuracy,
-            agreement_with_teacher: o.agreement_with_teacher,
-            diverged: o.diverged,
-            stopped: o.stopped,
-            cached: o.cached,
-            skipped: o.skipped.clone(),
-        }
-    }
 }
 
 impl Summary {
@@ -79,7 +37,7 @@ impl Summary {
     /// Takes in the outcome events.
     pub fn absorb(&mut self, event: &Event) {
         match event {
-            Event::StageFinished(outcome) => self.stages.push(StageSummary::from(outcome)),
+            Event::StageFinished(outcome) => self.stages.push(outcome.clone()),
             Event::EnsembleEvaluated(outcome) => self.ensembles.push(outcome.clone()),
             _ => {}
         }
@@ -134,7 +92,14 @@ impl RunRecorder {
 
     fn row(&mut self, stage: usize, step: u64, epoch: u64, metric: &str, value: f64) -> std::io::Result<()> {
         let (name, model) = self.stages.get(stage).map_or(("?", "?"), |(n, m)| (n.as_str(), m.as_str()));
-        let record = [name.to_string(), model.to_string(), step.to_string(), epoch.to_string(), metric.to_string(), value.to_string()];
+        let record = [
+            name.to_string(),
+            model.to_string(),
+            step.to_string(),
+            epoch.to_string(),
+            metric.to_string(),
+            value.to_string(),
+        ];
         self.metrics.write_record(&record).map_err(std::io::Error::from)
     }
 

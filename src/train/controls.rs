@@ -2,7 +2,7 @@
 //! resume, single steps, stop, cancel, and pending temperature and alpha changes.
 
 use super::events::{Command, Disconnected, EventSink, Parameter};
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::Receiver;
 
 /// What the training loop should do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,15 +62,18 @@ impl Controls {
 
     /// Reads every waiting command and decides the next move; while paused with no step
     /// granted, blocks until a command arrives (a paused engine uses no CPU).
-    pub fn next_turn(&mut self, sink: &mut EventSink, stage: usize, step: u64, epoch: u64) -> Result<Turn, Disconnected> {
+    pub fn next_turn(
+        &mut self,
+        sink: &mut EventSink,
+        stage: usize,
+        step: u64,
+        epoch: u64,
+    ) -> Result<Turn, Disconnected> {
         let mut announced_pause = false;
         loop {
-            loop {
-                match self.commands.try_recv() {
-                    Ok(command) => self.apply(command),
-                    // A listener that sends no commands (the CLI) may drop its sender.
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                }
+            // A listener that sends no commands (the CLI) may drop its sender: that is no error.
+            while let Ok(command) = self.commands.try_recv() {
+                self.apply(command);
             }
             if self.cancel_requested {
                 return Ok(Turn::Cancel);

@@ -103,7 +103,13 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(plan: &'a Plan, dataset: &'a Dataset, device: &'a ComputeDevice, cache: Option<TeacherCache>, controls: Controls) -> Run<'a> {
+    fn new(
+        plan: &'a Plan,
+        dataset: &'a Dataset,
+        device: &'a ComputeDevice,
+        cache: Option<TeacherCache>,
+        controls: Controls,
+    ) -> Run<'a> {
         let fingerprint = dataset.fingerprint();
         let mut keys: Vec<String> = Vec::with_capacity(plan.stages.len());
         for stage in &plan.stages {
@@ -141,9 +147,13 @@ impl<'a> Run<'a> {
                 Some(t) => match &self.trained[t] {
                     Some(trained) => Some(trained),
                     None => {
-                        let reason = format!("skipped: its teacher \"{}\" has no usable model", self.plan.stages[t].name);
+                        let reason =
+                            format!("skipped: its teacher \"{}\" has no usable model", self.plan.stages[t].name);
                         sink.send(Event::Notice(format!("{}: {reason}", stage.name)))?;
-                        let outcome = StageOutcome { skipped: Some(reason), ..blank_outcome(index, stage, self.teacher_name(stage)) };
+                        let outcome = StageOutcome {
+                            skipped: Some(reason),
+                            ..blank_outcome(index, stage, self.teacher_name(stage))
+                        };
                         sink.send(Event::StageFinished(outcome))?;
                         continue;
                     }
@@ -197,7 +207,8 @@ impl<'a> Run<'a> {
             ctx.stage.name
         )))?;
         sink.send(Event::StageStarted(ctx.start_event(params, Some(where_from))))?;
-        let replayed: Vec<MetricPoint> = info.metrics.into_iter().map(|p| MetricPoint { stage: ctx.index, ..p }).collect();
+        let replayed: Vec<MetricPoint> =
+            info.metrics.into_iter().map(|p| MetricPoint { stage: ctx.index, ..p }).collect();
         sink.metrics(replayed)?;
         let test_logits = to_host(predict(&network, &self.data.test_inputs));
         let trained = Trained { network, test_logits };

@@ -28,8 +28,10 @@ pub fn argmax_rows(logits: &[f32], classes: usize) -> Vec<u32> {
     logits
         .chunks_exact(classes)
         .map(|row| {
-            row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
-                as u32
+            row.iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+                .0 as u32
         })
         .collect()
 }
@@ -72,7 +74,11 @@ pub fn kl_divergence(teacher: &[f32], student: &[f32], classes: usize) -> f64 {
         .zip(student.chunks_exact(classes))
         .map(|(t, s)| {
             let (p, q) = (softmax_row(t, 1.0), softmax_row(s, 1.0));
-            p.iter().zip(&q).filter(|(pi, _)| **pi > 0.0).map(|(pi, qi)| pi * (pi.ln() - qi.max(1e-300).ln())).sum::<f64>()
+            p.iter()
+                .zip(&q)
+                .filter(|(pi, _)| **pi > 0.0)
+                .map(|(pi, qi)| pi * (pi.ln() - qi.max(1e-300).ln()))
+                .sum::<f64>()
         })
         .sum();
     total / rows as f64

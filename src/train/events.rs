@@ -70,9 +70,10 @@ pub struct StageStart {
     pub reused_from: Option<String>,
 }
 
-/// How a stage ended.
+/// How a stage ended; serialised as a stage of `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StageOutcome {
+    #[serde(skip)]
     pub stage: usize,
     pub name: String,
     pub model: String,
@@ -91,6 +92,7 @@ pub struct StageOutcome {
     /// Loaded from the teacher cache rather than trained.
     pub cached: bool,
     /// Why the stage did not run (its teacher diverged), when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
 }
 
@@ -110,11 +112,25 @@ pub enum Event {
     /// Metric points in the order they were measured (several reports when the listener lags).
     Metrics(Vec<MetricPoint>),
     /// Steps taken so far; sent a few times a second and after every single step.
-    Progress { stage: usize, step: u64, epoch: u64, paused: bool },
+    Progress {
+        stage: usize,
+        step: u64,
+        epoch: u64,
+        paused: bool,
+    },
     /// A temperature or alpha change; `step` is the first optimizer step that uses it.
-    ParameterChanged { stage: usize, step: u64, epoch: u64, parameter: Parameter, value: f64 },
+    ParameterChanged {
+        stage: usize,
+        step: u64,
+        epoch: u64,
+        parameter: Parameter,
+        value: f64,
+    },
     /// A loss became NaN or infinite.
-    Diverged { stage: usize, step: u64 },
+    Diverged {
+        stage: usize,
+        step: u64,
+    },
     StageFinished(StageOutcome),
     EnsembleEvaluated(EnsembleOutcome),
     /// A line for the user: cache reuse, skipped stages.
@@ -122,7 +138,9 @@ pub enum Event {
     /// The run could not go on.
     Error(String),
     /// The run is over; nothing follows.
-    Finished { cancelled: bool },
+    Finished {
+        cancelled: bool,
+    },
 }
 
 /// The sending half, applying the delivery rules above.
@@ -166,7 +184,14 @@ impl EventSink {
     }
 
     /// Sends a progress tick unless one went out very recently (`force` sends regardless).
-    pub fn progress(&mut self, stage: usize, step: u64, epoch: u64, paused: bool, force: bool) -> Result<(), Disconnected> {
+    pub fn progress(
+        &mut self,
+        stage: usize,
+        step: u64,
+        epoch: u64,
+        paused: bool,
+        force: bool,
+    ) -> Result<(), Disconnected> {
         let due = self.last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_INTERVAL);
         if !(due || force) {
             return Ok(());

@@ -79,7 +79,10 @@ impl Plan {
         let ensembles = preset
             .ensembles
             .iter()
-            .map(|e| EnsemblePlan { name: e.name.clone(), members: e.members.iter().filter_map(|m| index_of(m)).collect() })
+            .map(|e| EnsemblePlan {
+                name: e.name.clone(),
+                members: e.members.iter().filter_map(|m| index_of(m)).collect(),
+            })
             .collect();
         Plan { preset, stages, ensembles }
     }

@@ -488,7 +488,9 @@ impl Preset {
                 if stage.method == Method::TfkdSelf && self.models.get(&earlier.model) != Some(model) {
                     return invalid(
                         path,
-                        format!("tfkd_self learns from a copy of its own architecture, but \"{teacher}\" trains a different model"),
+                        format!(
+                            "tfkd_self learns from a copy of its own architecture, but \"{teacher}\" trains a different model"
+                        ),
                     );
                 }
                 Ok(())
@@ -675,7 +677,9 @@ fn span_of(text: &str, path: &FieldPath) -> Option<usize> {
     for segment in &path.0 {
         let next = match (segment, value.map(|v| v.get_ref())) {
             (PathSegment::Key(key), None) => table.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v),
-            (PathSegment::Key(key), Some(DeValue::Table(t))) => t.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v),
+            (PathSegment::Key(key), Some(DeValue::Table(t))) => {
+                t.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v)
+            }
             (PathSegment::Index(i), Some(DeValue::Array(items))) => items.get(*i),
             _ => None,
         };
@@ -706,7 +710,9 @@ fn field_at(text: &str, offset: usize) -> Option<FieldPath> {
     }
     fn search_value(value: &toml::Spanned<DeValue<'_>>, offset: usize, path: FieldPath) -> Option<FieldPath> {
         match value.get_ref() {
-            DeValue::Table(t) => search(t, offset, path.clone()).or_else(|| value.span().contains(&offset).then_some(path)),
+            DeValue::Table(t) => {
+                search(t, offset, path.clone()).or_else(|| value.span().contains(&offset).then_some(path))
+            }
             DeValue::Array(items) => items
                 .iter()
                 .enumerate()
@@ -754,7 +760,8 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), S
         current = match entry {
             toml::Value::Table(t) => t,
             toml::Value::Array(items) => {
-                let selector = parents.get(i + 1).ok_or(format!("`{part}` needs an entry name or index before the field"))?;
+                let selector =
+                    parents.get(i + 1).ok_or(format!("`{part}` needs an entry name or index before the field"))?;
                 i += 1;
                 find_entry(items, selector).ok_or(format!("`{part}` has no entry named or numbered `{selector}`"))?
             }

@@ -62,7 +62,9 @@ pub enum StageEnd {
     Stopped,
     /// The user cancelled the run.
     Cancelled,
-    Diverged { step: u64 },
+    Diverged {
+        step: u64,
+    },
 }
 
 /// What a stage leaves behind.
@@ -258,7 +260,7 @@ pub fn train(ctx: &StageContext, controls: &mut Controls, sink: &mut EventSink) 
                 end = StageEnd::Diverged { step };
                 break 'epochs;
             }
-            if step % stage.settings.metric_interval as u64 == 0 || step == total_steps {
+            if step.is_multiple_of(stage.settings.metric_interval as u64) || step == total_steps {
                 let finite = reporter.report(&model.valid(), step, epoch, &hypers, sink)?;
                 if !finite {
                     end = StageEnd::Diverged { step };
@@ -321,7 +323,14 @@ struct Reporter<'a> {
 
 impl Reporter<'_> {
     /// Sends one report; returns whether every value was finite.
-    fn report(&mut self, network: &Network, step: u64, epoch: u64, hypers: &Hypers, sink: &mut EventSink) -> Result<bool, Disconnected> {
+    fn report(
+        &mut self,
+        network: &Network,
+        step: u64,
+        epoch: u64,
+        hypers: &Hypers,
+        sink: &mut EventSink,
+    ) -> Result<bool, Disconnected> {
         let ctx = self.ctx;
         let classes = ctx.dataset.num_classes();
         let mut values = self.sums.take();
