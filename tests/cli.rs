@@ -418,3 +418,19 @@ fn the_kd_preset_teacher_reaches_95_percent_on_mnist5k() {
     let accuracy = teacher["test_accuracy"].as_f64().unwrap();
     assert!(accuracy >= 0.95, "teacher test accuracy {accuracy}");
 }
+
+#[test]
+fn stages_that_need_a_diverged_teacher_are_skipped_and_the_rest_still_run() {
+    let dir = scratch_dir("diverged_teacher");
+    let broken_teacher = MOONS.replace("method = \"scratch\"", "method = \"scratch\"\nlearning_rate = 1e30\noptimizer = \"sgd\"")
+        + "[[stages]]\nname = \"solo\"\nmodel = \"student\"\nmethod = \"scratch\"\n";
+    let preset = write(&dir, "moons.toml", &broken_teacher);
+    let output = run_preset(&dir, &preset, &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    let stages = summary["stages"].as_array().unwrap();
+    assert_eq!(stages[0]["diverged"], true);
+    assert!(stages[1]["skipped"].as_str().unwrap().contains("its teacher \"teacher\" has no usable model"));
+    assert!(stages[2]["test_accuracy"].as_f64().unwrap() > 0.8, "the independent stage still trains");
+}

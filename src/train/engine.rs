@@ -149,7 +149,6 @@ impl<'a> Run<'a> {
                     None => {
                         let reason =
                             format!("skipped: its teacher \"{}\" has no usable model", self.plan.stages[t].name);
-                        sink.send(Event::Notice(format!("{}: {reason}", stage.name)))?;
                         let outcome = StageOutcome {
                             skipped: Some(reason),
                             ..blank_outcome(index, stage, self.teacher_name(stage))
