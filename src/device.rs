@@ -1,7 +1,8 @@
 //! Choosing where tensors live: burn's wgpu backend on a real GPU, or burn's flex CPU backend.
 //!
 //! A software rasterizer (llvmpipe, lavapipe, SwiftShader: wgpu's `DeviceType::Cpu`) counts as
-//! no GPU, because it trains 25–40× slower than flex.
+//! no GPU, because it trains 25–40× slower than flex — unless `KDLAB_SOFTWARE_GPU=1` is set,
+//! which lets a machine without a GPU exercise the wgpu code path (slowly) for testing.
 
 use burn::tensor::wgpu::wgpu;
 use burn::tensor::{Device, DeviceKind};
@@ -79,8 +80,11 @@ pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, NoGpu> {
     match best_gpu(&adapters) {
         Some(info) => Ok(ComputeDevice {
             // cubecl's default selector prefers the high-performance adapter, the same one
-            // `best_gpu` names.
-            device: Device::wgpu(DeviceKind::DefaultDevice),
+            // `best_gpu` names; a software adapter must be asked for by kind.
+            device: Device::wgpu(match info.device_type {
+                wgpu::DeviceType::Cpu => DeviceKind::Cpu,
+                _ => DeviceKind::DefaultDevice,
+            }),
             backend: Backend::Wgpu,
             adapter: format!("{}, {:?}", info.name, info.backend),
         }),
@@ -105,12 +109,19 @@ pub fn adapters() -> Vec<wgpu::AdapterInfo> {
     .unwrap_or_default()
 }
 
-/// The most capable hardware adapter: discrete, then integrated, then virtual.
+/// The most capable hardware adapter: discrete, then integrated, then virtual (then a software
+/// one, when `KDLAB_SOFTWARE_GPU=1`).
 pub fn best_gpu(adapters: &[wgpu::AdapterInfo]) -> Option<&wgpu::AdapterInfo> {
-    [wgpu::DeviceType::DiscreteGpu, wgpu::DeviceType::IntegratedGpu, wgpu::DeviceType::VirtualGpu]
-        .into_iter()
-        .find_map(|kind| adapters.iter().find(|info| info.device_type == kind))
+    let software_allowed = std::env::var_os(SOFTWARE_GPU_VARIABLE).is_some_and(|v| v == "1");
+    let mut kinds = vec![wgpu::DeviceType::DiscreteGpu, wgpu::DeviceType::IntegratedGpu, wgpu::DeviceType::VirtualGpu];
+    if software_allowed {
+        kinds.push(wgpu::DeviceType::Cpu);
+    }
+    kinds.into_iter().find_map(|kind| adapters.iter().find(|info| info.device_type == kind))
 }
+
+/// Set to `1` to let a software adapter stand in for a GPU (testing only).
+pub const SOFTWARE_GPU_VARIABLE: &str = "KDLAB_SOFTWARE_GPU";
 
 fn describe(adapters: &[wgpu::AdapterInfo]) -> String {
     if adapters.is_empty() {

@@ -422,7 +422,8 @@ fn the_kd_preset_teacher_reaches_95_percent_on_mnist5k() {
 #[test]
 fn stages_that_need_a_diverged_teacher_are_skipped_and_the_rest_still_run() {
     let dir = scratch_dir("diverged_teacher");
-    let broken_teacher = MOONS.replace("method = \"scratch\"", "method = \"scratch\"\nlearning_rate = 1e30\noptimizer = \"sgd\"")
+    let broken_teacher = MOONS
+        .replace("method = \"scratch\"", "method = \"scratch\"\nlearning_rate = 1e30\noptimizer = \"sgd\"")
         + "[[stages]]\nname = \"solo\"\nmodel = \"student\"\nmethod = \"scratch\"\n";
     let preset = write(&dir, "moons.toml", &broken_teacher);
     let output = run_preset(&dir, &preset, &[]);
@@ -433,4 +434,39 @@ fn stages_that_need_a_diverged_teacher_are_skipped_and_the_rest_still_run() {
     assert_eq!(stages[0]["diverged"], true);
     assert!(stages[1]["skipped"].as_str().unwrap().contains("its teacher \"teacher\" has no usable model"));
     assert!(stages[2]["test_accuracy"].as_f64().unwrap() > 0.8, "the independent stage still trains");
+}
+
+/// The wgpu training path, on a software Vulkan adapter (lavapipe, which `.ci/run` installs)
+/// standing in for a GPU: slow, but it runs the same engine code a real GPU runs.
+#[test]
+fn the_wgpu_path_trains_on_a_software_adapter() {
+    let dir = scratch_dir("wgpu");
+    let preset = write(
+        &dir,
+        "moons.toml",
+        &MOONS.replace("epochs = 30", "epochs = 3").replace("samples = 600", "samples = 400"),
+    );
+    let runtime_dir = dir.join("xdg");
+    std::fs::create_dir_all(&runtime_dir).unwrap();
+    let output = kdlab()
+        .arg("run")
+        .arg(&preset)
+        .args(["--device", "gpu", "--no-cache", "--out"])
+        .arg(dir.join("out"))
+        .env(kdlab::device::SOFTWARE_GPU_VARIABLE, "1")
+        .env("XDG_RUNTIME_DIR", &runtime_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "needs a Vulkan adapter (apt-get install mesa-vulkan-drivers): {}",
+        text(&output.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    assert!(summary["device"].as_str().unwrap().starts_with("wgpu ("), "{}", summary["device"]);
+    assert_eq!(summary["stages"][0]["steps"], 30);
+    let accuracy = summary["stages"][0]["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.75, "the teacher learns on wgpu too: {accuracy}");
+    assert!(summary["stages"][1]["agreement_with_teacher"].as_f64().is_some());
 }
