@@ -33,7 +33,11 @@ epochs = 500
 "#;
 
 fn start() -> Engine {
-    let source = PresetSource { origin: "live.toml".into(), base_dir: ".".into(), text: PRESET.into() };
+    start_with(PRESET)
+}
+
+fn start_with(text: &str) -> Engine {
+    let source = PresetSource { origin: "live.toml".into(), base_dir: ".".into(), text: text.into() };
     let preset = source.load(&[]).unwrap();
     let dataset = kdlab::data::load(&preset.data_spec(&source.base_dir)).unwrap();
     Engine::spawn(Plan::new(preset), Arc::new(dataset), ComputeDevice::cpu(), None)
@@ -153,4 +157,33 @@ fn a_listener_that_never_reads_does_not_block_training() {
     assert!(finished);
     assert!(steps > 100, "the student kept training unread: {steps} steps");
     engine.join();
+}
+
+#[test]
+fn probes_carry_fixed_examples_and_an_agreement_matrix_consistent_with_the_metrics() {
+    let engine = start_with(&PRESET.replace("epochs = 500", "epochs = 2"));
+    let mut probes = Vec::new();
+    let mut agreement = Vec::new();
+    for event in engine.events.iter() {
+        match event {
+            Event::Probe(probe) => probes.push(*probe),
+            Event::Metrics(points) => agreement.extend(points.into_iter().filter(|p| p.metric == "agreement")),
+            Event::Finished { .. } => break,
+            _ => {}
+        }
+    }
+    engine.join();
+    let teacher_probe = probes.iter().find(|p| p.stage == 0).expect("the teacher stage sends probes");
+    assert!(teacher_probe.teacher_logits.is_none() && teacher_probe.agreement_matrix.is_none());
+    // Moons: 2 classes, 3 probe examples each; the same examples at every report.
+    assert_eq!(teacher_probe.examples.len(), 6);
+    assert!(probes.iter().all(|p| p.examples == teacher_probe.examples && p.logits.len() == 12));
+
+    let last = probes.iter().rev().find(|p| p.stage == 1).expect("the student sends probes");
+    assert_eq!(last.teacher_logits.as_ref().map(Vec::len), Some(12));
+    let matrix = last.agreement_matrix.as_ref().unwrap();
+    let total: u32 = matrix.iter().sum();
+    assert_eq!(total, 80, "every test example counted once");
+    let reported = agreement.iter().rev().find(|p| p.step == last.step).expect("agreement at the probe's step");
+    assert!((f64::from(matrix[0] + matrix[3]) / f64::from(total) - reported.value).abs() < 1e-12);
 }

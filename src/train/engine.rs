@@ -210,6 +210,7 @@ impl<'a> Run<'a> {
             info.metrics.into_iter().map(|p| MetricPoint { stage: ctx.index, ..p }).collect();
         sink.metrics(replayed)?;
         let test_logits = to_host(predict(&network, &self.data.test_inputs));
+        sink.probe(ctx.probe(&test_logits, info.steps))?;
         let trained = Trained { network, test_logits };
         let outcome = StageOutcome {
             params,

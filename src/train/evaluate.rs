@@ -84,6 +84,29 @@ pub fn kl_divergence(teacher: &[f32], student: &[f32], classes: usize) -> f64 {
     total / rows as f64
 }
 
+/// Counts of (prediction of `rows_model`, prediction of `columns_model`) over all examples,
+/// row-major `[classes × classes]`.
+pub fn prediction_matrix(rows_model: &[f32], columns_model: &[f32], classes: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; classes * classes];
+    for (r, c) in argmax_rows(rows_model, classes).into_iter().zip(argmax_rows(columns_model, classes)) {
+        counts[r as usize * classes + c as usize] += 1;
+    }
+    counts
+}
+
+/// A fixed, class-balanced set of examples to probe: the first `per_class` examples of each
+/// class, ordered by class.
+pub fn probe_examples(labels: &[u32], classes: usize, per_class: usize) -> Vec<usize> {
+    (0..classes as u32)
+        .flat_map(|class| labels.iter().enumerate().filter(move |(_, l)| **l == class).map(|(i, _)| i).take(per_class))
+        .collect()
+}
+
+/// The logit rows of `examples`.
+pub fn select_rows(logits: &[f32], examples: &[usize], classes: usize) -> Vec<f32> {
+    examples.iter().flat_map(|&i| logits[i * classes..(i + 1) * classes].iter().copied()).collect()
+}
+
 /// Accuracy of the averaged class probabilities of several models.
 pub fn ensemble_accuracy(members: &[&[f32]], labels: &[u32], classes: usize) -> f64 {
     let rows = labels.len();
@@ -111,5 +134,8 @@ mod tests {
         assert_eq!(kl_divergence(&a, &a, 3), 0.0);
         assert!(kl_divergence(&a, &b, 3) > 0.0);
         assert_eq!(ensemble_accuracy(&[&a, &b], &[0, 1], 3), 1.0);
+        assert_eq!(prediction_matrix(&a, &b, 3), vec![0, 1, 0, 0, 1, 0, 0, 0, 0]);
+        assert_eq!(probe_examples(&[1, 0, 1, 1, 0, 2], 3, 2), vec![1, 4, 0, 2, 5]);
+        assert_eq!(select_rows(&a, &[1], 3), vec![0.0, 3.0, 1.0]);
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Delivery rules: stage events are never dropped (the engine waits for room); metric points
 //! are never lost but are batched while the listener is slow, so training never waits on them;
-//! progress ticks are dropped when the channel is full, because the next one supersedes them.
+//! of probe snapshots only the latest waits for room; progress ticks are dropped when the
+//! channel is full, because the next one supersedes them.
 
 use crossbeam_channel::{Sender, TrySendError};
 use serde::Serialize;
@@ -53,6 +54,24 @@ pub struct MetricPoint {
     pub epoch: u64,
     pub metric: String,
     pub value: f64,
+}
+
+/// What the model currently predicts on a fixed set of test examples, for views that show
+/// individual predictions. Its size depends on the data, never on how long training ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    pub stage: usize,
+    pub step: u64,
+    pub classes: usize,
+    /// Indices into the test split of the probe examples (the same for the whole run).
+    pub examples: Vec<usize>,
+    /// The stage's logits for the probe examples, row-major `[examples × classes]`.
+    pub logits: Vec<f32>,
+    /// The teacher's logits for the same examples, for stages with a teacher.
+    pub teacher_logits: Option<Vec<f32>>,
+    /// Counts over the whole test split of (teacher prediction, stage prediction), row-major
+    /// `[classes × classes]` with the teacher's class as the row; for stages with a teacher.
+    pub agreement_matrix: Option<Vec<u32>>,
 }
 
 /// What a listener needs to know about a stage when it starts.
@@ -111,6 +130,9 @@ pub enum Event {
     StageStarted(StageStart),
     /// Metric points in the order they were measured (several reports when the listener lags).
     Metrics(Vec<MetricPoint>),
+    /// Predictions on the probe examples at a metric report (only the latest one is kept while
+    /// the listener lags).
+    Probe(Box<Probe>),
     /// Steps taken so far; sent a few times a second and after every single step.
     Progress {
         stage: usize,
@@ -147,6 +169,7 @@ pub enum Event {
 pub struct EventSink {
     sender: Sender<Event>,
     pending_metrics: Vec<MetricPoint>,
+    pending_probe: Option<Box<Probe>>,
     last_progress: Option<Instant>,
 }
 
@@ -158,7 +181,7 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 impl EventSink {
     pub fn new(sender: Sender<Event>) -> EventSink {
-        EventSink { sender, pending_metrics: Vec::new(), last_progress: None }
+        EventSink { sender, pending_metrics: Vec::new(), pending_probe: None, last_progress: None }
     }
 
     /// Queues metric points and sends them if the channel has room.
@@ -167,15 +190,31 @@ impl EventSink {
         self.try_flush_metrics()
     }
 
+    /// Replaces the waiting probe snapshot with `probe` and sends it if the channel has room.
+    pub fn probe(&mut self, probe: Probe) -> Result<(), Disconnected> {
+        self.pending_probe = Some(Box::new(probe));
+        self.try_flush_metrics()
+    }
+
+    /// Sends the queued metric points, then the waiting probe, as far as the channel has room.
     fn try_flush_metrics(&mut self) -> Result<(), Disconnected> {
-        if self.pending_metrics.is_empty() {
-            return Ok(());
+        if !self.pending_metrics.is_empty() {
+            let batch = std::mem::take(&mut self.pending_metrics);
+            match self.sender.try_send(Event::Metrics(batch)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(Event::Metrics(batch))) => {
+                    self.pending_metrics = batch;
+                    return Ok(());
+                }
+                Err(TrySendError::Full(_)) => return Ok(()),
+                Err(TrySendError::Disconnected(_)) => return Err(Disconnected),
+            }
         }
-        let batch = std::mem::take(&mut self.pending_metrics);
-        match self.sender.try_send(Event::Metrics(batch)) {
+        let Some(probe) = self.pending_probe.take() else { return Ok(()) };
+        match self.sender.try_send(Event::Probe(probe)) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(Event::Metrics(batch))) => {
-                self.pending_metrics = batch;
+            Err(TrySendError::Full(Event::Probe(probe))) => {
+                self.pending_probe = Some(probe);
                 Ok(())
             }
             Err(TrySendError::Full(_)) => Ok(()),
@@ -209,6 +248,9 @@ impl EventSink {
         if !self.pending_metrics.is_empty() {
             let batch = std::mem::take(&mut self.pending_metrics);
             self.sender.send(Event::Metrics(batch)).map_err(|_| Disconnected)?;
+        }
+        if let Some(probe) = self.pending_probe.take() {
+            self.sender.send(Event::Probe(probe)).map_err(|_| Disconnected)?;
         }
         self.sender.send(event).map_err(|_| Disconnected)
     }

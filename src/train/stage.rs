@@ -2,8 +2,10 @@
 //! fixed step interval, divergence detection, and the final evaluation.
 
 use super::controls::{Controls, Turn};
-use super::evaluate::{accuracy, agreement, kl_divergence, predict, to_host};
-use super::events::{Disconnected, Event, EventSink, MetricPoint, Parameter, StageOutcome, StageStart};
+use super::evaluate::{
+    accuracy, agreement, kl_divergence, predict, prediction_matrix, probe_examples, select_rows, to_host,
+};
+use super::events::{Disconnected, Event, EventSink, MetricPoint, Parameter, Probe, StageOutcome, StageStart};
 use super::method::{StepLoss, step_loss};
 use super::plan::{Hypers, Plan, StagePlan};
 use super::preset::{Hyper, Optimizer, TrainSettings};
@@ -20,11 +22,18 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use std::time::Instant;
 
-/// The dataset uploaded to the training device once per run.
+/// Test examples per class whose predictions every metric report sends (the probe set).
+const PROBES_PER_CLASS: usize = 3;
+/// At most this many probe examples, however many classes there are.
+const MAX_PROBES: usize = 64;
+
+/// The dataset uploaded to the training device once per run, and the fixed probe set.
 pub struct DeviceData {
     pub train_inputs: Tensor<2>,
     pub train_labels: Tensor<1, Int>,
     pub test_inputs: Tensor<2>,
+    /// Indices into the test split of the probe examples.
+    pub probe_examples: Vec<usize>,
 }
 
 impl DeviceData {
@@ -37,6 +46,10 @@ impl DeviceData {
             train_inputs: floats(&dataset.train.features, dataset.train.len()),
             train_labels: index_tensor(dataset.train.labels.iter().map(|&l| l as usize), device),
             test_inputs: floats(&dataset.test.features, dataset.test.len()),
+            probe_examples: probe_examples(&dataset.test.labels, dataset.num_classes(), PROBES_PER_CLASS)
+                .into_iter()
+                .take(MAX_PROBES)
+                .collect(),
         }
     }
 }
@@ -354,6 +367,24 @@ impl Reporter<'_> {
             .collect();
         self.history.extend(points.iter().cloned());
         sink.metrics(points)?;
+        sink.probe(ctx.probe(&test_logits, step))?;
         Ok(finite)
+    }
+}
+
+impl StageContext<'_> {
+    /// The stage's (and its teacher's) predictions on the probe set, from its test logits.
+    pub fn probe(&self, test_logits: &[f32], step: u64) -> Probe {
+        let classes = self.dataset.num_classes();
+        let examples = &self.data.probe_examples;
+        Probe {
+            stage: self.index,
+            step,
+            classes,
+            examples: examples.clone(),
+            logits: select_rows(test_logits, examples, classes),
+            teacher_logits: self.teacher.map(|t| select_rows(&t.test_logits, examples, classes)),
+            agreement_matrix: self.teacher.map(|t| prediction_matrix(&t.test_logits, test_logits, classes)),
+        }
     }
 }
