@@ -5,16 +5,16 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kdlab::bench::{self, Workload};
-use kdlab::data::{self, DataError};
+use kdlab::data::DataError;
 use kdlab::device::{self, ComputeDevice, DeviceChoice, NoGpu};
 use kdlab::record::{RunRecorder, Summary};
-use kdlab::train::{Engine, Event, Plan, PresetError, TeacherCache};
+use kdlab::train::{Engine, Event, Plan, PrepareError, Prepared, PresetError, TeacherCache, prepare};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "kdlab", version, about = "A workbench for knowledge distillation")]
+#[command(name = "kdlab", version, about = "A workbench for knowledge distillation (no command: open the app)")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Commands>,
@@ -78,16 +78,8 @@ pub fn main() -> ExitCode {
             Ok(())
         }
         Some(Commands::Bench { device, steps }) => run_bench(device, steps),
-        // Until the desktop app lands, a bare `kdlab` runs the default preset headless.
-        None => run(RunArgs {
-            preset: "kd".into(),
-            device: DeviceChoice::Auto,
-            seed: None,
-            epochs: None,
-            out: None,
-            overrides: Vec::new(),
-            no_cache: false,
-        }),
+        // A bare `kdlab` opens the workbench.
+        None => kdlab::ui::run().map_err(|message| anyhow::anyhow!(message)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -103,6 +95,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         3
     } else if error.downcast_ref::<PresetError>().is_some()
         || error.downcast_ref::<DataError>().is_some()
+        || error.downcast_ref::<PrepareError>().is_some()
         || error.downcast_ref::<NoGpu>().is_some()
         || error.downcast_ref::<BadInput>().is_some()
     {
@@ -144,20 +137,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         overrides.extend(stages_with_epochs(&source.text).map(|i| format!("stages.{i}.epochs={epochs}")));
     }
     overrides.extend(args.overrides.iter().cloned());
-    let preset = source.load(&overrides)?;
-    let spec = preset.data_spec(&source.base_dir);
-    let dataset = data::load(&spec)?;
-    for (name, model) in &preset.models {
-        if let Err(message) = model.check(dataset.shape) {
-            let path = kdlab::train::preset::FieldPath(vec![
-                kdlab::train::preset::PathSegment::Key("models".into()),
-                kdlab::train::preset::PathSegment::Key(name.clone()),
-            ]);
-            return Err(source.place(&path, message, &overrides).into());
-        }
-    }
+    let Prepared { plan, dataset } = prepare(&source, &overrides)?;
     let device = device::select(args.device)?;
-    let plan = Plan::new(preset);
     let out = match args.out {
         Some(dir) => dir,
         None => default_out_dir(&args.preset)?,

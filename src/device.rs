@@ -52,10 +52,7 @@ pub struct ComputeDevice {
 impl ComputeDevice {
     /// `wgpu (NVIDIA H100 80GB HBM3, Vulkan)` or `flex (CPU)`.
     pub fn label(&self) -> String {
-        match self.backend {
-            Backend::Wgpu => format!("wgpu ({})", self.adapter),
-            Backend::Flex => format!("flex ({})", self.adapter),
-        }
+        label(self.backend, &self.adapter)
     }
 
     /// The CPU device.
@@ -71,25 +68,38 @@ pub struct NoGpu {
     found: String,
 }
 
-/// Resolves `--device` to a device.
-pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, NoGpu> {
+/// What [`select`] would pick, without creating a device: the backend, the adapter
+/// description, and for a GPU its wgpu device type.
+pub fn resolve(choice: DeviceChoice) -> Result<(Backend, String, Option<wgpu::DeviceType>), NoGpu> {
     if choice == DeviceChoice::Cpu {
-        return Ok(ComputeDevice::cpu());
+        return Ok((Backend::Flex, "CPU".into(), None));
     }
     let adapters = adapters();
     match best_gpu(&adapters) {
-        Some(info) => Ok(ComputeDevice {
-            // cubecl's default selector prefers the high-performance adapter, the same one
-            // `best_gpu` names; a software adapter must be asked for by kind.
-            device: Device::wgpu(match info.device_type {
-                wgpu::DeviceType::Cpu => DeviceKind::Cpu,
-                _ => DeviceKind::DefaultDevice,
-            }),
-            backend: Backend::Wgpu,
-            adapter: format!("{}, {:?}", info.name, info.backend),
-        }),
+        Some(info) => Ok((Backend::Wgpu, format!("{}, {:?}", info.name, info.backend), Some(info.device_type))),
         None if choice == DeviceChoice::Gpu => Err(NoGpu { found: describe(&adapters) }),
-        None => Ok(ComputeDevice::cpu()),
+        None => Ok((Backend::Flex, "CPU".into(), None)),
+    }
+}
+
+/// Resolves `--device` to a device.
+pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, NoGpu> {
+    let (backend, adapter, device_type) = resolve(choice)?;
+    let device = match (backend, device_type) {
+        (Backend::Flex, _) => Device::flex(),
+        // A software adapter must be asked for by kind; otherwise cubecl's default selector
+        // prefers the high-performance adapter, the same one `best_gpu` names.
+        (Backend::Wgpu, Some(wgpu::DeviceType::Cpu)) => Device::wgpu(DeviceKind::Cpu),
+        (Backend::Wgpu, _) => Device::wgpu(DeviceKind::DefaultDevice),
+    };
+    Ok(ComputeDevice { device, backend, adapter })
+}
+
+/// The label [`ComputeDevice::label`] gives, from a backend and adapter description.
+pub fn label(backend: Backend, adapter: &str) -> String {
+    match backend {
+        Backend::Wgpu => format!("wgpu ({adapter})"),
+        Backend::Flex => format!("flex ({adapter})"),
     }
 }
 

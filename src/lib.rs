@@ -3,7 +3,8 @@
 //! Layers, bottom up: [`data`] (bundled and user datasets), [`model`] (MLP and CNN families),
 //! [`distill`] (the losses, as pure tensor functions), [`train`] (presets, plans and the engine
 //! thread), [`record`] (the files a run leaves), [`bench`] (throughput workloads) and
-//! [`device`] (GPU or CPU).
+//! [`device`] (GPU or CPU), and on top [`ui`], the desktop workbench, which only sends the engine
+//! commands and draws its events.
 
 pub mod bench;
 pub mod data;
@@ -14,3 +15,4 @@ pub mod model;
 pub mod presets;
 pub mod record;
 pub mod train;
+pub mod ui;

@@ -4,12 +4,16 @@
 use super::cache::{CachedStage, TeacherCache, key_of};
 use super::controls::Controls;
 use super::evaluate::{ensemble_accuracy, predict, to_host};
-use super::events::{Command, Disconnected, EnsembleOutcome, Event, EventSink, MetricPoint, StageOutcome};
+use super::events::{
+    Command, Disconnected, EnsembleOutcome, Event, EventSink, MetricPoint, RunInfo, StageInfo, StageOutcome,
+};
+use super::launch::prepare;
 use super::plan::{EnsemblePlan, Hypers, Plan, StagePlan};
+use super::preset::{Hyper, PresetSource};
 use super::preset::{Method, TrainSettings};
 use super::stage::{DeviceData, StageContext, StageEnd, Trained, blank_outcome, train};
 use crate::data::Dataset;
-use crate::device::{Backend, ComputeDevice};
+use crate::device::{self, Backend, ComputeDevice, DeviceChoice};
 use crate::model::ModelSpec;
 use burn::module::Module;
 use crossbeam_channel::{Receiver, Sender};
@@ -31,11 +35,38 @@ pub struct Engine {
 impl Engine {
     /// Starts training `plan` on `dataset` in a background thread.
     pub fn spawn(plan: Plan, dataset: Arc<Dataset>, device: ComputeDevice, cache: Option<TeacherCache>) -> Engine {
+        Engine::on_thread(move |commands, mut sink| run(&plan, &dataset, &device, cache, commands, &mut sink))
+    }
+
+    /// Loads a preset and its data, picks the device and trains, all on the engine thread; a bad
+    /// preset, bad data or a missing GPU arrive as an [`Event::Error`] followed by
+    /// [`Event::Finished`].
+    pub fn launch(
+        source: PresetSource,
+        overrides: Vec<String>,
+        choice: DeviceChoice,
+        cache: Option<TeacherCache>,
+    ) -> Engine {
+        Engine::on_thread(move |commands, mut sink| {
+            let ready = prepare(&source, &overrides)
+                .map_err(|e| e.to_string())
+                .and_then(|prepared| device::select(choice).map(|d| (prepared, d)).map_err(|e| e.to_string()));
+            match ready {
+                Ok((prepared, device)) => run(&prepared.plan, &prepared.dataset, &device, cache, commands, &mut sink),
+                Err(message) => {
+                    let _ = sink.send(Event::Error(message));
+                    let _ = sink.send(Event::Finished { cancelled: false });
+                }
+            }
+        })
+    }
+
+    fn on_thread(body: impl FnOnce(Receiver<Command>, EventSink) + Send + 'static) -> Engine {
         let (command_sender, command_receiver) = crossbeam_channel::unbounded();
         let (event_sender, event_receiver) = crossbeam_channel::bounded(EVENT_CAPACITY);
         let thread = std::thread::Builder::new()
             .name("kdlab-engine".into())
-            .spawn(move || run(&plan, &dataset, &device, cache, command_receiver, event_sender))
+            .spawn(move || body(command_receiver, EventSink::new(event_sender)))
             .ok();
         Engine { commands: command_sender, events: event_receiver, thread }
     }
@@ -54,13 +85,13 @@ fn run(
     device: &ComputeDevice,
     cache: Option<TeacherCache>,
     commands: Receiver<Command>,
-    events: Sender<Event>,
+    sink: &mut EventSink,
 ) {
-    let mut sink = EventSink::new(events);
     // A backend failure inside burn panics; report it instead of dying silently.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut run = Run::new(plan, dataset, device, cache, Controls::new(commands));
-        run.all(&mut sink)
+        sink.send(Event::Ready(Box::new(run.info())))?;
+        run.all(sink)
     }));
     let cancelled = match result {
         Ok(Ok(cancelled)) => cancelled,
@@ -134,6 +165,43 @@ impl<'a> Run<'a> {
             data: DeviceData::upload(dataset, &device.device),
             trained: plan.stages.iter().map(|_| None).collect(),
             keys,
+        }
+    }
+
+    fn info(&self) -> RunInfo {
+        let test = &self.dataset.test;
+        let examples = self.data.probe_examples.clone();
+        let width = self.dataset.shape.len();
+        RunInfo {
+            preset: self.plan.preset.name.clone(),
+            dataset: self.dataset.name.clone(),
+            device: self.device.label(),
+            shape: self.dataset.shape,
+            class_names: self.dataset.class_names.clone(),
+            train_examples: self.dataset.train.len(),
+            test_examples: test.len(),
+            probe_labels: examples.iter().map(|&i| test.labels[i]).collect(),
+            probe_features: examples
+                .iter()
+                .map(|&i| self.dataset.standardization.invert(&test.features[i * width..(i + 1) * width]))
+                .collect(),
+            probe_examples: examples,
+            stages: self
+                .plan
+                .stages
+                .iter()
+                .map(|stage| {
+                    let has = |hyper| stage.method.parameters().contains(&hyper);
+                    StageInfo {
+                        name: stage.name.clone(),
+                        model: stage.model_name.clone(),
+                        method: stage.method.name(),
+                        teacher: self.teacher_name(stage),
+                        temperature: has(Hyper::Temperature).then_some(stage.hypers.temperature),
+                        alpha: has(Hyper::Alpha).then_some(stage.hypers.alpha),
+                    }
+                })
+                .collect(),
         }
     }
 

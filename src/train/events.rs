@@ -6,6 +6,7 @@
 //! of probe snapshots only the latest waits for room; progress ticks are dropped when the
 //! channel is full, because the next one supersedes them.
 
+use crate::data::InputShape;
 use crossbeam_channel::{Sender, TrySendError};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -74,6 +75,38 @@ pub struct Probe {
     pub agreement_matrix: Option<Vec<u32>>,
 }
 
+/// What a run is about: sent first, before any stage starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    pub preset: String,
+    pub dataset: String,
+    /// The device label, e.g. `flex (CPU)`.
+    pub device: String,
+    pub shape: InputShape,
+    pub class_names: Vec<String>,
+    pub train_examples: usize,
+    pub test_examples: usize,
+    /// Test-split indices of the probe examples (see [`Probe`]).
+    pub probe_examples: Vec<usize>,
+    pub probe_labels: Vec<u32>,
+    /// The probe examples' features on their original scale (pixels for images), for thumbnails.
+    pub probe_features: Vec<Vec<f32>>,
+    pub stages: Vec<StageInfo>,
+}
+
+/// A planned stage, as listed before the run starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageInfo {
+    pub name: String,
+    pub model: String,
+    pub method: &'static str,
+    pub teacher: Option<String>,
+    /// The starting temperature, for methods that have one.
+    pub temperature: Option<f64>,
+    /// The starting alpha, for methods that have one.
+    pub alpha: Option<f64>,
+}
+
 /// What a listener needs to know about a stage when it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageStart {
@@ -127,6 +160,8 @@ pub struct EnsembleOutcome {
 /// Something the engine reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// The run's data and device are ready; stages follow.
+    Ready(Box<RunInfo>),
     StageStarted(StageStart),
     /// Metric points in the order they were measured (several reports when the listener lags).
     Metrics(Vec<MetricPoint>),

@@ -7,6 +7,7 @@ pub mod controls;
 pub mod engine;
 pub mod evaluate;
 pub mod events;
+pub mod launch;
 pub mod method;
 pub mod plan;
 pub mod preset;
@@ -14,6 +15,7 @@ pub mod stage;
 
 pub use cache::TeacherCache;
 pub use engine::Engine;
-pub use events::{Command, EnsembleOutcome, Event, MetricPoint, Parameter, StageOutcome, StageStart};
+pub use events::{Command, EnsembleOutcome, Event, MetricPoint, Parameter, Probe, RunInfo, StageOutcome, StageStart};
+pub use launch::{PrepareError, Prepared, prepare};
 pub use plan::Plan;
 pub use preset::{Preset, PresetError, PresetSource};

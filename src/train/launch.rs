@@ -1,0 +1,35 @@
+//! From a preset to a ready run: the preset loaded and checked, its data loaded, every model
+//! checked against the data. The CLI and the app share it; the app runs it on the engine thread
+//! so the window never waits for data to load.
+
+use super::plan::Plan;
+use super::preset::{FieldPath, PathSegment, PresetError, PresetSource};
+use crate::data::{self, DataError, Dataset};
+
+/// A plan with its data, ready for the engine.
+pub struct Prepared {
+    pub plan: Plan,
+    pub dataset: Dataset,
+}
+
+/// Why a preset cannot run: bad preset or bad data (exit code 2 in the CLI).
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Preset(#[from] PresetError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+}
+
+/// Loads the preset (with `overrides`), its data, and checks each model against the data.
+pub fn prepare(source: &PresetSource, overrides: &[String]) -> Result<Prepared, PrepareError> {
+    let preset = source.load(overrides)?;
+    let dataset = data::load(&preset.data_spec(&source.base_dir))?;
+    for (name, model) in &preset.models {
+        if let Err(message) = model.check(dataset.shape) {
+            let path = FieldPath(vec![PathSegment::Key("models".into()), PathSegment::Key(name.clone())]);
+            return Err(source.place(&path, message, overrides).into());
+        }
+    }
+    Ok(Prepared { plan: Plan::new(preset), dataset })
+}

@@ -1,0 +1,214 @@
+//! The eframe application: drains engine events each frame without blocking, lays out the
+//! tiles and the status bar, applies what the views ask for, shows errors, and keeps the
+//! settings and the tile arrangement between launches.
+
+use super::frame_stats::FrameStats;
+use super::session::Session;
+use super::settings::{PresetChoice, Settings};
+use super::views::{self, Action, Behavior, Pane, Selection, ViewContext};
+use crate::device::DeviceChoice;
+use crate::train::Command;
+use crossbeam_channel::Receiver;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+const STORAGE_KEY: &str = "kdlab";
+
+/// What is saved between launches.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    settings: Settings,
+    tree: egui_tiles::Tree<Pane>,
+}
+
+/// The workbench.
+pub struct KdlabApp {
+    settings: Settings,
+    tree: egui_tiles::Tree<Pane>,
+    session: Option<Session>,
+    selection: Selection,
+    /// An error not tied to the run (a preset file that cannot be read).
+    error: Option<String>,
+    frame_stats: FrameStats,
+    show_frame_stats: bool,
+    /// The device choice being resolved in the background, and where its label arrives.
+    device_preview: Option<(DeviceChoice, Receiver<String>)>,
+}
+
+impl KdlabApp {
+    /// Restores the saved settings and arrangement, if any.
+    pub fn new(cc: &eframe::CreationContext<'_>) -> KdlabApp {
+        let saved: Option<Saved> = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY));
+        let (settings, tree) =
+            saved.map_or_else(|| (Settings::default(), views::default_tree()), |s| (s.settings, s.tree));
+        KdlabApp {
+            settings,
+            tree,
+            session: None,
+            selection: Selection::default(),
+            error: None,
+            frame_stats: FrameStats::default(),
+            show_frame_stats: false,
+            device_preview: None,
+        }
+    }
+
+    /// Resolves the device setting off the UI thread (enumerating adapters takes a moment) and
+    /// picks up the answer when it is there.
+    fn preview_device(&mut self, ctx: &egui::Context) {
+        let choice = self.settings.device;
+        if self.device_preview.as_ref().is_none_or(|(previewed, _)| *previewed != choice) {
+            let (sender, receiver) = crossbeam_channel::bounded(1);
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                let label = match crate::device::resolve(choice) {
+                    Ok((backend, adapter, _)) => crate::device::label(backend, &adapter),
+                    Err(error) => error.to_string(),
+                };
+                let _ = sender.send(label);
+                ctx.request_repaint();
+            });
+            self.device_preview = Some((choice, receiver));
+            self.selection.device_label = None;
+        }
+        if let Some((_, receiver)) = &self.device_preview
+            && let Ok(label) = receiver.try_recv()
+        {
+            self.selection.device_label = Some(label);
+        }
+    }
+
+    /// The run's record, for tests and the status bar.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    pub fn frame_stats(&self) -> &FrameStats {
+        &self.frame_stats
+    }
+
+    fn start(&mut self) {
+        self.error = None;
+        self.selection = Selection {
+            path_input: std::mem::take(&mut self.selection.path_input),
+            device_label: self.selection.device_label.take(),
+            ..Selection::default()
+        };
+        match self.settings.preset.source() {
+            Ok(source) => {
+                self.session = Some(Session::start(source, self.settings.overrides(), self.settings.device));
+            }
+            Err(error) => self.error = Some(error.to_string()),
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::Start | Action::Reset => {
+                self.session = None;
+                self.start();
+            }
+            Action::Command(command) => {
+                if let Some(session) = &self.session {
+                    session.send(command);
+                }
+            }
+            Action::OpenPreset(path) => match crate::train::PresetSource::read(&path) {
+                Ok(_) => {
+                    self.selection.path_input.clear();
+                    self.settings.remember(path.clone());
+                    self.settings.preset = PresetChoice::File(path);
+                    self.error = None;
+                }
+                Err(error) => self.error = Some(error.to_string()),
+            },
+        }
+    }
+
+    fn handle_keys(&mut self, ctx: &egui::Context) {
+        let typing = ctx.egui_wants_keyboard_input();
+        let (space, f12) = ctx.input(|i| (i.key_pressed(egui::Key::Space), i.key_pressed(egui::Key::F12)));
+        if f12 {
+            self.show_frame_stats = !self.show_frame_stats;
+        }
+        if space
+            && !typing
+            && let Some(session) = &self.session
+            && session.is_running()
+        {
+            let command = if session.history.is_paused() { Command::Resume } else { Command::Pause };
+            session.send(command);
+        }
+    }
+
+    /// The error to show: the run's own, or one from opening or starting.
+    fn shown_error(&self) -> Option<String> {
+        self.error.clone().or_else(|| self.session.as_ref().and_then(|s| s.history.error.clone()))
+    }
+
+    fn error_banner(&mut self, ui: &mut egui::Ui) {
+        let Some(message) = self.shown_error() else { return };
+        egui::Panel::top("error").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.colored_label(ui.visuals().error_fg_color, format!("Error: {message}"));
+                if ui.button("Dismiss").clicked() {
+                    self.error = None;
+                    if let Some(session) = &mut self.session {
+                        session.history.error = None;
+                    }
+                }
+            });
+        });
+    }
+
+    fn frame_stats_window(&self, ctx: &egui::Context) {
+        if !self.show_frame_stats {
+            return;
+        }
+        egui::Window::new("Frame times (F12)").resizable(false).show(ctx, |ui| {
+            let show = |q: f32| self.frame_stats.percentile(q).map_or("-".into(), |ms| format!("{ms:.2} ms"));
+            ui.label(format!("app work per frame over the last {} frames", self.frame_stats.len()));
+            ui.label(format!("p50 {}   p95 {}   p99 {}   max {}", show(0.5), show(0.95), show(0.99), show(1.0)));
+        });
+    }
+}
+
+impl eframe::App for KdlabApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let started = Instant::now();
+        let ctx = ui.ctx().clone();
+        if let Some(session) = &mut self.session {
+            session.drain();
+        }
+        self.handle_keys(&ctx);
+        self.preview_device(&ctx);
+        self.error_banner(ui);
+        let mut actions = Vec::new();
+        let running = self.session.as_ref().is_some_and(Session::is_running);
+        let mut behavior = Behavior {
+            view: ViewContext {
+                history: self.session.as_ref().map(|s| &s.history),
+                running,
+                settings: &mut self.settings,
+                selection: &mut self.selection,
+                actions: &mut actions,
+            },
+        };
+        egui::Panel::bottom("status").show(ui, |ui| views::status::ui(ui, &behavior.view));
+        egui::CentralPanel::default().show(ui, |ui| self.tree.ui(&mut behavior, ui));
+        for action in actions {
+            self.apply(action);
+        }
+        self.frame_stats_window(&ctx);
+        if self.session.as_ref().is_some_and(Session::is_running) {
+            // Keep drawing while the engine works; otherwise egui redraws only on input.
+            ctx.request_repaint_after(Duration::from_millis(16));
+        }
+        self.frame_stats.record(started.elapsed());
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        let saved = Saved { settings: self.settings.clone(), tree: self.tree.clone() };
+        eframe::set_value(storage, STORAGE_KEY, &saved);
+    }
+}

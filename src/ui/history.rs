@@ -1,0 +1,190 @@
+//! Everything the app has heard from the engine, arranged for drawing: per-stage metric
+//! series, temperature and alpha change markers, the latest probe, progress and errors.
+//! Built only from events, so the views never touch the engine or burn.
+
+use crate::train::{EnsembleOutcome, Event, Parameter, Probe, RunInfo, StageOutcome, StageStart};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// A live change of temperature or alpha, drawn as a vertical marker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    pub step: u64,
+    pub parameter: Parameter,
+    pub value: f64,
+}
+
+/// One stage's record.
+#[derive(Debug, Clone, Default)]
+pub struct StageHistory {
+    pub name: String,
+    pub method: &'static str,
+    pub teacher: Option<String>,
+    pub start: Option<StageStart>,
+    /// Metric name → `(step, value)` points in step order.
+    pub series: BTreeMap<String, Vec<[f64; 2]>>,
+    pub markers: Vec<Marker>,
+    pub probe: Option<Probe>,
+    pub outcome: Option<StageOutcome>,
+    pub diverged_at: Option<u64>,
+    /// The temperature and alpha now in force (for methods that have them).
+    pub temperature: Option<f64>,
+    pub alpha: Option<f64>,
+}
+
+impl StageHistory {
+    pub fn has_teacher(&self) -> bool {
+        self.teacher.is_some()
+    }
+}
+
+/// Steps, epoch and pause state of the stage that runs now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub stage: usize,
+    pub step: u64,
+    pub epoch: u64,
+    pub paused: bool,
+}
+
+/// The whole run as heard so far.
+#[derive(Debug, Clone)]
+pub struct RunHistory {
+    pub info: Option<RunInfo>,
+    pub stages: Vec<StageHistory>,
+    pub progress: Option<Progress>,
+    pub ensembles: Vec<EnsembleOutcome>,
+    pub notices: Vec<String>,
+    pub error: Option<String>,
+    pub finished: bool,
+    pub started_at: Instant,
+    /// Steps per second of the running stage, smoothed.
+    pub steps_per_second: f64,
+    last_rate_sample: Option<(Instant, u64)>,
+}
+
+impl Default for RunHistory {
+    fn default() -> Self {
+        RunHistory {
+            info: None,
+            stages: Vec::new(),
+            progress: None,
+            ensembles: Vec::new(),
+            notices: Vec::new(),
+            error: None,
+            finished: false,
+            started_at: Instant::now(),
+            steps_per_second: 0.0,
+            last_rate_sample: None,
+        }
+    }
+}
+
+impl RunHistory {
+    /// Takes one event in.
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Ready(info) => {
+                self.stages = info
+                    .stages
+                    .iter()
+                    .map(|s| StageHistory {
+                        name: s.name.clone(),
+                        method: s.method,
+                        teacher: s.teacher.clone(),
+                        temperature: s.temperature,
+                        alpha: s.alpha,
+                        ..StageHistory::default()
+                    })
+                    .collect();
+                self.info = Some(*info);
+            }
+            Event::StageStarted(start) => {
+                let index = start.stage;
+                self.progress = Some(Progress { stage: index, step: 0, epoch: 1, paused: self.is_paused() });
+                self.last_rate_sample = None;
+                if let Some(stage) = self.stages.get_mut(index) {
+                    stage.start = Some(start);
+                }
+            }
+            Event::Metrics(points) => {
+                for point in points {
+                    if let Some(stage) = self.stages.get_mut(point.stage) {
+                        stage.series.entry(point.metric).or_default().push([point.step as f64, point.value]);
+                    }
+                }
+            }
+            Event::Probe(probe) => {
+                if let Some(stage) = self.stages.get_mut(probe.stage) {
+                    stage.probe = Some(*probe);
+                }
+            }
+            Event::Progress { stage, step, epoch, paused } => {
+                self.update_rate(step);
+                self.progress = Some(Progress { stage, step, epoch, paused });
+            }
+            Event::ParameterChanged { stage, step, parameter, value, .. } => {
+                if let Some(history) = self.stages.get_mut(stage) {
+                    history.markers.push(Marker { step, parameter, value });
+                    match parameter {
+                        Parameter::Temperature => history.temperature = Some(value),
+                        Parameter::Alpha => history.alpha = Some(value),
+                    }
+                }
+            }
+            Event::Diverged { stage, step } => {
+                if let Some(history) = self.stages.get_mut(stage) {
+                    history.diverged_at = Some(step);
+                }
+                let name = self.stages.get(stage).map_or("a stage", |s| s.name.as_str());
+                self.error = Some(format!("{name}: diverged at step {step}"));
+            }
+            Event::StageFinished(outcome) => {
+                if let Some(progress) = self.progress.as_mut().filter(|p| p.stage == outcome.stage) {
+                    progress.step = outcome.steps;
+                }
+                if let Some(stage) = self.stages.get_mut(outcome.stage) {
+                    stage.outcome = Some(outcome);
+                }
+            }
+            Event::EnsembleEvaluated(outcome) => self.ensembles.push(outcome),
+            Event::Notice(text) => self.notices.push(text),
+            Event::Error(text) => self.error = Some(text),
+            Event::Finished { .. } => self.finished = true,
+        }
+    }
+
+    fn update_rate(&mut self, step: u64) {
+        let now = Instant::now();
+        if let Some((then, previous)) = self.last_rate_sample {
+            let elapsed = now.duration_since(then);
+            if elapsed >= Duration::from_millis(200) && step >= previous {
+                let rate = (step - previous) as f64 / elapsed.as_secs_f64();
+                self.steps_per_second =
+                    if self.steps_per_second == 0.0 { rate } else { 0.7 * self.steps_per_second + 0.3 * rate };
+                self.last_rate_sample = Some((now, step));
+            }
+        } else {
+            self.last_rate_sample = Some((now, step));
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.progress.is_some_and(|p| p.paused)
+    }
+
+    /// The stage that is running (or ran last).
+    pub fn current_stage(&self) -> Option<usize> {
+        self.progress.map(|p| p.stage)
+    }
+
+    /// The running stage, if its method has a temperature or an alpha to steer.
+    pub fn steerable_stage(&self) -> Option<&StageHistory> {
+        let stage = self.stages.get(self.current_stage()?)?;
+        (stage.outcome.is_none() && (stage.temperature.is_some() || stage.alpha.is_some())).then_some(stage)
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started_at.elapsed()
+    }
+}

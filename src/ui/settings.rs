@@ -1,0 +1,75 @@
+//! What the app remembers between launches (through eframe's storage): the chosen preset,
+//! dataset and device, recent preset files, the smoothing, and the tile arrangement.
+
+use crate::device::DeviceChoice;
+use crate::train::{PresetError, PresetSource};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// How many recent preset files are remembered.
+const RECENT_FILES: usize = 8;
+
+/// Which preset runs on Start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PresetChoice {
+    /// A bundled preset by its stem (`kd`).
+    Bundled(String),
+    /// A preset file.
+    File(PathBuf),
+}
+
+impl PresetChoice {
+    pub fn label(&self) -> String {
+        match self {
+            PresetChoice::Bundled(stem) => format!("{stem} (bundled)"),
+            PresetChoice::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// The preset's text and origin.
+    pub fn source(&self) -> Result<PresetSource, PresetError> {
+        match self {
+            PresetChoice::Bundled(stem) => crate::presets::resolve(stem),
+            PresetChoice::File(path) => PresetSource::read(path),
+        }
+    }
+}
+
+/// Persistent settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub preset: PresetChoice,
+    /// A dataset replacing the preset's own (`data.dataset`), or `None` to keep it.
+    pub dataset: Option<String>,
+    pub device: DeviceChoice,
+    /// Debiased-EMA weight for the curves, 0 (off) to 0.99.
+    pub smoothing: f64,
+    pub recent_files: Vec<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            preset: PresetChoice::Bundled("kd".into()),
+            dataset: None,
+            device: DeviceChoice::Auto,
+            smoothing: 0.6,
+            recent_files: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Remembers a preset file as the newest recent one.
+    pub fn remember(&mut self, path: PathBuf) {
+        self.recent_files.retain(|p| p != &path);
+        self.recent_files.insert(0, path);
+        self.recent_files.truncate(RECENT_FILES);
+    }
+
+    /// The `--set` overrides the settings add to the preset.
+    pub fn overrides(&self) -> Vec<String> {
+        self.dataset.iter().map(|d| format!("data.dataset={d}")).collect()
+    }
+}

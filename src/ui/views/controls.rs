@@ -1,0 +1,212 @@
+//! The control panel: preset, dataset and device pickers, the run buttons, and the live
+//! temperature and alpha sliders for the running distillation stage.
+
+use super::{Action, ViewContext};
+use crate::data::DATASET_NAMES;
+use crate::device::DeviceChoice;
+use crate::train::Command;
+use crate::ui::settings::PresetChoice;
+use std::path::PathBuf;
+
+const TEMPERATURE_HELP: &str = "Temperature T of the soft targets, from the next optimizer step:\n\
+    loss = (1 - α)·CE(s, y) + α·T²·KL(softmax(t/T) || softmax(s/T))";
+const ALPHA_HELP: &str = "Weight α of the soft-target term, from the next optimizer step:\n\
+    loss = (1 - α)·CE(s, y) + α·T²·KL(softmax(t/T) || softmax(s/T))";
+
+pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.heading("Run");
+        preset_picker(ui, view);
+        dataset_and_device(ui, view);
+        ui.separator();
+        run_buttons(ui, view);
+        ui.separator();
+        live_sliders(ui, view);
+        ui.separator();
+        stage_list(ui, view);
+    });
+}
+
+fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
+    ui.horizontal(|ui| {
+        let label = ui.label("Preset");
+        let combo =
+            egui::ComboBox::from_id_salt("preset").selected_text(view.settings.preset.label()).show_ui(ui, |ui| {
+                for preset in crate::presets::BUNDLED {
+                    let choice = PresetChoice::Bundled(preset.stem().to_string());
+                    let selected = view.settings.preset == choice;
+                    if ui.selectable_label(selected, preset.stem()).on_hover_text(preset.description()).clicked() {
+                        view.settings.preset = choice;
+                    }
+                }
+                let recent = view.settings.recent_files.clone();
+                if !recent.is_empty() {
+                    ui.separator();
+                    for path in recent {
+                        let choice = PresetChoice::File(path.clone());
+                        if ui.selectable_label(view.settings.preset == choice, path.display().to_string()).clicked() {
+                            view.settings.preset = choice;
+                        }
+                    }
+                }
+            });
+        combo.response.labelled_by(label.id);
+    });
+    ui.horizontal(|ui| {
+        let label = ui.label("Preset file");
+        let field = ui
+            .add(
+                egui::TextEdit::singleline(&mut view.selection.path_input)
+                    .hint_text("path/to/preset.toml")
+                    .desired_width(150.0),
+            )
+            .labelled_by(label.id);
+        let open = ui.button("Open…").on_hover_text("Open the preset file whose path is typed on the left");
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if (open.clicked() || entered) && !view.selection.path_input.trim().is_empty() {
+            view.actions.push(Action::OpenPreset(PathBuf::from(view.selection.path_input.trim())));
+        }
+    });
+}
+
+fn dataset_and_device(ui: &mut egui::Ui, view: &mut ViewContext) {
+    egui::Grid::new("data_device").num_columns(2).show(ui, |ui| {
+        let title = ui.label("Dataset");
+        let label = view.settings.dataset.clone().unwrap_or_else(|| "as in the preset".into());
+        let combo = egui::ComboBox::from_id_salt("dataset").selected_text(label).show_ui(ui, |ui| {
+            if ui.selectable_label(view.settings.dataset.is_none(), "as in the preset").clicked() {
+                view.settings.dataset = None;
+            }
+            for name in DATASET_NAMES {
+                let selected = view.settings.dataset.as_deref() == Some(name);
+                if ui.selectable_label(selected, name).clicked() {
+                    view.settings.dataset = Some(name.to_string());
+                }
+            }
+        });
+        combo.response.labelled_by(title.id);
+        ui.end_row();
+        let title = ui.label("Device");
+        let combo =
+            egui::ComboBox::from_id_salt("device").selected_text(view.settings.device.to_string()).show_ui(ui, |ui| {
+                for choice in [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Gpu] {
+                    ui.selectable_value(&mut view.settings.device, choice, choice.to_string());
+                }
+            });
+        combo.response.labelled_by(title.id);
+        ui.end_row();
+    });
+}
+
+fn run_buttons(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let paused = view.history.is_some_and(|h| h.is_paused());
+    ui.horizontal_wrapped(|ui| {
+        if ui.add_enabled(!view.running, egui::Button::new("Start")).clicked() {
+            view.actions.push(Action::Start);
+        }
+        let (label, command) = if paused { ("Resume", Command::Resume) } else { ("Pause", Command::Pause) };
+        if ui.add_enabled(view.running, egui::Button::new(label)).on_hover_text("Space").clicked() {
+            view.actions.push(Action::Command(command));
+        }
+        if ui
+            .add_enabled(view.running, egui::Button::new("Step"))
+            .on_hover_text("Take exactly one optimizer step")
+            .clicked()
+        {
+            view.actions.push(Action::Command(Command::Step));
+        }
+        if ui
+            .add_enabled(view.running, egui::Button::new("Stop"))
+            .on_hover_text("End the current stage, keeping its results")
+            .clicked()
+        {
+            view.actions.push(Action::Command(Command::Stop));
+        }
+        if ui
+            .add_enabled(view.history.is_some(), egui::Button::new("Reset"))
+            .on_hover_text("Start the preset again")
+            .clicked()
+        {
+            view.actions.push(Action::Reset);
+        }
+    });
+}
+
+fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let stage = view.history.and_then(|h| h.steerable_stage());
+    let title = stage.map_or("Distillation (no running KD stage)".to_string(), |s| format!("Distillation: {}", s.name));
+    ui.label(title);
+    let (temperature, alpha) = (stage.and_then(|s| s.temperature), stage.and_then(|s| s.alpha));
+    let selection = &mut *view.selection;
+    clear_confirmed(&mut selection.pending_temperature, temperature);
+    clear_confirmed(&mut selection.pending_alpha, alpha);
+    let mut t = selection.pending_temperature.or(temperature).unwrap_or(4.0);
+    let response = ui
+        .add_enabled(
+            temperature.is_some(),
+            egui::Slider::new(&mut t, 0.5..=50.0).logarithmic(true).text("Temperature").max_decimals(2),
+        )
+        .on_hover_text(TEMPERATURE_HELP);
+    if committed(&response) {
+        selection.pending_temperature = Some(t);
+        view.actions.push(Action::Command(Command::SetTemperature(t)));
+    } else if response.dragged() {
+        selection.pending_temperature = Some(t);
+    }
+    let mut a = selection.pending_alpha.or(alpha).unwrap_or(0.9);
+    let response = ui
+        .add_enabled(alpha.is_some(), egui::Slider::new(&mut a, 0.0..=1.0).text("α").max_decimals(3))
+        .on_hover_text(ALPHA_HELP);
+    if committed(&response) {
+        selection.pending_alpha = Some(a);
+        view.actions.push(Action::Command(Command::SetAlpha(a)));
+    } else if response.dragged() {
+        selection.pending_alpha = Some(a);
+    }
+}
+
+/// A slider's new value is sent when a drag ends or a keyboard or click change lands, not on
+/// every frame of a drag.
+fn committed(response: &egui::Response) -> bool {
+    response.drag_stopped() || (response.changed() && !response.dragged())
+}
+
+fn clear_confirmed(pending: &mut Option<f64>, confirmed: Option<f64>) {
+    if let (Some(p), Some(c)) = (*pending, confirmed)
+        && (p - c).abs() < 1e-9
+    {
+        *pending = None;
+    }
+}
+
+fn stage_list(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let Some(history) = view.history else {
+        ui.label("Press Start to train the preset.");
+        return;
+    };
+    ui.label(egui::RichText::new("Stages").strong());
+    egui::Grid::new("stages").striped(true).num_columns(3).show(ui, |ui| {
+        for (index, stage) in history.stages.iter().enumerate() {
+            let running = history.current_stage() == Some(index) && stage.outcome.is_none();
+            let name = if running { format!("> {}", stage.name) } else { stage.name.clone() };
+            ui.label(name);
+            ui.label(stage.method);
+            let status = match (&stage.outcome, stage.diverged_at) {
+                (_, Some(step)) => format!("diverged at step {step}"),
+                (Some(o), _) if o.skipped.is_some() => "skipped".into(),
+                (Some(o), _) => o.test_accuracy.map_or("-".into(), |a| format!("test {:.2}%", 100.0 * a)),
+                (None, _) => stage
+                    .series
+                    .get("test_accuracy")
+                    .and_then(|s| s.last())
+                    .map_or(String::new(), |p| format!("test {:.2}%", 100.0 * p[1])),
+            };
+            ui.label(status);
+            ui.end_row();
+        }
+    });
+    for ensemble in &history.ensembles {
+        let accuracy = ensemble.test_accuracy.map_or("-".into(), |a| format!("{:.2}%", 100.0 * a));
+        ui.label(format!("ensemble {}: {accuracy}", ensemble.name));
+    }
+}

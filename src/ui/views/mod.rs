@@ -1,0 +1,162 @@
+//! The views, one file each, and the tile behaviour that places them. A view reads the run's
+//! history and the settings and asks for changes through [`Action`]s, which the app applies
+//! after drawing.
+
+pub mod agreement;
+pub mod controls;
+pub mod curves;
+pub mod soft_targets;
+pub mod status;
+
+use super::history::RunHistory;
+use super::settings::Settings;
+use crate::train::Command;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A tile's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pane {
+    Controls,
+    Curves,
+    Agreement,
+    SoftTargets,
+}
+
+impl Pane {
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Controls => "Controls",
+            Pane::Curves => "Training curves",
+            Pane::Agreement => "Agreement",
+            Pane::SoftTargets => "Soft targets",
+        }
+    }
+}
+
+/// The default arrangement: controls on the left; curves above agreement and soft targets.
+pub fn default_tree() -> egui_tiles::Tree<Pane> {
+    let mut tiles = egui_tiles::Tiles::default();
+    let controls = tiles.insert_pane(Pane::Controls);
+    let curves = tiles.insert_pane(Pane::Curves);
+    let agreement = tiles.insert_pane(Pane::Agreement);
+    let soft_targets = tiles.insert_pane(Pane::SoftTargets);
+    let bottom = tiles.insert_horizontal_tile(vec![agreement, soft_targets]);
+    let right = tiles.insert_vertical_tile(vec![curves, bottom]);
+    let root = tiles.insert_horizontal_tile(vec![controls, right]);
+    if let Some(egui_tiles::Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(root) {
+        linear.shares.set_share(controls, 0.28);
+        linear.shares.set_share(right, 0.72);
+    }
+    // A fixed id (not `Id::unique`) so the saved arrangement is found again at the next launch.
+    #[allow(deprecated)]
+    let id = egui::Id::new("kdlab_tiles");
+    egui_tiles::Tree::new(id, root, tiles)
+}
+
+/// What a view asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Start the chosen preset.
+    Start,
+    /// Send a command to the running engine.
+    Command(Command),
+    /// Cancel the run and start the preset again.
+    Reset,
+    /// Choose a preset file.
+    OpenPreset(PathBuf),
+}
+
+/// Choices that belong to this launch only.
+#[derive(Default)]
+pub struct Selection {
+    /// The stage the agreement and soft-target views show (`None`: the running one).
+    pub stage: Option<usize>,
+    /// Index into the probe examples of the sample the soft-target view shows.
+    pub sample: usize,
+    /// The path typed beside "Open…".
+    pub path_input: String,
+    /// A temperature or alpha the user set that the engine has not confirmed yet.
+    pub pending_temperature: Option<f64>,
+    pub pending_alpha: Option<f64>,
+    /// Thumbnails of the probe examples, made once per run.
+    pub thumbnails: Vec<egui::TextureHandle>,
+    /// The device the chosen `--device` setting resolves to, shown before a run starts.
+    pub device_label: Option<String>,
+}
+
+/// Everything a view may read and change.
+pub struct ViewContext<'a> {
+    pub history: Option<&'a RunHistory>,
+    pub running: bool,
+    pub settings: &'a mut Settings,
+    pub selection: &'a mut Selection,
+    pub actions: &'a mut Vec<Action>,
+}
+
+impl ViewContext<'_> {
+    /// The stage a per-stage view shows: the chosen one, else the running one.
+    pub fn shown_stage(&self) -> Option<usize> {
+        let history = self.history?;
+        self.selection.stage.filter(|&s| s < history.stages.len()).or(history.current_stage())
+    }
+}
+
+/// Tiles' behaviour: draws each pane with its view.
+pub struct Behavior<'a> {
+    pub view: ViewContext<'a>,
+}
+
+impl egui_tiles::Behavior<Pane> for Behavior<'_> {
+    fn pane_ui(&mut self, ui: &mut egui::Ui, _tile_id: egui_tiles::TileId, pane: &mut Pane) -> egui_tiles::UiResponse {
+        egui::Frame::new().inner_margin(6.0).show(ui, |ui| match pane {
+            Pane::Controls => controls::ui(ui, &mut self.view),
+            Pane::Curves => curves::ui(ui, &mut self.view),
+            Pane::Agreement => agreement::ui(ui, &mut self.view),
+            Pane::SoftTargets => soft_targets::ui(ui, &mut self.view),
+        });
+        egui_tiles::UiResponse::None
+    }
+
+    fn tab_title_for_pane(&mut self, pane: &Pane) -> egui::WidgetText {
+        pane.title().into()
+    }
+
+    fn simplification_options(&self) -> egui_tiles::SimplificationOptions {
+        egui_tiles::SimplificationOptions { all_panes_must_have_tabs: true, ..Default::default() }
+    }
+}
+
+/// A stage picker limited to stages for which `eligible` holds; `None` follows the running stage.
+pub fn stage_picker(ui: &mut egui::Ui, id: &str, view: &mut ViewContext, eligible: impl Fn(usize) -> bool) {
+    let Some(history) = view.history else { return };
+    let shown = view.shown_stage();
+    let label = shown.and_then(|s| history.stages.get(s)).map_or("—".to_string(), |s| s.name.clone());
+    let title = ui.label("Stage");
+    let combo = egui::ComboBox::from_id_salt(id).selected_text(label).show_ui(ui, |ui| {
+        if ui.selectable_label(view.selection.stage.is_none(), "follow the running stage").clicked() {
+            view.selection.stage = None;
+        }
+        for (index, stage) in history.stages.iter().enumerate().filter(|(i, _)| eligible(*i)) {
+            if ui.selectable_label(view.selection.stage == Some(index), &stage.name).clicked() {
+                view.selection.stage = Some(index);
+            }
+        }
+    });
+    combo.response.labelled_by(title.id);
+}
+
+/// A categorical colour for the `index`-th series.
+pub fn series_color(index: usize) -> egui::Color32 {
+    const PALETTE: [egui::Color32; 8] = [
+        egui::Color32::from_rgb(31, 119, 180),
+        egui::Color32::from_rgb(255, 127, 14),
+        egui::Color32::from_rgb(44, 160, 44),
+        egui::Color32::from_rgb(214, 39, 40),
+        egui::Color32::from_rgb(148, 103, 189),
+        egui::Color32::from_rgb(140, 86, 75),
+        egui::Color32::from_rgb(227, 119, 194),
+        egui::Color32::from_rgb(23, 190, 207),
+    ];
+    PALETTE[index % PALETTE.len()]
+}

@@ -1,0 +1,196 @@
+//! Soft targets across temperatures, the "dark knowledge" picture: for a chosen test example,
+//! the teacher's and the student's class probabilities at a row of temperatures (the current T
+//! highlighted), and the teacher's entropy against T on a log axis. Probabilities are computed
+//! here from the logits the engine sent, so the view follows the T slider at once.
+
+use super::{ViewContext, stage_picker};
+use crate::data::InputShape;
+use crate::train::RunInfo;
+use crate::train::evaluate::softmax_row;
+use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints, VLine};
+
+/// The temperatures shown side by side.
+pub const TEMPERATURES: [f64; 5] = [1.0, 2.0, 4.0, 8.0, 16.0];
+const TEACHER_COLOR: egui::Color32 = egui::Color32::from_rgb(31, 119, 180);
+const STUDENT_COLOR: egui::Color32 = egui::Color32::from_rgb(255, 127, 14);
+const HIGHLIGHT: egui::Color32 = egui::Color32::from_rgb(200, 160, 40);
+
+pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let Some(history) = view.history else {
+        ui.label("No run yet.");
+        return;
+    };
+    let Some(info) = history.info.as_ref() else {
+        ui.label("Loading…");
+        return;
+    };
+    ui.horizontal(|ui| stage_picker(ui, "soft_target_stage", view, |i| history.stages[i].probe.is_some()));
+    sample_strip(ui, view, info);
+    let Some(stage) = view.shown_stage().and_then(|s| history.stages.get(s)) else { return };
+    let Some(probe) = &stage.probe else {
+        ui.label("No predictions yet: they arrive with the first metric report.");
+        return;
+    };
+    let classes = probe.classes;
+    let sample = view.selection.sample.min(probe.examples.len().saturating_sub(1));
+    let row = |logits: &[f32]| logits[sample * classes..(sample + 1) * classes].to_vec();
+    let student = row(&probe.logits);
+    let teacher = probe.teacher_logits.as_deref().map(row);
+    let steering = history.steerable_stage().is_some_and(|s| s.name == stage.name);
+    let current = if steering { view.selection.pending_temperature.or(stage.temperature) } else { stage.temperature };
+    let label = &info.class_names[info.probe_labels.get(sample).copied().unwrap_or(0) as usize];
+    ui.label(format!("test example #{} (label {label}), step {}", probe.examples[sample], probe.step));
+    temperature_row(ui, &student, teacher.as_deref(), current);
+    entropy_plot(ui, teacher.as_deref().unwrap_or(&student), teacher.is_some(), current);
+}
+
+/// Thumbnails of the probe images (or row numbers for tabular data) to pick a sample.
+fn sample_strip(ui: &mut egui::Ui, view: &mut ViewContext, info: &RunInfo) {
+    if info.shape.is_image() && view.selection.thumbnails.len() != info.probe_features.len() {
+        view.selection.thumbnails = thumbnails(ui.ctx(), info);
+    }
+    egui::ScrollArea::horizontal().id_salt("sample_strip").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            for (i, &label) in info.probe_labels.iter().enumerate() {
+                let selected = view.selection.sample == i;
+                let name = format!("example {} (label {})", info.probe_examples[i], info.class_names[label as usize]);
+                let response = match view.selection.thumbnails.get(i) {
+                    Some(texture) => {
+                        let image = egui::Image::new((texture.id(), egui::vec2(28.0, 28.0))).alt_text(&name);
+                        ui.add(egui::Button::image(image).selected(selected)).on_hover_text(&name)
+                    }
+                    None => ui.selectable_label(selected, format!("#{}", info.probe_examples[i])).on_hover_text(&name),
+                };
+                if response.clicked() {
+                    view.selection.sample = i;
+                }
+            }
+        });
+    });
+}
+
+fn thumbnails(ctx: &egui::Context, info: &RunInfo) -> Vec<egui::TextureHandle> {
+    let InputShape::Image { channels, height, width } = info.shape else { return Vec::new() };
+    info.probe_features
+        .iter()
+        .enumerate()
+        .map(|(i, pixels)| {
+            let max = pixels.iter().copied().fold(f32::MIN, f32::max).max(1e-6);
+            let min = pixels.iter().copied().fold(f32::MAX, f32::min);
+            let gray: Vec<u8> = (0..height * width)
+                .map(|p| {
+                    let mean = (0..channels).map(|c| pixels[c * height * width + p]).sum::<f32>() / channels as f32;
+                    (255.0 * (mean - min) / (max - min).max(1e-6)) as u8
+                })
+                .collect();
+            let image = egui::ColorImage::from_gray([width, height], &gray);
+            ctx.load_texture(format!("probe_{i}"), image, egui::TextureOptions::NEAREST)
+        })
+        .collect()
+}
+
+/// Bar charts of class probabilities at each temperature, side by side.
+fn temperature_row(ui: &mut egui::Ui, student: &[f32], teacher: Option<&[f32]>, current: Option<f64>) {
+    let mut temperatures = TEMPERATURES.to_vec();
+    if let Some(t) = current
+        && !temperatures.iter().any(|&x| (x - t).abs() < 1e-9)
+    {
+        temperatures.push(t);
+        temperatures.sort_by(f64::total_cmp);
+    }
+    let spacing = ui.spacing().item_spacing.x;
+    let count = temperatures.len() as f32;
+    let width = ((ui.available_width() - spacing * (count - 1.0)) / count).max(40.0);
+    let height = (ui.available_height() * 0.45).clamp(90.0, 220.0);
+    ui.horizontal(|ui| {
+        ui.colored_label(TEACHER_COLOR, "teacher (left bar)");
+        ui.colored_label(STUDENT_COLOR, if teacher.is_some() { "student (right bar)" } else { "stage" });
+    });
+    ui.horizontal(|ui| {
+        for &t in &temperatures {
+            let highlighted = current.is_some_and(|c| (c - t).abs() < 1e-9);
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                let title = format!("T = {}{}", temperature_label(t), if highlighted { " now" } else { "" });
+                let color = if highlighted { HIGHLIGHT } else { ui.visuals().text_color() };
+                ui.add(egui::Label::new(egui::RichText::new(title).color(color)).truncate());
+                Plot::new(format!("soft_targets_{t}"))
+                    .width(width)
+                    .height(height)
+                    .include_y(0.0)
+                    .include_y(1.0)
+                    .show_x(false)
+                    .allow_scroll(false)
+                    .allow_drag(false)
+                    .allow_zoom(false)
+                    .show(ui, |plot| {
+                        let offset = if teacher.is_some() { 0.2 } else { 0.0 };
+                        if let Some(teacher) = teacher {
+                            plot.bar_chart(bars("teacher", teacher, t, -offset, TEACHER_COLOR));
+                        }
+                        plot.bar_chart(bars("student", student, t, offset, STUDENT_COLOR));
+                    });
+            });
+        }
+    });
+}
+
+fn bars(name: &str, logits: &[f32], temperature: f64, offset: f64, color: egui::Color32) -> BarChart {
+    let probabilities = softmax_row(logits, temperature);
+    let bars = probabilities
+        .iter()
+        .enumerate()
+        .map(|(k, &p)| Bar::new(k as f64 + offset, p).width(0.38).name(format!("class {k}")))
+        .collect();
+    BarChart::new(name, bars).color(color)
+}
+
+/// A temperature as an axis label: `0.5`, `2.5`, `10`.
+fn temperature_label(t: f64) -> String {
+    let text = format!("{t:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Shannon entropy (nats) of softmax(logits / T).
+pub fn entropy(logits: &[f32], temperature: f64) -> f64 {
+    softmax_row(logits, temperature).iter().filter(|&&p| p > 0.0).map(|p| -p * p.ln()).sum()
+}
+
+/// The entropy of the soft targets against T (log axis), the current T marked.
+fn entropy_plot(ui: &mut egui::Ui, logits: &[f32], of_teacher: bool, current: Option<f64>) {
+    let points: Vec<[f64; 2]> = (0..=120)
+        .map(|i| {
+            let log_t = (0.5f64).log10() + i as f64 * ((50.0f64).log10() - (0.5f64).log10()) / 120.0;
+            [log_t, entropy(logits, 10f64.powf(log_t))]
+        })
+        .collect();
+    let whose = if of_teacher { "teacher" } else { "stage" };
+    Plot::new("entropy_vs_temperature")
+        .height(ui.available_height().max(80.0))
+        .x_axis_label("temperature T (log scale)")
+        .y_axis_label(format!("{whose} entropy (nats)"))
+        .x_axis_formatter(|mark, _| temperature_label(10f64.powf(mark.value)))
+        .include_y(0.0)
+        .allow_scroll(false)
+        .show(ui, |plot| {
+            plot.line(Line::new(format!("{whose} entropy"), PlotPoints::from(points)).color(TEACHER_COLOR));
+            if let Some(t) = current {
+                plot.vline(VLine::new(format!("T = {t:.2}"), t.log10()).color(HIGHLIGHT));
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_rises_with_temperature_to_log_classes() {
+        let logits = [5.0, 1.0, 0.0, -2.0];
+        let cold = entropy(&logits, 0.5);
+        let warm = entropy(&logits, 4.0);
+        let hot = entropy(&logits, 1e6);
+        assert!(cold < warm && warm < hot);
+        assert!((hot - (4f64).ln()).abs() < 1e-4);
+    }
+}

@@ -1,0 +1,46 @@
+//! The status bar: device and adapter, current stage, epoch, step, steps/s and elapsed time.
+
+use super::ViewContext;
+
+pub fn ui(ui: &mut egui::Ui, view: &ViewContext) {
+    ui.horizontal(|ui| {
+        let preview = view.selection.device_label.as_deref().unwrap_or("detecting…");
+        let Some(history) = view.history else {
+            ui.label(format!("Device: {preview}"));
+            ui.separator();
+            ui.label("Ready: choose a preset and press Start (Space pauses, F12 shows frame times).");
+            return;
+        };
+        let device = history.info.as_ref().map_or(preview, |i| i.device.as_str());
+        ui.label(format!("Device: {device}"));
+        ui.separator();
+        match (history.current_stage().and_then(|s| history.stages.get(s)), history.progress) {
+            (Some(stage), Some(progress)) => {
+                let total = stage.start.as_ref().map_or(0, |s| s.total_steps);
+                let epochs = stage.start.as_ref().map_or(0, |s| s.epochs);
+                ui.label(format!("Stage: {} ({})", stage.name, stage.method));
+                ui.separator();
+                ui.label(format!("Epoch {}/{epochs}", progress.epoch));
+                ui.separator();
+                ui.label(format!("Step {}/{total}", progress.step));
+                ui.separator();
+                ui.label(format!("{:.0} steps/s", history.steps_per_second));
+            }
+            _ => {
+                ui.label(if history.info.is_none() { "loading data…" } else { "waiting for the first stage…" });
+            }
+        }
+        ui.separator();
+        let elapsed = history.elapsed().as_secs();
+        ui.label(format!("Elapsed {:02}:{:02}:{:02}", elapsed / 3600, elapsed / 60 % 60, elapsed % 60));
+        ui.separator();
+        let state = if history.finished {
+            "finished"
+        } else if history.is_paused() {
+            "paused"
+        } else {
+            "training"
+        };
+        ui.label(state);
+    });
+}
