@@ -138,31 +138,42 @@ fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.label(title);
     let (temperature, alpha) = (stage.and_then(|s| s.temperature), stage.and_then(|s| s.alpha));
     let selection = &mut *view.selection;
-    clear_confirmed(&mut selection.pending_temperature, temperature);
-    clear_confirmed(&mut selection.pending_alpha, alpha);
-    let mut t = selection.pending_temperature.or(temperature).unwrap_or(4.0);
+    let mut t = pending_value(&mut selection.pending_temperature, temperature, 4.0);
     let response = ui
-        .add_enabled(
-            temperature.is_some(),
-            egui::Slider::new(&mut t, 0.5..=50.0).logarithmic(true).text("Temperature").max_decimals(2),
-        )
+        .add_enabled(temperature.is_some(), slider(&mut t, 0.5..=50.0, "Temperature", 2).logarithmic(true))
         .on_hover_text(TEMPERATURE_HELP);
-    if committed(&response) {
-        selection.pending_temperature = Some(t);
+    if let Some(t) = track(&response, t, &mut selection.pending_temperature) {
         view.actions.push(Action::Command(Command::SetTemperature(t)));
-    } else if response.dragged() {
-        selection.pending_temperature = Some(t);
     }
-    let mut a = selection.pending_alpha.or(alpha).unwrap_or(0.9);
-    let response = ui
-        .add_enabled(alpha.is_some(), egui::Slider::new(&mut a, 0.0..=1.0).text("α").max_decimals(3))
-        .on_hover_text(ALPHA_HELP);
-    if committed(&response) {
-        selection.pending_alpha = Some(a);
+    let mut a = pending_value(&mut selection.pending_alpha, alpha, 0.9);
+    let response = ui.add_enabled(alpha.is_some(), slider(&mut a, 0.0..=1.0, "α", 3)).on_hover_text(ALPHA_HELP);
+    if let Some(a) = track(&response, a, &mut selection.pending_alpha) {
         view.actions.push(Action::Command(Command::SetAlpha(a)));
-    } else if response.dragged() {
-        selection.pending_alpha = Some(a);
     }
+}
+
+fn slider<'v>(
+    value: &'v mut f64,
+    range: std::ops::RangeInclusive<f64>,
+    text: &str,
+    decimals: usize,
+) -> egui::Slider<'v> {
+    egui::Slider::new(value, range).text(text).max_decimals(decimals)
+}
+
+/// The value a slider shows: the user's unconfirmed one, else the engine's, else `fallback`.
+/// A pending value the engine has confirmed is forgotten.
+fn pending_value(pending: &mut Option<f64>, confirmed: Option<f64>, fallback: f64) -> f64 {
+    clear_confirmed(pending, confirmed);
+    pending.or(confirmed).unwrap_or(fallback)
+}
+
+/// Remembers a moved slider's value; returns it when it should be sent to the engine.
+fn track(response: &egui::Response, value: f64, pending: &mut Option<f64>) -> Option<f64> {
+    if response.dragged() || committed(response) {
+        *pending = Some(value);
+    }
+    committed(response).then_some(value)
 }
 
 /// A slider's new value is sent when a drag ends or a keyboard or click change lands, not on
