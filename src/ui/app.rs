@@ -33,6 +33,8 @@ pub struct KdlabApp {
     show_frame_stats: bool,
     /// The device choice being resolved in the background, and where its label arrives.
     device_preview: Option<(DeviceChoice, Receiver<String>)>,
+    /// What was last written to storage, so a change is saved at once rather than only at exit.
+    saved: (Settings, egui_tiles::Tree<Pane>),
 }
 
 impl KdlabApp {
@@ -42,6 +44,7 @@ impl KdlabApp {
         let (settings, tree) =
             saved.map_or_else(|| (Settings::default(), views::default_tree()), |s| (s.settings, s.tree));
         KdlabApp {
+            saved: (settings.clone(), tree.clone()),
             settings,
             tree,
             session: None,
@@ -161,6 +164,19 @@ impl KdlabApp {
         });
     }
 
+    /// Writes settings and arrangement as soon as they change, so a crash or a killed window
+    /// keeps them (eframe alone saves only at exit and every 30 s of activity).
+    fn save_if_changed(&mut self, frame: &mut eframe::Frame) {
+        if self.saved.0 == self.settings && self.saved.1 == self.tree {
+            return;
+        }
+        self.saved = (self.settings.clone(), self.tree.clone());
+        if let Some(storage) = frame.storage_mut() {
+            eframe::App::save(self, storage);
+            storage.flush();
+        }
+    }
+
     fn frame_stats_window(&self, ctx: &egui::Context) {
         if !self.show_frame_stats {
             return;
@@ -174,7 +190,7 @@ impl KdlabApp {
 }
 
 impl eframe::App for KdlabApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
         if let Some(session) = &mut self.session {
@@ -204,6 +220,7 @@ impl eframe::App for KdlabApp {
             // Keep drawing while the engine works; otherwise egui redraws only on input.
             ctx.request_repaint_after(Duration::from_millis(16));
         }
+        self.save_if_changed(frame);
         self.frame_stats.record(started.elapsed());
     }
 
