@@ -26,14 +26,34 @@ enum Commands {
     Run(RunArgs),
     /// List the bundled presets.
     Presets,
-    /// Measure training steps per second of the two benchmark workloads.
-    Bench {
-        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-        device: DeviceChoice,
-        /// Timed steps per workload (default: as many as the PyTorch twin times).
-        #[arg(long)]
-        steps: Option<usize>,
-    },
+    /// Measure training steps per second of the mlp and cnn workloads, or (`kdlab bench ui`)
+    /// the workbench's frame time while kd trains with hours of history on its curves.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// One workload (default: mlp and cnn).
+    #[arg(value_enum)]
+    workload: Option<BenchWorkload>,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Timed steps per training workload (default: as many as the PyTorch twin times).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// ui: hours of history put in front of every stage.
+    #[arg(long, default_value_t = 3.0)]
+    hours: f64,
+    /// ui: seconds of frames timed.
+    #[arg(long, default_value_t = 20.0)]
+    seconds: f64,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum BenchWorkload {
+    Mlp,
+    Cnn,
+    Ui,
 }
 
 #[derive(clap::Args, Debug)]
@@ -77,7 +97,7 @@ pub fn main() -> ExitCode {
             list_presets();
             Ok(())
         }
-        Some(Commands::Bench { device, steps }) => run_bench(device, steps),
+        Some(Commands::Bench(args)) => run_bench(args),
         // A bare `kdlab` opens the workbench.
         None => kdlab::ui::run().map_err(|message| anyhow::anyhow!(message)),
     };
@@ -116,13 +136,43 @@ fn citation(description: &str) -> &str {
     description.split("Claim to check:").next().unwrap_or_default().trim()
 }
 
-fn run_bench(choice: DeviceChoice, steps: Option<usize>) -> anyhow::Result<()> {
-    let device = device::select(choice)?;
+fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    let workloads = match args.workload {
+        Some(BenchWorkload::Ui) => return run_frame_bench(&args),
+        Some(BenchWorkload::Mlp) => vec![Workload::Mlp],
+        Some(BenchWorkload::Cnn) => vec![Workload::Cnn],
+        None => Workload::ALL.to_vec(),
+    };
+    let device = device::select(args.device)?;
     println!("device: {}", device.label());
-    for workload in Workload::ALL {
-        let result = bench::run(workload, &device, steps.unwrap_or(workload.default_steps()));
+    for workload in workloads {
+        let result = bench::run(workload, &device, args.steps.unwrap_or(workload.default_steps()));
         println!("{} steps/s {:.1}  ({} timed steps)", result.workload, result.steps_per_second, result.steps);
     }
+    Ok(())
+}
+
+fn run_frame_bench(args: &BenchArgs) -> anyhow::Result<()> {
+    if !(args.hours >= 0.0 && args.seconds > 0.0) {
+        return Err(BadInput("--hours must be >= 0 and --seconds > 0".into()).into());
+    }
+    println!("kd training with {} h of history per stage; timing {} s of frames at 1280x800", args.hours, args.seconds);
+    let report = kdlab::ui::frame_bench::run(args.hours, args.seconds, args.device)?;
+    println!(
+        "{} frames, {} metric points held; {} had taken {} real steps",
+        report.frame_ms.len(),
+        report.points,
+        report.live_stage,
+        report.live_steps
+    );
+    let ms = |q| report.percentile(q);
+    println!(
+        "app work per frame: p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        ms(0.5),
+        ms(0.95),
+        ms(0.99),
+        ms(1.0)
+    );
     Ok(())
 }
 

@@ -369,6 +369,31 @@ fn presets_are_listed_and_bench_reports_both_workloads() {
     }
 }
 
+/// `kdlab bench ui` draws the workbench with the synthetic history in front of the live kd run:
+/// 0.05 h at 20 reports/s is 3,600 reports for each of the 17 series of the three stages.
+#[test]
+fn the_frame_bench_draws_hours_of_history() {
+    let dir = scratch_dir("frame_bench");
+    let output = kdlab()
+        .args(["bench", "ui", "--device", "cpu", "--hours", "0.05", "--seconds", "1"])
+        .env("KDLAB_CACHE_DIR", dir.join("cache"))
+        .env("XDG_RUNTIME_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report = text(&output.stdout);
+    let held: usize = report
+        .split(" metric points held")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no point count in {report}"));
+    assert!(held >= 17 * 3_600, "{report}");
+    assert!(report.contains("app work per frame: p50 ") && report.contains(" p99 "), "{report}");
+    let bad = kdlab().args(["bench", "ui", "--seconds", "0"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+}
+
 #[test]
 fn every_bundled_preset_runs_to_the_end() {
     let dir = scratch_dir("bundled");

@@ -71,6 +71,26 @@ impl Engine {
         Engine { commands: command_sender, events: event_receiver, thread }
     }
 
+    /// This engine with its events passed through `relay` on their way out, on a thread of
+    /// their own; commands still go straight in. (The frame-time benchmark uses it to put hours
+    /// of history in front of a real run.)
+    pub fn relayed(mut self, mut relay: impl FnMut(Event, &Sender<Event>) + Send + 'static) -> Engine {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let (inner_events, inner_thread) = (self.events.clone(), self.thread.take());
+        let thread = std::thread::Builder::new()
+            .name("kdlab-relay".into())
+            .spawn(move || {
+                for event in inner_events.iter() {
+                    relay(event, &sender);
+                }
+                if let Some(thread) = inner_thread {
+                    let _ = thread.join();
+                }
+            })
+            .ok();
+        Engine { commands: self.commands.clone(), events: receiver, thread }
+    }
+
     /// Waits for the engine thread to end.
     pub fn join(mut self) {
         if let Some(thread) = self.thread.take() {

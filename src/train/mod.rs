@@ -15,7 +15,9 @@ pub mod stage;
 
 pub use cache::TeacherCache;
 pub use engine::Engine;
-pub use events::{Command, EnsembleOutcome, Event, MetricPoint, Parameter, Probe, RunInfo, StageOutcome, StageStart};
+pub use events::{
+    Command, EnsembleOutcome, Event, MetricPoint, Parameter, Probe, RunInfo, StageInfo, StageOutcome, StageStart,
+};
 pub use launch::{PrepareError, Prepared, prepare};
 pub use plan::Plan;
 pub use preset::{Preset, PresetError, PresetSource};

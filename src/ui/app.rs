@@ -43,6 +43,12 @@ impl KdlabApp {
         let saved: Option<Saved> = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY));
         let (settings, tree) =
             saved.map_or_else(|| (Settings::default(), views::default_tree()), |s| (s.settings, s.tree));
+        KdlabApp::with(settings, tree)
+    }
+
+    /// An app with these settings and this arrangement, not tied to a window (the frame-time
+    /// benchmark draws it into a bare egui context).
+    pub fn with(settings: Settings, tree: egui_tiles::Tree<Pane>) -> KdlabApp {
         KdlabApp {
             saved: (settings.clone(), tree.clone()),
             settings,
@@ -189,8 +195,9 @@ impl KdlabApp {
     }
 }
 
-impl eframe::App for KdlabApp {
-    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+impl KdlabApp {
+    /// One frame of the workbench: events in, views drawn, their actions applied.
+    pub fn draw(&mut self, ui: &mut egui::Ui) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
         if let Some(session) = &mut self.session {
@@ -220,8 +227,24 @@ impl eframe::App for KdlabApp {
             // Keep drawing while the engine works; otherwise egui redraws only on input.
             ctx.request_repaint_after(Duration::from_millis(16));
         }
-        self.save_if_changed(frame);
         self.frame_stats.record(started.elapsed());
+    }
+
+    /// Starts the chosen preset, as the Start button does.
+    pub fn start_run(&mut self) {
+        self.apply(Action::Start);
+    }
+
+    /// Replaces the run with one whose events come from `session` (the benchmark's replay).
+    pub fn attach(&mut self, session: Session) {
+        self.session = Some(session);
+    }
+}
+
+impl eframe::App for KdlabApp {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        self.draw(ui);
+        self.save_if_changed(frame);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -58,6 +58,8 @@ pub struct RunHistory {
     pub error: Option<String>,
     pub finished: bool,
     pub started_at: Instant,
+    /// When the `Finished` event arrived; the elapsed time stops there.
+    pub finished_at: Option<Instant>,
     /// Steps per second of the running stage, smoothed.
     pub steps_per_second: f64,
     last_rate_sample: Option<(Instant, u64)>,
@@ -74,6 +76,7 @@ impl Default for RunHistory {
             error: None,
             finished: false,
             started_at: Instant::now(),
+            finished_at: None,
             steps_per_second: 0.0,
             last_rate_sample: None,
         }
@@ -150,7 +153,10 @@ impl RunHistory {
             Event::EnsembleEvaluated(outcome) => self.ensembles.push(outcome),
             Event::Notice(text) => self.notices.push(text),
             Event::Error(text) => self.error = Some(text),
-            Event::Finished { .. } => self.finished = true,
+            Event::Finished { .. } => {
+                self.finished = true;
+                self.finished_at = Some(Instant::now());
+            }
         }
     }
 
@@ -184,7 +190,23 @@ impl RunHistory {
         (stage.outcome.is_none() && (stage.temperature.is_some() || stage.alpha.is_some())).then_some(stage)
     }
 
+    /// Time since the run started, up to its end.
     pub fn elapsed(&self) -> Duration {
-        self.started_at.elapsed()
+        self.finished_at.unwrap_or_else(Instant::now).duration_since(self.started_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_elapsed_time_stops_when_the_run_finishes() {
+        let mut history = RunHistory::default();
+        history.apply(Event::Finished { cancelled: false });
+        let at_finish = history.elapsed();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(history.elapsed(), at_finish);
+        assert!(history.finished);
     }
 }

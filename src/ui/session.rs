@@ -18,7 +18,11 @@ impl Session {
     /// Launches `source` with `overrides` on `device`; loading and device selection happen on
     /// the engine thread.
     pub fn start(source: PresetSource, overrides: Vec<String>, device: DeviceChoice) -> Session {
-        let engine = Engine::launch(source, overrides, device, TeacherCache::default_location());
+        Session::of(Engine::launch(source, overrides, device, TeacherCache::default_location()))
+    }
+
+    /// A run whose events come from `engine`.
+    pub fn of(engine: Engine) -> Session {
         Session { engine: Some(engine), history: RunHistory::default() }
     }
 

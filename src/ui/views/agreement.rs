@@ -3,7 +3,10 @@
 //! prediction × student prediction for the chosen stage (counts on hover).
 
 use super::{ViewContext, stage_picker};
-use crate::ui::views::curves::curve_plot;
+use crate::ui::views::curves::{CurveSpec, curve_plot};
+
+const AGREEMENT: CurveSpec = CurveSpec { id: "agreement_plot", y_label: "agreement", metrics: &["agreement"] };
+const KL: CurveSpec = CurveSpec { id: "kl_plot", y_label: "KL(t||s)", metrics: &["kl_teacher_student"] };
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     let Some(history) = view.history else {
@@ -14,15 +17,14 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         ui.label("This run has no stage with a teacher.");
         return;
     }
-    let smoothing = view.settings.smoothing;
     let link = ui.scope_id().with("agreement_link");
     let height = (ui.available_height() / 2.0 - 6.0).max(70.0);
     let plots_width = (ui.available_width() * 0.55).max(160.0);
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.set_width(plots_width);
-            curve_plot(ui, "agreement_plot", "agreement", history, &["agreement"], smoothing, height, link);
-            curve_plot(ui, "kl_plot", "KL(t||s)", history, &["kl_teacher_student"], smoothing, height, link);
+            curve_plot(ui, view, &AGREEMENT, height, link);
+            curve_plot(ui, view, &KL, height, link);
         });
         ui.vertical(|ui| matrix_panel(ui, view, history));
     });

@@ -4,45 +4,49 @@
 
 use super::{ViewContext, series_color};
 use crate::train::Parameter;
-use crate::ui::history::{RunHistory, StageHistory};
-use crate::ui::series::{debiased_ema, decimate};
+use crate::ui::history::StageHistory;
 use egui_plot::{Legend, Line, Plot, PlotPoint, PlotPoints, Text, VLine};
 
-const LOSS_METRICS: [&str; 4] = ["loss", "loss_ce", "loss_kd", "loss_ls"];
-const ACCURACY_METRICS: [&str; 2] = ["train_accuracy", "test_accuracy"];
+/// One plot: its id, its y-axis label and the metrics it draws for every stage.
+pub struct CurveSpec {
+    pub id: &'static str,
+    pub y_label: &'static str,
+    pub metrics: &'static [&'static str],
+}
+
+const LOSS: CurveSpec =
+    CurveSpec { id: "loss_plot", y_label: "loss", metrics: &["loss", "loss_ce", "loss_kd", "loss_ls"] };
+const ACCURACY: CurveSpec =
+    CurveSpec { id: "accuracy_plot", y_label: "accuracy", metrics: &["train_accuracy", "test_accuracy"] };
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.horizontal(|ui| {
         ui.add(egui::Slider::new(&mut view.settings.smoothing, 0.0..=0.99).text("Smoothing"))
             .on_hover_text("TensorBoard's debiased exponential moving average");
     });
-    let Some(history) = view.history else {
+    if view.history.is_none() {
         ui.label("No run yet.");
         return;
-    };
-    let smoothing = view.settings.smoothing;
+    }
     let height = (ui.available_height() / 2.0 - 4.0).max(80.0);
     let link = ui.scope_id().with("curves_link");
-    curve_plot(ui, "loss_plot", "loss", history, &LOSS_METRICS, smoothing, height, link);
-    curve_plot(ui, "accuracy_plot", "accuracy", history, &ACCURACY_METRICS, smoothing, height, link);
+    curve_plot(ui, view, &LOSS, height, link);
+    curve_plot(ui, view, &ACCURACY, height, link);
 }
 
-/// One plot of `metrics` for every stage, with the stages' markers.
-#[allow(clippy::too_many_arguments)]
-pub fn curve_plot(
-    ui: &mut egui::Ui,
-    id: &str,
-    y_label: &str,
-    history: &RunHistory,
-    metrics: &[&str],
-    smoothing: f64,
-    height: f32,
-    link: egui::Id,
-) {
+/// One plot of the spec's metrics for every stage, with the stages' markers. Series are
+/// smoothed incrementally and decimated to the visible x range, one min–max per pixel column.
+pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, height: f32, link: egui::Id) {
+    let Some(history) = view.history else { return };
+    let smoothing = view.settings.smoothing;
+    let smoothed = &mut view.selection.smoothed;
     let columns = ui.available_width().max(100.0) as usize;
-    let series =
-        history.stages.iter().map(|s| metrics.iter().filter(|m| s.series.contains_key(**m)).count()).sum::<usize>();
-    let mut plot = Plot::new(id);
+    let series = history
+        .stages
+        .iter()
+        .map(|s| spec.metrics.iter().filter(|m| s.series.contains_key(**m)).count())
+        .sum::<usize>();
+    let mut plot = Plot::new(spec.id);
     // A lone series needs no legend; the axis label names it.
     if series > 1 {
         plot = plot.legend(Legend::default());
@@ -51,13 +55,18 @@ pub fn curve_plot(
         .link_axis(link, [true, false])
         .link_cursor(link, [true, false])
         .x_axis_label("step")
-        .y_axis_label(y_label)
+        .y_axis_label(spec.y_label)
         .show(ui, |plot| {
+            // While the plot follows the data, everything is visible; once the user zooms or
+            // pans, only the shown range is decimated.
+            let visible = (!plot.auto_bounds().x).then(|| plot.plot_bounds().range_x());
             let mut index = 0;
-            for stage in &history.stages {
-                for metric in metrics {
-                    let Some(points) = stage.series.get(*metric) else { continue };
-                    let shown = decimate(&debiased_ema(points, smoothing), x_min(points), x_max(points), columns);
+            for (stage_index, stage) in history.stages.iter().enumerate() {
+                for &metric in spec.metrics {
+                    let Some(points) = stage.series.get(metric) else { continue };
+                    let series = smoothed.entry((stage_index, metric)).or_default();
+                    series.update(points, smoothing);
+                    let shown = series.decimated(visible.clone(), columns);
                     let name = format!("{} · {metric}", stage.name);
                     plot.line(Line::new(name, PlotPoints::from(shown)).color(series_color(index)));
                     index += 1;
@@ -65,14 +74,6 @@ pub fn curve_plot(
                 draw_markers(plot, stage);
             }
         });
-}
-
-fn x_min(points: &[[f64; 2]]) -> f64 {
-    points.first().map_or(0.0, |p| p[0])
-}
-
-fn x_max(points: &[[f64; 2]]) -> f64 {
-    points.last().map_or(0.0, |p| p[0])
 }
 
 /// Vertical markers where T or α changed, labelled with the new value.

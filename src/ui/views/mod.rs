@@ -9,9 +9,11 @@ pub mod soft_targets;
 pub mod status;
 
 use super::history::RunHistory;
+use super::series::SmoothedSeries;
 use super::settings::Settings;
 use crate::train::Command;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// A tile's content.
@@ -83,6 +85,8 @@ pub struct Selection {
     pub thumbnails: Vec<egui::TextureHandle>,
     /// The device the chosen `--device` setting resolves to, shown before a run starts.
     pub device_label: Option<String>,
+    /// Smoothed copies of the plotted series, per (stage, metric), extended frame by frame.
+    pub smoothed: HashMap<(usize, &'static str), SmoothedSeries>,
 }
 
 /// Everything a view may read and change.
