@@ -17,6 +17,11 @@ pub const BUNDLED: &[BundledPreset] = &[
     BundledPreset { file: "ta.toml", text: include_str!("../presets/ta.toml") },
     BundledPreset { file: "ban.toml", text: include_str!("../presets/ban.toml") },
     BundledPreset { file: "label_smoothing.toml", text: include_str!("../presets/label_smoothing.toml") },
+    BundledPreset { file: "rkd.toml", text: include_str!("../presets/rkd.toml") },
+    BundledPreset { file: "at.toml", text: include_str!("../presets/at.toml") },
+    BundledPreset { file: "fitnets.toml", text: include_str!("../presets/fitnets.toml") },
+    BundledPreset { file: "dml.toml", text: include_str!("../presets/dml.toml") },
+    BundledPreset { file: "dkd.toml", text: include_str!("../presets/dkd.toml") },
 ];
 
 impl BundledPreset {

@@ -59,6 +59,28 @@ impl ModelSpec {
         }
     }
 
+    /// Width of the penultimate representation ([`Forward::embedding`]) for inputs of `shape`.
+    pub fn embedding_width(&self, shape: InputShape) -> usize {
+        match self {
+            ModelSpec::Mlp { hidden } => hidden.last().copied().unwrap_or(shape.len()),
+            ModelSpec::Cnn { channels, hidden } => hidden.last().copied().unwrap_or_else(|| {
+                let (height, width) = match shape {
+                    InputShape::Image { height, width, .. } => (height, width),
+                    InputShape::Flat { features } => (1, features),
+                };
+                channels.last().copied().unwrap_or(1) * (height >> channels.len()) * (width >> channels.len())
+            }),
+        }
+    }
+
+    /// Channels of each conv block's output (empty for MLPs).
+    pub fn block_channels(&self) -> &[usize] {
+        match self {
+            ModelSpec::Mlp { .. } => &[],
+            ModelSpec::Cnn { channels, .. } => channels,
+        }
+    }
+
     /// Builds the network with fresh parameters on `device`.
     pub fn init(&self, shape: InputShape, classes: usize, device: &Device) -> Network {
         match self {

@@ -46,6 +46,7 @@ impl Controls {
         match command {
             Command::SetTemperature(value) => self.changes.push((Parameter::Temperature, value)),
             Command::SetAlpha(value) => self.changes.push((Parameter::Alpha, value)),
+            Command::SetBeta(value) => self.changes.push((Parameter::Beta, value)),
             Command::Pause => self.paused = true,
             Command::Resume => {
                 self.paused = false;

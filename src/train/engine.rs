@@ -206,6 +206,8 @@ impl<'a> Run<'a> {
                 .map(|&i| self.dataset.standardization.invert(&test.features[i * width..(i + 1) * width]))
                 .collect(),
             probe_examples: examples,
+            relation_labels: self.data.probes.relation_examples.iter().map(|&i| test.labels[i]).collect(),
+            plane: self.data.probes.plane.clone(),
             stages: self
                 .plan
                 .stages
@@ -219,6 +221,7 @@ impl<'a> Run<'a> {
                         teacher: self.teacher_name(stage),
                         temperature: has(Hyper::Temperature).then_some(stage.hypers.temperature),
                         alpha: has(Hyper::Alpha).then_some(stage.hypers.alpha),
+                        beta: has(Hyper::Beta).then_some(stage.hypers.beta),
                     }
                 })
                 .collect(),
@@ -255,6 +258,7 @@ impl<'a> Run<'a> {
                 data: &self.data,
                 device: self.device,
                 teacher,
+                teacher_model: stage.teacher.map(|t| &self.plan.stages[t].model),
             };
             let (trained, usable) = match self.reuse_cached(&ctx, sink)? {
                 Some(trained) => (trained, true),
@@ -298,7 +302,9 @@ impl<'a> Run<'a> {
             info.metrics.into_iter().map(|p| MetricPoint { stage: ctx.index, ..p }).collect();
         sink.metrics(replayed)?;
         let test_logits = to_host(predict(&network, &self.data.test_inputs));
-        sink.probe(ctx.probe(&test_logits, info.steps))?;
+        let teacher_probe = ctx.teacher_probe();
+        let (probe, _) = ctx.probe(&network, teacher_probe.as_ref(), &test_logits, info.steps, 1.0);
+        sink.probe(probe)?;
         let trained = Trained { network, test_logits };
         let outcome = StageOutcome {
             params,

@@ -9,10 +9,19 @@ const INFERENCE_BATCH: usize = 1024;
 
 /// Logits of `network` (an inference copy) for every row of `inputs`, kept on the device.
 pub fn predict(network: &Network, inputs: &Tensor<2>) -> Tensor<2> {
+    in_batches(inputs, |batch| network.logits(batch))
+}
+
+/// Penultimate embeddings of `network` for every row of `inputs`, kept on the device.
+pub fn embed(network: &Network, inputs: &Tensor<2>) -> Tensor<2> {
+    in_batches(inputs, |batch| network.forward(batch).embedding)
+}
+
+fn in_batches(inputs: &Tensor<2>, run: impl Fn(Tensor<2>) -> Tensor<2>) -> Tensor<2> {
     let [rows, _] = inputs.dims();
     let chunks: Vec<Tensor<2>> = (0..rows)
         .step_by(INFERENCE_BATCH)
-        .map(|start| network.logits(inputs.clone().narrow(0, start, INFERENCE_BATCH.min(rows - start))))
+        .map(|start| run(inputs.clone().narrow(0, start, INFERENCE_BATCH.min(rows - start))))
         .collect();
     Tensor::cat(chunks, 0)
 }

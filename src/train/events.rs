@@ -6,6 +6,7 @@
 //! of probe snapshots only the latest waits for room; progress ticks are dropped when the
 //! channel is full, because the next one supersedes them.
 
+use super::probe::{Plane, Representations};
 use crate::data::InputShape;
 use crossbeam_channel::{Sender, TrySendError};
 use serde::Serialize;
@@ -16,6 +17,8 @@ use std::time::{Duration, Instant};
 pub enum Command {
     SetTemperature(f64),
     SetAlpha(f64),
+    /// AT's attention weight or DKD's non-target weight.
+    SetBeta(f64),
     /// Stop taking optimizer steps until `Resume` or `Step`.
     Pause,
     Resume,
@@ -33,6 +36,7 @@ pub enum Command {
 pub enum Parameter {
     Temperature,
     Alpha,
+    Beta,
 }
 
 impl Parameter {
@@ -40,6 +44,7 @@ impl Parameter {
         match self {
             Parameter::Temperature => "temperature",
             Parameter::Alpha => "alpha",
+            Parameter::Beta => "beta",
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct Probe {
     /// Counts over the whole test split of (teacher prediction, stage prediction), row-major
     /// `[classes × classes]` with the teacher's class as the row; for stages with a teacher.
     pub agreement_matrix: Option<Vec<u32>>,
+    /// Attention maps, relations and decision boundary, or why each is not available.
+    pub representations: Representations,
 }
 
 /// What a run is about: sent first, before any stage starts.
@@ -91,6 +98,10 @@ pub struct RunInfo {
     pub probe_labels: Vec<u32>,
     /// The probe examples' features on their original scale (pixels for images), for thumbnails.
     pub probe_features: Vec<Vec<f32>>,
+    /// Labels of the relation probe's examples (sorted by class).
+    pub relation_labels: Vec<u32>,
+    /// The plane of 2-D data: extent and training points, for the decision-boundary view.
+    pub plane: Option<Plane>,
     pub stages: Vec<StageInfo>,
 }
 
@@ -105,6 +116,8 @@ pub struct StageInfo {
     pub temperature: Option<f64>,
     /// The starting alpha, for methods that have one.
     pub alpha: Option<f64>,
+    /// The starting beta (AT, DKD).
+    pub beta: Option<f64>,
 }
 
 /// What a listener needs to know about a stage when it starts.

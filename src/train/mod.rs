@@ -11,7 +11,9 @@ pub mod launch;
 pub mod method;
 pub mod plan;
 pub mod preset;
+pub mod probe;
 pub mod stage;
+pub mod trainee;
 
 pub use cache::TeacherCache;
 pub use engine::Engine;

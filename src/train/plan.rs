@@ -13,6 +13,12 @@ pub struct Hypers {
     pub alpha: f64,
     pub epsilon: f64,
     pub correct_prob: f64,
+    pub beta: f64,
+    pub distance_weight: f64,
+    pub angle_weight: f64,
+    pub hint_epochs: f64,
+    pub warmup_epochs: f64,
+    pub peers: f64,
 }
 
 /// One stage, ready to run.
@@ -69,6 +75,12 @@ impl Plan {
                         alpha: value(Hyper::Alpha),
                         epsilon: value(Hyper::Epsilon),
                         correct_prob: value(Hyper::CorrectProb),
+                        beta: value(Hyper::Beta),
+                        distance_weight: value(Hyper::DistanceWeight),
+                        angle_weight: value(Hyper::AngleWeight),
+                        hint_epochs: value(Hyper::HintEpochs),
+                        warmup_epochs: value(Hyper::WarmupEpochs),
+                        peers: value(Hyper::Peers),
                     },
                     settings: stage.settings(&preset.train),
                     seed: stage_seed(preset.train_seed(), &stage.name),

@@ -146,6 +146,17 @@ pub enum Method {
     TfkdSelf,
     /// Teacher-free KD, regularisation: KD from a hand-made "virtual teacher".
     TfkdReg,
+    /// Relational KD: distance and angle relations of the penultimate embeddings, added to CE
+    /// (and KD when alpha > 0).
+    Rkd,
+    /// Attention transfer between matching conv blocks (β weight), with KD.
+    At,
+    /// FitNets: a hint stage (a regressor maps a student layer onto the teacher's), then KD.
+    Fitnets,
+    /// Deep mutual learning: peers trained together, each learning from the others.
+    Dml,
+    /// Decoupled KD: target-class and non-target-class terms weighted α and β, with a warm-up.
+    Dkd,
 }
 
 impl Method {
@@ -156,12 +167,22 @@ impl Method {
             Method::LabelSmoothing => "label_smoothing",
             Method::TfkdSelf => "tfkd_self",
             Method::TfkdReg => "tfkd_reg",
+            Method::Rkd => "rkd",
+            Method::At => "at",
+            Method::Fitnets => "fitnets",
+            Method::Dml => "dml",
+            Method::Dkd => "dkd",
         }
     }
 
     /// Whether the stage learns from an earlier stage's model.
     pub fn needs_teacher(self) -> bool {
-        matches!(self, Method::Kd | Method::TfkdSelf)
+        matches!(self, Method::Kd | Method::TfkdSelf | Method::Rkd | Method::At | Method::Fitnets | Method::Dkd)
+    }
+
+    /// Whether each step needs the teacher's features on the batch, not only its logits.
+    pub fn needs_teacher_features(self) -> bool {
+        matches!(self, Method::Rkd | Method::At | Method::Fitnets)
     }
 
     /// The hyperparameters this method reads.
@@ -171,6 +192,11 @@ impl Method {
             Method::Kd | Method::TfkdSelf => &[Hyper::Temperature, Hyper::Alpha],
             Method::LabelSmoothing => &[Hyper::Epsilon],
             Method::TfkdReg => &[Hyper::Temperature, Hyper::Alpha, Hyper::CorrectProb],
+            Method::Rkd => &[Hyper::Temperature, Hyper::Alpha, Hyper::DistanceWeight, Hyper::AngleWeight],
+            Method::At => &[Hyper::Temperature, Hyper::Alpha, Hyper::Beta],
+            Method::Fitnets => &[Hyper::Temperature, Hyper::Alpha, Hyper::HintEpochs],
+            Method::Dml => &[Hyper::Temperature, Hyper::Peers],
+            Method::Dkd => &[Hyper::Temperature, Hyper::Alpha, Hyper::Beta, Hyper::WarmupEpochs],
         }
     }
 
@@ -179,9 +205,25 @@ impl Method {
         match (self, hyper) {
             // Hinton et al. and most KD baselines: T = 4, α = 0.9.
             (_, Hyper::Temperature) if self == Method::TfkdReg => 20.0,
+            // DML's mimicry is a plain KL between peers (Zhang et al.).
+            (_, Hyper::Temperature) if self == Method::Dml => 1.0,
             (_, Hyper::Temperature) => 4.0,
             (_, Hyper::Alpha) if self == Method::TfkdReg => 0.1,
+            // RKD adds its relations to CE alone unless asked for KD too (Park et al.).
+            (_, Hyper::Alpha) if self == Method::Rkd => 0.0,
+            // DKD's α weighs TCKD and is 1 in Zhao et al.
+            (_, Hyper::Alpha) if self == Method::Dkd => 1.0,
             (_, Hyper::Alpha) => 0.9,
+            // Zagoruyko & Komodakis use β = 1000 (with the mean over positions).
+            (_, Hyper::Beta) if self == Method::At => 1000.0,
+            // Zhao et al.: β = 8 on CIFAR-100.
+            (_, Hyper::Beta) => 8.0,
+            // Park et al.: λ_D = 25, λ_A = 50.
+            (_, Hyper::DistanceWeight) => 25.0,
+            (_, Hyper::AngleWeight) => 50.0,
+            (_, Hyper::HintEpochs) => 5.0,
+            (_, Hyper::WarmupEpochs) => 5.0,
+            (_, Hyper::Peers) => 2.0,
             // Szegedy et al. (2016).
             (_, Hyper::Epsilon) => 0.1,
             // Yuan et al. (2020), the virtual teacher's probability on the label.
@@ -197,15 +239,44 @@ pub enum Hyper {
     Alpha,
     Epsilon,
     CorrectProb,
+    /// AT's attention weight; DKD's non-target weight.
+    Beta,
+    DistanceWeight,
+    AngleWeight,
+    /// FitNets: epochs of the hint stage before KD.
+    HintEpochs,
+    /// DKD: epochs over which its KD weight ramps up from 0.
+    WarmupEpochs,
+    /// DML: networks trained together.
+    Peers,
 }
 
 impl Hyper {
+    pub const ALL: [Hyper; 10] = [
+        Hyper::Temperature,
+        Hyper::Alpha,
+        Hyper::Epsilon,
+        Hyper::CorrectProb,
+        Hyper::Beta,
+        Hyper::DistanceWeight,
+        Hyper::AngleWeight,
+        Hyper::HintEpochs,
+        Hyper::WarmupEpochs,
+        Hyper::Peers,
+    ];
+
     pub fn key(self) -> &'static str {
         match self {
             Hyper::Temperature => "temperature",
             Hyper::Alpha => "alpha",
             Hyper::Epsilon => "epsilon",
             Hyper::CorrectProb => "correct_prob",
+            Hyper::Beta => "beta",
+            Hyper::DistanceWeight => "distance_weight",
+            Hyper::AngleWeight => "angle_weight",
+            Hyper::HintEpochs => "hint_epochs",
+            Hyper::WarmupEpochs => "warmup_epochs",
+            Hyper::Peers => "peers",
         }
     }
 
@@ -216,6 +287,11 @@ impl Hyper {
             Hyper::Alpha => (0.0..=1.0).contains(&value),
             Hyper::Epsilon => (0.0..1.0).contains(&value),
             Hyper::CorrectProb => value > 0.0 && value < 1.0,
+            Hyper::Beta | Hyper::DistanceWeight | Hyper::AngleWeight | Hyper::WarmupEpochs => {
+                value >= 0.0 && value.is_finite()
+            }
+            Hyper::HintEpochs => value >= 0.0 && value.fract() == 0.0 && value.is_finite(),
+            Hyper::Peers => (2.0..=8.0).contains(&value) && value.fract() == 0.0,
         };
         match (ok, self) {
             (true, _) => Ok(()),
@@ -223,6 +299,11 @@ impl Hyper {
             (false, Hyper::Alpha) => Err("an alpha in [0, 1]"),
             (false, Hyper::Epsilon) => Err("an epsilon in [0, 1)"),
             (false, Hyper::CorrectProb) => Err("a probability strictly between 0 and 1"),
+            (false, Hyper::Beta | Hyper::DistanceWeight | Hyper::AngleWeight | Hyper::WarmupEpochs) => {
+                Err("a number >= 0")
+            }
+            (false, Hyper::HintEpochs) => Err("a whole number of epochs >= 0"),
+            (false, Hyper::Peers) => Err("a whole number of peers from 2 to 8"),
         }
     }
 }
@@ -245,6 +326,18 @@ pub struct StageSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correct_prob: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance_weight: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub angle_weight: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint_epochs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_epochs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
@@ -265,18 +358,19 @@ impl StageSection {
             Hyper::Alpha => &mut self.alpha,
             Hyper::Epsilon => &mut self.epsilon,
             Hyper::CorrectProb => &mut self.correct_prob,
+            Hyper::Beta => &mut self.beta,
+            Hyper::DistanceWeight => &mut self.distance_weight,
+            Hyper::AngleWeight => &mut self.angle_weight,
+            Hyper::HintEpochs => &mut self.hint_epochs,
+            Hyper::WarmupEpochs => &mut self.warmup_epochs,
+            Hyper::Peers => &mut self.peers,
         }
     }
 
     /// The value of a hyperparameter (after [`Preset::resolve_defaults`], always set for the
     /// method's own parameters).
     pub fn hyper(&self, hyper: Hyper) -> Option<f64> {
-        match hyper {
-            Hyper::Temperature => self.temperature,
-            Hyper::Alpha => self.alpha,
-            Hyper::Epsilon => self.epsilon,
-            Hyper::CorrectProb => self.correct_prob,
-        }
+        self.clone().hyper_mut(hyper).take()
     }
 
     /// The stage's training settings: its own overrides on top of `[train]`.
@@ -454,7 +548,7 @@ impl Preset {
             );
         };
         self.validate_teacher(index, stage, model)?;
-        for hyper in [Hyper::Temperature, Hyper::Alpha, Hyper::Epsilon, Hyper::CorrectProb] {
+        for hyper in Hyper::ALL {
             let Some(value) = stage.hyper(hyper) else { continue };
             if !stage.method.parameters().contains(&hyper) {
                 return invalid(
@@ -467,7 +561,14 @@ impl Preset {
             }
         }
         let path = field(&["stages"]).index(index);
-        validate_settings(&stage.settings(&self.train), &path)
+        let settings = stage.settings(&self.train);
+        if let Some(hint) = stage.hint_epochs.filter(|&h| h >= settings.epochs as f64) {
+            return invalid(
+                stage_field(index, "hint_epochs"),
+                format!("the hint stage ({hint} epochs) must leave epochs for KD (the stage has {})", settings.epochs),
+            );
+        }
+        validate_settings(&settings, &path)
     }
 
     fn validate_teacher(&self, index: usize, stage: &StageSection, model: &ModelSpec) -> Result<(), FieldError> {
@@ -485,6 +586,21 @@ impl Preset {
                     let why = if later { "comes later; a teacher must be an earlier stage" } else { "is not a stage" };
                     return invalid(path, format!("\"{teacher}\" {why}"));
                 };
+                if stage.method == Method::At {
+                    let blocks = |spec: Option<&ModelSpec>| match spec {
+                        Some(ModelSpec::Cnn { channels, .. }) => channels.len(),
+                        _ => 0,
+                    };
+                    let (student, teacher_blocks) = (blocks(Some(model)), blocks(self.models.get(&earlier.model)));
+                    if student == 0 || student != teacher_blocks {
+                        return invalid(
+                            path,
+                            format!(
+                                "attention transfer matches conv blocks one to one: the student has {student} and \"{teacher}\" has {teacher_blocks}; use two cnn models with as many blocks"
+                            ),
+                        );
+                    }
+                }
                 if stage.method == Method::TfkdSelf && self.models.get(&earlier.model) != Some(model) {
                     return invalid(
                         path,

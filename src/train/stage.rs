@@ -3,15 +3,18 @@
 
 use super::controls::{Controls, Turn};
 use super::evaluate::{
-    accuracy, agreement, kl_divergence, predict, prediction_matrix, probe_examples, select_rows, to_host,
+    accuracy, agreement, embed, kl_divergence, predict, prediction_matrix, probe_examples, select_rows, to_host,
 };
 use super::events::{Disconnected, Event, EventSink, MetricPoint, Parameter, Probe, StageOutcome, StageStart};
-use super::method::{StepLoss, step_loss};
+use super::method::{StepInputs, StepLoss, step_loss};
 use super::plan::{Hypers, Plan, StagePlan};
+use super::preset::Method;
 use super::preset::{Hyper, Optimizer, TrainSettings};
+use super::probe::{ProbeInputs, TeacherProbe, representations};
+use super::trainee::{Regressor, Trainee};
 use crate::data::Dataset;
 use crate::device::{Backend, ComputeDevice};
-use crate::model::Network;
+use crate::model::{Forward, ModelSpec, Network};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -34,6 +37,8 @@ pub struct DeviceData {
     pub test_inputs: Tensor<2>,
     /// Indices into the test split of the probe examples.
     pub probe_examples: Vec<usize>,
+    /// The inputs of the representation probes.
+    pub probes: ProbeInputs,
 }
 
 impl DeviceData {
@@ -42,14 +47,16 @@ impl DeviceData {
         let floats = |values: &[f32], rows: usize| {
             Tensor::<2>::from_data(TensorData::new(values.to_vec(), [rows, features]), device)
         };
+        let probe_examples: Vec<usize> = probe_examples(&dataset.test.labels, dataset.num_classes(), PROBES_PER_CLASS)
+            .into_iter()
+            .take(MAX_PROBES)
+            .collect();
         DeviceData {
             train_inputs: floats(&dataset.train.features, dataset.train.len()),
             train_labels: index_tensor(dataset.train.labels.iter().map(|&l| l as usize), device),
             test_inputs: floats(&dataset.test.features, dataset.test.len()),
-            probe_examples: probe_examples(&dataset.test.labels, dataset.num_classes(), PROBES_PER_CLASS)
-                .into_iter()
-                .take(MAX_PROBES)
-                .collect(),
+            probes: ProbeInputs::upload(dataset, &probe_examples, device),
+            probe_examples,
         }
     }
 }
@@ -98,6 +105,8 @@ pub struct StageContext<'a> {
     pub data: &'a DeviceData,
     pub device: &'a ComputeDevice,
     pub teacher: Option<&'a Trained>,
+    /// The teacher's architecture (FitNets shapes its regressor after it).
+    pub teacher_model: Option<&'a ModelSpec>,
 }
 
 impl StageContext<'_> {
@@ -227,17 +236,28 @@ pub fn train(ctx: &StageContext, controls: &mut Controls, sink: &mut EventSink) 
     let device = ctx.device.device.clone();
     let classes = ctx.dataset.num_classes();
     device.seed(stage.seed);
-    let mut model = stage.model.init(ctx.dataset.shape, classes, &device.clone().autodiff());
-    sink.send(Event::StageStarted(ctx.start_event(model.num_params(), None)))?;
+    let mut model = Trainee::new(stage, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
+    sink.send(Event::StageStarted(ctx.start_event(model.network.num_params(), None)))?;
+    if let Some(regressor) = &model.regressor {
+        sink.send(Event::Notice(format!("{}: FitNets hint from the {}", stage.name, regressor.describe())))?;
+    }
 
     let mut optimizer = optimizer(&stage.settings);
     // A frozen teacher on un-augmented inputs: its outputs are computed once, not every step.
     let teacher_train_logits = ctx.teacher.map(|t| predict(&t.network, &ctx.data.train_inputs));
     let mut hypers = stage.hypers;
-    let mut reporter = Reporter { ctx, history: Vec::new(), sums: IntervalSums::new() };
+    let mut reporter =
+        Reporter { ctx, teacher_probe: ctx.teacher_probe(), history: Vec::new(), sums: IntervalSums::new() };
     let check_every_step = ctx.device.backend == Backend::Flex;
     let examples = ctx.dataset.train.len();
     let total_steps = Plan::steps_of(stage, examples);
+    let steps_per_epoch = examples.div_ceil(stage.settings.batch_size) as f64;
+    // The frozen teacher's embeddings are computed once too; only methods that match feature
+    // maps run it on every batch.
+    let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher).flatten();
+    let needs_maps = stage.method == Method::At || model.regressor.as_ref().is_some_and(Regressor::uses_maps);
+    let teacher_train_embeddings =
+        teacher_features.filter(|_| !needs_maps).map(|t| embed(&t.network, &ctx.data.train_inputs));
     let mut rng = StdRng::seed_from_u64(stage.seed);
     let mut step = 0u64;
     let mut end = StageEnd::Completed;
@@ -261,9 +281,27 @@ pub fn train(ctx: &StageContext, controls: &mut Controls, sink: &mut EventSink) 
             let indices = index_tensor(batch.iter().copied(), &device);
             let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
             let labels = ctx.data.train_labels.clone().select(0, indices.clone());
-            let teacher_logits = teacher_train_logits.as_ref().map(|t| t.clone().select(0, indices));
-            let logits = model.forward(inputs).logits;
-            let loss = step_loss(stage.method, logits.clone(), teacher_logits, labels.clone(), &hypers);
+            let teacher_logits = teacher_train_logits.as_ref().map(|t| t.clone().select(0, indices.clone()));
+            let teacher = match (&teacher_train_embeddings, teacher_features) {
+                (Some(embeddings), _) => Some(Forward {
+                    logits: teacher_logits.clone().unwrap_or_else(|| embeddings.clone()),
+                    embedding: embeddings.clone().select(0, indices.clone()),
+                    feature_maps: Vec::new(),
+                }),
+                (None, Some(t)) => Some(t.network.forward(inputs.clone())),
+                (None, None) => None,
+            };
+            let forward = model.forward(inputs);
+            let logits = forward.student.logits.clone();
+            let step_inputs = StepInputs {
+                forward: &forward,
+                regressor: model.regressor.as_ref(),
+                teacher_logits,
+                teacher: teacher.as_ref(),
+                labels: labels.clone(),
+                progress: step as f64 / steps_per_epoch,
+            };
+            let loss = step_loss(stage.method, step_inputs, &hypers);
             reporter.sums.add(&loss, &logits, &labels);
             let diverged = check_every_step && !f64::from(loss.total.clone().into_scalar::<f32>()).is_finite();
             let gradients = GradientsParams::from_grads(loss.total.backward(), &model);
@@ -289,7 +327,7 @@ pub fn train(ctx: &StageContext, controls: &mut Controls, sink: &mut EventSink) 
         let epoch = step.div_ceil(examples.div_ceil(stage.settings.batch_size) as u64).max(1);
         reporter.report(&model.valid(), step, epoch, &hypers, sink)?;
     }
-    let network = model.valid();
+    let network = model.network.valid();
     let test_logits = to_host(predict(&network, &ctx.data.test_inputs));
     let trained = Trained { network, test_logits };
     let outcome = ctx.outcome(&trained, step, started, end);
@@ -308,6 +346,7 @@ fn apply_changes(
         let (hyper, slot) = match parameter {
             Parameter::Temperature => (Hyper::Temperature, &mut hypers.temperature),
             Parameter::Alpha => (Hyper::Alpha, &mut hypers.alpha),
+            Parameter::Beta => (Hyper::Beta, &mut hypers.beta),
         };
         if !stage.method.parameters().contains(&hyper) {
             sink.send(Event::Notice(format!(
@@ -327,9 +366,21 @@ fn apply_changes(
     Ok(())
 }
 
+/// Metric names of DML's second, third, … peer's test accuracy.
+const PEER_ACCURACY: [&str; 7] = [
+    "peer2_test_accuracy",
+    "peer3_test_accuracy",
+    "peer4_test_accuracy",
+    "peer5_test_accuracy",
+    "peer6_test_accuracy",
+    "peer7_test_accuracy",
+    "peer8_test_accuracy",
+];
+
 /// Turns interval sums and an evaluation on the test split into metric points.
 struct Reporter<'a> {
     ctx: &'a StageContext<'a>,
+    teacher_probe: Option<TeacherProbe>,
     history: Vec<MetricPoint>,
     sums: IntervalSums,
 }
@@ -338,7 +389,7 @@ impl Reporter<'_> {
     /// Sends one report; returns whether every value was finite.
     fn report(
         &mut self,
-        network: &Network,
+        trainee: &Trainee,
         step: u64,
         epoch: u64,
         hypers: &Hypers,
@@ -347,8 +398,16 @@ impl Reporter<'_> {
         let ctx = self.ctx;
         let classes = ctx.dataset.num_classes();
         let mut values = self.sums.take();
-        let test_logits = to_host(predict(network, &ctx.data.test_inputs));
-        values.push(("test_accuracy", accuracy(&test_logits, &ctx.dataset.test.labels, classes)));
+        let test_accuracy = |network: &Network| {
+            let logits = to_host(predict(network, &ctx.data.test_inputs));
+            let value = accuracy(&logits, &ctx.dataset.test.labels, classes);
+            (logits, value)
+        };
+        let (test_logits, student_accuracy) = test_accuracy(&trainee.network);
+        values.push(("test_accuracy", student_accuracy));
+        for (peer, name) in trainee.peers.iter().zip(PEER_ACCURACY) {
+            values.push((name, test_accuracy(peer).1));
+        }
         if let Some(teacher) = ctx.teacher {
             values.push(("agreement", agreement(&teacher.test_logits, &test_logits, classes)));
             values.push(("kl_teacher_student", kl_divergence(&teacher.test_logits, &test_logits, classes)));
@@ -360,6 +419,15 @@ impl Reporter<'_> {
         if method.parameters().contains(&Hyper::Alpha) {
             values.push(("alpha", hypers.alpha));
         }
+        if method.parameters().contains(&Hyper::Beta) {
+            values.push(("beta", hypers.beta));
+        }
+        let temperature = if method.parameters().contains(&Hyper::Temperature) { hypers.temperature } else { 1.0 };
+        let (probe, neighbour_agreement) =
+            ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, step, temperature);
+        if let Some(share) = neighbour_agreement {
+            values.push(("neighbour_agreement", share));
+        }
         let finite = values.iter().all(|(_, v)| v.is_finite());
         let points: Vec<MetricPoint> = values
             .into_iter()
@@ -367,17 +435,32 @@ impl Reporter<'_> {
             .collect();
         self.history.extend(points.iter().cloned());
         sink.metrics(points)?;
-        sink.probe(ctx.probe(&test_logits, step))?;
+        sink.probe(probe)?;
         Ok(finite)
     }
 }
 
 impl StageContext<'_> {
-    /// The stage's (and its teacher's) predictions on the probe set, from its test logits.
-    pub fn probe(&self, test_logits: &[f32], step: u64) -> Probe {
+    /// The teacher's side of the representation probes (it is frozen: computed once a stage).
+    pub fn teacher_probe(&self) -> Option<TeacherProbe> {
+        self.teacher.map(|t| TeacherProbe::new(&t.network, &self.data.probes, self.stage.model.block_channels().len()))
+    }
+
+    /// The stage's (and its teacher's) predictions on the probe set, from its test logits, and
+    /// the representation probes of `network`; also the relation graphs' neighbour agreement.
+    pub fn probe(
+        &self,
+        network: &Network,
+        teacher: Option<&TeacherProbe>,
+        test_logits: &[f32],
+        step: u64,
+        temperature: f64,
+    ) -> (Probe, Option<f64>) {
         let classes = self.dataset.num_classes();
         let examples = &self.data.probe_examples;
-        Probe {
+        let (representations, neighbour_agreement) =
+            representations(network, teacher, &self.data.probes, classes, temperature);
+        let probe = Probe {
             stage: self.index,
             step,
             classes,
@@ -385,6 +468,8 @@ impl StageContext<'_> {
             logits: select_rows(test_logits, examples, classes),
             teacher_logits: self.teacher.map(|t| select_rows(&t.test_logits, examples, classes)),
             agreement_matrix: self.teacher.map(|t| prediction_matrix(&t.test_logits, test_logits, classes)),
-        }
+            representations,
+        };
+        (probe, neighbour_agreement)
     }
 }

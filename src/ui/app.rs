@@ -41,8 +41,11 @@ impl KdlabApp {
     /// Restores the saved settings and arrangement, if any.
     pub fn new(cc: &eframe::CreationContext<'_>) -> KdlabApp {
         let saved: Option<Saved> = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY));
-        let (settings, tree) =
+        let (settings, mut tree) =
             saved.map_or_else(|| (Settings::default(), views::default_tree()), |s| (s.settings, s.tree));
+        if !views::has_every_pane(&tree) {
+            tree = views::default_tree();
+        }
         KdlabApp::with(settings, tree)
     }
 

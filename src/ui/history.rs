@@ -30,6 +30,7 @@ pub struct StageHistory {
     /// The temperature and alpha now in force (for methods that have them).
     pub temperature: Option<f64>,
     pub alpha: Option<f64>,
+    pub beta: Option<f64>,
 }
 
 impl StageHistory {
@@ -97,6 +98,7 @@ impl RunHistory {
                         teacher: s.teacher.clone(),
                         temperature: s.temperature,
                         alpha: s.alpha,
+                        beta: s.beta,
                         ..StageHistory::default()
                     })
                     .collect();
@@ -132,6 +134,7 @@ impl RunHistory {
                     match parameter {
                         Parameter::Temperature => history.temperature = Some(value),
                         Parameter::Alpha => history.alpha = Some(value),
+                        Parameter::Beta => history.beta = Some(value),
                     }
                 }
             }
@@ -187,7 +190,8 @@ impl RunHistory {
     /// The running stage, if its method has a temperature or an alpha to steer.
     pub fn steerable_stage(&self) -> Option<&StageHistory> {
         let stage = self.stages.get(self.current_stage()?)?;
-        (stage.outcome.is_none() && (stage.temperature.is_some() || stage.alpha.is_some())).then_some(stage)
+        (stage.outcome.is_none() && (stage.temperature.is_some() || stage.alpha.is_some() || stage.beta.is_some()))
+            .then_some(stage)
     }
 
     /// Time since the run started, up to its end.

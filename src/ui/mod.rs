@@ -6,6 +6,7 @@ pub mod app;
 pub mod frame_bench;
 pub mod frame_stats;
 pub mod history;
+pub mod paint;
 pub mod series;
 pub mod session;
 pub mod settings;

@@ -1,5 +1,5 @@
 //! The control panel: preset, dataset and device pickers, the run buttons, and the live
-//! temperature and alpha sliders for the running distillation stage.
+//! temperature, alpha (and, for AT and DKD, beta) sliders for the running distillation stage.
 
 use super::{Action, ViewContext};
 use crate::data::DATASET_NAMES;
@@ -12,6 +12,11 @@ const TEMPERATURE_HELP: &str = "Temperature T of the soft targets, from the next
     loss = (1 - α)·CE(s, y) + α·T²·KL(softmax(t/T) || softmax(s/T))";
 const ALPHA_HELP: &str = "Weight α of the soft-target term, from the next optimizer step:\n\
     loss = (1 - α)·CE(s, y) + α·T²·KL(softmax(t/T) || softmax(s/T))";
+
+const AT_BETA_HELP: &str = "Weight β of attention transfer, from the next optimizer step:\n\
+    loss = (1 - α)·CE + α·T²·KL + β·Σ_blocks mean((a_s - a_t)²),  a = normalised channel mean of F²";
+const DKD_BETA_HELP: &str = "Weight β of the non-target-class term, from the next optimizer step:\n\
+    loss = CE + warm-up·(α·TCKD + β·NCKD)";
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     egui::ScrollArea::vertical().show(ui, |ui| {
@@ -149,6 +154,15 @@ fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
     let response = ui.add_enabled(alpha.is_some(), slider(&mut a, 0.0..=1.0, "α", 3)).on_hover_text(ALPHA_HELP);
     if let Some(a) = track(&response, a, &mut selection.pending_alpha) {
         view.actions.push(Action::Command(Command::SetAlpha(a)));
+    }
+    // β only exists for AT and DKD; other stages do not show it.
+    if let Some((beta, method)) = stage.and_then(|s| s.beta.map(|b| (b, s.method))) {
+        let mut b = pending_value(&mut selection.pending_beta, Some(beta), beta);
+        let help = if method == "at" { AT_BETA_HELP } else { DKD_BETA_HELP };
+        let response = ui.add(slider(&mut b, 0.0..=5000.0, "β", 2).logarithmic(true)).on_hover_text(help);
+        if let Some(b) = track(&response, b, &mut selection.pending_beta) {
+            view.actions.push(Action::Command(Command::SetBeta(b)));
+        }
     }
 }
 

@@ -7,17 +7,17 @@ use crate::train::Parameter;
 use crate::ui::history::StageHistory;
 use egui_plot::{Legend, Line, Plot, PlotPoint, PlotPoints, Text, VLine};
 
-/// One plot: its id, its y-axis label and the metrics it draws for every stage.
+/// One plot: its id, its y-axis label and which metrics it draws for every stage.
 pub struct CurveSpec {
     pub id: &'static str,
     pub y_label: &'static str,
-    pub metrics: &'static [&'static str],
+    pub shows: fn(&str) -> bool,
 }
 
-const LOSS: CurveSpec =
-    CurveSpec { id: "loss_plot", y_label: "loss", metrics: &["loss", "loss_ce", "loss_kd", "loss_ls"] };
-const ACCURACY: CurveSpec =
-    CurveSpec { id: "accuracy_plot", y_label: "accuracy", metrics: &["train_accuracy", "test_accuracy"] };
+/// The total loss and every term any method reports (`loss_ce`, `loss_kd`, `loss_at`, …).
+const LOSS: CurveSpec = CurveSpec { id: "loss_plot", y_label: "loss", shows: |m| m.starts_with("loss") };
+/// Train and test accuracy, and DML's peers' test accuracy.
+const ACCURACY: CurveSpec = CurveSpec { id: "accuracy_plot", y_label: "accuracy", shows: |m| m.ends_with("_accuracy") };
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.horizontal(|ui| {
@@ -41,11 +41,7 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
     let smoothing = view.settings.smoothing;
     let smoothed = &mut view.selection.smoothed;
     let columns = ui.available_width().max(100.0) as usize;
-    let series = history
-        .stages
-        .iter()
-        .map(|s| spec.metrics.iter().filter(|m| s.series.contains_key(**m)).count())
-        .sum::<usize>();
+    let series = history.stages.iter().map(|s| s.series.keys().filter(|m| (spec.shows)(m)).count()).sum::<usize>();
     let mut plot = Plot::new(spec.id);
     // A lone series needs no legend; the axis label names it.
     if series > 1 {
@@ -62,9 +58,8 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
             let visible = (!plot.auto_bounds().x).then(|| plot.plot_bounds().range_x());
             let mut index = 0;
             for (stage_index, stage) in history.stages.iter().enumerate() {
-                for &metric in spec.metrics {
-                    let Some(points) = stage.series.get(metric) else { continue };
-                    let series = smoothed.entry((stage_index, metric)).or_default();
+                for (metric, points) in stage.series.iter().filter(|(m, _)| (spec.shows)(m)) {
+                    let series = smoothed.entry((stage_index, metric.clone())).or_default();
                     series.update(points, smoothing);
                     let shown = series.decimated(visible.clone(), columns);
                     let name = format!("{} · {metric}", stage.name);
@@ -83,6 +78,7 @@ pub fn draw_markers(plot: &mut egui_plot::PlotUi, stage: &StageHistory) {
         let label = match marker.parameter {
             Parameter::Temperature => format!("T={:.3}", marker.value),
             Parameter::Alpha => format!("α={:.3}", marker.value),
+            Parameter::Beta => format!("β={:.4}", marker.value),
         };
         let x = marker.step as f64;
         let color = egui::Color32::from_rgb(200, 160, 40);

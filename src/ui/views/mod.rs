@@ -3,8 +3,11 @@
 //! after drawing.
 
 pub mod agreement;
+pub mod attention;
+pub mod boundary;
 pub mod controls;
 pub mod curves;
+pub mod relations;
 pub mod soft_targets;
 pub mod status;
 
@@ -23,27 +26,46 @@ pub enum Pane {
     Curves,
     Agreement,
     SoftTargets,
+    Attention,
+    Relations,
+    Boundary,
 }
 
 impl Pane {
+    pub const ALL: [Pane; 7] = [
+        Pane::Controls,
+        Pane::Curves,
+        Pane::Agreement,
+        Pane::SoftTargets,
+        Pane::Attention,
+        Pane::Relations,
+        Pane::Boundary,
+    ];
+
     pub fn title(self) -> &'static str {
         match self {
             Pane::Controls => "Controls",
             Pane::Curves => "Training curves",
             Pane::Agreement => "Agreement",
             Pane::SoftTargets => "Soft targets",
+            Pane::Attention => "Attention maps",
+            Pane::Relations => "Relations",
+            Pane::Boundary => "Decision boundary",
         }
     }
 }
 
-/// The default arrangement: controls on the left; curves above agreement and soft targets.
+/// The default arrangement: controls on the left; curves above agreement and, as tabs, soft
+/// targets and the representation views.
 pub fn default_tree() -> egui_tiles::Tree<Pane> {
     let mut tiles = egui_tiles::Tiles::default();
     let controls = tiles.insert_pane(Pane::Controls);
     let curves = tiles.insert_pane(Pane::Curves);
     let agreement = tiles.insert_pane(Pane::Agreement);
     let soft_targets = tiles.insert_pane(Pane::SoftTargets);
-    let bottom = tiles.insert_horizontal_tile(vec![agreement, soft_targets]);
+    let representations = [Pane::Attention, Pane::Relations, Pane::Boundary].map(|p| tiles.insert_pane(p));
+    let right_tabs = tiles.insert_tab_tile([vec![soft_targets], representations.to_vec()].concat());
+    let bottom = tiles.insert_horizontal_tile(vec![agreement, right_tabs]);
     let right = tiles.insert_vertical_tile(vec![curves, bottom]);
     let root = tiles.insert_horizontal_tile(vec![controls, right]);
     if let Some(egui_tiles::Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(root) {
@@ -54,6 +76,12 @@ pub fn default_tree() -> egui_tiles::Tree<Pane> {
     #[allow(deprecated)]
     let id = egui::Id::new("kdlab_tiles");
     egui_tiles::Tree::new(id, root, tiles)
+}
+
+/// Whether a saved arrangement still has every view (one saved by an older version may lack
+/// the newer ones, which would then be unreachable).
+pub fn has_every_pane(tree: &egui_tiles::Tree<Pane>) -> bool {
+    Pane::ALL.iter().all(|pane| tree.tiles.tiles().any(|tile| matches!(tile, egui_tiles::Tile::Pane(p) if p == pane)))
 }
 
 /// What a view asks the app to do.
@@ -81,12 +109,15 @@ pub struct Selection {
     /// A temperature or alpha the user set that the engine has not confirmed yet.
     pub pending_temperature: Option<f64>,
     pub pending_alpha: Option<f64>,
+    pub pending_beta: Option<f64>,
     /// Thumbnails of the probe examples, made once per run.
     pub thumbnails: Vec<egui::TextureHandle>,
     /// The device the chosen `--device` setting resolves to, shown before a run starts.
     pub device_label: Option<String>,
+    /// Probe examples the attention view shows (oldest first); empty: spread over the classes.
+    pub attention_choice: Vec<usize>,
     /// Smoothed copies of the plotted series, per (stage, metric), extended frame by frame.
-    pub smoothed: HashMap<(usize, &'static str), SmoothedSeries>,
+    pub smoothed: HashMap<(usize, String), SmoothedSeries>,
 }
 
 /// Everything a view may read and change.
@@ -96,6 +127,32 @@ pub struct ViewContext<'a> {
     pub settings: &'a mut Settings,
     pub selection: &'a mut Selection,
     pub actions: &'a mut Vec<Action>,
+}
+
+impl Selection {
+    /// The probe examples the attention view shows, out of `available`.
+    pub fn attention_examples(&self, available: usize) -> Vec<usize> {
+        let chosen: Vec<usize> = self.attention_choice.iter().copied().filter(|&i| i < available).collect();
+        if chosen.is_empty() {
+            // Probe examples come grouped by class: spread the default over the groups.
+            let shown = attention::SHOWN.min(available);
+            return (0..shown).map(|k| k * available / shown.max(1)).collect();
+        }
+        chosen
+    }
+
+    /// Adds `example` to the attention view, dropping the oldest when four are shown.
+    pub fn choose_attention_example(&mut self, example: usize, available: usize) {
+        let mut chosen = self.attention_examples(available);
+        if chosen.contains(&example) {
+            return;
+        }
+        if chosen.len() >= attention::SHOWN {
+            chosen.remove(0);
+        }
+        chosen.push(example);
+        self.attention_choice = chosen;
+    }
 }
 
 impl ViewContext<'_> {
@@ -118,6 +175,9 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_> {
             Pane::Curves => curves::ui(ui, &mut self.view),
             Pane::Agreement => agreement::ui(ui, &mut self.view),
             Pane::SoftTargets => soft_targets::ui(ui, &mut self.view),
+            Pane::Attention => attention::ui(ui, &mut self.view),
+            Pane::Relations => relations::ui(ui, &mut self.view),
+            Pane::Boundary => boundary::ui(ui, &mut self.view),
         });
         egui_tiles::UiResponse::None
     }

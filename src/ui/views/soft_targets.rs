@@ -46,27 +46,45 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
 
 /// Thumbnails of the probe images (or row numbers for tabular data) to pick a sample.
 fn sample_strip(ui: &mut egui::Ui, view: &mut ViewContext, info: &RunInfo) {
+    let chosen = view.selection.sample;
+    if let Some(clicked) = example_strip(ui, view, info, "sample_strip", |i| i == chosen) {
+        view.selection.sample = clicked;
+    }
+}
+
+/// A strip of the probe examples (thumbnails for images, row numbers otherwise), those for
+/// which `selected` holds highlighted; returns the one clicked.
+pub fn example_strip(
+    ui: &mut egui::Ui,
+    view: &mut ViewContext,
+    info: &RunInfo,
+    id: &str,
+    selected: impl Fn(usize) -> bool,
+) -> Option<usize> {
     if info.shape.is_image() && view.selection.thumbnails.len() != info.probe_features.len() {
         view.selection.thumbnails = thumbnails(ui.ctx(), info);
     }
-    egui::ScrollArea::horizontal().id_salt("sample_strip").show(ui, |ui| {
+    let mut clicked = None;
+    egui::ScrollArea::horizontal().id_salt(id).show(ui, |ui| {
         ui.horizontal(|ui| {
             for (i, &label) in info.probe_labels.iter().enumerate() {
-                let selected = view.selection.sample == i;
                 let name = format!("example {} (label {})", info.probe_examples[i], info.class_names[label as usize]);
                 let response = match view.selection.thumbnails.get(i) {
                     Some(texture) => {
                         let image = egui::Image::new((texture.id(), egui::vec2(28.0, 28.0))).alt_text(&name);
-                        ui.add(egui::Button::image(image).selected(selected)).on_hover_text(&name)
+                        ui.add(egui::Button::image(image).selected(selected(i))).on_hover_text(&name)
                     }
-                    None => ui.selectable_label(selected, format!("#{}", info.probe_examples[i])).on_hover_text(&name),
+                    None => {
+                        ui.selectable_label(selected(i), format!("#{}", info.probe_examples[i])).on_hover_text(&name)
+                    }
                 };
                 if response.clicked() {
-                    view.selection.sample = i;
+                    clicked = Some(i);
                 }
             }
         });
     });
+    clicked
 }
 
 fn thumbnails(ctx: &egui::Context, info: &RunInfo) -> Vec<egui::TextureHandle> {

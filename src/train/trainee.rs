@@ -1,0 +1,105 @@
+//! What a stage optimises: the student network, plus what some methods train beside it —
+//! FitNets' regressor from a student layer onto the teacher's, and DML's peers.
+
+use super::plan::StagePlan;
+use super::preset::Method;
+use crate::data::InputShape;
+use crate::model::{Forward, ModelSpec, Network};
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::{Device, Tensor};
+
+/// FitNets' regressor: a 3×3 conv from the student's last conv block to the teacher's when
+/// both are CNNs with as many blocks (so the maps have the same size), else a linear map
+/// between the penultimate embeddings.
+#[derive(Module, Debug)]
+pub enum Regressor {
+    Conv(Conv2d),
+    Dense(Linear),
+}
+
+impl Regressor {
+    fn new(student: &ModelSpec, teacher: &ModelSpec, shape: InputShape, device: &Device) -> Regressor {
+        let (student_blocks, teacher_blocks) = (student.block_channels(), teacher.block_channels());
+        match (student_blocks.last(), teacher_blocks.last()) {
+            (Some(&from), Some(&to)) if student_blocks.len() == teacher_blocks.len() => Regressor::Conv(
+                Conv2dConfig::new([from, to], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device),
+            ),
+            _ => Regressor::Dense(
+                LinearConfig::new(student.embedding_width(shape), teacher.embedding_width(shape)).init(device),
+            ),
+        }
+    }
+
+    /// The regressed student hint and the teacher's target, both flattened to `[batch, n]`.
+    pub fn hint(&self, student: &Forward, teacher: &Forward) -> Option<(Tensor<2>, Tensor<2>)> {
+        match self {
+            Regressor::Conv(conv) => {
+                let (from, to) = (student.feature_maps.last()?, teacher.feature_maps.last()?);
+                Some((conv.forward(from.clone()).flatten(1, 3), to.clone().flatten(1, 3)))
+            }
+            Regressor::Dense(linear) => Some((linear.forward(student.embedding.clone()), teacher.embedding.clone())),
+        }
+    }
+
+    /// Whether the hint needs the teacher's feature maps (not only its embedding).
+    pub fn uses_maps(&self) -> bool {
+        matches!(self, Regressor::Conv(_))
+    }
+
+    /// Which layers the hint joins, for the log.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Regressor::Conv(_) => "last conv block -> teacher's last conv block (3x3 conv regressor)",
+            Regressor::Dense(_) => "penultimate layer -> teacher's penultimate layer (linear regressor)",
+        }
+    }
+}
+
+/// The student and what trains with it.
+#[derive(Module, Debug)]
+pub struct Trainee {
+    pub network: Network,
+    pub regressor: Option<Regressor>,
+    /// DML's other peers (the stage's model is the first).
+    pub peers: Vec<Network>,
+}
+
+/// The forward passes of a trainee on one batch.
+pub struct TraineeForward {
+    pub student: Forward,
+    pub peers: Vec<Forward>,
+}
+
+impl Trainee {
+    /// Fresh parameters on `device` (seeded by the caller); peers get seeds of their own.
+    pub fn new(
+        stage: &StagePlan,
+        teacher: Option<&ModelSpec>,
+        shape: InputShape,
+        classes: usize,
+        device: &Device,
+    ) -> Trainee {
+        let network = stage.model.init(shape, classes, device);
+        let regressor = match (stage.method, teacher) {
+            (Method::Fitnets, Some(teacher)) => Some(Regressor::new(&stage.model, teacher, shape, device)),
+            _ => None,
+        };
+        let peer_count = if stage.method == Method::Dml { stage.hypers.peers as usize } else { 1 };
+        let peers = (1..peer_count as u64)
+            .map(|k| {
+                device.seed(stage.seed.wrapping_add(k));
+                stage.model.init(shape, classes, device)
+            })
+            .collect();
+        Trainee { network, regressor, peers }
+    }
+
+    pub fn forward(&self, input: Tensor<2>) -> TraineeForward {
+        TraineeForward {
+            student: self.network.forward(input.clone()),
+            peers: self.peers.iter().map(|p| p.forward(input.clone())).collect(),
+        }
+    }
+}

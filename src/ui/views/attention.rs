@@ -1,0 +1,99 @@
+//! Attention maps: for four chosen test images, the input, then the teacher's and the
+//! student's spatial attention map per conv block side by side and their difference, on a
+//! shared colour scale per block. Models without conv blocks to pair are compared by input
+//! gradients instead. Updated with every probe.
+
+use super::soft_targets::example_strip;
+use super::{ViewContext, stage_picker};
+use crate::train::probe::{AttentionKind, AttentionProbe};
+use crate::ui::paint::{cell_grid, color_bar, diverging, viridis};
+
+/// How many examples the view shows at once.
+pub const SHOWN: usize = 4;
+
+pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let Some(history) = view.history else {
+        ui.label("No run yet.");
+        return;
+    };
+    let Some(info) = history.info.as_ref() else {
+        ui.label("Loading…");
+        return;
+    };
+    ui.horizontal(|ui| stage_picker(ui, "attention_stage", view, |i| history.stages[i].probe.is_some()));
+    let Some(probe) = view.shown_stage().and_then(|s| history.stages.get(s)).and_then(|s| s.probe.as_ref()) else {
+        ui.label("No probe yet: it arrives with the first metric report.");
+        return;
+    };
+    let attention = match &probe.representations.attention {
+        Ok(attention) => attention,
+        Err(why) => {
+            ui.label(format!("No attention maps: {why}."));
+            return;
+        }
+    };
+    let chosen = view.selection.attention_examples(probe.examples.len());
+    let label = "Pick four test images (a click replaces the oldest):";
+    ui.label(label);
+    if let Some(clicked) = example_strip(ui, view, info, "attention_strip", |i| chosen.contains(&i)) {
+        view.selection.choose_attention_example(clicked, probe.examples.len());
+    }
+    let chosen = view.selection.attention_examples(probe.examples.len());
+    let how = match attention.kind {
+        AttentionKind::Activation => "activation-based: channel mean of F², L2-normalised, per conv block",
+        AttentionKind::Gradient => "gradient-based: |d loss / d input| (no conv blocks to pair), scaled to 1 per image",
+    };
+    ui.label(format!("step {} · {how}", probe.step));
+    egui::ScrollArea::both().id_salt("attention_scroll").show(ui, |ui| grid(ui, view, attention, &chosen));
+}
+
+/// One row per chosen example: input, then teacher | student | difference per map.
+fn grid(ui: &mut egui::Ui, view: &ViewContext, attention: &AttentionProbe, chosen: &[usize]) {
+    let side = ((ui.available_width() - 40.0) / (1 + 3 * attention.sizes.len()) as f32 - 8.0).clamp(40.0, 110.0);
+    let scales: Vec<f32> = (0..attention.sizes.len())
+        .map(|b| {
+            let values = attention.teacher[b].iter().chain(&attention.student[b]);
+            values.copied().fold(1e-6, f32::max)
+        })
+        .collect();
+    egui::Grid::new("attention_grid").spacing([8.0, 6.0]).show(ui, |ui| {
+        ui.label("input");
+        for (block, size) in attention.sizes.iter().enumerate() {
+            let name =
+                if attention.kind == AttentionKind::Gradient { "input".into() } else { format!("block {}", block + 1) };
+            for part in ["teacher", "student", "student - teacher"] {
+                ui.label(format!("{name} {}x{}: {part}", size[0], size[1]));
+            }
+        }
+        ui.end_row();
+        for &example in chosen {
+            match view.selection.thumbnails.get(example) {
+                Some(texture) => ui.add(egui::Image::new((texture.id(), egui::vec2(side, side)))),
+                None => ui.label(format!("#{example}")),
+            };
+            for (block, &[height, width]) in attention.sizes.iter().enumerate() {
+                let pixels = height * width;
+                let range = example * pixels..(example + 1) * pixels;
+                let (Some(teacher), Some(student)) =
+                    (attention.teacher[block].get(range.clone()), attention.student[block].get(range))
+                else {
+                    continue;
+                };
+                let scale = scales[block];
+                let size = egui::vec2(side, side * height as f32 / width as f32);
+                cell_grid(ui, size, height, width, |r, c| viridis(teacher[r * width + c] / scale));
+                cell_grid(ui, size, height, width, |r, c| viridis(student[r * width + c] / scale));
+                cell_grid(ui, size, height, width, |r, c| {
+                    diverging((student[r * width + c] - teacher[r * width + c]) / scale)
+                });
+            }
+            ui.end_row();
+        }
+    });
+    for (block, scale) in scales.iter().enumerate() {
+        ui.horizontal(|ui| {
+            color_bar(ui, &format!("map {} scale", block + 1), 0.0, *scale, viridis);
+            color_bar(ui, "difference", -scale, *scale, |t| diverging(2.0 * t - 1.0));
+        });
+    }
+}

@@ -1,0 +1,90 @@
+//! Decision boundaries on 2-D data, TensorFlow Playground's main picture for two networks at
+//! once: the teacher's and the student's predicted class over the plane with the training
+//! points on top, and the teacher's soft probability surface at the current temperature.
+
+use super::{ViewContext, series_color, stage_picker};
+use crate::train::probe::{BoundaryProbe, GRID, Plane};
+use crate::ui::paint::cell_grid;
+use egui::Color32;
+
+pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let Some(history) = view.history else {
+        ui.label("No run yet.");
+        return;
+    };
+    let Some(info) = history.info.as_ref() else {
+        ui.label("Loading…");
+        return;
+    };
+    let Some(plane) = &info.plane else {
+        ui.label("No decision boundary: it needs 2-D data (moons, spirals, blobs, a 2-feature CSV).");
+        return;
+    };
+    ui.horizontal(|ui| stage_picker(ui, "boundary_stage", view, |i| history.stages[i].probe.is_some()));
+    let Some(probe) = view.shown_stage().and_then(|s| history.stages.get(s)).and_then(|s| s.probe.as_ref()) else {
+        ui.label("No probe yet: it arrives with the first metric report.");
+        return;
+    };
+    let boundary = match &probe.representations.boundary {
+        Ok(boundary) => boundary,
+        Err(why) => {
+            ui.label(format!("No decision boundary: {why}."));
+            return;
+        }
+    };
+    ui.label(format!(
+        "step {} · x {:.2}..{:.2}, y {:.2}..{:.2} · faded: predicted class; dots: training points",
+        probe.step, plane.x[0], plane.x[1], plane.y[0], plane.y[1]
+    ));
+    let side = ((ui.available_width() - 24.0) / 3.0).min(ui.available_height() - 40.0).clamp(120.0, 360.0);
+    ui.horizontal_top(|ui| match &boundary.teacher_class {
+        Some(teacher) => {
+            panel(ui, "teacher: class", side, plane, |cell| region(teacher[cell]));
+            panel(ui, "student: class", side, plane, |cell| region(boundary.student_class[cell]));
+            let title = format!("teacher: soft targets at T = {:.2}", boundary.temperature);
+            panel(ui, &title, side, plane, |cell| soft_color(boundary, cell));
+        }
+        None => {
+            panel(ui, "this stage (no teacher): class", side, plane, |cell| region(boundary.student_class[cell]));
+            let title = format!("its probabilities at T = {:.2}", boundary.temperature);
+            panel(ui, &title, side, plane, |cell| soft_color(boundary, cell));
+        }
+    });
+}
+
+/// One square of the plane: cells coloured by `color`, the training points on top.
+fn panel(ui: &mut egui::Ui, title: &str, side: f32, plane: &Plane, color: impl Fn(usize) -> Color32) {
+    ui.vertical(|ui| {
+        ui.label(title);
+        // Row 0 of the grid is the bottom of the plane; the painter's row 0 is the top.
+        let (response, _) = cell_grid(ui, egui::vec2(side, side), GRID, GRID, |r, c| color((GRID - 1 - r) * GRID + c));
+        let rect = response.rect;
+        let painter = ui.painter_at(rect);
+        for (point, &label) in plane.points.iter().zip(&plane.labels) {
+            let x = (point[0] - plane.x[0]) / (plane.x[1] - plane.x[0]);
+            let y = (point[1] - plane.y[0]) / (plane.y[1] - plane.y[0]);
+            let at = rect.left_bottom() + egui::vec2(x * rect.width(), -y * rect.height());
+            painter.circle(at, 2.5, series_color(label as usize), egui::Stroke::new(0.6, Color32::BLACK));
+        }
+    });
+}
+
+/// A class's colour, faded for the background.
+fn region(class: u32) -> Color32 {
+    series_color(class as usize).gamma_multiply(0.45)
+}
+
+/// The class colours mixed by the teacher's probabilities: pure where it is sure, grey where
+/// the soft targets spread (the dark knowledge).
+fn soft_color(boundary: &BoundaryProbe, cell: usize) -> Color32 {
+    let k = boundary.classes;
+    let probabilities = &boundary.soft[cell * k..(cell + 1) * k];
+    let mut mixed = [0.0f32; 3];
+    for (class, &p) in probabilities.iter().enumerate() {
+        let color = series_color(class);
+        mixed[0] += p * f32::from(color.r());
+        mixed[1] += p * f32::from(color.g());
+        mixed[2] += p * f32::from(color.b());
+    }
+    Color32::from_rgb(mixed[0] as u8, mixed[1] as u8, mixed[2] as u8).gamma_multiply(0.8)
+}

@@ -1,0 +1,113 @@
+//! Relations (RKD's view of knowledge): over 32 test examples sorted by class, the teacher's and
+//! the student's normalised distance matrices as heatmaps, and a graph laid out from the
+//! teacher's embedding (classical MDS) with each node's nearest neighbours in the teacher's
+//! space (solid) and in the student's (dashed); below, the share of neighbour edges they agree
+//! on against step.
+
+use super::curves::{CurveSpec, curve_plot};
+use super::{ViewContext, series_color, stage_picker};
+use crate::train::probe::RelationProbe;
+use crate::ui::paint::{cell_grid, color_bar, viridis};
+use egui::{Color32, Stroke};
+
+const AGREEMENT: CurveSpec =
+    CurveSpec { id: "neighbour_agreement_plot", y_label: "shared kNN edges", shows: |m| m == "neighbour_agreement" };
+const TEACHER_EDGE: Color32 = Color32::from_gray(170);
+const STUDENT_EDGE: Color32 = Color32::from_rgb(255, 150, 40);
+
+pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let Some(history) = view.history else {
+        ui.label("No run yet.");
+        return;
+    };
+    let Some(info) = history.info.as_ref() else {
+        ui.label("Loading…");
+        return;
+    };
+    ui.horizontal(|ui| stage_picker(ui, "relations_stage", view, |i| history.stages[i].probe.is_some()));
+    let Some(probe) = view.shown_stage().and_then(|s| history.stages.get(s)).and_then(|s| s.probe.as_ref()) else {
+        ui.label("No probe yet: it arrives with the first metric report.");
+        return;
+    };
+    let relations = match &probe.representations.relations {
+        Ok(relations) => relations,
+        Err(why) => {
+            ui.label(format!("No relations: {why}."));
+            return;
+        }
+    };
+    let labels = &info.relation_labels;
+    ui.label(format!(
+        "step {} · {} test examples sorted by class · {:.0}% of nearest-neighbour edges shared",
+        probe.step,
+        labels.len(),
+        100.0 * relations.neighbour_agreement
+    ));
+    let side = ((ui.available_width() - 40.0) / 3.0).clamp(120.0, 260.0);
+    ui.horizontal_top(|ui| {
+        matrices(ui, relations, labels, &info.class_names, side);
+        graph(ui, relations, labels, side);
+    });
+    let height = (ui.available_height() - 10.0).max(80.0);
+    let link = ui.scope_id().with("relations_link");
+    curve_plot(ui, view, &AGREEMENT, height, link);
+}
+
+fn matrices(ui: &mut egui::Ui, relations: &RelationProbe, labels: &[u32], class_names: &[String], side: f32) {
+    let n = labels.len();
+    let scale = relations.teacher_distances.iter().chain(&relations.student_distances).copied().fold(1e-6, f32::max);
+    for (title, distances) in [("teacher", &relations.teacher_distances), ("student", &relations.student_distances)] {
+        ui.vertical(|ui| {
+            ui.label(format!("{title}: distance / mean"));
+            let (response, hovered) =
+                cell_grid(ui, egui::vec2(side, side), n, n, |r, c| viridis(distances[r * n + c] / scale));
+            if let Some((r, c)) = hovered {
+                let name = |i: usize| class_names.get(labels[i] as usize).cloned().unwrap_or_default();
+                response.on_hover_text(format!("#{r} ({}) - #{c} ({}): {:.3}", name(r), name(c), distances[r * n + c]));
+            }
+            if title == "student" {
+                color_bar(ui, "", 0.0, scale, viridis);
+            }
+        });
+    }
+}
+
+/// Nodes at the teacher's MDS layout coloured by class; kNN edges of both spaces.
+fn graph(ui: &mut egui::Ui, relations: &RelationProbe, labels: &[u32], side: f32) {
+    ui.vertical(|ui| {
+        ui.horizontal(|ui| {
+            ui.colored_label(TEACHER_EDGE, "teacher kNN (solid)");
+            ui.colored_label(STUDENT_EDGE, "student kNN (dashed)");
+        });
+        let (response, painter) = ui.allocate_painter(egui::vec2(side, side), egui::Sense::hover());
+        let rect = response.rect.shrink(8.0);
+        let bounds = relations.layout.iter().fold([f32::MAX, f32::MIN, f32::MAX, f32::MIN], |b, p| {
+            [b[0].min(p[0]), b[1].max(p[0]), b[2].min(p[1]), b[3].max(p[1])]
+        });
+        let span = (bounds[1] - bounds[0]).max(bounds[3] - bounds[2]).max(1e-6);
+        let at = |i: usize| {
+            let p = relations.layout[i];
+            rect.left_bottom()
+                + egui::vec2((p[0] - bounds[0]) / span * rect.width(), -(p[1] - bounds[2]) / span * rect.height())
+        };
+        painter.rect_stroke(
+            response.rect,
+            2.0,
+            Stroke::new(1.0, ui.visuals().weak_text_color()),
+            egui::StrokeKind::Inside,
+        );
+        for (i, neighbours) in relations.teacher_neighbours.iter().enumerate() {
+            for &j in neighbours {
+                painter.line_segment([at(i), at(j)], Stroke::new(1.2, TEACHER_EDGE));
+            }
+        }
+        for (i, neighbours) in relations.student_neighbours.iter().enumerate() {
+            for &j in neighbours {
+                painter.extend(egui::Shape::dashed_line(&[at(i), at(j)], Stroke::new(1.2, STUDENT_EDGE), 4.0, 3.0));
+            }
+        }
+        for (i, &label) in labels.iter().enumerate().take(relations.layout.len()) {
+            painter.circle_filled(at(i), 4.5, series_color(label as usize));
+        }
+    });
+}
