@@ -155,3 +155,119 @@ fn a_malformed_preset_shows_its_error_in_the_window() {
     harness.get_by_label("Start").click();
     run_until(&mut harness, "the second run to finish", |h| h.finished && h.error.is_none());
 }
+
+/// A moons teacher trained long enough to bend its boundary, then a short KD student.
+const MOONS_BOUNDARY: &str = r#"
+name = "moons boundary"
+[data]
+dataset = "moons"
+samples = 600
+noise = 0.1
+[train]
+batch_size = 32
+metric_interval = 20
+[models.teacher]
+arch = "mlp"
+hidden = [64, 64]
+[models.student]
+arch = "mlp"
+hidden = [4]
+[[stages]]
+name = "teacher"
+model = "teacher"
+method = "scratch"
+epochs = 60
+[[stages]]
+name = "student"
+model = "student"
+method = "kd"
+teacher = "teacher"
+epochs = 3
+"#;
+
+/// Small CNNs on the 8×8 digits, so attention transfer pairs two blocks (4×4 and 2×2).
+const DIGITS_AT: &str = r#"
+name = "digits at"
+[data]
+dataset = "digits"
+[train]
+batch_size = 64
+metric_interval = 10
+[models.teacher]
+arch = "cnn"
+channels = [16, 32]
+[models.student]
+arch = "cnn"
+channels = [4, 8]
+[[stages]]
+name = "teacher"
+model = "teacher"
+method = "scratch"
+epochs = 8
+[[stages]]
+name = "student"
+model = "student"
+method = "at"
+teacher = "teacher"
+epochs = 2
+"#;
+
+fn show_tab(harness: &mut Harness<'_, KdlabApp>, title: &str) {
+    harness.get_by_label(title).click();
+    harness.run_steps(3);
+}
+
+#[test]
+fn representation_views_show_the_probes_of_a_run() {
+    let mut harness = harness();
+    open(&mut harness, &write_preset("moons_boundary.toml", MOONS_BOUNDARY));
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the end of the moons run", |h| h.finished);
+    harness.run_steps(3);
+
+    // Decision boundary: both networks' regions are drawn, and the trained teacher's regions
+    // put at least 90% of the training points on the side of their own class.
+    show_tab(&mut harness, "Decision boundary");
+    harness.get_by_label("teacher: class");
+    harness.get_by_label("student: class");
+    let run = history(&harness);
+    let plane = run.info.as_ref().and_then(|i| i.plane.clone()).expect("moons has a plane");
+    let probe = run.stages[1].probe.as_ref().expect("the student's probe");
+    let boundary = probe.representations.boundary.as_ref().expect("a boundary on 2-D data");
+    let teacher = boundary.teacher_class.as_ref().expect("the teacher's regions");
+    let grid = kdlab::train::probe::GRID;
+    let cell_of = |p: [f32; 2]| {
+        let column = ((p[0] - plane.x[0]) / (plane.x[1] - plane.x[0]) * grid as f32) as usize;
+        let row = ((p[1] - plane.y[0]) / (plane.y[1] - plane.y[0]) * grid as f32) as usize;
+        row.min(grid - 1) * grid + column.min(grid - 1)
+    };
+    let separated = plane.points.iter().zip(&plane.labels).filter(|(p, l)| teacher[cell_of(**p)] == **l).count();
+    assert!(separated as f64 >= 0.9 * plane.points.len() as f64, "{separated} of {}", plane.points.len());
+
+    // Relations: both matrices and the share of shared neighbour edges, also as a curve.
+    show_tab(&mut harness, "Relations");
+    harness.get_by_label_contains("of nearest-neighbour edges shared");
+    harness.get_by_label("teacher: distance / mean");
+    assert!(history(&harness).stages[1].series.contains_key("neighbour_agreement"));
+
+    // Attention maps degrade honestly on 2-D data.
+    show_tab(&mut harness, "Attention maps");
+    harness.get_by_label_contains("No attention maps: attention maps need image data");
+
+    // On images, attention transfer pairs the conv blocks and the view shows them.
+    open(&mut harness, &write_preset("digits_at.toml", DIGITS_AT));
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the attention-transfer student's probe", |h| {
+        h.stages.get(1).is_some_and(|s| s.probe.is_some() && s.series.contains_key("loss_at"))
+    });
+    harness.run_steps(3);
+    harness.get_by_label_contains("activation-based");
+    harness.get_by_label("s - t 2");
+    let run = history(&harness);
+    let attention = run.stages[1].probe.as_ref().unwrap().representations.attention.as_ref().expect("attention maps");
+    assert_eq!(attention.sizes, vec![[4, 4], [2, 2]]);
+    let examples = run.info.as_ref().unwrap().probe_examples.len();
+    assert_eq!(attention.student[0].len(), examples * 16);
+    assert!(attention.teacher[0] != attention.student[0], "two networks, two maps");
+    run_until(&mut harness, "the end of the digits run", |h| h.finished);
+}

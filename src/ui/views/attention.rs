@@ -49,20 +49,29 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
 
 /// One row per chosen example: input, then teacher | student | difference per map.
 fn grid(ui: &mut egui::Ui, view: &ViewContext, attention: &AttentionProbe, chosen: &[usize]) {
-    let side = ((ui.available_width() - 40.0) / (1 + 3 * attention.sizes.len()) as f32 - 8.0).clamp(40.0, 110.0);
+    let columns = (1 + 3 * attention.sizes.len()) as f32;
+    let side = ((ui.available_width() - 20.0) / columns - 6.0).clamp(36.0, 110.0);
     let scales: Vec<f32> = (0..attention.sizes.len())
         .map(|b| {
             let values = attention.teacher[b].iter().chain(&attention.student[b]);
             values.copied().fold(1e-6, f32::max)
         })
         .collect();
-    egui::Grid::new("attention_grid").spacing([8.0, 6.0]).show(ui, |ui| {
+    let maps: Vec<String> = attention
+        .sizes
+        .iter()
+        .enumerate()
+        .map(|(block, [h, w])| match attention.kind {
+            AttentionKind::Gradient => format!("input {h}x{w}"),
+            AttentionKind::Activation => format!("block {} ({h}x{w})", block + 1),
+        })
+        .collect();
+    ui.label(format!("columns: input, then teacher | student | student - teacher for {}", maps.join(", ")));
+    egui::Grid::new("attention_grid").spacing([6.0, 6.0]).show(ui, |ui| {
         ui.label("input");
-        for (block, size) in attention.sizes.iter().enumerate() {
-            let name =
-                if attention.kind == AttentionKind::Gradient { "input".into() } else { format!("block {}", block + 1) };
-            for part in ["teacher", "student", "student - teacher"] {
-                ui.label(format!("{name} {}x{}: {part}", size[0], size[1]));
+        for block in 1..=attention.sizes.len() {
+            for part in ["teacher", "student", "s - t"] {
+                ui.label(if attention.sizes.len() > 1 { format!("{part} {block}") } else { part.to_string() });
             }
         }
         ui.end_row();

@@ -43,19 +43,27 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         labels.len(),
         100.0 * relations.neighbour_agreement
     ));
-    let side = ((ui.available_width() - 40.0) / 3.0).clamp(120.0, 260.0);
+    let side = ((ui.available_width() - 30.0) / 3.0 - 4.0).clamp(110.0, 260.0);
+    let scale = relations.teacher_distances.iter().chain(&relations.student_distances).copied().fold(1e-6, f32::max);
     ui.horizontal_top(|ui| {
-        matrices(ui, relations, labels, &info.class_names, side);
+        matrices(ui, relations, labels, &info.class_names, side, scale);
         graph(ui, relations, labels, side);
     });
+    color_bar(ui, "distance / mean", 0.0, scale, viridis);
     let height = (ui.available_height() - 10.0).max(80.0);
     let link = ui.scope_id().with("relations_link");
     curve_plot(ui, view, &AGREEMENT, height, link);
 }
 
-fn matrices(ui: &mut egui::Ui, relations: &RelationProbe, labels: &[u32], class_names: &[String], side: f32) {
+fn matrices(
+    ui: &mut egui::Ui,
+    relations: &RelationProbe,
+    labels: &[u32],
+    class_names: &[String],
+    side: f32,
+    scale: f32,
+) {
     let n = labels.len();
-    let scale = relations.teacher_distances.iter().chain(&relations.student_distances).copied().fold(1e-6, f32::max);
     for (title, distances) in [("teacher", &relations.teacher_distances), ("student", &relations.student_distances)] {
         ui.vertical(|ui| {
             ui.label(format!("{title}: distance / mean"));
@@ -64,9 +72,6 @@ fn matrices(ui: &mut egui::Ui, relations: &RelationProbe, labels: &[u32], class_
             if let Some((r, c)) = hovered {
                 let name = |i: usize| class_names.get(labels[i] as usize).cloned().unwrap_or_default();
                 response.on_hover_text(format!("#{r} ({}) - #{c} ({}): {:.3}", name(r), name(c), distances[r * n + c]));
-            }
-            if title == "student" {
-                color_bar(ui, "", 0.0, scale, viridis);
             }
         });
     }
