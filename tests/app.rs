@@ -209,7 +209,7 @@ name = "student"
 model = "student"
 method = "at"
 teacher = "teacher"
-epochs = 2
+epochs = 200
 "#;
 
 fn show_tab(harness: &mut Harness<'_, KdlabApp>, title: &str) {
@@ -269,5 +269,23 @@ fn representation_views_show_the_probes_of_a_run() {
     let examples = run.info.as_ref().unwrap().probe_examples.len();
     assert_eq!(attention.student[0].len(), examples * 16);
     assert!(attention.teacher[0] != attention.student[0], "two networks, two maps");
+
+    // β of attention transfer is live: a keyboard change reaches the engine and is marked.
+    let beta = harness
+        .get_all_by_label("β")
+        .find(|node| node.accesskit_node().role() == egui::accesskit::Role::Slider)
+        .expect("a β slider for the AT stage");
+    beta.focus();
+    harness.key_press(egui::Key::ArrowRight);
+    harness.run_steps(2);
+    run_until(&mut harness, "the beta change", |h| {
+        h.stages[1].markers.iter().any(|m| m.parameter == kdlab::train::Parameter::Beta)
+    });
+    let marker = history(&harness).stages[1].markers.last().cloned().unwrap();
+    assert_ne!(marker.value, 1000.0, "the slider moved off the default beta");
+    run_until(&mut harness, "metrics with the new beta", |h| {
+        h.stages[1].series.get("beta").and_then(|s| s.last()).is_some_and(|p| p[1] == marker.value)
+    });
+    harness.get_by_label("Stop").click();
     run_until(&mut harness, "the end of the digits run", |h| h.finished);
 }

@@ -45,7 +45,9 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
     let mut plot = Plot::new(spec.id);
     // A lone series needs no legend; the axis label names it.
     if series > 1 {
-        plot = plot.legend(Legend::default());
+        // Methods with many loss terms get a smaller legend, so it fits beside the curves.
+        let style = if series > 8 { egui::TextStyle::Small } else { egui::TextStyle::Body };
+        plot = plot.legend(Legend::default().text_style(style));
     }
     plot.height(height)
         .link_axis(link, [true, false])
