@@ -148,6 +148,10 @@ impl RunHistory {
             Event::StageFinished(outcome) => {
                 if let Some(progress) = self.progress.as_mut().filter(|p| p.stage == outcome.stage) {
                     progress.step = outcome.steps;
+                    // The last progress tick may have been dropped; a completed stage ran every epoch.
+                    if !outcome.stopped && !outcome.diverged && outcome.skipped.is_none() {
+                        progress.epoch = outcome.epochs as u64;
+                    }
                 }
                 if let Some(stage) = self.stages.get_mut(outcome.stage) {
                     stage.outcome = Some(outcome);

@@ -41,12 +41,12 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         Some(teacher) => {
             panel(ui, "teacher: class", side, plane, |cell| region(teacher[cell]));
             panel(ui, "student: class", side, plane, |cell| region(boundary.student_class[cell]));
-            let title = format!("teacher: soft targets at T = {:.2}", boundary.temperature);
+            let title = format!("teacher: soft, T = {:.2}", boundary.temperature);
             panel(ui, &title, side, plane, |cell| soft_color(boundary, cell));
         }
         None => {
             panel(ui, "this stage (no teacher): class", side, plane, |cell| region(boundary.student_class[cell]));
-            let title = format!("its probabilities at T = {:.2}", boundary.temperature);
+            let title = format!("its soft, T = {:.2}", boundary.temperature);
             panel(ui, &title, side, plane, |cell| soft_color(boundary, cell));
         }
     });

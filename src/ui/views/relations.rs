@@ -50,6 +50,7 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         graph(ui, relations, labels, side);
     });
     color_bar(ui, "distance / mean", 0.0, scale, viridis);
+    ui.add_space(8.0);
     let height = (ui.available_height() - 10.0).max(80.0);
     let link = ui.scope_id().with("relations_link");
     curve_plot(ui, view, &AGREEMENT, height, link);
@@ -80,10 +81,8 @@ fn matrices(
 /// Nodes at the teacher's MDS layout coloured by class; kNN edges of both spaces.
 fn graph(ui: &mut egui::Ui, relations: &RelationProbe, labels: &[u32], side: f32) {
     ui.vertical(|ui| {
-        ui.horizontal(|ui| {
-            ui.colored_label(TEACHER_EDGE, "teacher kNN (solid)");
-            ui.colored_label(STUDENT_EDGE, "student kNN (dashed)");
-        });
+        ui.colored_label(TEACHER_EDGE, "teacher kNN (solid)");
+        ui.colored_label(STUDENT_EDGE, "student kNN (dashed)");
         let (response, painter) = ui.allocate_painter(egui::vec2(side, side), egui::Sense::hover());
         let rect = response.rect.shrink(8.0);
         let bounds = relations.layout.iter().fold([f32::MAX, f32::MIN, f32::MAX, f32::MIN], |b, p| {
