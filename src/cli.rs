@@ -8,7 +8,10 @@ use kdlab::bench::{self, Workload};
 use kdlab::data::DataError;
 use kdlab::device::{self, ComputeDevice, DeviceChoice, NoGpu};
 use kdlab::record::{RunRecorder, Summary};
-use kdlab::train::{Engine, Event, Plan, PrepareError, Prepared, PresetError, TeacherCache, prepare};
+use kdlab::report::SeedRun;
+use kdlab::train::{
+    Engine, Event, MetricPoint, Plan, PrepareError, Prepared, PresetError, PresetSource, TeacherCache, prepare,
+};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,9 +29,35 @@ enum Commands {
     Run(RunArgs),
     /// List the bundled presets.
     Presets,
+    /// Train a preset over several seeds and write report.md: test accuracy mean ± std per
+    /// stage and the curves (mean ± 1 std) as PNG and SVG.
+    Report(ReportArgs),
     /// Measure training steps per second of the mlp and cnn workloads, or (`kdlab bench ui`)
     /// the workbench's frame time while kd trains with hours of history on its curves.
     Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// A preset file, or the name of a bundled preset.
+    preset: String,
+    /// Number of seeds (0, 1, … N−1 as train.seed).
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Epochs of every stage.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Output folder (default runs/<preset>-report-<timestamp>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Override a preset value (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Train every stage even when a cached teacher exists, and cache nothing.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -93,6 +122,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Commands::Run(args)) => run(args),
+        Some(Commands::Report(args)) => report(args),
         Some(Commands::Presets) => {
             list_presets();
             Ok(())
@@ -182,19 +212,60 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
         overrides.push(format!("train.seed={seed}"));
     }
-    if let Some(epochs) = args.epochs {
-        overrides.push(format!("train.epochs={epochs}"));
-        overrides.extend(stages_with_epochs(&source.text).map(|i| format!("stages.{i}.epochs={epochs}")));
-    }
+    overrides.extend(epoch_overrides(&source, args.epochs));
     overrides.extend(args.overrides.iter().cloned());
-    let Prepared { plan, dataset } = prepare(&source, &overrides)?;
-    let device = device::select(args.device)?;
     let out = match args.out {
         Some(dir) => dir,
         None => default_out_dir(&args.preset)?,
     };
-    let mut recorder =
-        RunRecorder::create(&out, &plan).with_context(|| format!("cannot write to {}", out.display()))?;
+    let device = device::select(args.device)?;
+    let finished = run_once(&source, &overrides, device, &out, args.no_cache)?;
+    print_table(&finished.summary);
+    finished.result()
+}
+
+/// `train.epochs` and every stage's own `epochs` set to `epochs`.
+fn epoch_overrides(source: &PresetSource, epochs: Option<usize>) -> Vec<String> {
+    let Some(epochs) = epochs else { return Vec::new() };
+    let mut overrides = vec![format!("train.epochs={epochs}")];
+    overrides.extend(stages_with_epochs(&source.text).map(|i| format!("stages.{i}.epochs={epochs}")));
+    overrides
+}
+
+/// What one headless run left.
+struct Finished {
+    summary: Summary,
+    metrics: Vec<MetricPoint>,
+    error: Option<String>,
+    description: String,
+}
+
+impl Finished {
+    /// The run's failure, if it failed: the engine's error, else diverged stages (exit 3).
+    fn result(&self) -> anyhow::Result<()> {
+        if let Some(error) = &self.error {
+            anyhow::bail!(error.clone());
+        }
+        if self.summary.any_diverged() {
+            let stages: Vec<&str> =
+                self.summary.stages.iter().filter(|s| s.diverged).map(|s| s.name.as_str()).collect();
+            return Err(Diverged(format!("diverged: {}", stages.join(", "))).into());
+        }
+        Ok(())
+    }
+}
+
+/// Trains `source` with `overrides` on `device`, writing config.toml, metrics.csv and
+/// summary.json into `out`.
+fn run_once(
+    source: &PresetSource,
+    overrides: &[String],
+    device: ComputeDevice,
+    out: &Path,
+    no_cache: bool,
+) -> anyhow::Result<Finished> {
+    let Prepared { plan, dataset } = prepare(source, overrides)?;
+    let mut recorder = RunRecorder::create(out, &plan).with_context(|| format!("cannot write to {}", out.display()))?;
     eprintln!(
         "kdlab: {} on {} ({} train / {} test examples, {} classes) using {}",
         plan.preset.name,
@@ -204,19 +275,42 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         dataset.num_classes(),
         device.label()
     );
-    let cache = if args.no_cache { None } else { TeacherCache::default_location() };
+    let cache = if no_cache { None } else { TeacherCache::default_location() };
     let mut summary = Summary::new(&plan.preset, &dataset.name, &device.label());
-    let error = drive(&plan, Arc::new(dataset), device, cache, &mut recorder, &mut summary)?;
+    let (error, metrics) = drive(&plan, Arc::new(dataset), device, cache, &mut recorder, &mut summary)?;
     recorder.write_summary(&summary).with_context(|| format!("cannot write {}/summary.json", out.display()))?;
-    print_table(&summary);
     eprintln!("kdlab: wrote {}", recorder.dir().display());
-    if let Some(error) = error {
-        anyhow::bail!(error);
+    Ok(Finished { summary, metrics, error, description: plan.preset.description.clone() })
+}
+
+fn report(args: ReportArgs) -> anyhow::Result<()> {
+    if args.seeds == 0 {
+        return Err(BadInput("--seeds must be at least 1".into()).into());
     }
-    if summary.any_diverged() {
-        let stages: Vec<&str> = summary.stages.iter().filter(|s| s.diverged).map(|s| s.name.as_str()).collect();
-        return Err(Diverged(format!("diverged: {}", stages.join(", "))).into());
+    let source = kdlab::presets::resolve(&args.preset)?;
+    let out = match args.out {
+        Some(dir) => dir,
+        None => default_out_dir(&format!("{}-report", args.preset))?,
+    };
+    let device = device::select(args.device)?;
+    let label = device.label();
+    let mut runs = Vec::new();
+    let mut about = (String::new(), String::new());
+    for seed in 0..args.seeds {
+        let mut overrides = vec![format!("train.seed={seed}")];
+        overrides.extend(epoch_overrides(&source, args.epochs));
+        overrides.extend(args.overrides.iter().cloned());
+        eprintln!("kdlab report: seed {} of {}", seed + 1, args.seeds);
+        let finished = run_once(&source, &overrides, device.clone(), &out.join(format!("seed-{seed}")), args.no_cache)?;
+        finished.result()?;
+        about = (finished.summary.preset.clone(), finished.description.clone());
+        runs.push(SeedRun { seed, summary: finished.summary, metrics: finished.metrics });
     }
+    kdlab::report::write_report(&out, &about.0, &about.1, &label, &runs)?;
+    for stats in kdlab::report::stage_stats(&runs) {
+        println!("{:<20} {:>7.2}% ± {:.2}", stats.name, 100.0 * stats.mean(), 100.0 * stats.std());
+    }
+    eprintln!("kdlab: wrote {}", out.join("report.md").display());
     Ok(())
 }
 
@@ -237,7 +331,7 @@ fn stages_with_epochs(text: &str) -> impl Iterator<Item = usize> {
 }
 
 /// Runs the engine to the end, recording and showing its events. Returns the engine's error
-/// message if it reported one.
+/// message if it reported one, and every metric point.
 fn drive(
     plan: &Plan,
     dataset: Arc<kdlab::data::Dataset>,
@@ -245,10 +339,11 @@ fn drive(
     cache: Option<TeacherCache>,
     recorder: &mut RunRecorder,
     summary: &mut Summary,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<(Option<String>, Vec<MetricPoint>)> {
     let engine = Engine::spawn(plan.clone(), dataset, device, cache);
     let mut bar: Option<ProgressBar> = None;
     let mut error = None;
+    let mut metrics = Vec::new();
     for event in engine.events.iter() {
         recorder
             .record(&event)
@@ -266,6 +361,7 @@ fn drive(
                 }
             }
             Event::Metrics(points) => {
+                metrics.extend(points.iter().cloned());
                 if let (Some(bar), Some(latest)) = (&bar, points.iter().rev().find(|p| p.metric == "test_accuracy")) {
                     bar.set_position(latest.step);
                     bar.set_message(format!("test acc {:.3}", latest.value));
@@ -285,7 +381,7 @@ fn drive(
         }
     }
     engine.join();
-    Ok(error)
+    Ok((error, metrics))
 }
 
 fn bar_style() -> ProgressStyle {

@@ -534,3 +534,42 @@ fn the_wgpu_path_trains_on_a_software_adapter() {
     assert!(accuracy > 0.75, "the teacher learns on wgpu too: {accuracy}");
     assert!(summary["stages"][1]["agreement_with_teacher"].as_f64().is_some());
 }
+
+/// `kdlab report` trains a preset over seeds and writes report.md with mean ± std for every
+/// stage, linking PNG and SVG curves that exist, decode and draw one path per stage.
+#[test]
+fn report_summarises_seeds_with_linked_plots() {
+    let dir = scratch_dir("report");
+    let preset = write(&dir, "moons.toml", &MOONS.replace("epochs = 30", "epochs = 4"));
+    let out = dir.join("report");
+    let output = kdlab()
+        .arg("report")
+        .arg(&preset)
+        .args(["--seeds", "2", "--device", "cpu", "--no-cache", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for stage in ["teacher", "student"] {
+        let row = report.lines().find(|l| l.starts_with(&format!("| {stage} |"))).unwrap_or_else(|| panic!("{report}"));
+        assert!(row.contains("% ± "), "{row}");
+        assert_eq!(row.matches('%').count(), 3, "mean and both seeds: {row}");
+    }
+    for stem in ["test_accuracy", "loss"] {
+        assert!(report.contains(&format!("]({stem}.png)")) && report.contains(&format!("]({stem}.svg)")));
+        let png = std::fs::read(out.join(format!("{stem}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+        let height = u32::from_be_bytes([png[20], png[21], png[22], png[23]]);
+        assert_eq!((width, height), (1800, 840), "2x the 900x420 plot");
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        assert_eq!(svg.matches("<path ").count(), 2, "one path per stage");
+        assert!(kdlab::export::png::svg_to_png(&svg, 1.0).is_ok(), "the SVG parses");
+    }
+    for seed in 0..2 {
+        assert!(out.join(format!("seed-{seed}/metrics.csv")).exists());
+    }
+    let bad = kdlab().args(["report", "kd", "--seeds", "0"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+}

@@ -1,0 +1,22 @@
+//! Taking pictures and numbers away: plots as SVG (written from the series) and PNG (that SVG
+//! rendered with resvg and an embedded font, so it needs no display or GPU).
+
+pub mod png;
+pub mod svg;
+
+use std::path::{Path, PathBuf};
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot render the plot: {0}")]
+    Render(String),
+}
+
+impl ExportError {
+    pub fn io(path: &Path, source: std::io::Error) -> ExportError {
+        ExportError::Io { path: path.to_path_buf(), source }
+    }
+}

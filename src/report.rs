@@ -1,0 +1,158 @@
+//! Reproduction reports: a preset trained over several seeds, summarised as `report.md` with
+//! the preset's claim, test accuracy mean ± std per stage (and every seed's value), and the
+//! curves — mean over seeds with a ±1 std band — as SVG and PNG files the report links.
+
+use crate::export::ExportError;
+use crate::export::png::svg_to_png;
+use crate::export::svg::{PlotSeries, PlotSpec, palette};
+use crate::record::Summary;
+use crate::train::MetricPoint;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+/// One seed's run.
+#[derive(Debug, Clone)]
+pub struct SeedRun {
+    pub seed: u64,
+    pub summary: Summary,
+    pub metrics: Vec<MetricPoint>,
+}
+
+/// A stage's test accuracy over the seeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageStats {
+    pub name: String,
+    pub method: String,
+    /// One value per seed that finished the stage, in seed order.
+    pub values: Vec<f64>,
+}
+
+impl StageStats {
+    pub fn mean(&self) -> f64 {
+        mean(&self.values)
+    }
+
+    /// Sample standard deviation (n − 1); 0 for a single seed.
+    pub fn std(&self) -> f64 {
+        std(&self.values)
+    }
+}
+
+fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() { f64::NAN } else { values.iter().sum::<f64>() / values.len() as f64 }
+}
+
+fn std(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(values);
+    (values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (values.len() - 1) as f64).sqrt()
+}
+
+/// Test accuracy per stage over the seeds, in the preset's stage order.
+pub fn stage_stats(runs: &[SeedRun]) -> Vec<StageStats> {
+    let Some(first) = runs.first() else { return Vec::new() };
+    first
+        .summary
+        .stages
+        .iter()
+        .map(|stage| StageStats {
+            name: stage.name.clone(),
+            method: stage.method.to_string(),
+            values: runs
+                .iter()
+                .filter_map(|run| run.summary.stages.iter().find(|s| s.name == stage.name))
+                .filter_map(|s| s.test_accuracy)
+                .collect(),
+        })
+        .collect()
+}
+
+/// `metric` of every stage: the mean over seeds at each step, with a ±1 std band.
+pub fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
+    let stages = runs.first().map(|r| r.summary.stages.clone()).unwrap_or_default();
+    let series = stages
+        .iter()
+        .enumerate()
+        .filter_map(|(index, stage)| {
+            let mut by_step: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+            for run in runs {
+                let Some(position) = run.summary.stages.iter().position(|s| s.name == stage.name) else { continue };
+                for point in run.metrics.iter().filter(|p| p.stage == position && p.metric == metric) {
+                    by_step.entry(point.step).or_default().push(point.value);
+                }
+            }
+            if by_step.is_empty() {
+                return None;
+            }
+            let points = by_step.iter().map(|(&step, v)| [step as f64, mean(v)]).collect();
+            let band = by_step.iter().map(|(&step, v)| [step as f64, mean(v) - std(v), mean(v) + std(v)]).collect();
+            Some(PlotSeries { name: stage.name.clone(), color: palette(index), points, band: Some(band) })
+        })
+        .collect();
+    PlotSpec { title: title.to_string(), x_label: "step".into(), y_label: metric.into(), series }
+}
+
+/// The plots a report draws: `(file stem, metric, title)`.
+const PLOTS: [(&str, &str, &str); 2] = [
+    ("test_accuracy", "test_accuracy", "test accuracy, mean ± 1 std over seeds"),
+    ("loss", "loss", "training loss, mean ± 1 std over seeds"),
+];
+
+/// Writes `report.md` and the linked plots into `dir`.
+pub fn write_report(
+    dir: &Path,
+    preset_name: &str,
+    description: &str,
+    device: &str,
+    runs: &[SeedRun],
+) -> Result<(), ExportError> {
+    std::fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
+    let mut text = String::new();
+    let seeds: Vec<String> = runs.iter().map(|r| r.seed.to_string()).collect();
+    let _ = writeln!(text, "# Reproduction report: {preset_name}\n");
+    if !description.trim().is_empty() {
+        let _ = writeln!(text, "> {}\n", description.trim().replace('\n', "\n> "));
+    }
+    let _ = writeln!(text, "Seeds {} on {device}; test accuracy over the seeds (sample std):\n", seeds.join(", "));
+    let _ = writeln!(text, "| stage | method | test accuracy (mean ± std) | per seed |");
+    let _ = writeln!(text, "| --- | --- | --- | --- |");
+    for stats in stage_stats(runs) {
+        let each: Vec<String> = stats.values.iter().map(|v| format!("{:.2}%", 100.0 * v)).collect();
+        let _ = writeln!(
+            text,
+            "| {} | {} | {:.2}% ± {:.2} | {} |",
+            stats.name,
+            stats.method,
+            100.0 * stats.mean(),
+            100.0 * stats.std(),
+            each.join(", ")
+        );
+    }
+    text.push('\n');
+    for (stem, metric, title) in PLOTS {
+        let svg = curve(runs, metric, title).to_svg(900.0, 420.0);
+        let svg_path = dir.join(format!("{stem}.svg"));
+        std::fs::write(&svg_path, &svg).map_err(|e| ExportError::io(&svg_path, e))?;
+        let png_path = dir.join(format!("{stem}.png"));
+        std::fs::write(&png_path, svg_to_png(&svg, 2.0)?).map_err(|e| ExportError::io(&png_path, e))?;
+        let _ = writeln!(text, "## {title}\n\n![{title}]({stem}.png)\n\n[SVG]({stem}.svg)\n");
+    }
+    let _ = writeln!(text, "Each seed's files (config.toml, metrics.csv, summary.json) are in `seed-N/`.");
+    let report = dir.join("report.md");
+    std::fs::write(&report, text).map_err(|e| ExportError::io(&report, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_sample_std() {
+        assert_eq!(mean(&[1.0, 2.0, 3.0]), 2.0);
+        assert!((std(&[1.0, 2.0, 3.0]) - 1.0).abs() < 1e-12);
+        assert_eq!(std(&[5.0]), 0.0);
+    }
+}
