@@ -289,3 +289,58 @@ fn representation_views_show_the_probes_of_a_run() {
     harness.get_by_label("Stop").click();
     run_until(&mut harness, "the end of the digits run", |h| h.finished);
 }
+
+#[test]
+fn plots_export_as_png_svg_csv_and_json_and_a_bad_folder_shows_an_error() {
+    let mut harness = harness();
+    open(&mut harness, &write_preset("moons_export.toml", &MOONS.replace("epochs = 2000", "epochs = 3")));
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the end of the run", |h| h.finished);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/exports");
+    let _ = std::fs::remove_dir_all(&dir);
+    set_export_folder(&mut harness, &dir);
+    harness.get_all_by_label("Export plots").next().expect("an export button").click();
+    harness.run_steps(3);
+    harness.get_by_label_contains("exported 8 files to");
+
+    let run = history(&harness);
+    let loss_series: usize = run.stages.iter().map(|s| s.series.keys().filter(|m| m.starts_with("loss")).count()).sum();
+    let png = std::fs::read(dir.join("loss.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let size =
+        (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+    assert_eq!(size, (1800, 840));
+    let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
+    assert_eq!(svg.matches("<path ").count(), loss_series, "one path per series");
+    assert!(kdlab::export::png::svg_to_png(&svg, 1.0).is_ok(), "the SVG parses");
+    let csv = std::fs::read_to_string(dir.join("accuracy.csv")).unwrap();
+    let points: usize = run
+        .stages
+        .iter()
+        .flat_map(|s| s.series.iter())
+        .filter(|(m, _)| m.ends_with("_accuracy"))
+        .map(|(_, p)| p.len())
+        .sum();
+    assert_eq!(csv.lines().count(), points + 1, "a row per point plus the header");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("accuracy.json")).unwrap()).unwrap();
+    assert!(json["series"].as_array().is_some_and(|s| !s.is_empty()));
+
+    // A destination that cannot be created: the error is shown and the run is kept.
+    let blocker = dir.join("a_file");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    set_export_folder(&mut harness, &blocker.join("plots"));
+    harness.get_all_by_label("Export plots").next().unwrap().click();
+    harness.run_steps(3);
+    harness.get_by_label_contains("Error: export failed: cannot write");
+    assert!(history(&harness).finished && !history(&harness).stages[1].series.is_empty());
+}
+
+fn set_export_folder(harness: &mut Harness<'_, KdlabApp>, dir: &Path) {
+    harness.get_by_label("Export folder").focus();
+    harness.run_steps(1);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.run_steps(1);
+    harness.get_by_label("Export folder").type_text(dir.to_str().unwrap());
+    harness.run_steps(2);
+}

@@ -1,6 +1,7 @@
 //! Taking pictures and numbers away: plots as SVG (written from the series) and PNG (that SVG
 //! rendered with resvg and an embedded font, so it needs no display or GPU).
 
+pub mod data;
 pub mod png;
 pub mod svg;
 

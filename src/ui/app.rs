@@ -27,8 +27,10 @@ pub struct KdlabApp {
     tree: egui_tiles::Tree<Pane>,
     session: Option<Session>,
     selection: Selection,
-    /// An error not tied to the run (a preset file that cannot be read).
+    /// An error not tied to the run (a preset file that cannot be read, a failed export).
     error: Option<String>,
+    /// The outcome of the last export, shown until dismissed.
+    notice: Option<String>,
     frame_stats: FrameStats,
     show_frame_stats: bool,
     /// The device choice being resolved in the background, and where its label arrives.
@@ -59,6 +61,7 @@ impl KdlabApp {
             session: None,
             selection: Selection::default(),
             error: None,
+            notice: None,
             frame_stats: FrameStats::default(),
             show_frame_stats: false,
             device_preview: None,
@@ -125,6 +128,20 @@ impl KdlabApp {
                     session.send(command);
                 }
             }
+            Action::Export(plots) => {
+                let dir = self.settings.export_dir.clone();
+                let mut written = 0;
+                for plot in &plots {
+                    match crate::export::data::export_plot(&dir, &plot.stem, &plot.spec, &plot.series) {
+                        Ok(files) => written += files.len(),
+                        Err(error) => {
+                            self.error = Some(format!("export failed: {error}"));
+                            return;
+                        }
+                    }
+                }
+                self.notice = Some(format!("exported {written} files to {}", dir.display()));
+            }
             Action::OpenPreset(path) => match crate::train::PresetSource::read(&path) {
                 Ok(_) => {
                     self.selection.path_input.clear();
@@ -156,6 +173,19 @@ impl KdlabApp {
     /// The error to show: the run's own, or one from opening or starting.
     fn shown_error(&self) -> Option<String> {
         self.error.clone().or_else(|| self.session.as_ref().and_then(|s| s.history.error.clone()))
+    }
+
+    /// A line saying what the last export wrote, until dismissed.
+    fn notice_banner(&mut self, ui: &mut egui::Ui) {
+        let Some(message) = self.notice.clone() else { return };
+        egui::Panel::top("notice").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.colored_label(egui::Color32::from_rgb(120, 200, 120), message);
+                if ui.button("OK").clicked() {
+                    self.notice = None;
+                }
+            });
+        });
     }
 
     fn error_banner(&mut self, ui: &mut egui::Ui) {
@@ -209,6 +239,7 @@ impl KdlabApp {
         self.handle_keys(&ctx);
         self.preview_device(&ctx);
         self.error_banner(ui);
+        self.notice_banner(ui);
         let mut actions = Vec::new();
         let running = self.session.as_ref().is_some_and(Session::is_running);
         let mut behavior = Behavior {

@@ -46,6 +46,8 @@ pub struct Settings {
     /// Debiased-EMA weight for the curves, 0 (off) to 0.99.
     pub smoothing: f64,
     pub recent_files: Vec<PathBuf>,
+    /// Where "Export plots" writes.
+    pub export_dir: PathBuf,
 }
 
 impl Default for Settings {
@@ -56,6 +58,7 @@ impl Default for Settings {
             device: DeviceChoice::Auto,
             smoothing: 0.6,
             recent_files: Vec::new(),
+            export_dir: PathBuf::from("kdlab-exports"),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! prediction × student prediction for the chosen stage (counts on hover).
 
 use super::{ViewContext, stage_picker};
-use crate::ui::views::curves::{CurveSpec, curve_plot};
+use crate::ui::views::curves::{CurveSpec, curve_plot, export_button};
 
 const AGREEMENT: CurveSpec = CurveSpec { id: "agreement_plot", y_label: "agreement", shows: |m| m == "agreement" };
 const KL: CurveSpec = CurveSpec { id: "kl_plot", y_label: "KL(t||s)", shows: |m| m == "kl_teacher_student" };
@@ -17,6 +17,7 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         ui.label("This run has no stage with a teacher.");
         return;
     }
+    export_button(ui, view, &[&AGREEMENT, &KL]);
     let link = ui.scope_id().with("agreement_link");
     let height = (ui.available_height() / 2.0 - 6.0).max(70.0);
     let plots_width = (ui.available_width() * 0.55).max(160.0);

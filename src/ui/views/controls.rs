@@ -29,6 +29,8 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         live_sliders(ui, view);
         ui.separator();
         stage_list(ui, view);
+        ui.separator();
+        export_folder(ui, view);
     });
 }
 
@@ -202,6 +204,17 @@ fn clear_confirmed(pending: &mut Option<f64>, confirmed: Option<f64>) {
     {
         *pending = None;
     }
+}
+
+/// Where "Export plots" writes; edited as text and kept between launches.
+fn export_folder(ui: &mut egui::Ui, view: &mut ViewContext) {
+    ui.horizontal(|ui| {
+        let label = ui.label("Export folder");
+        let mut text = view.settings.export_dir.display().to_string();
+        if ui.text_edit_singleline(&mut text).labelled_by(label.id).changed() {
+            view.settings.export_dir = PathBuf::from(text);
+        }
+    });
 }
 
 fn stage_list(ui: &mut egui::Ui, view: &mut ViewContext) {

@@ -2,7 +2,9 @@
 //! against its step; x-axes linked across the two plots, legend toggles, a marker wherever T or
 //! α changed, TensorBoard smoothing, and long series decimated per pixel column.
 
-use super::{ViewContext, series_color};
+use super::{Action, ExportedPlot, ViewContext, series_color};
+use crate::export::data::ExportSeries;
+use crate::export::svg::{PlotSeries, PlotSpec, palette};
 use crate::train::Parameter;
 use crate::ui::history::StageHistory;
 use egui_plot::{Legend, Line, Plot, PlotPoint, PlotPoints, Text, VLine};
@@ -23,6 +25,7 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.horizontal(|ui| {
         ui.add(egui::Slider::new(&mut view.settings.smoothing, 0.0..=0.99).text("Smoothing"))
             .on_hover_text("TensorBoard's debiased exponential moving average");
+        export_button(ui, view, &[&LOSS, &ACCURACY]);
     });
     if view.history.is_none() {
         ui.label("No run yet.");
@@ -71,6 +74,49 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
                 draw_markers(plot, stage);
             }
         });
+}
+
+/// A button that exports the given plots (SVG, PNG, CSV, JSON) to the export folder.
+pub fn export_button(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveSpec]) {
+    let hint = format!("Writes each plot as SVG, PNG (2x), CSV and JSON into {}", view.settings.export_dir.display());
+    let enabled = view.history.is_some();
+    if ui.add_enabled(enabled, egui::Button::new("Export plots")).on_hover_text(hint).clicked() {
+        let plots = specs.iter().map(|spec| exported_plot(view, spec)).collect();
+        view.actions.push(Action::Export(plots));
+    }
+}
+
+/// A plot as exported: the drawn (smoothed, decimated) curves and the raw points.
+fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
+    let mut plot = ExportedPlot {
+        stem: spec.id.trim_end_matches("_plot").to_string(),
+        spec: PlotSpec {
+            title: format!("{} (smoothing {:.2})", spec.y_label, view.settings.smoothing),
+            x_label: "step".into(),
+            y_label: spec.y_label.into(),
+            series: Vec::new(),
+        },
+        series: Vec::new(),
+    };
+    let Some(history) = view.history else { return plot };
+    for (stage_index, stage) in history.stages.iter().enumerate() {
+        for (metric, points) in stage.series.iter().filter(|(m, _)| (spec.shows)(m)) {
+            let smoothed = view.selection.smoothed.entry((stage_index, metric.clone())).or_default();
+            smoothed.update(points, view.settings.smoothing);
+            plot.spec.series.push(PlotSeries {
+                name: format!("{} · {metric}", stage.name),
+                color: palette(plot.spec.series.len()),
+                points: smoothed.decimated(None, 900),
+                band: None,
+            });
+            plot.series.push(ExportSeries {
+                stage: stage.name.clone(),
+                metric: metric.clone(),
+                points: points.clone(),
+            });
+        }
+    }
+    plot
 }
 
 /// Vertical markers where T or α changed, labelled with the new value.

@@ -95,6 +95,16 @@ pub enum Action {
     Reset,
     /// Choose a preset file.
     OpenPreset(PathBuf),
+    /// Write these plots to the export folder.
+    Export(Vec<ExportedPlot>),
+}
+
+/// A plot ready to be written: its file stem, what to draw, and its raw numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportedPlot {
+    pub stem: String,
+    pub spec: crate::export::svg::PlotSpec,
+    pub series: Vec<crate::export::data::ExportSeries>,
 }
 
 /// Choices that belong to this launch only.
