@@ -3,9 +3,10 @@
 //! settings and the tile arrangement between launches.
 
 use super::frame_stats::FrameStats;
+use super::runs::{RunRequest, Runs};
 use super::session::Session;
 use super::settings::{PresetChoice, Settings};
-use super::views::{self, Action, Behavior, Pane, Selection, ViewContext};
+use super::views::{self, Action, Behavior, Pane, Queue, Selection, ViewContext};
 use crate::device::DeviceChoice;
 use crate::train::Command;
 use crossbeam_channel::Receiver;
@@ -25,7 +26,7 @@ struct Saved {
 pub struct KdlabApp {
     settings: Settings,
     tree: egui_tiles::Tree<Pane>,
-    session: Option<Session>,
+    runs: Runs,
     selection: Selection,
     /// An error not tied to the run (a preset file that cannot be read, a failed export).
     error: Option<String>,
@@ -58,7 +59,7 @@ impl KdlabApp {
             saved: (settings.clone(), tree.clone()),
             settings,
             tree,
-            session: None,
+            runs: Runs::default(),
             selection: Selection::default(),
             error: None,
             notice: None,
@@ -95,7 +96,12 @@ impl KdlabApp {
 
     /// The run's record, for tests and the status bar.
     pub fn session(&self) -> Option<&Session> {
-        self.session.as_ref()
+        self.runs.current().and_then(|r| r.session())
+    }
+
+    /// Every run, for tests and the runs table.
+    pub fn runs(&self) -> &Runs {
+        &self.runs
     }
 
     pub fn frame_stats(&self) -> &FrameStats {
@@ -111,20 +117,82 @@ impl KdlabApp {
         };
         match self.settings.preset.source() {
             Ok(source) => {
-                self.session = Some(Session::start(source, self.settings.overrides(), self.settings.device));
+                let label = self.settings.preset.label();
+                let (overrides, device) = (self.settings.overrides(), self.settings.device);
+                self.runs.queue(RunRequest { label, source, overrides, device, group: None });
+                self.runs.pump(self.settings.pool_size);
             }
             Err(error) => self.error = Some(error.to_string()),
         }
     }
 
+    /// Adds runs of the chosen preset beside the ones there: once, a sweep over one value, or
+    /// a repeat over seeds.
+    fn queue(&mut self, queue: Queue) {
+        let source = match self.settings.preset.source() {
+            Ok(source) => source,
+            Err(error) => {
+                self.error = Some(error.to_string());
+                return;
+            }
+        };
+        let name = self.settings.preset.label();
+        let request = |label: String, extra: Option<String>, group: Option<usize>| RunRequest {
+            label,
+            source: source.clone(),
+            overrides: self.settings.overrides().into_iter().chain(extra).collect(),
+            device: self.settings.device,
+            group,
+        };
+        let requests: Vec<RunRequest> = match queue {
+            Queue::Once => vec![request(name, None, None)],
+            Queue::Sweep { key, values } => {
+                let short = key.rsplit('.').next().unwrap_or(&key).to_string();
+                values
+                    .iter()
+                    .map(|v| request(format!("{name} {short}={v}"), Some(format!("{key}={v}")), None))
+                    .collect()
+            }
+            Queue::Seeds(count) => {
+                let group = Some(self.runs.new_group());
+                (0..count)
+                    .map(|k| request(format!("{name} seed {k}"), Some(format!("train.seed={k}")), group))
+                    .collect()
+            }
+        };
+        if self.runs.runs.is_empty() {
+            self.selection = Selection {
+                path_input: std::mem::take(&mut self.selection.path_input),
+                device_label: self.selection.device_label.take(),
+                ..Selection::default()
+            };
+        }
+        for request in requests {
+            self.runs.queue(request);
+        }
+        self.runs.pump(self.settings.pool_size);
+    }
+
     fn apply(&mut self, action: Action) {
         match action {
             Action::Start | Action::Reset => {
-                self.session = None;
+                self.runs.clear();
                 self.start();
             }
+            Action::Queue(queue) => self.queue(queue),
+            Action::ShowRun(index, visible) => {
+                if let Some(run) = self.runs.runs.get_mut(index) {
+                    run.visible = visible;
+                }
+            }
+            Action::FollowRun(index) => {
+                if index < self.runs.runs.len() {
+                    self.runs.current = index;
+                    self.selection.stage = None;
+                }
+            }
             Action::Command(command) => {
-                if let Some(session) = &self.session {
+                if let Some(session) = self.session() {
                     session.send(command);
                 }
             }
@@ -162,7 +230,7 @@ impl KdlabApp {
         }
         if space
             && !typing
-            && let Some(session) = &self.session
+            && let Some(session) = self.session()
             && session.is_running()
         {
             let command = if session.history.is_paused() { Command::Resume } else { Command::Pause };
@@ -172,7 +240,7 @@ impl KdlabApp {
 
     /// The error to show: the run's own, or one from opening or starting.
     fn shown_error(&self) -> Option<String> {
-        self.error.clone().or_else(|| self.session.as_ref().and_then(|s| s.history.error.clone()))
+        self.error.clone().or_else(|| self.session().and_then(|s| s.history.error.clone()))
     }
 
     /// A line saying what the last export wrote, until dismissed.
@@ -195,7 +263,7 @@ impl KdlabApp {
                 ui.colored_label(ui.visuals().error_fg_color, format!("Error: {message}"));
                 if ui.button("Dismiss").clicked() {
                     self.error = None;
-                    if let Some(session) = &mut self.session {
+                    if let Some(session) = self.runs.current_session_mut() {
                         session.history.error = None;
                     }
                 }
@@ -233,18 +301,19 @@ impl KdlabApp {
     pub fn draw(&mut self, ui: &mut egui::Ui) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
-        if let Some(session) = &mut self.session {
-            session.drain();
-        }
+        self.runs.pump(self.settings.pool_size);
         self.handle_keys(&ctx);
         self.preview_device(&ctx);
         self.error_banner(ui);
         self.notice_banner(ui);
         let mut actions = Vec::new();
-        let running = self.session.as_ref().is_some_and(Session::is_running);
+        let running = self.session().is_some_and(Session::is_running);
+        let overlay = views::overlay_of(&self.runs);
         let mut behavior = Behavior {
             view: ViewContext {
-                history: self.session.as_ref().map(|s| &s.history),
+                history: self.runs.current().and_then(|r| r.history()),
+                runs: overlay,
+                current_run: self.runs.current,
                 running,
                 settings: &mut self.settings,
                 selection: &mut self.selection,
@@ -257,7 +326,7 @@ impl KdlabApp {
             self.apply(action);
         }
         self.frame_stats_window(&ctx);
-        if self.session.as_ref().is_some_and(Session::is_running) {
+        if self.runs.busy() {
             // Keep drawing while the engine works; otherwise egui redraws only on input.
             ctx.request_repaint_after(Duration::from_millis(16));
         }
@@ -271,7 +340,8 @@ impl KdlabApp {
 
     /// Replaces the run with one whose events come from `session` (the benchmark's replay).
     pub fn attach(&mut self, session: Session) {
-        self.session = Some(session);
+        self.runs.clear();
+        self.runs.adopt("replay", session);
     }
 }
 

@@ -7,6 +7,7 @@ pub mod frame_bench;
 pub mod frame_stats;
 pub mod history;
 pub mod paint;
+pub mod runs;
 pub mod series;
 pub mod session;
 pub mod settings;

@@ -45,6 +45,11 @@ impl SmoothedSeries {
         &self.points
     }
 
+    /// Every smoothed point.
+    pub fn points(&self) -> &[[f64; 2]] {
+        &self.points
+    }
+
     /// The smoothed points to draw for the x range `x` (`None`: all of it) on `columns` pixel
     /// columns.
     pub fn decimated(&mut self, x: Option<std::ops::RangeInclusive<f64>>, columns: usize) -> Vec<[f64; 2]> {

@@ -48,6 +48,18 @@ pub struct Settings {
     pub recent_files: Vec<PathBuf>,
     /// Where "Export plots" writes.
     pub export_dir: PathBuf,
+    /// Runs trained at the same time.
+    pub pool_size: usize,
+    /// The preset key a sweep varies and its values, comma-separated.
+    pub sweep_key: String,
+    pub sweep_values: String,
+    /// Seeds of "Repeat over seeds".
+    pub seeds: u64,
+}
+
+/// Half the machine's cores (each flex run uses several threads itself), at least one.
+pub fn default_pool_size() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 impl Default for Settings {
@@ -59,6 +71,10 @@ impl Default for Settings {
             smoothing: 0.6,
             recent_files: Vec::new(),
             export_dir: PathBuf::from("kdlab-exports"),
+            pool_size: default_pool_size(),
+            sweep_key: "stages.student_kd.temperature".into(),
+            sweep_values: "1, 4, 16".into(),
+            seeds: 3,
         }
     }
 }

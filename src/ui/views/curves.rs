@@ -2,12 +2,12 @@
 //! against its step; x-axes linked across the two plots, legend toggles, a marker wherever T or
 //! α changed, TensorBoard smoothing, and long series decimated per pixel column.
 
-use super::{Action, ExportedPlot, ViewContext, series_color};
+use super::{Action, ExportedPlot, OverlayRun, ViewContext, series_color};
 use crate::export::data::ExportSeries;
 use crate::export::svg::{PlotSeries, PlotSpec, palette};
 use crate::train::Parameter;
 use crate::ui::history::StageHistory;
-use egui_plot::{Legend, Line, Plot, PlotPoint, PlotPoints, Text, VLine};
+use egui_plot::{Legend, Line, Plot, PlotPoint, PlotPoints, Polygon, Text, VLine};
 
 /// One plot: its id, its y-axis label and which metrics it draws for every stage.
 pub struct CurveSpec {
@@ -37,43 +37,161 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     curve_plot(ui, view, &ACCURACY, height, link);
 }
 
-/// One plot of the spec's metrics for every stage, with the stages' markers. Series are
-/// smoothed incrementally and decimated to the visible x range, one min–max per pixel column.
+/// One curve as drawn: its legend name, the smoothed and decimated points, a ±1 std band
+/// for seed groups, and the raw points for export.
+pub struct Drawn {
+    pub name: String,
+    pub stage: String,
+    pub metric: String,
+    pub points: Vec<[f64; 2]>,
+    pub band: Option<Vec<[f64; 3]>>,
+    pub raw: Vec<[f64; 2]>,
+}
+
+/// The curves of a plot: the followed run's stages; with several visible runs, every visible
+/// run's stages, a seed group's runs folded into their mean with a ±1 std band.
+pub fn drawn_series(
+    view: &mut ViewContext,
+    spec: &CurveSpec,
+    x: Option<std::ops::RangeInclusive<f64>>,
+    columns: usize,
+) -> Vec<Drawn> {
+    let smoothing = view.settings.smoothing;
+    let visible: Vec<OverlayRun> = view.runs.iter().copied().filter(|r| r.visible).collect();
+    let overlay = visible.len() > 1;
+    let runs: Vec<OverlayRun> =
+        if overlay { visible } else { view.runs.iter().copied().filter(|r| r.index == view.current_run).collect() };
+    let mut drawn = Vec::new();
+    let mut done_groups = Vec::new();
+    for run in &runs {
+        let members: Vec<&OverlayRun> = match run.group {
+            Some(group) => runs.iter().filter(|r| r.group == Some(group)).collect(),
+            None => vec![run],
+        };
+        if members.len() > 1 {
+            if done_groups.contains(&run.group) {
+                continue;
+            }
+            done_groups.push(run.group);
+        }
+        let prefix = match (overlay, members.len()) {
+            (false, _) => String::new(),
+            (true, 1) => format!("{} · ", run.label),
+            (true, n) => format!("{} (mean of {n}) · ", run.label.rsplit_once(" seed").map_or(run.label, |(l, _)| l)),
+        };
+        for (stage_index, stage) in run.history.stages.iter().enumerate() {
+            for (metric, raw) in stage.series.iter().filter(|(m, _)| (spec.shows)(m)) {
+                let name = format!("{prefix}{} · {metric}", stage.name);
+                let mut curves = Vec::new();
+                for member in &members {
+                    let Some(points) = member.history.stages.get(stage_index).and_then(|s| s.series.get(metric)) else {
+                        continue;
+                    };
+                    let key = (member.index, stage_index, metric.clone());
+                    let series = view.selection.smoothed.entry(key).or_default();
+                    series.update(points, smoothing);
+                    curves.push(if members.len() > 1 {
+                        series.points().to_vec()
+                    } else {
+                        series.decimated(x.clone(), columns)
+                    });
+                }
+                let (points, band) = if members.len() > 1 {
+                    mean_and_band(&curves, columns)
+                } else {
+                    (curves.pop().unwrap_or_default(), None)
+                };
+                drawn.push(Drawn {
+                    name,
+                    stage: stage.name.clone(),
+                    metric: metric.clone(),
+                    points,
+                    band,
+                    raw: raw.clone(),
+                });
+            }
+        }
+    }
+    drawn
+}
+
+/// Mean over curves at each step they share, with a ±1 std band; thinned to about `columns`.
+fn mean_and_band(curves: &[Vec<[f64; 2]>], columns: usize) -> (Vec<[f64; 2]>, Option<Vec<[f64; 3]>>) {
+    let mut by_step: std::collections::BTreeMap<u64, Vec<f64>> = std::collections::BTreeMap::new();
+    for curve in curves {
+        for p in curve {
+            by_step.entry(p[0] as u64).or_default().push(p[1]);
+        }
+    }
+    let stride = by_step.len().div_ceil(columns.max(1)).max(1);
+    let mut points = Vec::new();
+    let mut band = Vec::new();
+    for (step, values) in by_step.iter().step_by(stride) {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = if values.len() > 1 {
+            (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        points.push([*step as f64, mean]);
+        band.push([*step as f64, mean - std, mean + std]);
+    }
+    (points, Some(band))
+}
+
+/// One plot of the spec's metrics for every stage (of every visible run), with the followed
+/// run's markers. Series are smoothed incrementally and decimated to the visible x range.
 pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, height: f32, link: egui::Id) {
     let Some(history) = view.history else { return };
-    let smoothing = view.settings.smoothing;
-    let smoothed = &mut view.selection.smoothed;
     let columns = ui.available_width().max(100.0) as usize;
-    let series = history.stages.iter().map(|s| s.series.keys().filter(|m| (spec.shows)(m)).count()).sum::<usize>();
+    // The previous frame's x range, once the user has zoomed or panned.
+    let range_id = ui.scope_id().with(("curve_x_range", spec.id));
+    let zoomed: Option<std::ops::RangeInclusive<f64>> = ui.ctx().data(|d| d.get_temp(range_id));
+    let drawn = drawn_series(view, spec, zoomed, columns);
     let mut plot = Plot::new(spec.id);
     // A lone series needs no legend; the axis label names it.
-    if series > 1 {
-        // Methods with many loss terms get a smaller legend, so it fits beside the curves.
-        let style = if series > 8 { egui::TextStyle::Small } else { egui::TextStyle::Body };
+    if drawn.len() > 1 {
+        // Many series get a smaller legend, so it fits beside the curves.
+        let style = if drawn.len() > 8 { egui::TextStyle::Small } else { egui::TextStyle::Body };
         plot = plot.legend(Legend::default().text_style(style));
     }
-    plot.height(height)
+    let response = plot
+        .height(height)
         .link_axis(link, [true, false])
         .link_cursor(link, [true, false])
         .x_axis_label("step")
         .y_axis_label(spec.y_label)
         .show(ui, |plot| {
-            // While the plot follows the data, everything is visible; once the user zooms or
-            // pans, only the shown range is decimated.
-            let visible = (!plot.auto_bounds().x).then(|| plot.plot_bounds().range_x());
-            let mut index = 0;
-            for (stage_index, stage) in history.stages.iter().enumerate() {
-                for (metric, points) in stage.series.iter().filter(|(m, _)| (spec.shows)(m)) {
-                    let series = smoothed.entry((stage_index, metric.clone())).or_default();
-                    series.update(points, smoothing);
-                    let shown = series.decimated(visible.clone(), columns);
-                    let name = format!("{} · {metric}", stage.name);
-                    plot.line(Line::new(name, PlotPoints::from(shown)).color(series_color(index)));
-                    index += 1;
+            for (index, curve) in drawn.into_iter().enumerate() {
+                let color = series_color(index);
+                if let Some(band) = &curve.band {
+                    draw_band(plot, &curve.name, band, color);
                 }
+                plot.line(Line::new(curve.name, PlotPoints::from(curve.points)).color(color));
+            }
+            for stage in &history.stages {
                 draw_markers(plot, stage);
             }
+            (!plot.auto_bounds().x).then(|| plot.plot_bounds().range_x())
         });
+    ui.ctx().data_mut(|d| match response.inner {
+        Some(range) => {
+            d.insert_temp(range_id, range);
+        }
+        None => d.remove::<std::ops::RangeInclusive<f64>>(range_id),
+    });
+}
+
+/// A ±1 std band as a strip of small convex quads (egui fills convex polygons only), under the
+/// same legend name as its line so one click hides both.
+fn draw_band(plot: &mut egui_plot::PlotUi, name: &str, band: &[[f64; 3]], color: egui::Color32) {
+    let fill = color.gamma_multiply(0.25);
+    for pair in band.windows(2) {
+        let [a, b] = [pair[0], pair[1]];
+        let quad = vec![[a[0], a[1]], [b[0], b[1]], [b[0], b[2]], [a[0], a[2]]];
+        plot.polygon(Polygon::new(name, PlotPoints::from(quad)).fill_color(fill).stroke(egui::Stroke::NONE));
+    }
 }
 
 /// A button that exports the given plots (SVG, PNG, CSV, JSON) to the export folder.
@@ -88,35 +206,26 @@ pub fn export_button(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveS
 
 /// A plot as exported: the drawn (smoothed, decimated) curves and the raw points.
 fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
-    let mut plot = ExportedPlot {
+    let drawn = drawn_series(view, spec, None, 900);
+    ExportedPlot {
         stem: spec.id.trim_end_matches("_plot").to_string(),
         spec: PlotSpec {
             title: format!("{} (smoothing {:.2})", spec.y_label, view.settings.smoothing),
             x_label: "step".into(),
             y_label: spec.y_label.into(),
-            series: Vec::new(),
+            series: drawn
+                .iter()
+                .enumerate()
+                .map(|(i, d)| PlotSeries {
+                    name: d.name.clone(),
+                    color: palette(i),
+                    points: d.points.clone(),
+                    band: d.band.clone(),
+                })
+                .collect(),
         },
-        series: Vec::new(),
-    };
-    let Some(history) = view.history else { return plot };
-    for (stage_index, stage) in history.stages.iter().enumerate() {
-        for (metric, points) in stage.series.iter().filter(|(m, _)| (spec.shows)(m)) {
-            let smoothed = view.selection.smoothed.entry((stage_index, metric.clone())).or_default();
-            smoothed.update(points, view.settings.smoothing);
-            plot.spec.series.push(PlotSeries {
-                name: format!("{} · {metric}", stage.name),
-                color: palette(plot.spec.series.len()),
-                points: smoothed.decimated(None, 900),
-                band: None,
-            });
-            plot.series.push(ExportSeries {
-                stage: stage.name.clone(),
-                metric: metric.clone(),
-                points: points.clone(),
-            });
-        }
+        series: drawn.into_iter().map(|d| ExportSeries { stage: d.stage, metric: d.metric, points: d.raw }).collect(),
     }
-    plot
 }
 
 /// Vertical markers where T or α changed, labelled with the new value.

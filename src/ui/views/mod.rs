@@ -97,6 +97,50 @@ pub enum Action {
     OpenPreset(PathBuf),
     /// Write these plots to the export folder.
     Export(Vec<ExportedPlot>),
+    /// Add runs of the chosen preset beside the current ones.
+    Queue(Queue),
+    /// Show or hide a run in every overlay.
+    ShowRun(usize, bool),
+    /// Make a run the one the per-run views and the controls follow.
+    FollowRun(usize),
+}
+
+/// Which runs to add.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Queue {
+    /// The preset once more.
+    Once,
+    /// One run per value of a preset key (e.g. `stages.student_kd.temperature` = 1, 4, 16).
+    Sweep { key: String, values: Vec<String> },
+    /// The preset with seeds 0..n, drawn as mean ± std.
+    Seeds(u64),
+}
+
+/// A run as the overlays see it.
+#[derive(Clone, Copy)]
+pub struct OverlayRun<'a> {
+    pub index: usize,
+    pub label: &'a str,
+    pub history: &'a RunHistory,
+    pub visible: bool,
+    pub group: Option<usize>,
+}
+
+/// Every started run, for the overlays and the runs table.
+pub fn overlay_of(runs: &crate::ui::runs::Runs) -> Vec<OverlayRun<'_>> {
+    runs.runs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, run)| {
+            run.history().map(|history| OverlayRun {
+                index,
+                label: &run.label,
+                history,
+                visible: run.visible,
+                group: run.group,
+            })
+        })
+        .collect()
 }
 
 /// A plot ready to be written: its file stem, what to draw, and its raw numbers.
@@ -127,12 +171,20 @@ pub struct Selection {
     /// Probe examples the attention view shows (oldest first); empty: spread over the classes.
     pub attention_choice: Vec<usize>,
     /// Smoothed copies of the plotted series, per (stage, metric), extended frame by frame.
-    pub smoothed: HashMap<(usize, String), SmoothedSeries>,
+    pub smoothed: HashMap<(usize, usize, String), SmoothedSeries>,
+    /// The runs table's sort column and direction, and its baseline `(run, stage)`.
+    pub sort: (usize, bool),
+    pub baseline: Option<(usize, String)>,
 }
 
 /// Everything a view may read and change.
 pub struct ViewContext<'a> {
+    /// The run the per-run views follow.
     pub history: Option<&'a RunHistory>,
+    /// Every started run (the overlays draw the visible ones when there are several).
+    pub runs: Vec<OverlayRun<'a>>,
+    /// Index of the followed run in the app's list.
+    pub current_run: usize,
     pub running: bool,
     pub settings: &'a mut Settings,
     pub selection: &'a mut Selection,

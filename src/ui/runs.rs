@@ -1,0 +1,141 @@
+//! The runs the workbench holds — queued, running or finished — each with its label, colour,
+//! visibility and seed group; queued runs start on a pool of engine threads as slots free up.
+
+use super::history::RunHistory;
+use super::session::Session;
+use crate::device::DeviceChoice;
+use crate::train::PresetSource;
+
+/// What to start: a preset with its overrides.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub label: String,
+    pub source: PresetSource,
+    pub overrides: Vec<String>,
+    pub device: DeviceChoice,
+    /// Runs of one "repeat over seeds" share a group and are drawn as mean ± std.
+    pub group: Option<usize>,
+}
+
+enum RunState {
+    Queued(RunRequest),
+    Started(Session),
+}
+
+/// One run.
+pub struct Run {
+    pub label: String,
+    pub group: Option<usize>,
+    pub visible: bool,
+    state: RunState,
+}
+
+impl Run {
+    /// What the run has reported (nothing while queued).
+    pub fn history(&self) -> Option<&RunHistory> {
+        match &self.state {
+            RunState::Started(session) => Some(&session.history),
+            RunState::Queued(_) => None,
+        }
+    }
+
+    pub fn session(&self) -> Option<&Session> {
+        match &self.state {
+            RunState::Started(session) => Some(session),
+            RunState::Queued(_) => None,
+        }
+    }
+
+    fn session_mut(&mut self) -> Option<&mut Session> {
+        match &mut self.state {
+            RunState::Started(session) => Some(session),
+            RunState::Queued(_) => None,
+        }
+    }
+
+    pub fn is_queued(&self) -> bool {
+        matches!(self.state, RunState::Queued(_))
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.session().is_some_and(Session::is_running)
+    }
+}
+
+/// All runs, the one the per-run views and controls follow, and the pool size.
+pub struct Runs {
+    pub runs: Vec<Run>,
+    pub current: usize,
+    next_group: usize,
+}
+
+impl Default for Runs {
+    fn default() -> Self {
+        Runs { runs: Vec::new(), current: 0, next_group: 0 }
+    }
+}
+
+impl Runs {
+    /// Forgets every run (their engines are cancelled as their sessions drop).
+    pub fn clear(&mut self) {
+        self.runs.clear();
+        self.current = 0;
+    }
+
+    /// A fresh group id for a repeat over seeds.
+    pub fn new_group(&mut self) -> usize {
+        self.next_group += 1;
+        self.next_group
+    }
+
+    pub fn queue(&mut self, request: RunRequest) {
+        self.runs.push(Run {
+            label: request.label.clone(),
+            group: request.group,
+            visible: true,
+            state: RunState::Queued(request),
+        });
+    }
+
+    /// Adds a run that is already started (the frame-time benchmark's replay).
+    pub fn adopt(&mut self, label: &str, session: Session) {
+        self.runs.push(Run { label: label.into(), group: None, visible: true, state: RunState::Started(session) });
+    }
+
+    /// Takes in every started run's events and starts queued runs while fewer than `pool`
+    /// are running; returns whether anything happened.
+    pub fn pump(&mut self, pool: usize) -> bool {
+        let mut changed = false;
+        for run in &mut self.runs {
+            if let Some(session) = run.session_mut() {
+                changed |= session.drain();
+            }
+        }
+        let mut running = self.runs.iter().filter(|r| r.is_running()).count();
+        for run in &mut self.runs {
+            if running >= pool.max(1) {
+                break;
+            }
+            if let RunState::Queued(request) = &run.state {
+                let session = Session::start(request.source.clone(), request.overrides.clone(), request.device);
+                run.state = RunState::Started(session);
+                running += 1;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    pub fn current(&self) -> Option<&Run> {
+        self.runs.get(self.current)
+    }
+
+    pub fn current_session_mut(&mut self) -> Option<&mut Session> {
+        self.runs.get_mut(self.current).and_then(Run::session_mut)
+    }
+
+    /// Whether any run is queued or running.
+    pub fn busy(&self) -> bool {
+        self.runs.iter().any(|r| r.is_queued() || r.is_running())
+    }
+}
