@@ -16,5 +16,6 @@ pub mod model;
 pub mod presets;
 pub mod record;
 pub mod report;
+pub mod stats;
 pub mod train;
 pub mod ui;

@@ -6,6 +6,7 @@ use crate::export::ExportError;
 use crate::export::png::svg_to_png;
 use crate::export::svg::{PlotSeries, PlotSpec, palette};
 use crate::record::Summary;
+use crate::stats::{mean, sample_std};
 use crate::train::MetricPoint;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -35,20 +36,8 @@ impl StageStats {
 
     /// Sample standard deviation (n − 1); 0 for a single seed.
     pub fn std(&self) -> f64 {
-        std(&self.values)
+        sample_std(&self.values)
     }
-}
-
-fn mean(values: &[f64]) -> f64 {
-    if values.is_empty() { f64::NAN } else { values.iter().sum::<f64>() / values.len() as f64 }
-}
-
-fn std(values: &[f64]) -> f64 {
-    if values.len() < 2 {
-        return 0.0;
-    }
-    let m = mean(values);
-    (values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (values.len() - 1) as f64).sqrt()
 }
 
 /// Test accuracy per stage over the seeds, in the preset's stage order.
@@ -88,7 +77,10 @@ pub fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
                 return None;
             }
             let points = by_step.iter().map(|(&step, v)| [step as f64, mean(v)]).collect();
-            let band = by_step.iter().map(|(&step, v)| [step as f64, mean(v) - std(v), mean(v) + std(v)]).collect();
+            let band = by_step
+                .iter()
+                .map(|(&step, v)| [step as f64, mean(v) - sample_std(v), mean(v) + sample_std(v)])
+                .collect();
             Some(PlotSeries { name: stage.name.clone(), color: palette(index), points, band: Some(band) })
         })
         .collect();
@@ -143,16 +135,4 @@ pub fn write_report(
     let _ = writeln!(text, "Each seed's files (config.toml, metrics.csv, summary.json) are in `seed-N/`.");
     let report = dir.join("report.md");
     std::fs::write(&report, text).map_err(|e| ExportError::io(&report, e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mean_and_sample_std() {
-        assert_eq!(mean(&[1.0, 2.0, 3.0]), 2.0);
-        assert!((std(&[1.0, 2.0, 3.0]) - 1.0).abs() < 1e-12);
-        assert_eq!(std(&[5.0]), 0.0);
-    }
 }

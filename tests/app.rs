@@ -344,3 +344,82 @@ fn set_export_folder(harness: &mut Harness<'_, KdlabApp>, dir: &Path) {
     harness.get_by_label("Export folder").type_text(dir.to_str().unwrap());
     harness.run_steps(2);
 }
+
+/// Replaces a text field's content as a user does: select all, type.
+fn set_field(harness: &mut Harness<'_, KdlabApp>, label: &str, value: &str) {
+    harness.get_by_label(label).focus();
+    harness.run_steps(1);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.run_steps(1);
+    harness.get_by_label(label).type_text(value);
+    harness.run_steps(2);
+}
+
+fn all_runs_finished(harness: &Harness<'_, KdlabApp>, count: usize) -> bool {
+    let runs = &harness.state().runs().runs;
+    runs.len() == count && runs.iter().all(|r| r.history().is_some_and(|h| h.finished))
+}
+
+#[test]
+fn a_sweep_and_a_seed_repeat_run_side_by_side_in_the_table_and_the_curves() {
+    let mut harness = harness();
+    let preset = MOONS.replace("epochs = 2000", "epochs = 4");
+    open(&mut harness, &write_preset("moons_sweep.toml", &preset));
+    set_field(&mut harness, "Sweep key", "stages.student.temperature");
+    set_field(&mut harness, "Values", "1, 8");
+    harness.get_by_label("Queue sweep").click();
+    harness.run_steps(2);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !all_runs_finished(&harness, 2) {
+        assert!(Instant::now() < deadline, "the sweep did not finish");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.run_steps(2);
+    let temperatures: Vec<Option<f64>> =
+        harness.state().runs().runs.iter().map(|r| r.history().unwrap().stages[1].temperature).collect();
+    assert_eq!(temperatures, vec![Some(1.0), Some(8.0)], "each run got its value");
+
+    // Both runs are rows of the table, with their accuracies.
+    harness.get_by_label("Runs").click();
+    harness.run_steps(3);
+    for label in ["moons_sweep temperature=1", "moons_sweep temperature=8"] {
+        assert!(harness.query_all_by_label(label).count() >= 2, "{label}: a row per stage");
+    }
+
+    // Repeat over two seeds: a group row with mean ± std, and a band in the curves.
+    let seeds =
+        harness.get_all_by_label("Seeds").find(|n| n.accesskit_node().role() == egui::accesskit::Role::SpinButton);
+    if let Some(seeds) = seeds {
+        seeds.focus();
+    }
+    harness.get_by_label("Repeat over seeds").click();
+    harness.run_steps(2);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let total = 2 + 3;
+    while !all_runs_finished(&harness, total) {
+        assert!(Instant::now() < deadline, "the seed repeat did not finish");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.run_steps(3);
+    assert!(harness.query_all_by_label("moons_sweep (mean of 3)").count() >= 2, "a group row per stage");
+    assert!(harness.query_all_by_label_contains("% ± ").count() >= 2, "mean ± std of each stage");
+
+    // The overlaid curves, as exported: a path per run's series, the seed group as one mean
+    // line with its band.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/overlay");
+    let _ = std::fs::remove_dir_all(&dir);
+    set_export_folder(&mut harness, &dir);
+    harness.get_all_by_label("Export plots").next().unwrap().click();
+    harness.run_steps(3);
+    let svg = std::fs::read_to_string(dir.join("accuracy.svg")).unwrap();
+    for label in [
+        "temperature=1 · student · test_accuracy",
+        "temperature=8 · student · test_accuracy",
+        "(mean of 3) · student · test_accuracy",
+    ] {
+        assert!(svg.contains(label), "{label} in the overlay");
+    }
+    assert!(svg.contains("<polygon"), "the seed group's band");
+}

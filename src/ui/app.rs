@@ -117,7 +117,7 @@ impl KdlabApp {
         };
         match self.settings.preset.source() {
             Ok(source) => {
-                let label = self.settings.preset.label();
+                let label = self.settings.preset.short_name();
                 let (overrides, device) = (self.settings.overrides(), self.settings.device);
                 self.runs.queue(RunRequest { label, source, overrides, device, group: None });
                 self.runs.pump(self.settings.pool_size);
@@ -136,7 +136,7 @@ impl KdlabApp {
                 return;
             }
         };
-        let name = self.settings.preset.label();
+        let name = self.settings.preset.short_name();
         let request = |label: String, extra: Option<String>, group: Option<usize>| RunRequest {
             label,
             source: source.clone(),

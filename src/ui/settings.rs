@@ -26,6 +26,16 @@ impl PresetChoice {
         }
     }
 
+    /// A short name for run labels: the bundled name or the file's stem.
+    pub fn short_name(&self) -> String {
+        match self {
+            PresetChoice::Bundled(stem) => stem.clone(),
+            PresetChoice::File(path) => {
+                path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into())
+            }
+        }
+    }
+
     /// The preset's text and origin.
     pub fn source(&self) -> Result<PresetSource, PresetError> {
         match self {

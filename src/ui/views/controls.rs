@@ -1,7 +1,7 @@
 //! The control panel: preset, dataset and device pickers, the run buttons, and the live
 //! temperature, alpha (and, for AT and DKD, beta) sliders for the running distillation stage.
 
-use super::{Action, ViewContext};
+use super::{Action, Queue, ViewContext};
 use crate::data::DATASET_NAMES;
 use crate::device::DeviceChoice;
 use crate::train::Command;
@@ -29,6 +29,8 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         live_sliders(ui, view);
         ui.separator();
         stage_list(ui, view);
+        ui.separator();
+        compare(ui, view);
         ui.separator();
         export_folder(ui, view);
     });
@@ -204,6 +206,42 @@ fn clear_confirmed(pending: &mut Option<f64>, confirmed: Option<f64>) {
     {
         *pending = None;
     }
+}
+
+/// More runs beside the current ones: the preset again, a sweep over one value, or a repeat
+/// over seeds; and how many train at once.
+fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
+    ui.label("Compare (runs are added beside the current ones)");
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Queue preset").on_hover_text("Add the chosen preset as one more run").clicked() {
+            view.actions.push(Action::Queue(Queue::Once));
+        }
+        let label = ui.label("Seeds");
+        ui.add(egui::DragValue::new(&mut view.settings.seeds).range(2..=20)).labelled_by(label.id);
+        if ui.button("Repeat over seeds").on_hover_text("Runs with train.seed = 0, 1, …; drawn as mean ± std").clicked()
+        {
+            view.actions.push(Action::Queue(Queue::Seeds(view.settings.seeds)));
+        }
+    });
+    egui::Grid::new("sweep").num_columns(2).show(ui, |ui| {
+        let label = ui.label("Sweep key");
+        ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_key).desired_width(190.0)).labelled_by(label.id);
+        ui.end_row();
+        let label = ui.label("Values");
+        ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_values).desired_width(190.0)).labelled_by(label.id);
+        ui.end_row();
+    });
+    ui.horizontal(|ui| {
+        let values: Vec<String> =
+            view.settings.sweep_values.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+        let ready = !values.is_empty() && !view.settings.sweep_key.trim().is_empty();
+        if ui.add_enabled(ready, egui::Button::new("Queue sweep")).on_hover_text("One run per value").clicked() {
+            let key = view.settings.sweep_key.trim().to_string();
+            view.actions.push(Action::Queue(Queue::Sweep { key, values }));
+        }
+        let label = ui.label("Runs at once");
+        ui.add(egui::DragValue::new(&mut view.settings.pool_size).range(1..=16)).labelled_by(label.id);
+    });
 }
 
 /// Where "Export plots" writes; edited as text and kept between launches.

@@ -127,13 +127,7 @@ fn mean_and_band(curves: &[Vec<[f64; 2]>], columns: usize) -> (Vec<[f64; 2]>, Op
     let mut points = Vec::new();
     let mut band = Vec::new();
     for (step, values) in by_step.iter().step_by(stride) {
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let std = if values.len() > 1 {
-            (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt()
-        } else {
-            0.0
-        };
+        let (mean, std) = (crate::stats::mean(values), crate::stats::sample_std(values));
         points.push([*step as f64, mean]);
         band.push([*step as f64, mean - std, mean + std]);
     }

@@ -8,6 +8,7 @@ pub mod boundary;
 pub mod controls;
 pub mod curves;
 pub mod relations;
+pub mod runs_table;
 pub mod soft_targets;
 pub mod status;
 
@@ -29,10 +30,11 @@ pub enum Pane {
     Attention,
     Relations,
     Boundary,
+    Runs,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 7] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Controls,
         Pane::Curves,
         Pane::Agreement,
@@ -40,6 +42,7 @@ impl Pane {
         Pane::Attention,
         Pane::Relations,
         Pane::Boundary,
+        Pane::Runs,
     ];
 
     pub fn title(self) -> &'static str {
@@ -51,6 +54,7 @@ impl Pane {
             Pane::Attention => "Attention maps",
             Pane::Relations => "Relations",
             Pane::Boundary => "Decision boundary",
+            Pane::Runs => "Runs",
         }
     }
 }
@@ -65,7 +69,9 @@ pub fn default_tree() -> egui_tiles::Tree<Pane> {
     let soft_targets = tiles.insert_pane(Pane::SoftTargets);
     let representations = [Pane::Attention, Pane::Relations, Pane::Boundary].map(|p| tiles.insert_pane(p));
     let right_tabs = tiles.insert_tab_tile([vec![soft_targets], representations.to_vec()].concat());
-    let bottom = tiles.insert_horizontal_tile(vec![agreement, right_tabs]);
+    let runs = tiles.insert_pane(Pane::Runs);
+    let left_tabs = tiles.insert_tab_tile(vec![agreement, runs]);
+    let bottom = tiles.insert_horizontal_tile(vec![left_tabs, right_tabs]);
     let right = tiles.insert_vertical_tile(vec![curves, bottom]);
     let root = tiles.insert_horizontal_tile(vec![controls, right]);
     if let Some(egui_tiles::Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(root) {
@@ -174,7 +180,7 @@ pub struct Selection {
     pub smoothed: HashMap<(usize, usize, String), SmoothedSeries>,
     /// The runs table's sort column and direction, and its baseline `(run, stage)`.
     pub sort: (usize, bool),
-    pub baseline: Option<(usize, String)>,
+    pub baseline: Option<(String, String)>,
 }
 
 /// Everything a view may read and change.
@@ -240,6 +246,7 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_> {
             Pane::Attention => attention::ui(ui, &mut self.view),
             Pane::Relations => relations::ui(ui, &mut self.view),
             Pane::Boundary => boundary::ui(ui, &mut self.view),
+            Pane::Runs => runs_table::ui(ui, &mut self.view),
         });
         egui_tiles::UiResponse::None
     }
