@@ -19,7 +19,8 @@ pub struct RunRequest {
 
 enum RunState {
     Queued(RunRequest),
-    Started(Session),
+    // Boxed: a session (engine handle and history) is much larger than a request.
+    Started(Box<Session>),
 }
 
 /// One run.
@@ -62,17 +63,12 @@ impl Run {
     }
 }
 
-/// All runs, the one the per-run views and controls follow, and the pool size.
+/// All runs, and the one the per-run views and controls follow.
+#[derive(Default)]
 pub struct Runs {
     pub runs: Vec<Run>,
     pub current: usize,
     next_group: usize,
-}
-
-impl Default for Runs {
-    fn default() -> Self {
-        Runs { runs: Vec::new(), current: 0, next_group: 0 }
-    }
 }
 
 impl Runs {
@@ -99,7 +95,12 @@ impl Runs {
 
     /// Adds a run that is already started (the frame-time benchmark's replay).
     pub fn adopt(&mut self, label: &str, session: Session) {
-        self.runs.push(Run { label: label.into(), group: None, visible: true, state: RunState::Started(session) });
+        self.runs.push(Run {
+            label: label.into(),
+            group: None,
+            visible: true,
+            state: RunState::Started(Box::new(session)),
+        });
     }
 
     /// Takes in every started run's events and starts queued runs while fewer than `pool`
@@ -118,7 +119,7 @@ impl Runs {
             }
             if let RunState::Queued(request) = &run.state {
                 let session = Session::start(request.source.clone(), request.overrides.clone(), request.device);
-                run.state = RunState::Started(session);
+                run.state = RunState::Started(Box::new(session));
                 running += 1;
                 changed = true;
             }

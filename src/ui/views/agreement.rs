@@ -5,8 +5,14 @@
 use super::{ViewContext, stage_picker};
 use crate::ui::views::curves::{CurveSpec, curve_plot, export_button};
 
-const AGREEMENT: CurveSpec = CurveSpec { id: "agreement_plot", y_label: "agreement", shows: |m| m == "agreement" };
-const KL: CurveSpec = CurveSpec { id: "kl_plot", y_label: "KL(t||s)", shows: |m| m == "kl_teacher_student" };
+const AGREEMENT: CurveSpec =
+    CurveSpec { id: "agreement_plot", y_label: "agreement", shows: |m| m == "agreement", headline: "agreement" };
+const KL: CurveSpec = CurveSpec {
+    id: "kl_plot",
+    y_label: "KL(t||s)",
+    shows: |m| m == "kl_teacher_student",
+    headline: "kl_teacher_student",
+};
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     let Some(history) = view.history else {

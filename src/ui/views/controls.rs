@@ -225,10 +225,10 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
     });
     egui::Grid::new("sweep").num_columns(2).show(ui, |ui| {
         let label = ui.label("Sweep key");
-        ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_key).desired_width(190.0)).labelled_by(label.id);
+        ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_key).desired_width(230.0)).labelled_by(label.id);
         ui.end_row();
         let label = ui.label("Values");
-        ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_values).desired_width(190.0)).labelled_by(label.id);
+        ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_values).desired_width(230.0)).labelled_by(label.id);
         ui.end_row();
     });
     ui.horizontal(|ui| {

@@ -14,12 +14,20 @@ pub struct CurveSpec {
     pub id: &'static str,
     pub y_label: &'static str,
     pub shows: fn(&str) -> bool,
+    /// The one metric drawn per stage when several runs are overlaid, to keep them readable.
+    pub headline: &'static str,
 }
 
 /// The total loss and every term any method reports (`loss_ce`, `loss_kd`, `loss_at`, …).
-const LOSS: CurveSpec = CurveSpec { id: "loss_plot", y_label: "loss", shows: |m| m.starts_with("loss") };
+const LOSS: CurveSpec =
+    CurveSpec { id: "loss_plot", y_label: "loss", shows: |m| m.starts_with("loss"), headline: "loss" };
 /// Train and test accuracy, and DML's peers' test accuracy.
-const ACCURACY: CurveSpec = CurveSpec { id: "accuracy_plot", y_label: "accuracy", shows: |m| m.ends_with("_accuracy") };
+const ACCURACY: CurveSpec = CurveSpec {
+    id: "accuracy_plot",
+    y_label: "accuracy",
+    shows: |m| m.ends_with("_accuracy"),
+    headline: "test_accuracy",
+};
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.horizontal(|ui| {
@@ -49,7 +57,8 @@ pub struct Drawn {
 }
 
 /// The curves of a plot: the followed run's stages; with several visible runs, every visible
-/// run's stages, a seed group's runs folded into their mean with a ±1 std band.
+/// run's stages (their headline metric only), a seed group's runs folded into their mean with
+/// a ±1 std band.
 pub fn drawn_series(
     view: &mut ViewContext,
     spec: &CurveSpec,
@@ -80,7 +89,8 @@ pub fn drawn_series(
             (true, n) => format!("{} (mean of {n}) · ", run.label.rsplit_once(" seed").map_or(run.label, |(l, _)| l)),
         };
         for (stage_index, stage) in run.history.stages.iter().enumerate() {
-            for (metric, raw) in stage.series.iter().filter(|(m, _)| (spec.shows)(m)) {
+            let drawn_here = |m: &str| if overlay { m == spec.headline } else { (spec.shows)(m) };
+            for (metric, raw) in stage.series.iter().filter(|(m, _)| drawn_here(m)) {
                 let name = format!("{prefix}{} · {metric}", stage.name);
                 let mut curves = Vec::new();
                 for member in &members {

@@ -178,8 +178,9 @@ pub struct Selection {
     pub attention_choice: Vec<usize>,
     /// Smoothed copies of the plotted series, per (stage, metric), extended frame by frame.
     pub smoothed: HashMap<(usize, usize, String), SmoothedSeries>,
-    /// The runs table's sort column and direction, and its baseline `(run, stage)`.
-    pub sort: (usize, bool),
+    /// The runs table's sort column and direction (`None`: in the order the runs were added),
+    /// and its baseline `(run, stage)`.
+    pub sort: Option<(usize, bool)>,
     pub baseline: Option<(String, String)>,
 }
 

@@ -10,8 +10,12 @@ use crate::train::probe::RelationProbe;
 use crate::ui::paint::{cell_grid, color_bar, viridis};
 use egui::{Color32, Stroke};
 
-const AGREEMENT: CurveSpec =
-    CurveSpec { id: "neighbour_agreement_plot", y_label: "kNN shared", shows: |m| m == "neighbour_agreement" };
+const AGREEMENT: CurveSpec = CurveSpec {
+    id: "neighbour_agreement_plot",
+    y_label: "kNN shared",
+    shows: |m| m == "neighbour_agreement",
+    headline: "neighbour_agreement",
+};
 const TEACHER_EDGE: Color32 = Color32::from_gray(170);
 const STUDENT_EDGE: Color32 = Color32::from_rgb(255, 150, 40);
 

@@ -50,23 +50,30 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         let delta = row.cells[7].value.zip(baseline_value).map(|(v, b)| v - b);
         row.cells[8] = number(delta, |d| format!("{:+.2}", 100.0 * d));
     }
-    let (column, ascending) = view.selection.sort;
-    rows.sort_by(|a, b| {
-        let (x, y) = (&a.cells[column], &b.cells[column]);
-        let order = match (x.value, y.value) {
-            (Some(p), Some(q)) => p.total_cmp(&q),
-            _ => x.text.cmp(&y.text),
-        };
-        if ascending { order } else { order.reverse() }
-    });
+    let sort = view.selection.sort;
+    if let Some((column, ascending)) = sort {
+        rows.sort_by(|a, b| {
+            let (x, y) = (&a.cells[column], &b.cells[column]);
+            let order = match (x.value, y.value) {
+                (Some(p), Some(q)) => p.total_cmp(&q),
+                _ => x.text.cmp(&y.text),
+            };
+            if ascending { order } else { order.reverse() }
+        });
+    }
     ui.label("Click a header to sort, a run to follow it; the circle picks the baseline of Δ test.");
     egui::ScrollArea::both().id_salt("runs_table").show(ui, |ui| {
         egui::Grid::new("runs_grid").striped(true).spacing([10.0, 4.0]).show(ui, |ui| {
             ui.label("show");
             for (index, title) in COLUMNS.iter().enumerate() {
-                let arrow = if index == column { if ascending { " ^" } else { " v" } } else { "" };
+                let arrow = match sort {
+                    Some((column, true)) if column == index => " ^",
+                    Some((column, false)) if column == index => " v",
+                    _ => "",
+                };
                 if ui.button(format!("{title}{arrow}")).clicked() {
-                    view.selection.sort = (index, if index == column { !ascending } else { true });
+                    let ascending = !matches!(sort, Some((column, true)) if column == index);
+                    view.selection.sort = Some((index, ascending));
                 }
             }
             ui.label("baseline");
