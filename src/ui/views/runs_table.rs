@@ -162,7 +162,8 @@ fn group_rows(runs: &[OverlayRun]) -> Vec<Row> {
     let mut rows = Vec::new();
     for group in groups {
         let members: Vec<&OverlayRun> = runs.iter().filter(|r| r.group == Some(group)).collect();
-        let Some(first) = members.first() else { continue };
+        // A spread needs two runs; until the second starts the member's own rows say it all.
+        let (Some(first), true) = (members.first(), members.len() > 1) else { continue };
         let label =
             format!("{} (mean of {})", first.label.rsplit_once(" seed").map_or(first.label, |(l, _)| l), members.len());
         for (index, stage) in first.history.stages.iter().enumerate() {
