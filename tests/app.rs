@@ -423,3 +423,44 @@ fn a_sweep_and_a_seed_repeat_run_side_by_side_in_the_table_and_the_curves() {
     }
     assert!(svg.contains("<polygon"), "the seed group's band");
 }
+
+#[test]
+fn a_run_folder_from_the_cli_opens_beside_the_others() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/past_run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let preset = write_preset("moons_past.toml", &MOONS.replace("epochs = 2000", "epochs = 3"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kdlab"))
+        .arg("run")
+        .arg(&preset)
+        .args(["--device", "cpu", "--no-cache", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let mut harness = harness();
+    set_field(&mut harness, "Run folder", dir.to_str().unwrap());
+    harness.get_by_label("Open run").click();
+    harness.run_steps(3);
+    let run = history(&harness);
+    assert!(run.finished);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    for (stage, recorded) in run.stages.iter().zip(summary["stages"].as_array().unwrap()) {
+        let outcome = stage.outcome.as_ref().expect("each stage's outcome");
+        assert_eq!(outcome.test_accuracy, recorded["test_accuracy"].as_f64());
+    }
+    let rows = std::fs::read_to_string(dir.join("metrics.csv")).unwrap().lines().count() - 1;
+    let points: usize = run.stages.iter().flat_map(|s| s.series.values()).map(Vec::len).sum();
+    assert_eq!(points, rows, "every metrics.csv row is a point");
+    harness.get_by_label("Runs").click();
+    harness.run_steps(2);
+    assert!(harness.query_all_by_label("past_run").count() >= 2, "its rows in the runs table");
+
+    // A folder that is not a run: the error says which file, and the opened run stays.
+    set_field(&mut harness, "Run folder", dir.join("nope").to_str().unwrap());
+    harness.get_by_label("Open run").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("cannot open the run:");
+    assert_eq!(harness.state().runs().runs.len(), 1);
+}

@@ -2,6 +2,8 @@
 //! `metrics.csv` (long format, appended and flushed as training goes, so a killed run keeps
 //! every row written before) and `summary.json`.
 
+pub mod past;
+
 use crate::train::{EnsembleOutcome, Event, Plan, Preset, StageOutcome};
 use serde::Serialize;
 use std::fs::File;

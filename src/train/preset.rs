@@ -160,6 +160,19 @@ pub enum Method {
 }
 
 impl Method {
+    pub const ALL: [Method; 10] = [
+        Method::Scratch,
+        Method::Kd,
+        Method::LabelSmoothing,
+        Method::TfkdSelf,
+        Method::TfkdReg,
+        Method::Rkd,
+        Method::At,
+        Method::Fitnets,
+        Method::Dml,
+        Method::Dkd,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Method::Scratch => "scratch",

@@ -112,6 +112,7 @@ impl KdlabApp {
         self.error = None;
         self.selection = Selection {
             path_input: std::mem::take(&mut self.selection.path_input),
+            run_path: std::mem::take(&mut self.selection.run_path),
             device_label: self.selection.device_label.take(),
             ..Selection::default()
         };
@@ -185,6 +186,16 @@ impl KdlabApp {
                     run.visible = visible;
                 }
             }
+            Action::OpenRun(dir) => match crate::record::past::read_run(&dir) {
+                Ok(events) => {
+                    let label =
+                        dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into());
+                    self.runs.adopt(&label, Session::replayed(events));
+                    self.runs.current = self.runs.runs.len() - 1;
+                    self.selection.stage = None;
+                }
+                Err(error) => self.error = Some(format!("cannot open the run: {error}")),
+            },
             Action::FollowRun(index) => {
                 if index < self.runs.runs.len() {
                     self.runs.current = index;

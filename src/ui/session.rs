@@ -21,6 +21,15 @@ impl Session {
         Session::of(Engine::launch(source, overrides, device, TeacherCache::default_location()))
     }
 
+    /// A finished run read back from its recorded events (a run folder).
+    pub fn replayed(events: Vec<crate::train::Event>) -> Session {
+        let mut history = RunHistory::default();
+        for event in events {
+            history.apply(event);
+        }
+        Session { engine: None, history }
+    }
+
     /// A run whose events come from `engine`.
     pub fn of(engine: Engine) -> Session {
         Session { engine: Some(engine), history: RunHistory::default() }

@@ -223,6 +223,16 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
             view.actions.push(Action::Queue(Queue::Seeds(view.settings.seeds)));
         }
     });
+    ui.horizontal(|ui| {
+        let label = ui.label("Run folder");
+        ui.add(egui::TextEdit::singleline(&mut view.selection.run_path).hint_text("runs/kd-…").desired_width(150.0))
+            .labelled_by(label.id);
+        let path = view.selection.run_path.trim().to_string();
+        let open = ui.add_enabled(!path.is_empty(), egui::Button::new("Open run"));
+        if open.on_hover_text("Show a run folder written by `kdlab run` beside the others").clicked() {
+            view.actions.push(Action::OpenRun(PathBuf::from(path)));
+        }
+    });
     egui::Grid::new("sweep").num_columns(2).show(ui, |ui| {
         let label = ui.label("Sweep key");
         ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_key).desired_width(230.0)).labelled_by(label.id);

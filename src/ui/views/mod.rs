@@ -109,6 +109,8 @@ pub enum Action {
     ShowRun(usize, bool),
     /// Make a run the one the per-run views and the controls follow.
     FollowRun(usize),
+    /// Add a recorded run (a folder `kdlab run` wrote) beside the others.
+    OpenRun(PathBuf),
 }
 
 /// Which runs to add.
@@ -166,6 +168,8 @@ pub struct Selection {
     pub sample: usize,
     /// The path typed beside "Open…".
     pub path_input: String,
+    /// The run folder typed beside "Open run".
+    pub run_path: String,
     /// A temperature or alpha the user set that the engine has not confirmed yet.
     pub pending_temperature: Option<f64>,
     pub pending_alpha: Option<f64>,
