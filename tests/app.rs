@@ -411,6 +411,15 @@ fn a_sweep_and_a_seed_repeat_run_side_by_side_in_the_table_and_the_curves() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/overlay");
     let _ = std::fs::remove_dir_all(&dir);
     set_export_folder(&mut harness, &dir);
+
+    // The seed group's reproduction report, from the app.
+    harness.get_by_label("Write report: moons_sweep (3 seeds)").click();
+    harness.run_steps(3);
+    let report = std::fs::read_to_string(dir.join("moons_sweep-report/report.md")).unwrap();
+    let student = report.lines().find(|l| l.starts_with("| student |")).unwrap_or_else(|| panic!("{report}"));
+    assert!(student.contains("% ± ") && student.matches('%').count() == 4, "mean ± std and 3 seeds: {student}");
+    assert!(dir.join("moons_sweep-report/test_accuracy.png").exists());
+
     harness.get_all_by_label("Export plots").next().unwrap().click();
     harness.run_steps(3);
     let svg = std::fs::read_to_string(dir.join("accuracy.svg")).unwrap();

@@ -135,6 +135,7 @@ fn method_name(name: &str) -> &'static str {
 fn info(summary: &SummaryFile) -> RunInfo {
     RunInfo {
         preset: summary.preset.clone(),
+        description: String::new(),
         dataset: summary.dataset.clone(),
         device: format!("{} (recorded)", summary.device),
         shape: InputShape::Flat { features: 0 },

@@ -194,6 +194,7 @@ impl<'a> Run<'a> {
         let width = self.dataset.shape.len();
         RunInfo {
             preset: self.plan.preset.name.clone(),
+            description: self.plan.preset.description.clone(),
             dataset: self.dataset.name.clone(),
             device: self.device.label(),
             shape: self.dataset.shape,

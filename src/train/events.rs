@@ -86,6 +86,8 @@ pub struct Probe {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
     pub preset: String,
+    /// The preset's description (the paper and the claim to check).
+    pub description: String,
     pub dataset: String,
     /// The device label, e.g. `flex (CPU)`.
     pub device: String,

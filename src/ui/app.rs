@@ -120,10 +120,28 @@ impl KdlabApp {
             Ok(source) => {
                 let label = self.settings.preset.short_name();
                 let (overrides, device) = (self.settings.overrides(), self.settings.device);
-                self.runs.queue(RunRequest { label, source, overrides, device, group: None });
+                self.runs.queue(RunRequest { label, source, overrides, device, group: None, seed: None });
                 self.runs.pump(self.settings.pool_size);
             }
             Err(error) => self.error = Some(error.to_string()),
+        }
+    }
+
+    /// Writes report.md and its plots for a finished seed group into the export folder.
+    fn write_report(&mut self, group: usize) {
+        let Some(runs) = self.runs.seed_runs(group) else {
+            self.error = Some("the report waits for every seed of the group to finish".into());
+            return;
+        };
+        let label = self.runs.runs.iter().find(|r| r.group == Some(group)).map_or("runs", |r| r.label.as_str());
+        let name = label.rsplit_once(" seed").map_or(label, |(l, _)| l).replace(['/', ' '], "_");
+        let dir = self.settings.export_dir.join(format!("{name}-report"));
+        let info = self.runs.runs.iter().find(|r| r.group == Some(group)).and_then(|r| r.history()?.info.clone());
+        let (preset, description, device) =
+            info.map_or_else(Default::default, |i| (i.preset.clone(), i.description.clone(), i.device.clone()));
+        match crate::report::write_report(&dir, &preset, &description, &device, &runs) {
+            Ok(()) => self.notice = Some(format!("wrote {}", dir.join("report.md").display())),
+            Err(error) => self.error = Some(format!("report failed: {error}")),
         }
     }
 
@@ -144,6 +162,7 @@ impl KdlabApp {
             overrides: self.settings.overrides().into_iter().chain(extra).collect(),
             device: self.settings.device,
             group,
+            seed: None,
         };
         let requests: Vec<RunRequest> = match queue {
             Queue::Once => vec![request(name, None, None)],
@@ -196,6 +215,7 @@ impl KdlabApp {
                 }
                 Err(error) => self.error = Some(format!("cannot open the run: {error}")),
             },
+            Action::WriteReport(group) => self.write_report(group),
             Action::FollowRun(index) => {
                 if index < self.runs.runs.len() {
                     self.runs.current = index;

@@ -198,6 +198,36 @@ impl RunHistory {
             .then_some(stage)
     }
 
+    /// What `summary.json` would hold for this run.
+    pub fn summary(&self, seed: u64) -> crate::record::Summary {
+        let info = self.info.as_ref();
+        crate::record::Summary {
+            preset: info.map_or_else(String::new, |i| i.preset.clone()),
+            dataset: info.map_or_else(String::new, |i| i.dataset.clone()),
+            device: info.map_or_else(String::new, |i| i.device.clone()),
+            seed,
+            stages: self.stages.iter().filter_map(|s| s.outcome.clone()).collect(),
+            ensembles: self.ensembles.clone(),
+        }
+    }
+
+    /// Every metric point heard, stage by stage (epochs are not kept: 0).
+    pub fn metric_points(&self) -> Vec<crate::train::MetricPoint> {
+        let mut points = Vec::new();
+        for (index, stage) in self.stages.iter().enumerate() {
+            for (metric, series) in &stage.series {
+                points.extend(series.iter().map(|&[step, value]| crate::train::MetricPoint {
+                    stage: index,
+                    step: step as u64,
+                    epoch: 0,
+                    metric: metric.clone(),
+                    value,
+                }));
+            }
+        }
+        points
+    }
+
     /// Time since the run started, up to its end.
     pub fn elapsed(&self) -> Duration {
         self.finished_at.unwrap_or_else(Instant::now).duration_since(self.started_at)

@@ -15,6 +15,8 @@ pub struct RunRequest {
     pub device: DeviceChoice,
     /// Runs of one "repeat over seeds" share a group and are drawn as mean ± std.
     pub group: Option<usize>,
+    /// The seed a repeat gave this run.
+    pub seed: Option<u64>,
 }
 
 enum RunState {
@@ -27,6 +29,7 @@ enum RunState {
 pub struct Run {
     pub label: String,
     pub group: Option<usize>,
+    pub seed: Option<u64>,
     pub visible: bool,
     state: RunState,
 }
@@ -72,6 +75,22 @@ pub struct Runs {
 }
 
 impl Runs {
+    /// A finished seed group as the report writer takes it; `None` until every member is done.
+    pub fn seed_runs(&self, group: usize) -> Option<Vec<crate::report::SeedRun>> {
+        let members: Vec<&Run> = self.runs.iter().filter(|r| r.group == Some(group)).collect();
+        members
+            .iter()
+            .map(|run| {
+                let history = run.history().filter(|h| h.finished)?;
+                Some(crate::report::SeedRun {
+                    seed: run.seed.unwrap_or_default(),
+                    summary: history.summary(run.seed.unwrap_or_default()),
+                    metrics: history.metric_points(),
+                })
+            })
+            .collect()
+    }
+
     /// Forgets every run (their engines are cancelled as their sessions drop).
     pub fn clear(&mut self) {
         self.runs.clear();
@@ -88,16 +107,18 @@ impl Runs {
         self.runs.push(Run {
             label: request.label.clone(),
             group: request.group,
+            seed: request.seed,
             visible: true,
             state: RunState::Queued(request),
         });
     }
 
-    /// Adds a run that is already started (the frame-time benchmark's replay).
+    /// Adds a run that is already started (a recorded run, the frame-time benchmark's replay).
     pub fn adopt(&mut self, label: &str, session: Session) {
         self.runs.push(Run {
             label: label.into(),
             group: None,
+            seed: None,
             visible: true,
             state: RunState::Started(Box::new(session)),
         });

@@ -111,6 +111,8 @@ pub enum Action {
     FollowRun(usize),
     /// Add a recorded run (a folder `kdlab run` wrote) beside the others.
     OpenRun(PathBuf),
+    /// Write report.md (mean ± std per stage, curves) for a finished seed group.
+    WriteReport(usize),
 }
 
 /// Which runs to add.

@@ -62,6 +62,7 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         });
     }
     ui.label("Click a header to sort, a run to follow it; the circle picks the baseline of Δ test.");
+    report_buttons(ui, view);
     egui::ScrollArea::both().id_salt("runs_table").show(ui, |ui| {
         egui::Grid::new("runs_grid").striped(true).spacing([10.0, 4.0]).show(ui, |ui| {
             ui.label("show");
@@ -83,6 +84,21 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
             }
         });
     });
+}
+
+/// "Write report" for each seed group, once all its runs have finished.
+fn report_buttons(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let mut groups: Vec<(usize, &str)> = view.runs.iter().filter_map(|r| r.group.map(|g| (g, r.label))).collect();
+    groups.dedup_by_key(|(g, _)| *g);
+    for (group, label) in groups {
+        let members: Vec<&OverlayRun> = view.runs.iter().filter(|r| r.group == Some(group)).collect();
+        let done = members.len() > 1 && members.iter().all(|m| m.history.finished);
+        let name = label.rsplit_once(" seed").map_or(label, |(l, _)| l);
+        let button = ui.add_enabled(done, egui::Button::new(format!("Write report: {name} ({} seeds)", members.len())));
+        if button.on_hover_text("report.md with mean ± std per stage and the curves, in the export folder").clicked() {
+            view.actions.push(Action::WriteReport(group));
+        }
+    }
 }
 
 fn row_ui(ui: &mut egui::Ui, view: &mut ViewContext, row: &Row) {
