@@ -88,10 +88,25 @@ pub fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
 }
 
 /// The plots a report draws: `(file stem, metric, title)`.
-const PLOTS: [(&str, &str, &str); 2] = [
-    ("test_accuracy", "test_accuracy", "test accuracy, mean ± 1 std over seeds"),
-    ("loss", "loss", "training loss, mean ± 1 std over seeds"),
-];
+const PLOTS: [(&str, &str, &str); 2] =
+    [("test_accuracy", "test_accuracy", "test accuracy"), ("loss", "loss", "training loss")];
+
+/// A plot's title: with several runs it says what the band is.
+fn title(base: &str, runs: &[SeedRun]) -> String {
+    if runs.len() > 1 { format!("{base}, mean ± 1 std over {} seeds", runs.len()) } else { base.to_string() }
+}
+
+/// Writes the test-accuracy and loss curves (mean ± 1 std over the runs) as SVG and PNG.
+pub fn write_plots(dir: &Path, runs: &[SeedRun]) -> Result<(), ExportError> {
+    for (stem, metric, base) in PLOTS {
+        let svg = curve(runs, metric, &title(base, runs)).to_svg(900.0, 420.0);
+        let svg_path = dir.join(format!("{stem}.svg"));
+        std::fs::write(&svg_path, &svg).map_err(|e| ExportError::io(&svg_path, e))?;
+        let png_path = dir.join(format!("{stem}.png"));
+        std::fs::write(&png_path, svg_to_png(&svg, 2.0)?).map_err(|e| ExportError::io(&png_path, e))?;
+    }
+    Ok(())
+}
 
 /// Writes `report.md` and the linked plots into `dir`.
 pub fn write_report(
@@ -124,12 +139,9 @@ pub fn write_report(
         );
     }
     text.push('\n');
-    for (stem, metric, title) in PLOTS {
-        let svg = curve(runs, metric, title).to_svg(900.0, 420.0);
-        let svg_path = dir.join(format!("{stem}.svg"));
-        std::fs::write(&svg_path, &svg).map_err(|e| ExportError::io(&svg_path, e))?;
-        let png_path = dir.join(format!("{stem}.png"));
-        std::fs::write(&png_path, svg_to_png(&svg, 2.0)?).map_err(|e| ExportError::io(&png_path, e))?;
+    write_plots(dir, runs)?;
+    for (stem, _, base) in PLOTS {
+        let title = title(base, runs);
         let _ = writeln!(text, "## {title}\n\n![{title}]({stem}.png)\n\n[SVG]({stem}.svg)\n");
     }
     let _ = writeln!(text, "Each seed's files (config.toml, metrics.csv, summary.json) are in `seed-N/`.");

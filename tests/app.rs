@@ -466,6 +466,37 @@ fn a_run_folder_from_the_cli_opens_beside_the_others() {
     harness.run_steps(2);
     assert!(harness.query_all_by_label("past_run").count() >= 2, "its rows in the runs table");
 
+    // Saved back from the app, the folder opens again with the same results.
+    let export = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/saved");
+    let _ = std::fs::remove_dir_all(&export);
+    set_export_folder(&mut harness, &export);
+    harness.get_by_label("Save run").click();
+    harness.run_steps(2);
+    let saved = export.join("past_run-run");
+    for file in ["config.toml", "metrics.csv", "summary.json", "loss.svg", "loss.png", "test_accuracy.png"] {
+        assert!(saved.join(file).exists(), "{file} in the saved run");
+    }
+    let resaved = kdlab::record::past::read_run(&saved).expect("the saved folder reads back");
+    let reread = kdlab::record::past::read_run(&dir).unwrap();
+    let outcomes = |events: &[kdlab::train::Event]| -> Vec<Option<f64>> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                kdlab::train::Event::StageFinished(o) => Some(o.test_accuracy),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(outcomes(&resaved), outcomes(&reread));
+    let original_rows = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let saved_rows = std::fs::read_to_string(saved.join("metrics.csv")).unwrap();
+    let sorted = |text: &str| {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(sorted(&saved_rows), sorted(&original_rows), "the same rows, epochs included");
+
     // A folder that is not a run: the error says which file, and the opened run stays.
     set_field(&mut harness, "Run folder", dir.join("nope").to_str().unwrap());
     harness.get_by_label("Open run").click();

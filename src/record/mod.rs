@@ -51,6 +51,11 @@ impl Summary {
     }
 }
 
+/// The resolved preset as `config.toml` holds it.
+pub fn config_text(preset: &Preset) -> std::io::Result<String> {
+    toml::to_string_pretty(preset).map_err(std::io::Error::other)
+}
+
 /// Writes a run's files as its events arrive.
 pub struct RunRecorder {
     dir: PathBuf,
@@ -62,13 +67,17 @@ pub struct RunRecorder {
 impl RunRecorder {
     /// Creates the folder, writes `config.toml` and the header of `metrics.csv`.
     pub fn create(dir: &Path, plan: &Plan) -> std::io::Result<RunRecorder> {
+        let stages = plan.stages.iter().map(|s| (s.name.clone(), s.model_name.clone())).collect();
+        RunRecorder::create_with(dir, &config_text(&plan.preset)?, stages)
+    }
+
+    /// The same from parts: the resolved preset's text and `(stage, model)` names by index.
+    pub fn create_with(dir: &Path, config: &str, stages: Vec<(String, String)>) -> std::io::Result<RunRecorder> {
         std::fs::create_dir_all(dir)?;
-        let config = toml::to_string_pretty(&plan.preset).map_err(std::io::Error::other)?;
         std::fs::write(dir.join("config.toml"), config)?;
         let mut metrics = csv::Writer::from_writer(File::create(dir.join("metrics.csv"))?);
         metrics.write_record(METRICS_HEADER.split(','))?;
         metrics.flush()?;
-        let stages = plan.stages.iter().map(|s| (s.name.clone(), s.model_name.clone())).collect();
         Ok(RunRecorder { dir: dir.to_path_buf(), metrics, stages })
     }
 

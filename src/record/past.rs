@@ -95,7 +95,7 @@ pub fn read_run(dir: &Path) -> Result<Vec<Event>, PastRunError> {
             }),
         }
     }
-    let mut events = vec![Event::Ready(Box::new(info(&summary)))];
+    let mut events = vec![Event::Ready(Box::new(info(&summary, dir)))];
     for (index, stage) in summary.stages.iter().enumerate() {
         events.push(Event::StageStarted(StageStart {
             stage: index,
@@ -132,10 +132,11 @@ fn method_name(name: &str) -> &'static str {
     Method::ALL.iter().map(|m| m.name()).find(|m| *m == name).unwrap_or("?")
 }
 
-fn info(summary: &SummaryFile) -> RunInfo {
+fn info(summary: &SummaryFile, dir: &Path) -> RunInfo {
     RunInfo {
         preset: summary.preset.clone(),
         description: String::new(),
+        config: std::fs::read_to_string(dir.join("config.toml")).unwrap_or_default(),
         dataset: summary.dataset.clone(),
         device: format!("{} (recorded)", summary.device),
         shape: InputShape::Flat { features: 0 },

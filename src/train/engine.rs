@@ -195,6 +195,7 @@ impl<'a> Run<'a> {
         RunInfo {
             preset: self.plan.preset.name.clone(),
             description: self.plan.preset.description.clone(),
+            config: crate::record::config_text(&self.plan.preset).unwrap_or_default(),
             dataset: self.dataset.name.clone(),
             device: self.device.label(),
             shape: self.dataset.shape,

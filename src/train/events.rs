@@ -88,6 +88,8 @@ pub struct RunInfo {
     pub preset: String,
     /// The preset's description (the paper and the claim to check).
     pub description: String,
+    /// The fully resolved preset, as `config.toml` holds it.
+    pub config: String,
     pub dataset: String,
     /// The device label, e.g. `flex (CPU)`.
     pub device: String,

@@ -127,6 +127,17 @@ impl KdlabApp {
         }
     }
 
+    /// Writes the followed run as a run folder in the export folder.
+    fn save_run(&mut self) {
+        let Some(run) = self.runs.current() else { return };
+        let Some(history) = run.history() else { return };
+        let dir = self.settings.export_dir.join(format!("{}-run", run.label.replace(['/', ' '], "_")));
+        match history.save(&dir) {
+            Ok(()) => self.notice = Some(format!("saved the run to {}", dir.display())),
+            Err(error) => self.error = Some(format!("saving the run failed: {error}")),
+        }
+    }
+
     /// Writes report.md and its plots for a finished seed group into the export folder.
     fn write_report(&mut self, group: usize) {
         let Some(runs) = self.runs.seed_runs(group) else {
@@ -216,6 +227,7 @@ impl KdlabApp {
                 Err(error) => self.error = Some(format!("cannot open the run: {error}")),
             },
             Action::WriteReport(group) => self.write_report(group),
+            Action::SaveRun => self.save_run(),
             Action::FollowRun(index) => {
                 if index < self.runs.runs.len() {
                     self.runs.current = index;

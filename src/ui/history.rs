@@ -211,21 +211,51 @@ impl RunHistory {
         }
     }
 
-    /// Every metric point heard, stage by stage (epochs are not kept: 0).
+    /// Every metric point heard, stage by stage, with its epoch worked out from the stage's
+    /// steps per epoch.
     pub fn metric_points(&self) -> Vec<crate::train::MetricPoint> {
         let mut points = Vec::new();
         for (index, stage) in self.stages.iter().enumerate() {
+            let per_epoch = stage.start.as_ref().map_or(0, |s| s.total_steps.div_ceil(s.epochs.max(1) as u64));
             for (metric, series) in &stage.series {
                 points.extend(series.iter().map(|&[step, value]| crate::train::MetricPoint {
                     stage: index,
                     step: step as u64,
-                    epoch: 0,
+                    epoch: if per_epoch > 0 { (step as u64).div_ceil(per_epoch).max(1) } else { 0 },
                     metric: metric.clone(),
                     value,
                 }));
             }
         }
         points
+    }
+
+    /// Writes this run as a run folder (`config.toml`, `metrics.csv`, `summary.json`, as
+    /// `kdlab run` writes them) plus its curves as SVG and PNG.
+    pub fn save(&self, dir: &std::path::Path) -> Result<(), crate::export::ExportError> {
+        let io = |e| crate::export::ExportError::io(dir, e);
+        let info = self.info.as_ref();
+        let stages =
+            info.map_or_else(Vec::new, |i| i.stages.iter().map(|s| (s.name.clone(), s.model.clone())).collect());
+        let config = info.map_or("", |i| i.config.as_str());
+        let mut recorder = crate::record::RunRecorder::create_with(dir, config, stages).map_err(io)?;
+        recorder.record(&Event::Metrics(self.metric_points())).map_err(io)?;
+        for (index, stage) in self.stages.iter().enumerate() {
+            for marker in &stage.markers {
+                let event = Event::ParameterChanged {
+                    stage: index,
+                    step: marker.step,
+                    epoch: 0,
+                    parameter: marker.parameter,
+                    value: marker.value,
+                };
+                recorder.record(&event).map_err(io)?;
+            }
+        }
+        let summary = self.summary(0);
+        recorder.write_summary(&summary).map_err(io)?;
+        let run = [crate::report::SeedRun { seed: 0, summary, metrics: self.metric_points() }];
+        crate::report::write_plots(dir, &run)
     }
 
     /// Time since the run started, up to its end.

@@ -254,13 +254,18 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
     });
 }
 
-/// Where "Export plots" writes; edited as text and kept between launches.
+/// Where "Export plots", "Save run" and reports write; edited as text and kept between
+/// launches.
 fn export_folder(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.horizontal(|ui| {
         let label = ui.label("Export folder");
         let mut text = view.settings.export_dir.display().to_string();
-        if ui.text_edit_singleline(&mut text).labelled_by(label.id).changed() {
+        if ui.add(egui::TextEdit::singleline(&mut text).desired_width(160.0)).labelled_by(label.id).changed() {
             view.settings.export_dir = PathBuf::from(text);
+        }
+        let save = ui.add_enabled(view.history.is_some(), egui::Button::new("Save run"));
+        if save.on_hover_text("Write the followed run as a folder: config, metrics, summary, plots").clicked() {
+            view.actions.push(Action::SaveRun);
         }
     });
 }

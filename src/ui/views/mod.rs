@@ -113,6 +113,8 @@ pub enum Action {
     OpenRun(PathBuf),
     /// Write report.md (mean ± std per stage, curves) for a finished seed group.
     WriteReport(usize),
+    /// Write the followed run as a run folder (config, metrics, summary, plots).
+    SaveRun,
 }
 
 /// Which runs to add.
