@@ -212,6 +212,16 @@ teacher = "teacher"
 epochs = 200
 "#;
 
+/// Clicks every "Export data" button on screen.
+fn export_every_view(harness: &mut Harness<'_, KdlabApp>) {
+    let buttons = harness.get_all_by_label("Export data").count();
+    assert!(buttons > 0, "an Export data button");
+    for index in 0..buttons {
+        harness.get_all_by_label("Export data").nth(index).unwrap().click();
+        harness.run_steps(2);
+    }
+}
+
 fn show_tab(harness: &mut Harness<'_, KdlabApp>, title: &str) {
     harness.get_by_label(title).click();
     harness.run_steps(3);
@@ -244,11 +254,27 @@ fn representation_views_show_the_probes_of_a_run() {
     let separated = plane.points.iter().zip(&plane.labels).filter(|(p, l)| teacher[cell_of(**p)] == **l).count();
     assert!(separated as f64 >= 0.9 * plane.points.len() as f64, "{separated} of {}", plane.points.len());
 
+    // Every shown view's numbers export as CSV and JSON: the boundary grid, the matrix.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/view_data");
+    let _ = std::fs::remove_dir_all(&dir);
+    set_export_folder(&mut harness, &dir);
+    export_every_view(&mut harness);
+    let grid = std::fs::read_to_string(dir.join("decision_boundary.csv")).unwrap();
+    assert_eq!(grid.lines().count(), 64 * 64 + 1);
+    assert!(grid.starts_with("x,y,teacher_class,student_class,p_0,p_1"));
+    let matrix: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("agreement_matrix.json")).unwrap()).unwrap();
+    let counted: f64 = matrix.as_array().unwrap().iter().map(|r| r["count"].as_f64().unwrap()).sum();
+    assert_eq!(counted as usize, history(&harness).info.as_ref().unwrap().test_examples);
+
     // Relations: both matrices and the share of shared neighbour edges, also as a curve.
     show_tab(&mut harness, "Relations");
     harness.get_by_label_contains("of nearest-neighbour edges shared");
     harness.get_by_label("teacher: distance / mean");
     assert!(history(&harness).stages[1].series.contains_key("neighbour_agreement"));
+    export_every_view(&mut harness);
+    let pairs = std::fs::read_to_string(dir.join("relations.csv")).unwrap();
+    assert_eq!(pairs.lines().count(), 32 * 32 + 1);
 
     // Attention maps degrade honestly on 2-D data.
     show_tab(&mut harness, "Attention maps");

@@ -4,6 +4,7 @@
 pub mod data;
 pub mod png;
 pub mod svg;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 

@@ -228,6 +228,18 @@ impl KdlabApp {
             },
             Action::WriteReport(group) => self.write_report(group),
             Action::SaveRun => self.save_run(),
+            Action::ExportTables(tables) => {
+                let dir = self.settings.export_dir.clone();
+                let written: Result<Vec<_>, _> =
+                    tables.iter().map(|(stem, table)| crate::export::table::export_table(&dir, stem, table)).collect();
+                match written {
+                    Ok(files) => {
+                        let count: usize = files.iter().map(Vec::len).sum();
+                        self.notice = Some(format!("exported {count} files to {}", dir.display()));
+                    }
+                    Err(error) => self.error = Some(format!("export failed: {error}")),
+                }
+            }
             Action::FollowRun(index) => {
                 if index < self.runs.runs.len() {
                     self.runs.current = index;

@@ -2,7 +2,8 @@
 //! against step for every distillation stage, and the class-by-class matrix of teacher
 //! prediction × student prediction for the chosen stage (counts on hover).
 
-use super::{ViewContext, stage_picker};
+use super::{ViewContext, export_data_button, stage_picker};
+use crate::export::table::Table;
 use crate::ui::views::curves::{CurveSpec, curve_plot, export_button};
 
 const AGREEMENT: CurveSpec =
@@ -46,11 +47,24 @@ fn matrix_panel(ui: &mut egui::Ui, view: &mut ViewContext, history: &crate::ui::
         return;
     };
     match &probe.agreement_matrix {
-        Some(matrix) => draw_matrix(ui, matrix, &info.class_names, probe.step),
+        Some(matrix) => {
+            export_data_button(ui, view, || vec![("agreement_matrix".into(), matrix_table(matrix, &info.class_names))]);
+            draw_matrix(ui, matrix, &info.class_names, probe.step)
+        }
         None => {
             ui.label("This stage has no teacher.");
         }
     }
+}
+
+/// The matrix as rows `teacher_class, student_class, count`.
+fn matrix_table(matrix: &[u32], class_names: &[String]) -> Table {
+    let mut table = Table::new(&["teacher_class", "student_class", "count"]);
+    let classes = class_names.len();
+    for (index, count) in matrix.iter().enumerate() {
+        table.push(vec![class_names[index / classes].clone(), class_names[index % classes].clone(), count.to_string()]);
+    }
+    table
 }
 
 /// A heatmap of counts, teacher classes as rows and student classes as columns.

@@ -4,7 +4,8 @@
 //! gradients instead. Updated with every probe.
 
 use super::soft_targets::example_strip;
-use super::{ViewContext, stage_picker};
+use super::{ViewContext, export_data_button, stage_picker};
+use crate::export::table::Table;
 use crate::train::probe::{AttentionKind, AttentionProbe};
 use crate::ui::paint::{cell_grid, color_bar, diverging, viridis};
 
@@ -43,8 +44,34 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         AttentionKind::Activation => "activation-based: channel mean of F², L2-normalised, per conv block",
         AttentionKind::Gradient => "gradient-based: |d loss / d input| (no conv blocks to pair), scaled to 1 per image",
     };
-    ui.label(format!("step {} · {how}", probe.step));
+    ui.horizontal(|ui| {
+        ui.label(format!("step {} · {how}", probe.step));
+        export_data_button(ui, view, || vec![("attention_maps".into(), attention_table(attention, &probe.examples))]);
+    });
     egui::ScrollArea::both().id_salt("attention_scroll").show(ui, |ui| grid(ui, view, attention, &chosen));
+}
+
+/// Every probe example's maps: `example, map, model, row, column, value`.
+fn attention_table(attention: &AttentionProbe, examples: &[usize]) -> Table {
+    let mut table = Table::new(&["example", "map", "model", "row", "column", "value"]);
+    for (map, &[height, width]) in attention.sizes.iter().enumerate() {
+        for (model, values) in [("teacher", &attention.teacher[map]), ("student", &attention.student[map])] {
+            for (index, value) in values.iter().enumerate() {
+                let (example, pixel) = (index / (height * width), index % (height * width));
+                let example = examples.get(example).map_or_else(String::new, usize::to_string);
+                let row = vec![
+                    example,
+                    (map + 1).to_string(),
+                    model.into(),
+                    (pixel / width).to_string(),
+                    (pixel % width).to_string(),
+                    value.to_string(),
+                ];
+                table.push(row);
+            }
+        }
+    }
+    table
 }
 
 /// One row per chosen example: input, then teacher | student | difference per map.

@@ -2,7 +2,8 @@
 //! once: the teacher's and the student's predicted class over the plane with the training
 //! points on top, and the teacher's soft probability surface at the current temperature.
 
-use super::{ViewContext, series_color, stage_picker};
+use super::{ViewContext, export_data_button, series_color, stage_picker};
+use crate::export::table::Table;
 use crate::train::probe::{BoundaryProbe, GRID, Plane};
 use crate::ui::paint::cell_grid;
 use egui::Color32;
@@ -36,6 +37,7 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         "step {} · x {:.2}..{:.2}, y {:.2}..{:.2} · faded: predicted class; dots: training points",
         probe.step, plane.x[0], plane.x[1], plane.y[0], plane.y[1]
     ));
+    export_data_button(ui, view, || vec![("decision_boundary".into(), boundary_table(boundary, plane))]);
     let side = ((ui.available_width() - 24.0) / 3.0).min(ui.available_height() - 40.0).clamp(120.0, 360.0);
     ui.horizontal_top(|ui| match &boundary.teacher_class {
         Some(teacher) => {
@@ -50,6 +52,24 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
             panel(ui, &title, side, plane, |cell| soft_color(boundary, cell));
         }
     });
+}
+
+/// Every grid cell: its centre in the data's units, both predicted classes and the soft
+/// probabilities drawn on the right.
+fn boundary_table(boundary: &BoundaryProbe, plane: &Plane) -> Table {
+    let mut columns = vec!["x".to_string(), "y".into(), "teacher_class".into(), "student_class".into()];
+    columns.extend((0..boundary.classes).map(|k| format!("p_{k}")));
+    let mut table = Table { columns, rows: Vec::new() };
+    let at = |range: [f32; 2], i: usize| range[0] + (range[1] - range[0]) * (i as f32 + 0.5) / GRID as f32;
+    for cell in 0..GRID * GRID {
+        let (row, column) = (cell / GRID, cell % GRID);
+        let teacher = boundary.teacher_class.as_ref().map_or_else(String::new, |t| t[cell].to_string());
+        let mut values = vec![at(plane.x, column).to_string(), at(plane.y, row).to_string(), teacher];
+        values.push(boundary.student_class[cell].to_string());
+        values.extend(boundary.soft[cell * boundary.classes..(cell + 1) * boundary.classes].iter().map(f32::to_string));
+        table.push(values);
+    }
+    table
 }
 
 /// One square of the plane: cells coloured by `color`, the training points on top.

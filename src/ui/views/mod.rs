@@ -115,6 +115,8 @@ pub enum Action {
     WriteReport(usize),
     /// Write the followed run as a run folder (config, metrics, summary, plots).
     SaveRun,
+    /// Write a view's numbers (CSV and JSON) to the export folder.
+    ExportTables(Vec<(String, crate::export::table::Table)>),
 }
 
 /// Which runs to add.
@@ -286,6 +288,18 @@ pub fn stage_picker(ui: &mut egui::Ui, id: &str, view: &mut ViewContext, eligibl
         }
     });
     combo.response.labelled_by(title.id);
+}
+
+/// A button that writes a view's numbers, as `make` tabulates them, to the export folder.
+pub fn export_data_button(
+    ui: &mut egui::Ui,
+    view: &mut ViewContext,
+    make: impl FnOnce() -> Vec<(String, crate::export::table::Table)>,
+) {
+    let hint = format!("Writes this view's numbers as CSV and JSON into {}", view.settings.export_dir.display());
+    if ui.button("Export data").on_hover_text(hint).clicked() {
+        view.actions.push(Action::ExportTables(make()));
+    }
 }
 
 /// A categorical colour for the `index`-th series.

@@ -5,7 +5,8 @@
 //! on against step.
 
 use super::curves::{CurveSpec, curve_plot};
-use super::{ViewContext, series_color, stage_picker};
+use super::{ViewContext, export_data_button, series_color, stage_picker};
+use crate::export::table::Table;
 use crate::train::probe::RelationProbe;
 use crate::ui::paint::{cell_grid, color_bar, viridis};
 use egui::{Color32, Stroke};
@@ -47,6 +48,7 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         labels.len(),
         100.0 * relations.neighbour_agreement
     ));
+    export_data_button(ui, view, || vec![("relations".into(), relation_table(relations, labels))]);
     let side = ((ui.available_width() - 30.0) / 3.0 - 4.0).clamp(110.0, 260.0);
     let scale = relations.teacher_distances.iter().chain(&relations.student_distances).copied().fold(1e-6, f32::max);
     ui.horizontal_top(|ui| {
@@ -80,6 +82,43 @@ fn matrices(
             }
         });
     }
+}
+
+/// Every pair `i, j` with both distances, whether j is among i's neighbours in each space, and
+/// i's place in the layout.
+fn relation_table(relations: &RelationProbe, labels: &[u32]) -> Table {
+    let mut table = Table::new(&[
+        "i",
+        "j",
+        "label_i",
+        "label_j",
+        "teacher_distance",
+        "student_distance",
+        "teacher_neighbour",
+        "student_neighbour",
+        "x_i",
+        "y_i",
+    ]);
+    let n = labels.len();
+    for i in 0..n {
+        for j in 0..n {
+            let neighbour = |lists: &[Vec<usize>]| lists.get(i).is_some_and(|l| l.contains(&j)).to_string();
+            let [x, y] = relations.layout.get(i).copied().unwrap_or_default();
+            table.push(vec![
+                i.to_string(),
+                j.to_string(),
+                labels[i].to_string(),
+                labels[j].to_string(),
+                relations.teacher_distances[i * n + j].to_string(),
+                relations.student_distances[i * n + j].to_string(),
+                neighbour(&relations.teacher_neighbours),
+                neighbour(&relations.student_neighbours),
+                x.to_string(),
+                y.to_string(),
+            ]);
+        }
+    }
+    table
 }
 
 /// Nodes at the teacher's MDS layout coloured by class; kNN edges of both spaces.

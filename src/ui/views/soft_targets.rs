@@ -3,8 +3,9 @@
 //! highlighted), and the teacher's entropy against T on a log axis. Probabilities are computed
 //! here from the logits the engine sent, so the view follows the T slider at once.
 
-use super::{ViewContext, stage_picker};
+use super::{ViewContext, export_data_button, stage_picker};
 use crate::data::InputShape;
+use crate::export::table::Table;
 use crate::train::RunInfo;
 use crate::train::evaluate::softmax_row;
 use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints, VLine};
@@ -40,6 +41,7 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     let current = if steering { view.selection.pending_temperature.or(stage.temperature) } else { stage.temperature };
     let label = &info.class_names[info.probe_labels.get(sample).copied().unwrap_or(0) as usize];
     ui.label(format!("test example #{} (label {label}), step {}", probe.examples[sample], probe.step));
+    export_data_button(ui, view, || vec![("soft_targets".into(), probability_table(probe, info, current))]);
     temperature_row(ui, &student, teacher.as_deref(), current);
     entropy_plot(ui, teacher.as_deref().unwrap_or(&student), teacher.is_some(), current);
 }
@@ -105,6 +107,36 @@ fn thumbnails(ctx: &egui::Context, info: &RunInfo) -> Vec<egui::TextureHandle> {
             ctx.load_texture(format!("probe_{i}"), image, egui::TextureOptions::NEAREST)
         })
         .collect()
+}
+
+/// Every probe example's class probabilities, teacher's and stage's, at each temperature.
+fn probability_table(probe: &crate::train::Probe, info: &RunInfo, current: Option<f64>) -> Table {
+    let mut table = Table::new(&["example", "label", "model", "temperature", "class", "probability"]);
+    let classes = probe.classes;
+    let mut temperatures = TEMPERATURES.to_vec();
+    temperatures.extend(current.filter(|t| !TEMPERATURES.contains(t)));
+    let models = [("teacher", probe.teacher_logits.as_deref()), ("student", Some(probe.logits.as_slice()))];
+    for (row, &example) in probe.examples.iter().enumerate() {
+        let label =
+            info.probe_labels.get(row).and_then(|&l| info.class_names.get(l as usize)).cloned().unwrap_or_default();
+        for (model, logits) in models.iter().filter_map(|(m, l)| l.map(|l| (m, l))) {
+            let Some(logits) = logits.get(row * classes..(row + 1) * classes) else { continue };
+            for &t in &temperatures {
+                for (class, p) in crate::train::evaluate::softmax_row(logits, t).into_iter().enumerate() {
+                    let name = info.class_names.get(class).cloned().unwrap_or_default();
+                    table.push(vec![
+                        example.to_string(),
+                        label.clone(),
+                        model.to_string(),
+                        t.to_string(),
+                        name,
+                        p.to_string(),
+                    ]);
+                }
+            }
+        }
+    }
+    table
 }
 
 /// Bar charts of class probabilities at each temperature, side by side.
