@@ -325,9 +325,12 @@ fn plots_export_as_png_svg_csv_and_json_and_a_bad_folder_shows_an_error() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/exports");
     let _ = std::fs::remove_dir_all(&dir);
     set_export_folder(&mut harness, &dir);
+    // The PNG is cut from the frame the button was clicked in, where the plot is here.
+    let rect = harness.state().plot_rect("loss_plot").expect("the loss plot was drawn");
     harness.get_all_by_label("Export plots").next().expect("an export button").click();
     harness.run_steps(3);
-    harness.get_by_label_contains("exported 8 files to");
+    // SVG, CSV and JSON at once; the PNGs from the screenshot the window answers (wgpu).
+    harness.get_by_label_contains("wrote 2 PNG files (screen pixels at 2x)");
 
     let run = history(&harness);
     let loss_series: usize = run.stages.iter().map(|s| s.series.keys().filter(|m| m.starts_with("loss")).count()).sum();
@@ -335,7 +338,11 @@ fn plots_export_as_png_svg_csv_and_json_and_a_bad_folder_shows_an_error() {
     assert_eq!(&png[1..4], b"PNG");
     let size =
         (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
-    assert_eq!(size, (1800, 840));
+    let expected = ((rect.width() * 2.0).round() as u32, (rect.height() * 2.0).round() as u32);
+    assert_eq!(size, expected, "the plot's size at 2x");
+    let pixels = kdlab::export::png::decode_rgba(&png).expect("the PNG decodes");
+    let colours: std::collections::HashSet<&[u8]> = pixels.chunks_exact(4).collect();
+    assert!(colours.len() > 10, "the plot's pixels, not a blank: {} colours", colours.len());
     let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
     assert_eq!(svg.matches("<path ").count(), loss_series, "one path per series");
     assert!(kdlab::export::png::svg_to_png(&svg, 1.0).is_ok(), "the SVG parses");

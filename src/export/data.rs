@@ -1,8 +1,7 @@
-//! A plot's numbers as CSV and JSON, and a whole plot exported at once: SVG, PNG (the SVG
-//! rendered at 2×), CSV and JSON side by side.
+//! A plot's numbers as CSV and JSON, and a whole plot exported at once: SVG, CSV and JSON
+//! side by side (the app adds the PNG from the screen).
 
 use super::ExportError;
-use super::png::svg_to_png;
 use super::svg::PlotSpec;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -39,8 +38,8 @@ pub fn to_json(title: &str, series: &[ExportSeries]) -> String {
     serde_json::to_string_pretty(&Document { title, series }).unwrap_or_default()
 }
 
-/// Writes `<stem>.svg`, `<stem>.png`, `<stem>.csv` and `<stem>.json` into `dir` (created if
-/// missing); returns the files written.
+/// Writes `<stem>.svg`, `<stem>.csv` and `<stem>.json` into `dir` (created if missing);
+/// returns the files written. (The app adds `<stem>.png` from the screen's pixels.)
 pub fn export_plot(
     dir: &Path,
     stem: &str,
@@ -48,12 +47,10 @@ pub fn export_plot(
     series: &[ExportSeries],
 ) -> Result<Vec<PathBuf>, ExportError> {
     std::fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
-    let svg = spec.to_svg(900.0, 420.0);
-    let files: [(&str, Vec<u8>); 4] = [
-        ("png", svg_to_png(&svg, 2.0)?),
+    let files = [
+        ("svg", spec.to_svg(900.0, 420.0).into_bytes()),
         ("csv", to_csv(series)?.into_bytes()),
         ("json", to_json(&spec.title, series).into_bytes()),
-        ("svg", svg.into_bytes()),
     ];
     let mut written = Vec::new();
     for (extension, bytes) in files {

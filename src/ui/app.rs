@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 const STORAGE_KEY: &str = "kdlab";
 
+/// What a screenshot callback reports: what it wrote, or why it could not.
+type ExportOutcome = Result<String, String>;
+
 /// What is saved between launches.
 #[derive(Serialize, Deserialize)]
 struct Saved {
@@ -32,6 +35,8 @@ pub struct KdlabApp {
     error: Option<String>,
     /// The outcome of the last export, shown until dismissed.
     notice: Option<String>,
+    /// Where screenshot callbacks report the PNGs they wrote.
+    screenshots: (crossbeam_channel::Sender<ExportOutcome>, Receiver<ExportOutcome>),
     frame_stats: FrameStats,
     show_frame_stats: bool,
     /// The device choice being resolved in the background, and where its label arrives.
@@ -63,6 +68,7 @@ impl KdlabApp {
             selection: Selection::default(),
             error: None,
             notice: None,
+            screenshots: crossbeam_channel::unbounded(),
             frame_stats: FrameStats::default(),
             show_frame_stats: false,
             device_preview: None,
@@ -104,6 +110,11 @@ impl KdlabApp {
         &self.runs
     }
 
+    /// Where a plot (`loss_plot`, `accuracy_plot`, …) was drawn in the last frame, in points.
+    pub fn plot_rect(&self, id: &str) -> Option<egui::Rect> {
+        self.selection.plot_rects.get(id).copied()
+    }
+
     pub fn frame_stats(&self) -> &FrameStats {
         &self.frame_stats
     }
@@ -124,6 +135,43 @@ impl KdlabApp {
                 self.runs.pump(self.settings.pool_size);
             }
             Err(error) => self.error = Some(error.to_string()),
+        }
+    }
+
+    /// Asks the window for a screenshot and, when it arrives, writes each plot's screen pixels
+    /// at twice the plot's size in points as `<stem>.png` (as egui_plot's save_plot example).
+    fn request_plot_pngs(&self, ctx: &egui::Context, dir: &std::path::Path, plots: &[views::ExportedPlot]) {
+        let targets: Vec<(std::path::PathBuf, egui::Rect)> =
+            plots.iter().filter_map(|p| p.rect.map(|rect| (dir.join(format!("{}.png", p.stem)), rect))).collect();
+        let (sender, repaint) = (self.screenshots.0.clone(), ctx.clone());
+        let pixels_per_point = ctx.pixels_per_point();
+        let callback = egui::ScreenshotCallback::new(move |image: std::sync::Arc<egui::ColorImage>| {
+            let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+            let outcome = targets.iter().try_for_each(|(path, rect)| {
+                let region = [
+                    (rect.min.x * pixels_per_point).round() as usize,
+                    (rect.min.y * pixels_per_point).round() as usize,
+                    (rect.width() * pixels_per_point).round() as usize,
+                    (rect.height() * pixels_per_point).round() as usize,
+                ];
+                let out = [(rect.width() * 2.0).round() as u32, (rect.height() * 2.0).round() as u32];
+                let png = crate::export::png::crop_png(&rgba, image.size[0], region, out)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                std::fs::write(path, png).map_err(|e| format!("cannot write {}: {e}", path.display()))
+            });
+            let _ = sender.send(outcome.map(|()| format!("wrote {} PNG files (screen pixels at 2x)", targets.len())));
+            repaint.request_repaint();
+        });
+        ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
+    }
+
+    /// Picks up the outcome of a PNG export.
+    fn take_screenshot_outcomes(&mut self) {
+        while let Ok(outcome) = self.screenshots.1.try_recv() {
+            match outcome {
+                Ok(message) => self.notice = Some(message),
+                Err(message) => self.error = Some(format!("export failed: {message}")),
+            }
         }
     }
 
@@ -204,7 +252,7 @@ impl KdlabApp {
         self.runs.pump(self.settings.pool_size);
     }
 
-    fn apply(&mut self, action: Action) {
+    fn apply(&mut self, action: Action, ctx: &egui::Context) {
         match action {
             Action::Start | Action::Reset => {
                 self.runs.clear();
@@ -263,7 +311,8 @@ impl KdlabApp {
                         }
                     }
                 }
-                self.notice = Some(format!("exported {written} files to {}", dir.display()));
+                self.notice = Some(format!("exported {written} files to {}; the PNGs follow", dir.display()));
+                self.request_plot_pngs(ctx, &dir, &plots);
             }
             Action::OpenPreset(path) => match crate::train::PresetSource::read(&path) {
                 Ok(_) => {
@@ -357,6 +406,7 @@ impl KdlabApp {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
         self.runs.pump(self.settings.pool_size);
+        self.take_screenshot_outcomes();
         self.handle_keys(&ctx);
         self.preview_device(&ctx);
         self.error_banner(ui);
@@ -378,7 +428,7 @@ impl KdlabApp {
         egui::Panel::bottom("status").show(ui, |ui| views::status::ui(ui, &behavior.view));
         egui::CentralPanel::default().show(ui, |ui| self.tree.ui(&mut behavior, ui));
         for action in actions {
-            self.apply(action);
+            self.apply(action, &ctx);
         }
         self.frame_stats_window(&ctx);
         if self.runs.busy() {
@@ -386,11 +436,6 @@ impl KdlabApp {
             ctx.request_repaint_after(Duration::from_millis(16));
         }
         self.frame_stats.record(started.elapsed());
-    }
-
-    /// Starts the chosen preset, as the Start button does.
-    pub fn start_run(&mut self) {
-        self.apply(Action::Start);
     }
 
     /// Replaces the run with one whose events come from `session` (the benchmark's replay).

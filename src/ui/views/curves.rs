@@ -179,6 +179,7 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
             }
             (!plot.auto_bounds().x).then(|| plot.plot_bounds().range_x())
         });
+    view.selection.plot_rects.insert(spec.id, response.response.rect);
     ui.ctx().data_mut(|d| match response.inner {
         Some(range) => {
             d.insert_temp(range_id, range);
@@ -200,7 +201,10 @@ fn draw_band(plot: &mut egui_plot::PlotUi, name: &str, band: &[[f64; 3]], color:
 
 /// A button that exports the given plots (SVG, PNG, CSV, JSON) to the export folder.
 pub fn export_button(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveSpec]) {
-    let hint = format!("Writes each plot as SVG, PNG (2x), CSV and JSON into {}", view.settings.export_dir.display());
+    let hint = format!(
+        "Writes each plot as PNG (its screen pixels at 2x), SVG, CSV and JSON into {}",
+        view.settings.export_dir.display()
+    );
     let enabled = view.history.is_some();
     if ui.add_enabled(enabled, egui::Button::new("Export plots")).on_hover_text(hint).clicked() {
         let plots = specs.iter().map(|spec| exported_plot(view, spec)).collect();
@@ -213,6 +217,7 @@ fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
     let drawn = drawn_series(view, spec, None, 900);
     ExportedPlot {
         stem: spec.id.trim_end_matches("_plot").to_string(),
+        rect: view.selection.plot_rects.get(spec.id).copied(),
         spec: PlotSpec {
             title: format!("{} (smoothing {:.2})", spec.y_label, view.settings.smoothing),
             x_label: "step".into(),

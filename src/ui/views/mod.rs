@@ -161,6 +161,8 @@ pub fn overlay_of(runs: &crate::ui::runs::Runs) -> Vec<OverlayRun<'_>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportedPlot {
     pub stem: String,
+    /// Where the plot is on screen, for its PNG.
+    pub rect: Option<egui::Rect>,
     pub spec: crate::export::svg::PlotSpec,
     pub series: Vec<crate::export::data::ExportSeries>,
 }
@@ -186,6 +188,8 @@ pub struct Selection {
     pub device_label: Option<String>,
     /// Probe examples the attention view shows (oldest first); empty: spread over the classes.
     pub attention_choice: Vec<usize>,
+    /// Where each plot was drawn last frame (for PNG export from the screen).
+    pub plot_rects: HashMap<&'static str, egui::Rect>,
     /// Smoothed copies of the plotted series, per (stage, metric), extended frame by frame.
     pub smoothed: HashMap<(usize, usize, String), SmoothedSeries>,
     /// The runs table's sort column and direction (`None`: in the order the runs were added),
