@@ -330,7 +330,7 @@ fn plots_export_as_png_svg_csv_and_json_and_a_bad_folder_shows_an_error() {
     harness.get_all_by_label("Export plots").next().expect("an export button").click();
     harness.run_steps(3);
     // SVG, CSV and JSON at once; the PNGs from the screenshot the window answers (wgpu).
-    harness.get_by_label_contains("wrote 2 PNG files (screen pixels at 2x)");
+    harness.get_by_label_contains("exported 6 files and 2 PNG files (screen pixels at 2x) to");
 
     let run = history(&harness);
     let loss_series: usize = run.stages.iter().map(|s| s.series.keys().filter(|m| m.starts_with("loss")).count()).sum();

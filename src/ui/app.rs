@@ -140,10 +140,16 @@ impl KdlabApp {
 
     /// Asks the window for a screenshot and, when it arrives, writes each plot's screen pixels
     /// at twice the plot's size in points as `<stem>.png` (as egui_plot's save_plot example).
-    fn request_plot_pngs(&self, ctx: &egui::Context, dir: &std::path::Path, plots: &[views::ExportedPlot]) {
+    fn request_plot_pngs(
+        &self,
+        ctx: &egui::Context,
+        dir: &std::path::Path,
+        plots: &[views::ExportedPlot],
+        written: usize,
+    ) {
         let targets: Vec<(std::path::PathBuf, egui::Rect)> =
             plots.iter().filter_map(|p| p.rect.map(|rect| (dir.join(format!("{}.png", p.stem)), rect))).collect();
-        let (sender, repaint) = (self.screenshots.0.clone(), ctx.clone());
+        let (sender, repaint, folder) = (self.screenshots.0.clone(), ctx.clone(), dir.display().to_string());
         let pixels_per_point = ctx.pixels_per_point();
         let callback = egui::ScreenshotCallback::new(move |image: std::sync::Arc<egui::ColorImage>| {
             let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
@@ -159,7 +165,10 @@ impl KdlabApp {
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 std::fs::write(path, png).map_err(|e| format!("cannot write {}: {e}", path.display()))
             });
-            let _ = sender.send(outcome.map(|()| format!("wrote {} PNG files (screen pixels at 2x)", targets.len())));
+            let message = |()| {
+                format!("exported {written} files and {} PNG files (screen pixels at 2x) to {folder}", targets.len())
+            };
+            let _ = sender.send(outcome.map(message));
             repaint.request_repaint();
         });
         ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
@@ -311,8 +320,9 @@ impl KdlabApp {
                         }
                     }
                 }
-                self.notice = Some(format!("exported {written} files to {}; the PNGs follow", dir.display()));
-                self.request_plot_pngs(ctx, &dir, &plots);
+                // The notice waits for the PNGs: a banner now would move the plots on the
+                // screen the PNGs are cut from.
+                self.request_plot_pngs(ctx, &dir, &plots, written);
             }
             Action::OpenPreset(path) => match crate::train::PresetSource::read(&path) {
                 Ok(_) => {

@@ -160,6 +160,8 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
         let style = if drawn.len() > 8 { egui::TextStyle::Small } else { egui::TextStyle::Body };
         plot = plot.legend(Legend::default().text_style(style));
     }
+    // The PNG export takes the whole widget: axes, tick labels and axis titles included.
+    let top_left = ui.cursor().min;
     let response = plot
         .height(height)
         .link_axis(link, [true, false])
@@ -179,7 +181,8 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
             }
             (!plot.auto_bounds().x).then(|| plot.plot_bounds().range_x())
         });
-    view.selection.plot_rects.insert(spec.id, response.response.rect);
+    let bottom_right = egui::pos2(response.response.rect.right(), ui.min_rect().bottom());
+    view.selection.plot_rects.insert(spec.id, egui::Rect::from_min_max(top_left, bottom_right));
     ui.ctx().data_mut(|d| match response.inner {
         Some(range) => {
             d.insert_temp(range_id, range);
