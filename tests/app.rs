@@ -537,3 +537,21 @@ fn a_run_folder_from_the_cli_opens_beside_the_others() {
     harness.get_by_label_contains("cannot open the run:");
     assert_eq!(harness.state().runs().runs.len(), 1);
 }
+
+#[test]
+fn the_file_dialog_picks_the_export_folder() {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/browse");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(base.join("picked")).unwrap();
+    let mut harness = harness();
+    set_export_folder(&mut harness, &base);
+    let browse = harness.get_all_by_label("Browse…").count();
+    assert_eq!(browse, 3, "preset file, run folder, export folder");
+    harness.get_all_by_label("Browse…").nth(2).unwrap().click();
+    harness.run_steps(3);
+    harness.get_by_label_contains("picked").click();
+    harness.run_steps(2);
+    harness.get_by_label("Open").click();
+    harness.run_steps(3);
+    assert_eq!(harness.state().settings().export_dir, base.join("picked"));
+}

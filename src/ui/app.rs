@@ -6,7 +6,7 @@ use super::frame_stats::FrameStats;
 use super::runs::{RunRequest, Runs};
 use super::session::Session;
 use super::settings::{PresetChoice, Settings};
-use super::views::{self, Action, Behavior, Pane, Queue, Selection, ViewContext};
+use super::views::{self, Action, Behavior, Browse, Pane, Queue, Selection, ViewContext};
 use crate::device::DeviceChoice;
 use crate::train::Command;
 use crossbeam_channel::Receiver;
@@ -35,6 +35,8 @@ pub struct KdlabApp {
     error: Option<String>,
     /// The outcome of the last export, shown until dismissed.
     notice: Option<String>,
+    /// The open file dialog and what it picks.
+    dialog: Option<(Browse, egui_file::FileDialog)>,
     /// Where screenshot callbacks report the PNGs they wrote.
     screenshots: (crossbeam_channel::Sender<ExportOutcome>, Receiver<ExportOutcome>),
     frame_stats: FrameStats,
@@ -69,6 +71,7 @@ impl KdlabApp {
             error: None,
             notice: None,
             screenshots: crossbeam_channel::unbounded(),
+            dialog: None,
             frame_stats: FrameStats::default(),
             show_frame_stats: false,
             device_preview: None,
@@ -103,6 +106,11 @@ impl KdlabApp {
     /// The run's record, for tests and the status bar.
     pub fn session(&self) -> Option<&Session> {
         self.runs.current().and_then(|r| r.session())
+    }
+
+    /// The settings in force (saved between launches).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Every run, for tests and the runs table.
@@ -172,6 +180,40 @@ impl KdlabApp {
             repaint.request_repaint();
         });
         ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
+    }
+
+    /// Opens the file dialog for `target`, starting where its current value points.
+    fn browse(&mut self, target: Browse) {
+        let start = match target {
+            Browse::ExportFolder => self.settings.export_dir.clone(),
+            Browse::RunFolder | Browse::PresetFile => std::env::current_dir().unwrap_or_default(),
+        };
+        let mut dialog = match target {
+            Browse::PresetFile => egui_file::FileDialog::open_file()
+                .show_files_filter(Box::new(|path: &std::path::Path| path.extension().is_some_and(|e| e == "toml"))),
+            Browse::RunFolder | Browse::ExportFolder => egui_file::FileDialog::select_folder(),
+        }
+        .initial_path(start);
+        dialog.open();
+        self.dialog = Some((target, dialog));
+    }
+
+    /// Shows the file dialog and applies what it picked.
+    fn file_dialog(&mut self, ctx: &egui::Context) {
+        let Some((target, dialog)) = &mut self.dialog else { return };
+        let target = *target;
+        dialog.show(ctx);
+        let picked = dialog.selected().then(|| dialog.path().map(std::path::Path::to_path_buf)).flatten();
+        match dialog.state() {
+            egui_file::State::Open => return,
+            _ => self.dialog = None,
+        }
+        let Some(path) = picked else { return };
+        match target {
+            Browse::PresetFile => self.apply(Action::OpenPreset(path), ctx),
+            Browse::RunFolder => self.apply(Action::OpenRun(path), ctx),
+            Browse::ExportFolder => self.settings.export_dir = path,
+        }
     }
 
     /// Picks up the outcome of a PNG export.
@@ -285,6 +327,7 @@ impl KdlabApp {
             },
             Action::WriteReport(group) => self.write_report(group),
             Action::SaveRun => self.save_run(),
+            Action::Browse(target) => self.browse(target),
             Action::ExportTables(tables) => {
                 let dir = self.settings.export_dir.clone();
                 let written: Result<Vec<_>, _> =
@@ -441,6 +484,7 @@ impl KdlabApp {
             self.apply(action, &ctx);
         }
         self.frame_stats_window(&ctx);
+        self.file_dialog(&ctx);
         if self.runs.busy() {
             // Keep drawing while the engine works; otherwise egui redraws only on input.
             ctx.request_repaint_after(Duration::from_millis(16));

@@ -1,7 +1,7 @@
 //! The control panel: preset, dataset and device pickers, the run buttons, and the live
 //! temperature, alpha (and, for AT and DKD, beta) sliders for the running distillation stage.
 
-use super::{Action, Queue, ViewContext};
+use super::{Action, Browse, Queue, ViewContext};
 use crate::data::DATASET_NAMES;
 use crate::device::DeviceChoice;
 use crate::train::Command;
@@ -71,6 +71,9 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
             )
             .labelled_by(label.id);
         let open = ui.button("Open…").on_hover_text("Open the preset file whose path is typed on the left");
+        if ui.button("Browse…").on_hover_text("Pick a preset file").clicked() {
+            view.actions.push(Action::Browse(Browse::PresetFile));
+        }
         let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if (open.clicked() || entered) && !view.selection.path_input.trim().is_empty() {
             view.actions.push(Action::OpenPreset(PathBuf::from(view.selection.path_input.trim())));
@@ -232,6 +235,9 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
         if open.on_hover_text("Show a run folder written by `kdlab run` beside the others").clicked() {
             view.actions.push(Action::OpenRun(PathBuf::from(path)));
         }
+        if ui.button("Browse…").on_hover_text("Pick a run folder").clicked() {
+            view.actions.push(Action::Browse(Browse::RunFolder));
+        }
     });
     egui::Grid::new("sweep").num_columns(2).show(ui, |ui| {
         let label = ui.label("Sweep key");
@@ -263,6 +269,11 @@ fn export_folder(ui: &mut egui::Ui, view: &mut ViewContext) {
         if ui.add(egui::TextEdit::singleline(&mut text).desired_width(160.0)).labelled_by(label.id).changed() {
             view.settings.export_dir = PathBuf::from(text);
         }
+        if ui.button("Browse…").on_hover_text("Pick the export folder").clicked() {
+            view.actions.push(Action::Browse(Browse::ExportFolder));
+        }
+    });
+    ui.horizontal(|ui| {
         let save = ui.add_enabled(view.history.is_some(), egui::Button::new("Save run"));
         if save.on_hover_text("Write the followed run as a folder: config, metrics, summary, plots").clicked() {
             view.actions.push(Action::SaveRun);

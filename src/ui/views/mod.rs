@@ -117,6 +117,16 @@ pub enum Action {
     SaveRun,
     /// Write a view's numbers (CSV and JSON) to the export folder.
     ExportTables(Vec<(String, crate::export::table::Table)>),
+    /// Pick a path with the file dialog.
+    Browse(Browse),
+}
+
+/// What the file dialog picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browse {
+    PresetFile,
+    RunFolder,
+    ExportFolder,
 }
 
 /// Which runs to add.
