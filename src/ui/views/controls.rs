@@ -67,7 +67,7 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
             .add(
                 egui::TextEdit::singleline(&mut view.selection.path_input)
                     .hint_text("path/to/preset.toml")
-                    .desired_width(150.0),
+                    .desired_width(110.0),
             )
             .labelled_by(label.id);
         let open = ui.button("Open…").on_hover_text("Open the preset file whose path is typed on the left");
@@ -228,7 +228,7 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
     });
     ui.horizontal(|ui| {
         let label = ui.label("Run folder");
-        ui.add(egui::TextEdit::singleline(&mut view.selection.run_path).hint_text("runs/kd-…").desired_width(150.0))
+        ui.add(egui::TextEdit::singleline(&mut view.selection.run_path).hint_text("runs/kd-…").desired_width(110.0))
             .labelled_by(label.id);
         let path = view.selection.run_path.trim().to_string();
         let open = ui.add_enabled(!path.is_empty(), egui::Button::new("Open run"));
