@@ -81,7 +81,7 @@ pub fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
                 .iter()
                 .map(|(&step, v)| [step as f64, mean(v) - sample_std(v), mean(v) + sample_std(v)])
                 .collect();
-            Some(PlotSeries { name: stage.name.clone(), color: palette(index), points, band: Some(band) })
+            Some(PlotSeries { name: stage.name.clone(), color: palette(index), points, band: Some(band), dash: 0 })
         })
         .collect();
     PlotSpec { title: title.to_string(), x_label: "step".into(), y_label: metric.into(), series }

@@ -464,6 +464,18 @@ fn a_sweep_and_a_seed_repeat_run_side_by_side_in_the_table_and_the_curves() {
         assert!(svg.contains(label), "{label} in the overlay");
     }
     assert!(svg.contains("<polygon"), "the seed group's band");
+    // Each run keeps one colour; its stages differ by line style.
+    let stroke = |title: &str| -> String {
+        let path =
+            svg.lines().find(|l| l.starts_with("<path") && l.contains(&format!("<title>{title}</title>"))).unwrap();
+        path.split("stroke=\"").nth(1).unwrap()[..7].to_string()
+    };
+    let (t1_student, t1_teacher) = (
+        stroke("moons_sweep temperature=1 · student · test_accuracy"),
+        stroke("moons_sweep temperature=1 · teacher · test_accuracy"),
+    );
+    assert_eq!(t1_student, t1_teacher, "one colour per run");
+    assert_ne!(t1_student, stroke("moons_sweep temperature=8 · student · test_accuracy"), "runs differ");
 }
 
 #[test]

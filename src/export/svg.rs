@@ -12,6 +12,8 @@ pub struct PlotSeries {
     pub color: String,
     pub points: Vec<[f64; 2]>,
     pub band: Option<Vec<[f64; 3]>>,
+    /// 0 solid, 1 dashed, 2 dotted (cycling), as the app draws overlaid runs' stages.
+    pub dash: usize,
 }
 
 /// A plot to write.
@@ -176,9 +178,10 @@ impl Frame {
         }
         let _ = writeln!(
             svg,
-            r#"<path d="{}" fill="none" stroke="{}" stroke-width="1.8"><title>{}</title></path>"#,
+            r#"<path d="{}" fill="none" stroke="{}" stroke-width="1.8"{}><title>{}</title></path>"#,
             d.trim_end(),
             series.color,
+            dash_array(series.dash),
             escape(&series.name)
         );
     }
@@ -189,12 +192,22 @@ impl Frame {
             let y = MARGIN_TOP + 10.0 + i as f64 * 18.0;
             let _ = writeln!(
                 svg,
-                r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"/>"#,
+                r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"{}/>"#,
                 x + 18.0,
-                series.color
+                series.color,
+                dash_array(series.dash)
             );
             let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}">{}</text>"#, x + 24.0, y + 4.0, escape(&series.name));
         }
+    }
+}
+
+/// The `stroke-dasharray` attribute of a line style.
+fn dash_array(dash: usize) -> &'static str {
+    match dash % 3 {
+        0 => "",
+        1 => r#" stroke-dasharray="8 5""#,
+        _ => r#" stroke-dasharray="2 3""#,
     }
 }
 
@@ -248,8 +261,15 @@ mod tests {
                     color: palette(0),
                     points: vec![[0.0, 1.0], [10.0, 0.5]],
                     band: Some(vec![[0.0, 0.9, 1.1], [10.0, 0.4, 0.6]]),
+                    dash: 0,
                 },
-                PlotSeries { name: "b".into(), color: palette(1), points: vec![[0.0, 2.0], [10.0, 1.0]], band: None },
+                PlotSeries {
+                    name: "b".into(),
+                    color: palette(1),
+                    points: vec![[0.0, 2.0], [10.0, 1.0]],
+                    band: None,
+                    dash: 1,
+                },
             ],
         };
         let svg = spec.to_svg(640.0, 360.0);
@@ -257,5 +277,6 @@ mod tests {
         assert_eq!(svg.matches("<polygon ").count(), 1);
         assert!(svg.contains("loss &lt;of&gt; kd"));
         assert!(svg.contains(">a</text>") && svg.contains(">b</text>"));
+        assert_eq!(svg.matches("stroke-dasharray").count(), 2, "b's line and its legend swatch");
     }
 }

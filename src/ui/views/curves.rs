@@ -54,6 +54,11 @@ pub struct Drawn {
     pub points: Vec<[f64; 2]>,
     pub band: Option<Vec<[f64; 3]>>,
     pub raw: Vec<[f64; 2]>,
+    /// Palette index: one per series for a single run; one per run (or seed group) when runs
+    /// are overlaid, so each run keeps its colour.
+    pub color: usize,
+    /// Line style: 0 solid; when runs are overlaid, the stage's index (solid, dashed, dotted…).
+    pub dash: usize,
 }
 
 /// The curves of a plot: the followed run's stages; with several visible runs, every visible
@@ -72,6 +77,7 @@ pub fn drawn_series(
         if overlay { visible } else { view.runs.iter().copied().filter(|r| r.index == view.current_run).collect() };
     let mut drawn = Vec::new();
     let mut done_groups = Vec::new();
+    let mut run_color = 0;
     for run in &runs {
         let members: Vec<&OverlayRun> = match run.group {
             Some(group) => runs.iter().filter(|r| r.group == Some(group)).collect(),
@@ -111,6 +117,7 @@ pub fn drawn_series(
                 } else {
                     (curves.pop().unwrap_or_default(), None)
                 };
+                let (color, dash) = if overlay { (run_color, stage_index) } else { (drawn.len(), 0) };
                 drawn.push(Drawn {
                     name,
                     stage: stage.name.clone(),
@@ -118,9 +125,12 @@ pub fn drawn_series(
                     points,
                     band,
                     raw: raw.clone(),
+                    color,
+                    dash,
                 });
             }
         }
+        run_color += 1;
     }
     drawn
 }
@@ -169,12 +179,13 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
         .x_axis_label("step")
         .y_axis_label(spec.y_label)
         .show(ui, |plot| {
-            for (index, curve) in drawn.into_iter().enumerate() {
-                let color = series_color(index);
+            for curve in drawn {
+                let color = series_color(curve.color);
                 if let Some(band) = &curve.band {
                     draw_band(plot, &curve.name, band, color);
                 }
-                plot.line(Line::new(curve.name, PlotPoints::from(curve.points)).color(color));
+                let line = Line::new(curve.name, PlotPoints::from(curve.points)).color(color);
+                plot.line(line.style(line_style(curve.dash)));
             }
             for stage in &history.stages {
                 draw_markers(plot, stage);
@@ -189,6 +200,15 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
         }
         None => d.remove::<std::ops::RangeInclusive<f64>>(range_id),
     });
+}
+
+/// Solid, dashed, dotted, then around again: how the stages of one overlaid run differ.
+fn line_style(dash: usize) -> egui_plot::LineStyle {
+    match dash % 3 {
+        0 => egui_plot::LineStyle::Solid,
+        1 => egui_plot::LineStyle::dashed_loose(),
+        _ => egui_plot::LineStyle::dotted_dense(),
+    }
 }
 
 /// A ±1 std band as a strip of small convex quads (egui fills convex polygons only), under the
@@ -227,10 +247,10 @@ fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
             y_label: spec.y_label.into(),
             series: drawn
                 .iter()
-                .enumerate()
-                .map(|(i, d)| PlotSeries {
+                .map(|d| PlotSeries {
                     name: d.name.clone(),
-                    color: palette(i),
+                    color: palette(d.color),
+                    dash: d.dash,
                     points: d.points.clone(),
                     band: d.band.clone(),
                 })
