@@ -39,25 +39,11 @@ enum Commands {
 
 #[derive(clap::Args, Debug)]
 struct ReportArgs {
-    /// A preset file, or the name of a bundled preset.
-    preset: String,
+    #[command(flatten)]
+    training: TrainingArgs,
     /// Number of seeds (0, 1, … N−1 as train.seed).
     #[arg(long, default_value_t = 3)]
     seeds: u64,
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    device: DeviceChoice,
-    /// Epochs of every stage.
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Output folder (default runs/<preset>-report-<timestamp>).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Override a preset value (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
-    /// Train every stage even when a cached teacher exists, and cache nothing.
-    #[arg(long)]
-    no_cache: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -87,13 +73,20 @@ enum BenchWorkload {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    /// A preset file, or the name of a bundled preset (kd, ta, ban, label_smoothing).
-    preset: String,
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    device: DeviceChoice,
+    #[command(flatten)]
+    training: TrainingArgs,
     /// Seed of initialisation and shuffling (sets train.seed).
     #[arg(long)]
     seed: Option<u64>,
+}
+
+/// What `run` and `report` share: the preset, the device, where to write, and changes.
+#[derive(clap::Args, Debug)]
+struct TrainingArgs {
+    /// A preset file, or the name of a bundled preset (see `kdlab presets`).
+    preset: String,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
     /// Epochs of every stage (sets train.epochs and clears per-stage overrides).
     #[arg(long)]
     epochs: Option<usize>,
@@ -207,21 +200,30 @@ fn run_frame_bench(args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    let source = kdlab::presets::resolve(&args.preset)?;
-    let mut overrides = Vec::new();
-    if let Some(seed) = args.seed {
-        overrides.push(format!("train.seed={seed}"));
-    }
-    overrides.extend(epoch_overrides(&source, args.epochs));
-    overrides.extend(args.overrides.iter().cloned());
-    let out = match args.out {
-        Some(dir) => dir,
-        None => default_out_dir(&args.preset)?,
-    };
-    let device = device::select(args.device)?;
-    let finished = run_once(&source, &overrides, device, &out, args.no_cache)?;
+    let training = &args.training;
+    let source = kdlab::presets::resolve(&training.preset)?;
+    let overrides = training.overrides(&source, args.seed);
+    let out = training.out_dir("")?;
+    let device = device::select(training.device)?;
+    let finished = run_once(&source, &overrides, device, &out, training.no_cache)?;
     print_table(&finished.summary);
     finished.result()
+}
+
+impl TrainingArgs {
+    /// The preset overrides these options make: the seed, the epochs, then every `--set`.
+    fn overrides(&self, source: &PresetSource, seed: Option<u64>) -> Vec<String> {
+        let seed = seed.map(|seed| format!("train.seed={seed}"));
+        seed.into_iter().chain(epoch_overrides(source, self.epochs)).chain(self.overrides.iter().cloned()).collect()
+    }
+
+    /// `--out`, or `runs/<preset><suffix>-<timestamp>`.
+    fn out_dir(&self, suffix: &str) -> anyhow::Result<PathBuf> {
+        match &self.out {
+            Some(dir) => Ok(dir.clone()),
+            None => default_out_dir(&format!("{}{suffix}", self.preset)),
+        }
+    }
 }
 
 /// `train.epochs` and every stage's own `epochs` set to `epochs`.
@@ -287,21 +289,18 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
     if args.seeds == 0 {
         return Err(BadInput("--seeds must be at least 1".into()).into());
     }
-    let source = kdlab::presets::resolve(&args.preset)?;
-    let out = match args.out {
-        Some(dir) => dir,
-        None => default_out_dir(&format!("{}-report", args.preset))?,
-    };
-    let device = device::select(args.device)?;
+    let training = &args.training;
+    let source = kdlab::presets::resolve(&training.preset)?;
+    let out = training.out_dir("-report")?;
+    let device = device::select(training.device)?;
     let label = device.label();
     let mut runs = Vec::new();
     let mut about = (String::new(), String::new());
     for seed in 0..args.seeds {
-        let mut overrides = vec![format!("train.seed={seed}")];
-        overrides.extend(epoch_overrides(&source, args.epochs));
-        overrides.extend(args.overrides.iter().cloned());
+        let overrides = training.overrides(&source, Some(seed));
         eprintln!("kdlab report: seed {} of {}", seed + 1, args.seeds);
-        let finished = run_once(&source, &overrides, device.clone(), &out.join(format!("seed-{seed}")), args.no_cache)?;
+        let dir = out.join(format!("seed-{seed}"));
+        let finished = run_once(&source, &overrides, device.clone(), &dir, training.no_cache)?;
         finished.result()?;
         about = (finished.summary.preset.clone(), finished.description.clone());
         runs.push(SeedRun { seed, summary: finished.summary, metrics: finished.metrics });

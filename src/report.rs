@@ -6,9 +6,8 @@ use crate::export::ExportError;
 use crate::export::png::svg_to_png;
 use crate::export::svg::{PlotSeries, PlotSpec, palette};
 use crate::record::Summary;
-use crate::stats::{mean, sample_std};
+use crate::stats::{mean, mean_band, sample_std};
 use crate::train::MetricPoint;
-use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -66,21 +65,17 @@ pub fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
         .iter()
         .enumerate()
         .filter_map(|(index, stage)| {
-            let mut by_step: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-            for run in runs {
-                let Some(position) = run.summary.stages.iter().position(|s| s.name == stage.name) else { continue };
-                for point in run.metrics.iter().filter(|p| p.stage == position && p.metric == metric) {
-                    by_step.entry(point.step).or_default().push(point.value);
-                }
-            }
-            if by_step.is_empty() {
+            let points = runs.iter().flat_map(|run| {
+                let position = run.summary.stages.iter().position(|s| s.name == stage.name);
+                run.metrics
+                    .iter()
+                    .filter(move |p| Some(p.stage) == position && p.metric == metric)
+                    .map(|p| (p.step, p.value))
+            });
+            let (points, band) = mean_band(points);
+            if points.is_empty() {
                 return None;
             }
-            let points = by_step.iter().map(|(&step, v)| [step as f64, mean(v)]).collect();
-            let band = by_step
-                .iter()
-                .map(|(&step, v)| [step as f64, mean(v) - sample_std(v), mean(v) + sample_std(v)])
-                .collect();
             Some(PlotSeries { name: stage.name.clone(), color: palette(index), points, band: Some(band), dash: 0 })
         })
         .collect();

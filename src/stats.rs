@@ -15,6 +15,22 @@ pub fn sample_std(values: &[f64]) -> f64 {
     (values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (values.len() - 1) as f64).sqrt()
 }
 
+/// Several `(step, value)` series folded into their mean at each step they reach and a ±1 std
+/// band `[step, mean − std, mean + std]`, in step order.
+pub fn mean_band(series: impl IntoIterator<Item = (u64, f64)>) -> (Vec<[f64; 2]>, Vec<[f64; 3]>) {
+    let mut by_step: std::collections::BTreeMap<u64, Vec<f64>> = std::collections::BTreeMap::new();
+    for (step, value) in series {
+        by_step.entry(step).or_default().push(value);
+    }
+    by_step
+        .iter()
+        .map(|(&step, values)| {
+            let (m, s) = (mean(values), sample_std(values));
+            ([step as f64, m], [step as f64, m - s, m + s])
+        })
+        .unzip()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +41,8 @@ mod tests {
         assert!((sample_std(&[1.0, 2.0, 3.0]) - 1.0).abs() < 1e-12);
         assert_eq!(sample_std(&[5.0]), 0.0);
         assert!(mean(&[]).is_nan());
+        let (points, band) = mean_band([(10, 1.0), (20, 4.0), (10, 3.0)]);
+        assert_eq!(points, vec![[10.0, 2.0], [20.0, 4.0]]);
+        assert!((band[0][2] - (2.0 + 2f64.sqrt())).abs() < 1e-12 && band[1] == [20.0, 4.0, 4.0]);
     }
 }

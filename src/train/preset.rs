@@ -383,7 +383,18 @@ impl StageSection {
     /// The value of a hyperparameter (after [`Preset::resolve_defaults`], always set for the
     /// method's own parameters).
     pub fn hyper(&self, hyper: Hyper) -> Option<f64> {
-        self.clone().hyper_mut(hyper).take()
+        match hyper {
+            Hyper::Temperature => self.temperature,
+            Hyper::Alpha => self.alpha,
+            Hyper::Epsilon => self.epsilon,
+            Hyper::CorrectProb => self.correct_prob,
+            Hyper::Beta => self.beta,
+            Hyper::DistanceWeight => self.distance_weight,
+            Hyper::AngleWeight => self.angle_weight,
+            Hyper::HintEpochs => self.hint_epochs,
+            Hyper::WarmupEpochs => self.warmup_epochs,
+            Hyper::Peers => self.peers,
+        }
     }
 
     /// The stage's training settings: its own overrides on top of `[train]`.

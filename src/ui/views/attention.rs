@@ -4,7 +4,7 @@
 //! gradients instead. Updated with every probe.
 
 use super::soft_targets::example_strip;
-use super::{ViewContext, export_data_button, stage_picker};
+use super::{ViewContext, available, export_data_button, probed_stage};
 use crate::export::table::Table;
 use crate::train::probe::{AttentionKind, AttentionProbe};
 use crate::ui::paint::{cell_grid, color_bar, diverging, viridis};
@@ -13,26 +13,8 @@ use crate::ui::paint::{cell_grid, color_bar, diverging, viridis};
 pub const SHOWN: usize = 4;
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
-    let Some(history) = view.history else {
-        ui.label("No run yet.");
-        return;
-    };
-    let Some(info) = history.info.as_ref() else {
-        ui.label("Loading…");
-        return;
-    };
-    ui.horizontal(|ui| stage_picker(ui, "attention_stage", view, |i| history.stages[i].probe.is_some()));
-    let Some(probe) = view.shown_stage().and_then(|s| history.stages.get(s)).and_then(|s| s.probe.as_ref()) else {
-        ui.label("No probe yet: it arrives with the first metric report.");
-        return;
-    };
-    let attention = match &probe.representations.attention {
-        Ok(attention) => attention,
-        Err(why) => {
-            ui.label(format!("No attention maps: {why}."));
-            return;
-        }
-    };
+    let Some((_, info, probe)) = probed_stage(ui, view, "attention_stage") else { return };
+    let Some(attention) = available(ui, &probe.representations.attention, "attention maps") else { return };
     let chosen = view.selection.attention_examples(probe.examples.len());
     let label = "Pick four test images (a click replaces the oldest):";
     ui.label(label);

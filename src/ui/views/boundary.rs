@@ -2,37 +2,19 @@
 //! once: the teacher's and the student's predicted class over the plane with the training
 //! points on top, and the teacher's soft probability surface at the current temperature.
 
-use super::{ViewContext, export_data_button, series_color, stage_picker};
+use super::{ViewContext, available, export_data_button, probed_stage, series_color};
 use crate::export::table::Table;
 use crate::train::probe::{BoundaryProbe, GRID, Plane};
 use crate::ui::paint::cell_grid;
 use egui::Color32;
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
-    let Some(history) = view.history else {
-        ui.label("No run yet.");
-        return;
-    };
-    let Some(info) = history.info.as_ref() else {
-        ui.label("Loading…");
-        return;
-    };
+    let Some((_, info, probe)) = probed_stage(ui, view, "boundary_stage") else { return };
     let Some(plane) = &info.plane else {
         ui.label("No decision boundary: it needs 2-D data (moons, spirals, blobs, a 2-feature CSV).");
         return;
     };
-    ui.horizontal(|ui| stage_picker(ui, "boundary_stage", view, |i| history.stages[i].probe.is_some()));
-    let Some(probe) = view.shown_stage().and_then(|s| history.stages.get(s)).and_then(|s| s.probe.as_ref()) else {
-        ui.label("No probe yet: it arrives with the first metric report.");
-        return;
-    };
-    let boundary = match &probe.representations.boundary {
-        Ok(boundary) => boundary,
-        Err(why) => {
-            ui.label(format!("No decision boundary: {why}."));
-            return;
-        }
-    };
+    let Some(boundary) = available(ui, &probe.representations.boundary, "decision boundary") else { return };
     ui.label(format!(
         "step {} · x {:.2}..{:.2}, y {:.2}..{:.2} · faded: predicted class; dots: training points",
         probe.step, plane.x[0], plane.x[1], plane.y[0], plane.y[1]

@@ -137,21 +137,9 @@ pub fn drawn_series(
 
 /// Mean over curves at each step they share, with a ±1 std band; thinned to about `columns`.
 fn mean_and_band(curves: &[Vec<[f64; 2]>], columns: usize) -> (Vec<[f64; 2]>, Option<Vec<[f64; 3]>>) {
-    let mut by_step: std::collections::BTreeMap<u64, Vec<f64>> = std::collections::BTreeMap::new();
-    for curve in curves {
-        for p in curve {
-            by_step.entry(p[0] as u64).or_default().push(p[1]);
-        }
-    }
-    let stride = by_step.len().div_ceil(columns.max(1)).max(1);
-    let mut points = Vec::new();
-    let mut band = Vec::new();
-    for (step, values) in by_step.iter().step_by(stride) {
-        let (mean, std) = (crate::stats::mean(values), crate::stats::sample_std(values));
-        points.push([*step as f64, mean]);
-        band.push([*step as f64, mean - std, mean + std]);
-    }
-    (points, Some(band))
+    let (points, band) = crate::stats::mean_band(curves.iter().flatten().map(|p| (p[0] as u64, p[1])));
+    let stride = points.len().div_ceil(columns.max(1)).max(1);
+    (points.into_iter().step_by(stride).collect(), Some(band.into_iter().step_by(stride).collect()))
 }
 
 /// One plot of the spec's metrics for every stage (of every visible run), with the followed

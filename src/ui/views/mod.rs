@@ -285,6 +285,40 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_> {
     }
 }
 
+/// The run, its description and the shown stage's latest probe, under a stage picker limited to
+/// stages with probes; says in the view what is missing instead when there is nothing yet.
+pub fn probed_stage<'a>(
+    ui: &mut egui::Ui,
+    view: &mut ViewContext<'a>,
+    picker: &str,
+) -> Option<(&'a RunHistory, &'a crate::train::RunInfo, &'a crate::train::Probe)> {
+    let Some(history) = view.history else {
+        ui.label("No run yet.");
+        return None;
+    };
+    let Some(info) = history.info.as_ref() else {
+        ui.label("Loading…");
+        return None;
+    };
+    ui.horizontal(|ui| stage_picker(ui, picker, view, |i| history.stages[i].probe.is_some()));
+    let probe = view.shown_stage().and_then(|s| history.stages.get(s)).and_then(|s| s.probe.as_ref());
+    if probe.is_none() {
+        ui.label("No probe yet: it arrives with the first metric report.");
+    }
+    Some((history, info, probe?))
+}
+
+/// A representation probe's data, or one line saying why the models cannot give it.
+pub fn available<'p, T>(ui: &mut egui::Ui, probe: &'p Result<T, String>, what: &str) -> Option<&'p T> {
+    match probe {
+        Ok(data) => Some(data),
+        Err(why) => {
+            ui.label(format!("No {what}: {why}."));
+            None
+        }
+    }
+}
+
 /// A stage picker limited to stages for which `eligible` holds; `None` follows the running stage.
 pub fn stage_picker(ui: &mut egui::Ui, id: &str, view: &mut ViewContext, eligible: impl Fn(usize) -> bool) {
     let Some(history) = view.history else { return };

@@ -5,7 +5,7 @@
 //! on against step.
 
 use super::curves::{CurveSpec, curve_plot};
-use super::{ViewContext, export_data_button, series_color, stage_picker};
+use super::{ViewContext, available, export_data_button, probed_stage, series_color};
 use crate::export::table::Table;
 use crate::train::probe::RelationProbe;
 use crate::ui::paint::{cell_grid, color_bar, viridis};
@@ -21,26 +21,8 @@ const TEACHER_EDGE: Color32 = Color32::from_gray(170);
 const STUDENT_EDGE: Color32 = Color32::from_rgb(255, 150, 40);
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
-    let Some(history) = view.history else {
-        ui.label("No run yet.");
-        return;
-    };
-    let Some(info) = history.info.as_ref() else {
-        ui.label("Loading…");
-        return;
-    };
-    ui.horizontal(|ui| stage_picker(ui, "relations_stage", view, |i| history.stages[i].probe.is_some()));
-    let Some(probe) = view.shown_stage().and_then(|s| history.stages.get(s)).and_then(|s| s.probe.as_ref()) else {
-        ui.label("No probe yet: it arrives with the first metric report.");
-        return;
-    };
-    let relations = match &probe.representations.relations {
-        Ok(relations) => relations,
-        Err(why) => {
-            ui.label(format!("No relations: {why}."));
-            return;
-        }
-    };
+    let Some((_, info, probe)) = probed_stage(ui, view, "relations_stage") else { return };
+    let Some(relations) = available(ui, &probe.representations.relations, "relations") else { return };
     let labels = &info.relation_labels;
     ui.label(format!(
         "step {} · {} test examples sorted by class · {:.0}% of nearest-neighbour edges shared",

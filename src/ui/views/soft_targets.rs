@@ -3,7 +3,7 @@
 //! highlighted), and the teacher's entropy against T on a log axis. Probabilities are computed
 //! here from the logits the engine sent, so the view follows the T slider at once.
 
-use super::{ViewContext, export_data_button, stage_picker};
+use super::{ViewContext, export_data_button, probed_stage};
 use crate::data::InputShape;
 use crate::export::table::Table;
 use crate::train::RunInfo;
@@ -17,21 +17,9 @@ const STUDENT_COLOR: egui::Color32 = egui::Color32::from_rgb(255, 127, 14);
 const HIGHLIGHT: egui::Color32 = egui::Color32::from_rgb(200, 160, 40);
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
-    let Some(history) = view.history else {
-        ui.label("No run yet.");
-        return;
-    };
-    let Some(info) = history.info.as_ref() else {
-        ui.label("Loading…");
-        return;
-    };
-    ui.horizontal(|ui| stage_picker(ui, "soft_target_stage", view, |i| history.stages[i].probe.is_some()));
+    let Some((history, info, probe)) = probed_stage(ui, view, "soft_target_stage") else { return };
     sample_strip(ui, view, info);
     let Some(stage) = view.shown_stage().and_then(|s| history.stages.get(s)) else { return };
-    let Some(probe) = &stage.probe else {
-        ui.label("No predictions yet: they arrive with the first metric report.");
-        return;
-    };
     let classes = probe.classes;
     let sample = view.selection.sample.min(probe.examples.len().saturating_sub(1));
     let row = |logits: &[f32]| logits[sample * classes..(sample + 1) * classes].to_vec();
