@@ -62,6 +62,9 @@ struct BenchArgs {
     /// ui: seconds of frames timed.
     #[arg(long, default_value_t = 20.0)]
     seconds: f64,
+    /// ui: runs overlaid (the live one and copies of its stream).
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,8 +182,14 @@ fn run_frame_bench(args: &BenchArgs) -> anyhow::Result<()> {
     if !(args.hours >= 0.0 && args.seconds > 0.0) {
         return Err(BadInput("--hours must be >= 0 and --seconds > 0".into()).into());
     }
-    println!("kd training with {} h of history per stage; timing {} s of frames at 1280x800", args.hours, args.seconds);
-    let report = kdlab::ui::frame_bench::run(args.hours, args.seconds, args.device)?;
+    if !(1..=32).contains(&args.runs) {
+        return Err(BadInput(format!("--runs must be from 1 to 32, found {}", args.runs)).into());
+    }
+    println!(
+        "kd training with {} h of history per stage, {} run(s) overlaid; timing {} s of frames at 1280x800",
+        args.hours, args.runs, args.seconds
+    );
+    let report = kdlab::ui::frame_bench::run(args.hours, args.seconds, args.runs, args.device)?;
     println!(
         "{} frames, {} metric points held; {} had taken {} real steps",
         report.frame_ms.len(),
@@ -266,7 +275,10 @@ fn run_once(
     out: &Path,
     no_cache: bool,
 ) -> anyhow::Result<Finished> {
-    let Prepared { plan, dataset } = prepare(source, overrides)?;
+    let Prepared { mut plan, dataset } = prepare(source, overrides)?;
+    for stage in plan.headless() {
+        eprintln!("kdlab: {stage} keeps training until stopped in the app; this run ends it after its epochs");
+    }
     let mut recorder = RunRecorder::create(out, &plan).with_context(|| format!("cannot write to {}", out.display()))?;
     eprintln!(
         "kdlab: {} on {} ({} train / {} test examples, {} classes) using {}",

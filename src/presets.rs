@@ -22,6 +22,7 @@ pub const BUNDLED: &[BundledPreset] = &[
     BundledPreset { file: "fitnets.toml", text: include_str!("../presets/fitnets.toml") },
     BundledPreset { file: "dml.toml", text: include_str!("../presets/dml.toml") },
     BundledPreset { file: "dkd.toml", text: include_str!("../presets/dkd.toml") },
+    BundledPreset { file: "playground.toml", text: include_str!("../presets/playground.toml") },
 ];
 
 impl BundledPreset {

@@ -79,7 +79,7 @@ pub fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
             Some(PlotSeries { name: stage.name.clone(), color: palette(index), points, band: Some(band), dash: 0 })
         })
         .collect();
-    PlotSpec { title: title.to_string(), x_label: "step".into(), y_label: metric.into(), series }
+    PlotSpec { title: title.to_string(), x_label: "step".into(), y_label: metric.into(), series, log_y: false }
 }
 
 /// The plots a report draws: `(file stem, metric, title)`.
@@ -93,8 +93,9 @@ fn title(base: &str, runs: &[SeedRun]) -> String {
 
 /// Writes the test-accuracy and loss curves (mean ± 1 std over the runs) as SVG and PNG.
 pub fn write_plots(dir: &Path, runs: &[SeedRun]) -> Result<(), ExportError> {
+    let [width, height] = crate::export::data::PLOT_SIZE;
     for (stem, metric, base) in PLOTS {
-        let svg = curve(runs, metric, &title(base, runs)).to_svg(900.0, 420.0);
+        let svg = curve(runs, metric, &title(base, runs)).to_svg(width, height);
         let svg_path = dir.join(format!("{stem}.svg"));
         std::fs::write(&svg_path, &svg).map_err(|e| ExportError::io(&svg_path, e))?;
         let png_path = dir.join(format!("{stem}.png"));
@@ -139,7 +140,15 @@ pub fn write_report(
         let title = title(base, runs);
         let _ = writeln!(text, "## {title}\n\n![{title}]({stem}.png)\n\n[SVG]({stem}.svg)\n");
     }
-    let _ = writeln!(text, "Each seed's files (config.toml, metrics.csv, summary.json) are in `seed-N/`.");
+    let folders: Vec<String> = runs
+        .iter()
+        .map(|r| format!("seed-{}", r.seed))
+        .filter(|folder| dir.join(folder).join("summary.json").exists())
+        .map(|folder| format!("[{folder}/]({folder}/)"))
+        .collect();
+    if !folders.is_empty() {
+        let _ = writeln!(text, "Each seed's run folder (config.toml, metrics.csv, summary.json): {}", folders.join(", "));
+    }
     let report = dir.join("report.md");
     std::fs::write(&report, text).map_err(|e| ExportError::io(&report, e))
 }

@@ -83,6 +83,13 @@ fn temperature_slider<'t>(harness: &'t Harness<'_, KdlabApp>) -> egui_kittest::N
         .expect("a Temperature slider")
 }
 
+/// The text of the label containing `part` (a label keeps its text as its AccessKit value).
+fn label_text(harness: &Harness<'_, KdlabApp>, part: &str) -> String {
+    let node = harness.get_by_label_contains(part);
+    let node = node.accesskit_node();
+    node.value().or_else(|| node.label()).unwrap_or_default()
+}
+
 fn student_step(history: &RunHistory) -> Option<u64> {
     history.progress.filter(|p| p.stage == 1).map(|p| p.step)
 }
@@ -143,13 +150,14 @@ fn a_malformed_preset_shows_its_error_in_the_window() {
     let mut harness = harness();
     let broken = MOONS.replace("epochs = 2\n", "epochs = -2\n");
     open(&mut harness, &write_preset("broken.toml", &broken));
-    harness.get_by_label("Start").click();
-    run_until(&mut harness, "the error", |h| h.error.is_some());
     harness.run_steps(2);
-    // The same one-line message the CLI prints: file, line:column, field, expectation.
-    let message = history(&harness).error.clone().unwrap();
-    assert!(message.contains("broken.toml:") && message.contains("stages[0].epochs"), "{message}");
-    assert!(harness.query_by_label_contains(&message).is_some(), "the banner shows: {message}");
+    // Checked as soon as it is opened: the same one-line message the CLI prints (file,
+    // line:column, field, expectation), and nothing can start.
+    let shown = label_text(&harness, "Cannot start: ");
+    assert!(shown.contains("broken.toml:") && shown.contains("stages[0].epochs"), "{shown}");
+    harness.get_by_label("Start").click();
+    harness.run_steps(3);
+    assert!(harness.state().runs().runs.is_empty(), "a preset that fails its check starts nothing");
     // The app is still usable: a good preset runs after it.
     open(&mut harness, &write_preset("moons_after_error.toml", &MOONS.replace("epochs = 2000", "epochs = 1")));
     harness.get_by_label("Start").click();
@@ -241,7 +249,7 @@ fn representation_views_show_the_probes_of_a_run() {
     harness.get_by_label("teacher: class");
     harness.get_by_label("student: class");
     let run = history(&harness);
-    let plane = run.info.as_ref().and_then(|i| i.plane.clone()).expect("moons has a plane");
+    let plane = run.info.as_ref().and_then(|i| i.data.plane.clone()).expect("moons has a plane");
     let probe = run.stages[1].probe.as_ref().expect("the student's probe");
     let boundary = probe.representations.boundary.as_ref().expect("a boundary on 2-D data");
     let teacher = boundary.teacher_class.as_ref().expect("the teacher's regions");
@@ -261,11 +269,11 @@ fn representation_views_show_the_probes_of_a_run() {
     export_every_view(&mut harness);
     let grid = std::fs::read_to_string(dir.join("decision_boundary.csv")).unwrap();
     assert_eq!(grid.lines().count(), 64 * 64 + 1);
-    assert!(grid.starts_with("x,y,teacher_class,student_class,p_0,p_1"));
+    assert!(grid.starts_with("run,seed,stage,step,temperature,x,y,teacher_class,student_class,p_0,p_1"), "{}", &grid[..80]);
     let matrix: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("agreement_matrix.json")).unwrap()).unwrap();
     let counted: f64 = matrix.as_array().unwrap().iter().map(|r| r["count"].as_f64().unwrap()).sum();
-    assert_eq!(counted as usize, history(&harness).info.as_ref().unwrap().test_examples);
+    assert_eq!(counted as usize, history(&harness).info.as_ref().unwrap().data.test_examples);
 
     // Relations: both matrices and the share of shared neighbour edges, also as a curve.
     show_tab(&mut harness, "Relations");
@@ -292,7 +300,7 @@ fn representation_views_show_the_probes_of_a_run() {
     let run = history(&harness);
     let attention = run.stages[1].probe.as_ref().unwrap().representations.attention.as_ref().expect("attention maps");
     assert_eq!(attention.sizes, vec![[4, 4], [2, 2]]);
-    let examples = run.info.as_ref().unwrap().probe_examples.len();
+    let examples = run.info.as_ref().unwrap().data.probe_examples.len();
     assert_eq!(attention.student[0].len(), examples * 16);
     assert!(attention.teacher[0] != attention.student[0], "two networks, two maps");
 
@@ -325,28 +333,28 @@ fn plots_export_as_png_svg_csv_and_json_and_a_bad_folder_shows_an_error() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/exports");
     let _ = std::fs::remove_dir_all(&dir);
     set_export_folder(&mut harness, &dir);
-    // The PNG is cut from the frame the button was clicked in, where the plot is here.
-    let rect = harness.state().plot_rect("loss_plot").expect("the loss plot was drawn");
     harness.get_all_by_label("Export plots").next().expect("an export button").click();
     harness.run_steps(3);
-    // SVG, CSV and JSON at once; the PNGs from the screenshot the window answers (wgpu).
-    harness.get_by_label_contains("exported 6 files and 2 PNG files (screen pixels at 2x) to");
+    // SVG, PNG, CSV and JSON of both plots.
+    harness.get_by_label_contains("exported 8 files to");
 
     let run = history(&harness);
     let loss_series: usize = run.stages.iter().map(|s| s.series.keys().filter(|m| m.starts_with("loss")).count()).sum();
+    // The PNG is the SVG drawn at 2x on a light background: 900 px wide, the legend below.
     let png = std::fs::read(dir.join("loss.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
-    let size =
-        (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
-    let expected = ((rect.width() * 2.0).round() as u32, (rect.height() * 2.0).round() as u32);
-    assert_eq!(size, expected, "the plot's size at 2x");
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    assert_eq!(width, 1800, "900 px at 2x");
     let pixels = kdlab::export::png::decode_rgba(&png).expect("the PNG decodes");
+    let white = pixels.chunks_exact(4).filter(|p| p[0] > 240 && p[1] > 240 && p[2] > 240).count();
+    assert!(white * 2 > pixels.len() / 4, "a light background");
     let colours: std::collections::HashSet<&[u8]> = pixels.chunks_exact(4).collect();
-    assert!(colours.len() > 10, "the plot's pixels, not a blank: {} colours", colours.len());
+    assert!(colours.len() > 10, "curves, not a blank: {} colours", colours.len());
     let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
     assert_eq!(svg.matches("<path ").count(), loss_series, "one path per series");
-    assert!(kdlab::export::png::svg_to_png(&svg, 1.0).is_ok(), "the SVG parses");
     let csv = std::fs::read_to_string(dir.join("accuracy.csv")).unwrap();
+    assert!(csv.starts_with("run,seed,stage,metric,step,epoch,value\n"), "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.starts_with("moons_export,0,")), "every row names its run and seed");
     let points: usize = run
         .stages
         .iter()
@@ -357,7 +365,12 @@ fn plots_export_as_png_svg_csv_and_json_and_a_bad_folder_shows_an_error() {
     assert_eq!(csv.lines().count(), points + 1, "a row per point plus the header");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("accuracy.json")).unwrap()).unwrap();
-    assert!(json["series"].as_array().is_some_and(|s| !s.is_empty()));
+    assert_eq!(json["series"][0]["run"], "moons_export");
+
+    // A second export does not overwrite the first.
+    harness.get_all_by_label("Export plots").next().unwrap().click();
+    harness.run_steps(3);
+    assert!(dir.join("accuracy-2.csv").exists() && dir.join("loss-2.png").exists());
 
     // A destination that cannot be created: the error is shown and the run is kept.
     let blocker = dir.join("a_file");
@@ -436,7 +449,8 @@ fn a_sweep_and_a_seed_repeat_run_side_by_side_in_the_table_and_the_curves() {
         std::thread::sleep(Duration::from_millis(10));
     }
     harness.run_steps(3);
-    assert!(harness.query_all_by_label("moons_sweep (mean of 3)").count() >= 2, "a group row per stage");
+    assert!(harness.query_all_by_label("moons_sweep (mean ± std)").count() >= 2, "a group row per stage");
+    assert!(harness.query_all_by_label("3 of 3 finished").count() >= 2, "how many of its runs finished");
     assert!(harness.query_all_by_label_contains("% ± ").count() >= 2, "mean ± std of each stage");
 
     // The overlaid curves, as exported: a path per run's series, the seed group as one mean
@@ -451,7 +465,12 @@ fn a_sweep_and_a_seed_repeat_run_side_by_side_in_the_table_and_the_curves() {
     let report = std::fs::read_to_string(dir.join("moons_sweep-report/report.md")).unwrap();
     let student = report.lines().find(|l| l.starts_with("| student |")).unwrap_or_else(|| panic!("{report}"));
     assert!(student.contains("% ± ") && student.matches('%').count() == 4, "mean ± std and 3 seeds: {student}");
+    assert!(report.contains("Seeds 0, 1, 2 on"), "the real seeds: {report}");
     assert!(dir.join("moons_sweep-report/test_accuracy.png").exists());
+    for seed in 0..3 {
+        let folder = dir.join(format!("moons_sweep-report/seed-{seed}"));
+        assert!(folder.join("summary.json").exists() && report.contains(&format!("(seed-{seed}/)")), "seed-{seed}/");
+    }
 
     harness.get_all_by_label("Export plots").next().unwrap().click();
     harness.run_steps(3);
@@ -459,7 +478,7 @@ fn a_sweep_and_a_seed_repeat_run_side_by_side_in_the_table_and_the_curves() {
     for label in [
         "temperature=1 · student · test_accuracy",
         "temperature=8 · student · test_accuracy",
-        "(mean of 3) · student · test_accuracy",
+        "(mean of 3 of 3 seeds) · student · test_accuracy",
     ] {
         assert!(svg.contains(label), "{label} in the overlay");
     }
@@ -507,6 +526,12 @@ fn a_run_folder_from_the_cli_opens_beside_the_others() {
     let rows = std::fs::read_to_string(dir.join("metrics.csv")).unwrap().lines().count() - 1;
     let points: usize = run.stages.iter().flat_map(|s| s.series.values()).map(Vec::len).sum();
     assert_eq!(points, rows, "every metrics.csv row is a point");
+    // Its T and α, and the probes the run recorded (probes.json): the views show them.
+    assert_eq!((run.stages[1].temperature, run.stages[1].alpha), (Some(4.0), Some(0.9)));
+    assert!(run.stages.iter().all(|s| s.probe.is_some()), "each stage's last probe");
+    assert_eq!(run.info.as_ref().unwrap().data.class_names.len(), 2);
+    show_tab(&mut harness, "Decision boundary");
+    harness.get_by_label("teacher: class");
     harness.get_by_label("Runs").click();
     harness.run_steps(2);
     assert!(harness.query_all_by_label("past_run").count() >= 2, "its rows in the runs table");
@@ -518,7 +543,7 @@ fn a_run_folder_from_the_cli_opens_beside_the_others() {
     harness.get_by_label("Save run").click();
     harness.run_steps(2);
     let saved = export.join("past_run-run");
-    for file in ["config.toml", "metrics.csv", "summary.json", "loss.svg", "loss.png", "test_accuracy.png"] {
+    for file in ["config.toml", "metrics.csv", "summary.json", "probes.json", "loss.svg", "loss.png", "test_accuracy.png"] {
         assert!(saved.join(file).exists(), "{file} in the saved run");
     }
     let resaved = kdlab::record::past::read_run(&saved).expect("the saved folder reads back");
@@ -566,4 +591,218 @@ fn the_file_dialog_picks_the_export_folder() {
     harness.get_by_label("Open").click();
     harness.run_steps(3);
     assert_eq!(harness.state().settings().export_dir, base.join("picked"));
+}
+
+/// Presses `key` on the slider labelled `label` `times` times, a frame after each.
+fn press_on_slider(harness: &mut Harness<'_, KdlabApp>, label: &str, key: egui::Key, times: usize) {
+    for _ in 0..times {
+        let slider = harness
+            .get_all_by_label(label)
+            .find(|node| node.accesskit_node().role() == egui::accesskit::Role::Slider)
+            .unwrap_or_else(|| panic!("a {label} slider"));
+        slider.focus();
+        harness.key_press(key);
+        harness.run_steps(2);
+    }
+}
+
+/// The range of every point the followed run drew in a plot of metrics matching `shows`.
+fn data_range(run: &RunHistory, shows: impl Fn(&str) -> bool) -> (f64, f64) {
+    let values = run.stages.iter().flat_map(|s| s.series.iter()).filter(|(m, _)| shows(m)).flat_map(|(_, p)| p.iter());
+    values.fold((f64::MAX, f64::MIN), |(low, high), p| (low.min(p[1]), high.max(p[1])))
+}
+
+#[test]
+fn fifty_temperature_and_alpha_changes_leave_the_y_axes_on_the_data() {
+    let mut harness = harness();
+    open(&mut harness, &write_preset("moons_markers.toml", MOONS));
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the student's first metrics", |h| {
+        h.stages.get(1).is_some_and(|s| s.series.contains_key("test_accuracy"))
+    });
+    press_on_slider(&mut harness, "Temperature", egui::Key::ArrowRight, 25);
+    press_on_slider(&mut harness, "α", egui::Key::ArrowLeft, 25);
+    run_until(&mut harness, "50 changes marked", |h| h.stages[1].markers.len() >= 50);
+    harness.get_by_label("Pause").click();
+    run_until(&mut harness, "the pause", |h| h.is_paused());
+    // Many frames: the old markers pushed the y axis up a little every frame.
+    harness.run_steps(30);
+    let run = history(&harness);
+    for (plot, shows) in [("accuracy_plot", (|m: &str| m.ends_with("_accuracy")) as fn(&str) -> bool), ("loss_plot", |m: &str| m.starts_with("loss"))] {
+        let frame = harness.state().plot_frame(plot).expect("the plot was drawn");
+        let (low, high) = data_range(run, shows);
+        let span = high - low;
+        let [[_, y_min], [_, y_max]] = frame.bounds;
+        assert!(y_min >= low - 0.1 * span && y_max <= high + 0.1 * span, "{plot}: y {y_min}..{y_max}, data {low}..{high}");
+    }
+    harness.get_by_label("Stop").click();
+    run_until(&mut harness, "the end of the run", |h| h.finished);
+}
+
+#[test]
+fn hovering_a_curve_shows_the_exact_values_of_its_nearest_point() {
+    let mut harness = harness();
+    open(&mut harness, &write_preset("moons_hover.toml", &MOONS.replace("epochs = 2000", "epochs = 3")));
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the end of the run", |h| h.finished);
+    harness.run_steps(3);
+    // The student's last test accuracy, where the (smoothed) line draws it.
+    let run = history(&harness).clone();
+    let raw = run.stages[1].series["test_accuracy"].clone();
+    let smoothed = kdlab::ui::series::debiased_ema(&raw, harness.state().settings().smoothing);
+    let point = *smoothed.last().unwrap();
+    let frame = harness.state().plot_frame("accuracy_plot").expect("the accuracy plot");
+    harness.hover_at(frame.screen_of(point));
+    harness.run_steps(2);
+    let label = label_text(&harness, "run moons_hover");
+    // It names the series, the run, the stage and the step, and gives the raw value there.
+    let metric = if label.contains("test_accuracy =") { "test_accuracy" } else { "train_accuracy" };
+    let step: f64 = label.split("step ").nth(1).and_then(|t| t.split([',', '\n']).next()).unwrap().parse().unwrap();
+    let value = run.stages[1].series[metric].iter().find(|p| p[0] == step).expect("a point at that step")[1];
+    assert!(label.contains("stage student") && label.contains("epoch "), "{label}");
+    assert!(label.contains(&format!("{metric} = {value:.5}")), "the exact value {value} in: {label}");
+}
+
+/// Queues a sweep of `preset` over the student's T and waits for its runs to finish.
+fn finished_sweep(harness: &mut Harness<'_, KdlabApp>, preset: &Path, values: &str, count: usize) {
+    open(harness, preset);
+    set_field(harness, "Sweep key", "stages.student.temperature");
+    set_field(harness, "Values", values);
+    harness.get_by_label("Queue sweep").click();
+    harness.run_steps(2);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !all_runs_finished(harness, count) {
+        assert!(Instant::now() < deadline, "the sweep did not finish");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.run_steps(2);
+}
+
+#[test]
+fn a_failed_start_keeps_the_runs_and_reset_asks_first() {
+    let mut harness = harness();
+    let quick = write_preset("moons_three.toml", &MOONS.replace("epochs = 2000", "epochs = 2"));
+    finished_sweep(&mut harness, &quick, "1, 4, 16", 3);
+
+    // Data that cannot load fails on the engine thread: its error shows, the three runs stay.
+    let missing = MOONS.replace("dataset = \"moons\"\nsamples = 400", "csv = \"no_such_file.csv\"");
+    open(&mut harness, &write_preset("missing_data.toml", &missing));
+    harness.get_by_label("Start").click();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.query_by_label_contains("no_such_file.csv").is_none() {
+        assert!(Instant::now() < deadline, "the data error was not shown");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(all_runs_finished(&harness, 3), "the finished runs are kept");
+
+    // Exports of the three runs say which run each row comes from.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/three_runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    set_export_folder(&mut harness, &dir);
+    harness.get_all_by_label("Export plots").next().unwrap().click();
+    harness.run_steps(3);
+    let csv = std::fs::read_to_string(dir.join("accuracy.csv")).unwrap();
+    assert!(csv.starts_with("run,seed,stage,"), "{csv}");
+    for value in ["1", "4", "16"] {
+        let label = format!("moons_three temperature={value},0,student,test_accuracy,");
+        assert!(csv.lines().any(|l| l.starts_with(&label)), "{label} in accuracy.csv");
+    }
+    harness.get_by_label("Agreement").click();
+    harness.run_steps(3);
+    harness.render().unwrap().save("/tmp/agree.png").unwrap();
+    export_every_view(&mut harness);
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let matrix = std::fs::read_to_string(dir.join("agreement_matrix.csv")).unwrap_or_else(|_| panic!("{files:?}"));
+    assert!(matrix.starts_with("run,seed,stage,step,teacher_class,student_class,count"), "{matrix}");
+
+    // Reset asks; "Keep the runs" keeps them; confirming clears them and starts one run.
+    open(&mut harness, &quick);
+    harness.get_by_label("Reset").click();
+    harness.run_steps(2);
+    assert!(harness.state().asks_to_reset());
+    harness.get_by_label("Clear every run?");
+    harness.get_by_label("Keep the runs").click();
+    harness.run_steps(2);
+    assert!(!harness.state().asks_to_reset() && all_runs_finished(&harness, 3), "nothing cleared");
+    harness.get_by_label("Reset").click();
+    harness.run_steps(2);
+    harness.get_by_label("Clear and start again").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().runs().runs.len(), 1, "one fresh run");
+    run_until(&mut harness, "the fresh run", |h| h.finished);
+}
+
+#[test]
+fn a_fork_trains_beside_its_parent_from_the_fork_step() {
+    let mut harness = harness();
+    open(&mut harness, &write_preset("moons_fork.toml", MOONS));
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the student's first metrics", |h| {
+        h.stages.get(1).is_some_and(|s| s.series.contains_key("test_accuracy"))
+    });
+    harness.get_by_label("Pause").click();
+    run_until(&mut harness, "the pause", |h| h.is_paused());
+    let fork_step = student_step(history(&harness)).unwrap();
+
+    // Fork with a higher temperature.
+    harness.get_by_label("Fork here…").click();
+    harness.run_steps(2);
+    let temperature = harness
+        .get_all_by_label("fork Temperature")
+        .find(|n| n.accesskit_node().role() == egui::accesskit::Role::SpinButton)
+        .expect("the fork's temperature");
+    temperature.focus();
+    for _ in 0..20 {
+        harness.key_press(egui::Key::ArrowUp);
+        harness.run_steps(1);
+    }
+    harness.get_by_label("Start fork").click();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.state().runs().runs.len() < 2 || harness.state().runs().current != 1 {
+        assert!(Instant::now() < deadline, "the fork did not start");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The fork is followed; it trains while its parent stays paused.
+    run_until(&mut harness, "the fork's training", |h| student_step(h).is_some_and(|s| s > fork_step + 20));
+    let runs = &harness.state().runs().runs;
+    let (parent, fork) = (runs[0].history().unwrap(), runs[1].history().unwrap());
+    assert_eq!(runs[1].parent, Some(runs[0].id));
+    assert_eq!(fork.info.as_ref().unwrap().fork.map(|f| (f.stage, f.step)), Some((1, fork_step)));
+    // Its first point is its parent's at the fork step: the branch continues the parent's curve.
+    let first = fork.stages[1].series["test_accuracy"][0];
+    let parent_at = parent.stages[1].series["test_accuracy"].iter().find(|p| p[0] == fork_step as f64).copied();
+    assert_eq!(first[0], fork_step as f64);
+    assert_eq!(Some(first), parent_at, "the same model at the same step");
+    // The new temperature applies from the fork's first step, and only there.
+    let marker = fork.stages[1].markers.first().expect("the fork's temperature change").clone();
+    assert_eq!(marker.step, fork_step + 1);
+    assert!(marker.value > 4.0 && parent.stages[1].temperature == Some(4.0));
+    assert!(fork.stages[0].series.is_empty(), "the teacher is the parent's, not retrained");
+
+    // Both train side by side once the parent resumes.
+    harness.get_by_label("Runs").click();
+    harness.run_steps(2);
+    harness.get_all_by_label("moons_fork").next().expect("the parent's row").click();
+    harness.run_steps(2);
+    harness.get_by_label("Resume").click();
+    run_until(&mut harness, "the parent's training", |h| student_step(h).is_some_and(|s| s > fork_step + 20));
+
+    // Saved, the fork's folder records where it came from.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/fork");
+    let _ = std::fs::remove_dir_all(&dir);
+    set_export_folder(&mut harness, &dir);
+    let fork_label = harness.state().runs().runs[1].label.clone();
+    harness.get_all_by_label(&fork_label).next().expect("the fork's row").click();
+    harness.run_steps(2);
+    harness.get_by_label("Save run").click();
+    harness.run_steps(2);
+    let saved = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["fork"]["parent"], "moons_fork");
+    assert_eq!(summary["fork"]["stage"], "student");
+    assert_eq!(summary["fork"]["step"], fork_step);
 }

@@ -30,6 +30,11 @@ impl BundledName {
         }
     }
 
+    /// The shape of its examples: one-channel square images.
+    pub fn shape(self) -> InputShape {
+        InputShape::Image { channels: 1, height: self.side(), width: self.side() }
+    }
+
     fn side(self) -> usize {
         match self {
             BundledName::Mnist5k => 28,

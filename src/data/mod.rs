@@ -29,6 +29,12 @@ pub enum InputShape {
     Flat { features: usize },
 }
 
+impl Default for InputShape {
+    fn default() -> Self {
+        InputShape::Flat { features: 0 }
+    }
+}
+
 impl InputShape {
     /// Number of values in one example.
     pub fn len(&self) -> usize {
@@ -138,6 +144,16 @@ pub struct DataSpec {
 pub const DATASET_NAMES: [&str; 5] = ["mnist5k", "digits", "moons", "spirals", "blobs"];
 
 impl DataSource {
+    /// The shape of the examples when it is known without reading any file (bundled and
+    /// generated sets).
+    pub fn known_shape(&self) -> Option<InputShape> {
+        match self {
+            DataSource::Bundled(which) => Some(which.shape()),
+            DataSource::Synthetic { .. } => Some(InputShape::Flat { features: 2 }),
+            DataSource::Csv { .. } | DataSource::Idx { .. } => None,
+        }
+    }
+
     /// The source for a dataset name, or `None` if the name is unknown.
     pub fn named(name: &str, samples: usize, noise: f64, classes: Option<usize>) -> Option<DataSource> {
         if let Some(bundled) = bundled::BundledName::parse(name) {

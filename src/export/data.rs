@@ -1,34 +1,55 @@
-//! A plot's numbers as CSV and JSON, and a whole plot exported at once: SVG, CSV and JSON
-//! side by side (the app adds the PNG from the screen).
+//! A plot's numbers as CSV and JSON, and a whole plot exported at once: SVG, PNG (that SVG
+//! rendered at 2×), CSV and JSON side by side, under a name no earlier export has taken.
 
 use super::ExportError;
+use super::png::svg_to_png;
 use super::svg::PlotSpec;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// One series of a plot as exported: where it comes from and its raw `(step, value)` points.
+/// The size of an exported plot's drawing area (the legend adds rows below it).
+pub const PLOT_SIZE: [f64; 2] = [900.0, 420.0];
+
+/// One series of a plot as exported: which run, seed and stage it comes from, and its raw
+/// `(step, value)` points.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExportSeries {
+    pub run: String,
+    pub seed: Option<u64>,
     pub stage: String,
     pub metric: String,
+    /// Optimizer steps per epoch of the stage (0: unknown), for each point's epoch.
+    #[serde(skip)]
+    pub steps_per_epoch: u64,
     pub points: Vec<[f64; 2]>,
 }
 
-/// Rows `stage,metric,step,value`.
+impl ExportSeries {
+    fn epoch_of(&self, step: f64) -> String {
+        match self.steps_per_epoch {
+            0 => String::new(),
+            per_epoch => ((step as u64).div_ceil(per_epoch).max(1)).to_string(),
+        }
+    }
+}
+
+/// Rows `run,seed,stage,metric,step,epoch,value`.
 pub fn to_csv(series: &[ExportSeries]) -> Result<String, ExportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let failed = |e: csv::Error| ExportError::Render(e.to_string());
-    writer.write_record(["stage", "metric", "step", "value"]).map_err(failed)?;
+    writer.write_record(["run", "seed", "stage", "metric", "step", "epoch", "value"]).map_err(failed)?;
     for s in series {
+        let seed = s.seed.map_or_else(String::new, |seed| seed.to_string());
         for [step, value] in &s.points {
-            writer.write_record([&s.stage, &s.metric, &step.to_string(), &value.to_string()]).map_err(failed)?;
+            let record = [&s.run, &seed, &s.stage, &s.metric, &step.to_string(), &s.epoch_of(*step), &value.to_string()];
+            writer.write_record(record).map_err(failed)?;
         }
     }
     let bytes = writer.into_inner().map_err(|e| ExportError::Render(e.to_string()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// `{"title": …, "series": [{"stage", "metric", "points": [[step, value], …]}]}`.
+/// `{"title": …, "series": [{"run", "seed", "stage", "metric", "points": [[step, value], …]}]}`.
 pub fn to_json(title: &str, series: &[ExportSeries]) -> String {
     #[derive(Serialize)]
     struct Document<'a> {
@@ -38,8 +59,18 @@ pub fn to_json(title: &str, series: &[ExportSeries]) -> String {
     serde_json::to_string_pretty(&Document { title, series }).unwrap_or_default()
 }
 
-/// Writes `<stem>.svg`, `<stem>.csv` and `<stem>.json` into `dir` (created if missing);
-/// returns the files written. (The app adds `<stem>.png` from the screen's pixels.)
+/// `stem`, or `stem-2`, `stem-3`, … : the first whose files (`stem.<extension>` for each of
+/// `extensions`) do not exist yet in `dir`, so an export never silently replaces an earlier one.
+pub fn free_stem(dir: &Path, stem: &str, extensions: &[&str]) -> String {
+    let taken = |candidate: &str| extensions.iter().any(|e| dir.join(format!("{candidate}.{e}")).exists());
+    std::iter::once(stem.to_string())
+        .chain((2..).map(|n| format!("{stem}-{n}")))
+        .find(|candidate| !taken(candidate))
+        .unwrap_or_else(|| stem.to_string())
+}
+
+/// Writes `<stem>.svg`, `<stem>.png` (the SVG at 2×), `<stem>.csv` and `<stem>.json` into `dir`
+/// (created if missing), under a free stem; returns the files written.
 pub fn export_plot(
     dir: &Path,
     stem: &str,
@@ -47,11 +78,14 @@ pub fn export_plot(
     series: &[ExportSeries],
 ) -> Result<Vec<PathBuf>, ExportError> {
     std::fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
+    let svg = spec.to_svg(PLOT_SIZE[0], PLOT_SIZE[1]);
     let files = [
-        ("svg", spec.to_svg(900.0, 420.0).into_bytes()),
+        ("png", svg_to_png(&svg, 2.0)?),
+        ("svg", svg.into_bytes()),
         ("csv", to_csv(series)?.into_bytes()),
         ("json", to_json(&spec.title, series).into_bytes()),
     ];
+    let stem = free_stem(dir, stem, &files.iter().map(|(e, _)| *e).collect::<Vec<_>>());
     let mut written = Vec::new();
     for (extension, bytes) in files {
         let path = dir.join(format!("{stem}.{extension}"));
@@ -65,19 +99,54 @@ pub fn export_plot(
 mod tests {
     use super::*;
 
+    fn series(run: &str, stage: &str, points: Vec<[f64; 2]>) -> ExportSeries {
+        ExportSeries {
+            run: run.into(),
+            seed: Some(1),
+            stage: stage.into(),
+            metric: "loss".into(),
+            steps_per_epoch: 15,
+            points,
+        }
+    }
+
     #[test]
-    fn csv_and_json_carry_every_point() {
+    fn csv_and_json_carry_every_point_and_where_it_comes_from() {
         let series = vec![
-            ExportSeries { stage: "teacher".into(), metric: "loss".into(), points: vec![[10.0, 0.5], [20.0, 0.25]] },
-            ExportSeries { stage: "student".into(), metric: "loss".into(), points: vec![[10.0, 1.5]] },
+            series("kd", "teacher", vec![[10.0, 0.5], [20.0, 0.25]]),
+            series("kd T=8", "student", vec![[10.0, 1.5]]),
         ];
         let csv = to_csv(&series).unwrap();
         assert_eq!(
             csv.lines().collect::<Vec<_>>(),
-            ["stage,metric,step,value", "teacher,loss,10,0.5", "teacher,loss,20,0.25", "student,loss,10,1.5"]
+            [
+                "run,seed,stage,metric,step,epoch,value",
+                "kd,1,teacher,loss,10,1,0.5",
+                "kd,1,teacher,loss,20,2,0.25",
+                "kd T=8,1,student,loss,10,1,1.5"
+            ]
         );
         let json: serde_json::Value = serde_json::from_str(&to_json("loss", &series)).unwrap();
         assert_eq!(json["series"][0]["points"][1][1], 0.25);
+        assert_eq!(json["series"][1]["run"], "kd T=8");
         assert_eq!(json["title"], "loss");
+    }
+
+    #[test]
+    fn a_second_export_takes_a_new_name() {
+        let dir = std::env::temp_dir().join(format!("kdlab-free-stem-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spec = PlotSpec {
+            title: "loss".into(),
+            x_label: "step".into(),
+            y_label: "loss".into(),
+            series: Vec::new(),
+            log_y: false,
+        };
+        let first = export_plot(&dir, "loss", &spec, &[]).unwrap();
+        let second = export_plot(&dir, "loss", &spec, &[]).unwrap();
+        assert!(first[0].ends_with("loss.png") && second[0].ends_with("loss-2.png"), "{first:?} {second:?}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 8, "nothing overwritten");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

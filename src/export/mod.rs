@@ -1,5 +1,6 @@
 //! Taking pictures and numbers away: plots as SVG (written from the series) and PNG (that SVG
-//! rendered with resvg and an embedded font, so it needs no display or GPU).
+//! rendered with resvg and an embedded font, so it needs no display or GPU), numbers as CSV and
+//! JSON whose rows say which run, seed and stage they come from.
 
 pub mod data;
 pub mod png;

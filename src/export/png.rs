@@ -21,6 +21,12 @@ pub fn svg_to_png(svg: &str, scale: f32) -> Result<Vec<u8>, ExportError> {
     pixmap.encode_png().map_err(|e| ExportError::Render(e.to_string()))
 }
 
+/// A PNG's pixels as RGBA bytes (premultiplied), e.g. to check what an export drew.
+pub fn decode_rgba(png: &[u8]) -> Result<Vec<u8>, ExportError> {
+    let pixmap = tiny_skia::Pixmap::decode_png(png).map_err(|e| ExportError::Render(e.to_string()))?;
+    Ok(pixmap.data().to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,59 +56,5 @@ mod tests {
         let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
         let height = u32::from_be_bytes([png[20], png[21], png[22], png[23]]);
         (width, height)
-    }
-}
-
-/// The `region` `[x, y, width, height]` (pixels) of an RGBA image `image_width` pixels wide,
-/// resampled (nearest pixel) to `out` `[width, height]` and encoded as PNG: a plot's screen
-/// pixels at the scale asked for.
-pub fn crop_png(rgba: &[u8], image_width: usize, region: [usize; 4], out: [u32; 2]) -> Result<Vec<u8>, ExportError> {
-    let [x0, y0, width, height] = region;
-    let image_height = rgba.len() / 4 / image_width.max(1);
-    if width == 0 || height == 0 || x0 + width > image_width || y0 + height > image_height {
-        return Err(ExportError::Render(format!(
-            "the plot ({width}x{height} at {x0},{y0}) is not inside the {image_width}x{image_height} screenshot"
-        )));
-    }
-    let mut pixmap = tiny_skia::Pixmap::new(out[0], out[1])
-        .ok_or_else(|| ExportError::Render(format!("cannot allocate {}x{} pixels", out[0], out[1])))?;
-    let data = pixmap.data_mut();
-    for y in 0..out[1] as usize {
-        let source_y = y0 + y * height / out[1] as usize;
-        for x in 0..out[0] as usize {
-            let source_x = x0 + x * width / out[0] as usize;
-            let from = (source_y * image_width + source_x) * 4;
-            let to = (y * out[0] as usize + x) * 4;
-            // egui's colours are premultiplied, as tiny-skia's pixmaps are.
-            data[to..to + 4].copy_from_slice(&rgba[from..from + 4]);
-        }
-    }
-    pixmap.encode_png().map_err(|e| ExportError::Render(e.to_string()))
-}
-
-/// A PNG's pixels as RGBA bytes (premultiplied), e.g. to check what an export drew.
-pub fn decode_rgba(png: &[u8]) -> Result<Vec<u8>, ExportError> {
-    let pixmap = tiny_skia::Pixmap::decode_png(png).map_err(|e| ExportError::Render(e.to_string()))?;
-    Ok(pixmap.data().to_vec())
-}
-
-#[cfg(test)]
-mod crop_tests {
-    use super::*;
-
-    #[test]
-    fn a_region_is_cut_out_and_doubled() {
-        // 4x2 image: left half red, right half blue.
-        let mut rgba = Vec::new();
-        for _y in 0..2 {
-            for x in 0..4 {
-                rgba.extend(if x < 2 { [255, 0, 0, 255] } else { [0, 0, 255, 255] });
-            }
-        }
-        let png = crop_png(&rgba, 4, [2, 0, 2, 2], [4, 4]).unwrap();
-        let pixmap = tiny_skia::Pixmap::decode_png(&png).unwrap();
-        assert_eq!((pixmap.width(), pixmap.height()), (4, 4));
-        assert!(pixmap.pixels().iter().all(|p| p.blue() == 255 && p.red() == 0), "only the blue half");
-        assert!(crop_png(&rgba, 4, [3, 0, 2, 2], [4, 4]).is_err(), "outside the image");
     }
 }

@@ -1,6 +1,7 @@
 //! Line plots as SVG, written from the series themselves (not from screen pixels): axes with
-//! round-number ticks, tick labels, axis labels, a title, a legend, one `<path>` per series and
-//! an optional shaded band (mean ± std) under it.
+//! round-number ticks (or powers of ten on a log axis), tick labels, axis labels, a title, a
+//! legend under the plot that grows the picture rather than spilling out of it, one `<path>` per
+//! series and an optional shaded band (mean ± std) under it.
 
 use std::fmt::Write;
 
@@ -12,7 +13,7 @@ pub struct PlotSeries {
     pub color: String,
     pub points: Vec<[f64; 2]>,
     pub band: Option<Vec<[f64; 3]>>,
-    /// 0 solid, 1 dashed, 2 dotted (cycling), as the app draws overlaid runs' stages.
+    /// 0 solid, 1 dashed, 2 dotted, 3 long dashes (cycling), as the app draws them.
     pub dash: usize,
 }
 
@@ -23,25 +24,77 @@ pub struct PlotSpec {
     pub x_label: String,
     pub y_label: String,
     pub series: Vec<PlotSeries>,
+    /// Whether the y axis is logarithmic (values ≤ 0 are left out).
+    pub log_y: bool,
 }
 
 const MARGIN_LEFT: f64 = 70.0;
-const MARGIN_RIGHT: f64 = 200.0;
+const MARGIN_RIGHT: f64 = 24.0;
 const MARGIN_TOP: f64 = 40.0;
 const MARGIN_BOTTOM: f64 = 55.0;
+const LEGEND_ROW: f64 = 18.0;
+/// Legend names longer than this are cut with an ellipsis.
+const LEGEND_CHARS: usize = 64;
 /// The font family; the PNG renderer maps it to the font it embeds.
 pub const FONT: &str = "sans-serif";
 
-/// The categorical palette of the app's plots, as `#rrggbb`.
+/// Tableau's 20 categorical colours, strong ones first: the palette of every plot, in the app
+/// and in exports.
+const PALETTE: [[u8; 3]; 20] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+    [174, 199, 232],
+    [255, 187, 120],
+    [152, 223, 138],
+    [255, 152, 150],
+    [197, 176, 213],
+    [196, 156, 148],
+    [247, 182, 210],
+    [199, 199, 199],
+    [219, 219, 141],
+    [158, 218, 229],
+];
+
+/// The `index`-th colour of the palette as RGB.
+pub fn palette_rgb(index: usize) -> [u8; 3] {
+    PALETTE[index % PALETTE.len()]
+}
+
+/// The `index`-th colour of the palette as `#rrggbb`.
 pub fn palette(index: usize) -> String {
-    const PALETTE: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
-    PALETTE[index % PALETTE.len()].to_string()
+    let [r, g, b] = palette_rgb(index);
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// How wide `text` is at 12 px, roughly (the embedded font's mean advance).
+fn text_width(text: &str) -> f64 {
+    text.chars().count() as f64 * 6.6
+}
+
+/// A legend name cut to [`LEGEND_CHARS`].
+fn legend_name(name: &str) -> String {
+    if name.chars().count() <= LEGEND_CHARS {
+        return name.to_string();
+    }
+    let cut: String = name.chars().take(LEGEND_CHARS - 1).collect();
+    format!("{cut}…")
 }
 
 impl PlotSpec {
-    /// The plot as an SVG document of `width × height` pixels.
+    /// The plot as an SVG document `width` pixels wide whose plot area (with its axes) is
+    /// `height` pixels high; the legend below adds what it needs.
     pub fn to_svg(&self, width: f64, height: f64) -> String {
+        let legend = LegendLayout::new(self, width);
         let frame = Frame::new(self, width, height);
+        let height = height + legend.height();
         let mut svg = String::new();
         let _ = writeln!(
             svg,
@@ -55,12 +108,55 @@ impl PlotSpec {
             escape(&self.title)
         );
         frame.axes(&mut svg, self);
+        let clip = format!(
+            r#"<clipPath id="plot-area"><rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{:.1}" height="{:.1}"/></clipPath>"#,
+            frame.plot_width, frame.plot_height
+        );
+        let _ = writeln!(svg, "{clip}\n<g clip-path=\"url(#plot-area)\">");
         for series in &self.series {
             frame.series(&mut svg, series);
         }
-        frame.legend(&mut svg, self);
+        svg.push_str("</g>\n");
+        legend.write(&mut svg, self, MARGIN_TOP + frame.plot_height + MARGIN_BOTTOM);
         svg.push_str("</svg>\n");
         svg
+    }
+}
+
+/// Where the legend's entries go: columns as wide as the longest name, as many as fit.
+struct LegendLayout {
+    columns: usize,
+    column_width: f64,
+    rows: usize,
+}
+
+impl LegendLayout {
+    fn new(spec: &PlotSpec, width: f64) -> LegendLayout {
+        let widest = spec.series.iter().map(|s| text_width(&legend_name(&s.name))).fold(0.0, f64::max);
+        let column_width = widest + 40.0;
+        let available = (width - MARGIN_LEFT - MARGIN_RIGHT).max(column_width);
+        let columns = ((available / column_width).floor() as usize).clamp(1, spec.series.len().max(1));
+        LegendLayout { columns, column_width, rows: spec.series.len().div_ceil(columns) }
+    }
+
+    fn height(&self) -> f64 {
+        if self.rows == 0 { 0.0 } else { self.rows as f64 * LEGEND_ROW + 10.0 }
+    }
+
+    fn write(&self, svg: &mut String, spec: &PlotSpec, top: f64) {
+        for (i, series) in spec.series.iter().enumerate() {
+            let x = MARGIN_LEFT + (i % self.columns) as f64 * self.column_width;
+            let y = top + (i / self.columns) as f64 * LEGEND_ROW + 4.0;
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"{}/>"#,
+                x + 22.0,
+                series.color,
+                dash_array(series.dash)
+            );
+            let name = escape(&legend_name(&series.name));
+            let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}">{name}</text>"#, x + 28.0, y + 4.0);
+        }
     }
 }
 
@@ -68,6 +164,7 @@ impl PlotSpec {
 struct Frame {
     x: [f64; 2],
     y: [f64; 2],
+    log_y: bool,
     plot_width: f64,
     plot_height: f64,
 }
@@ -76,13 +173,18 @@ impl Frame {
     fn new(spec: &PlotSpec, width: f64, height: f64) -> Frame {
         let mut x = [f64::INFINITY, f64::NEG_INFINITY];
         let mut y = [f64::INFINITY, f64::NEG_INFINITY];
+        let shown = |v: f64| if spec.log_y { (v > 0.0).then(|| v.log10()) } else { Some(v) };
         for series in &spec.series {
             for p in &series.points {
                 x = [x[0].min(p[0]), x[1].max(p[0])];
-                y = [y[0].min(p[1]), y[1].max(p[1])];
+                if let Some(v) = shown(p[1]) {
+                    y = [y[0].min(v), y[1].max(v)];
+                }
             }
             for b in series.band.iter().flatten() {
-                y = [y[0].min(b[1]), y[1].max(b[2])];
+                for v in [b[1], b[2]].into_iter().filter_map(shown) {
+                    y = [y[0].min(v), y[1].max(v)];
+                }
             }
         }
         let widen = |r: [f64; 2]| {
@@ -99,6 +201,7 @@ impl Frame {
         Frame {
             x: widen(x),
             y: [y[0] - pad, y[1] + pad],
+            log_y: spec.log_y,
             plot_width: (width - MARGIN_LEFT - MARGIN_RIGHT).max(50.0),
             plot_height: (height - MARGIN_TOP - MARGIN_BOTTOM).max(50.0),
         }
@@ -108,7 +211,14 @@ impl Frame {
         MARGIN_LEFT + (x - self.x[0]) / (self.x[1] - self.x[0]) * self.plot_width
     }
 
+    /// The pixel row of a value (on a log axis, of its logarithm: a value ≤ 0 lies below).
     fn py(&self, y: f64) -> f64 {
+        let y = if self.log_y { if y > 0.0 { y.log10() } else { self.y[0] - 1.0 } } else { y };
+        self.py_axis(y)
+    }
+
+    /// The pixel row of a position on the axis (a logarithm on a log axis).
+    fn py_axis(&self, y: f64) -> f64 {
         MARGIN_TOP + (1.0 - (y - self.y[0]) / (self.y[1] - self.y[0])) * self.plot_height
     }
 
@@ -126,15 +236,10 @@ impl Frame {
             );
         }
         for tick in ticks(self.y[0], self.y[1]) {
-            let y = self.py(tick);
+            let y = self.py_axis(tick);
+            let label = if self.log_y { format_tick(10f64.powf(tick)) } else { format_tick(tick) };
             let _ = writeln!(svg, r##"<line x1="{left}" y1="{y:.1}" x2="{right}" y2="{y:.1}" stroke="#e5e5e5"/>"##);
-            let _ = writeln!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-                left - 6.0,
-                y + 4.0,
-                format_tick(tick)
-            );
+            let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"#, left - 6.0, y + 4.0);
         }
         let _ = writeln!(
             svg,
@@ -185,29 +290,15 @@ impl Frame {
             escape(&series.name)
         );
     }
-
-    fn legend(&self, svg: &mut String, spec: &PlotSpec) {
-        let x = MARGIN_LEFT + self.plot_width + 14.0;
-        for (i, series) in spec.series.iter().enumerate() {
-            let y = MARGIN_TOP + 10.0 + i as f64 * 18.0;
-            let _ = writeln!(
-                svg,
-                r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"{}/>"#,
-                x + 18.0,
-                series.color,
-                dash_array(series.dash)
-            );
-            let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}">{}</text>"#, x + 24.0, y + 4.0, escape(&series.name));
-        }
-    }
 }
 
 /// The `stroke-dasharray` attribute of a line style.
 fn dash_array(dash: usize) -> &'static str {
-    match dash % 3 {
+    match dash % 4 {
         0 => "",
         1 => r#" stroke-dasharray="8 5""#,
-        _ => r#" stroke-dasharray="2 3""#,
+        2 => r#" stroke-dasharray="2 3""#,
+        _ => r#" stroke-dasharray="14 4 2 4""#,
     }
 }
 
@@ -225,8 +316,12 @@ pub fn ticks(low: f64, high: f64) -> Vec<f64> {
     (first..=last).map(|k| k as f64 * step).collect()
 }
 
-fn format_tick(value: f64) -> String {
-    if value.abs() >= 1000.0 || value == value.trunc() {
+/// A tick label: whole numbers plainly, others with up to 4 decimals (small ones in
+/// scientific notation).
+pub fn format_tick(value: f64) -> String {
+    if value != 0.0 && value.abs() < 1e-3 {
+        format!("{value:.0e}")
+    } else if value.abs() >= 1000.0 || value == value.trunc() {
         format!("{value:.0}")
     } else {
         let text = format!("{value:.4}");
@@ -271,6 +366,7 @@ mod tests {
                     dash: 1,
                 },
             ],
+            log_y: false,
         };
         let svg = spec.to_svg(640.0, 360.0);
         assert_eq!(svg.matches("<path ").count(), 2);
@@ -278,5 +374,55 @@ mod tests {
         assert!(svg.contains("loss &lt;of&gt; kd"));
         assert!(svg.contains(">a</text>") && svg.contains(">b</text>"));
         assert_eq!(svg.matches("stroke-dasharray").count(), 2, "b's line and its legend swatch");
+    }
+
+    #[test]
+    fn a_long_legend_grows_the_picture_instead_of_leaving_it() {
+        let series = (0..12)
+            .map(|i| PlotSeries {
+                name: format!("kd temperature={i} · student_kd · test_accuracy"),
+                color: palette(i),
+                points: vec![[0.0, 0.5], [10.0, 0.9]],
+                band: None,
+                dash: 0,
+            })
+            .collect();
+        let spec = PlotSpec {
+            title: "t".into(),
+            x_label: "step".into(),
+            y_label: "accuracy".into(),
+            series,
+            log_y: false,
+        };
+        let svg = spec.to_svg(900.0, 420.0);
+        let height: f64 = svg.split("height=\"").nth(1).and_then(|h| h.split('"').next()).unwrap().parse().unwrap();
+        assert!(height > 420.0, "the legend rows add height: {height}");
+        // Every legend label starts inside the canvas.
+        for text in svg.lines().filter(|l| l.starts_with("<text x=") && l.contains("student_kd")) {
+            let x: f64 = text.split('"').nth(1).unwrap().parse().unwrap();
+            let y: f64 = text.split('"').nth(3).unwrap().parse().unwrap();
+            assert!(x + 6.6 * 44.0 <= 900.0 && y <= height, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_log_axis_labels_powers_of_ten() {
+        let spec = PlotSpec {
+            title: "loss".into(),
+            x_label: "step".into(),
+            y_label: "loss".into(),
+            series: vec![PlotSeries {
+                name: "loss".into(),
+                color: palette(0),
+                points: vec![[0.0, 100.0], [10.0, 0.01]],
+                band: None,
+                dash: 0,
+            }],
+            log_y: true,
+        };
+        let svg = spec.to_svg(640.0, 360.0);
+        for label in [">0.01<", ">1<", ">100<"] {
+            assert!(svg.contains(label), "{label} on the log axis");
+        }
     }
 }

@@ -20,6 +20,16 @@ impl Table {
         self.rows.push(row);
     }
 
+    /// The table with `columns` (name, value) put in front of its own, the same value in every
+    /// row: where its numbers come from (run, seed, stage, step).
+    pub fn prefixed(self, columns: &[(&str, String)]) -> Table {
+        let mut names: Vec<String> = columns.iter().map(|(name, _)| name.to_string()).collect();
+        names.extend(self.columns);
+        let values: Vec<String> = columns.iter().map(|(_, value)| value.clone()).collect();
+        let rows = self.rows.into_iter().map(|row| values.iter().cloned().chain(row).collect()).collect();
+        Table { columns: names, rows }
+    }
+
     pub fn to_csv(&self) -> Result<String, ExportError> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         let failed = |e: csv::Error| ExportError::Render(e.to_string());
@@ -52,9 +62,11 @@ impl Table {
     }
 }
 
-/// Writes `<stem>.csv` and `<stem>.json` into `dir` (created if missing).
+/// Writes `<stem>.csv` and `<stem>.json` into `dir` (created if missing), under a stem no
+/// earlier export has taken.
 pub fn export_table(dir: &Path, stem: &str, table: &Table) -> Result<Vec<PathBuf>, ExportError> {
     std::fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
+    let stem = super::data::free_stem(dir, stem, &["csv", "json"]);
     let mut written = Vec::new();
     for (extension, text) in [("csv", table.to_csv()?), ("json", table.to_json())] {
         let path = dir.join(format!("{stem}.{extension}"));
@@ -77,5 +89,13 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&table.to_json()).unwrap();
         assert_eq!(json[1]["class"], "dog, big");
         assert_eq!(json[0]["count"], 3.0);
+    }
+
+    #[test]
+    fn provenance_columns_lead_every_row() {
+        let mut table = Table::new(&["class"]);
+        table.push(vec!["cat".into()]);
+        let table = table.prefixed(&[("run", "kd".into()), ("step", "40".into())]);
+        assert_eq!(table.to_csv().unwrap(), "run,step,class\nkd,40,cat\n");
     }
 }

@@ -1,11 +1,12 @@
 //! The files a run leaves in its output folder: `config.toml` (the fully resolved preset),
 //! `metrics.csv` (long format, appended and flushed as training goes, so a killed run keeps
-//! every row written before) and `summary.json`.
+//! every row written before), `summary.json`, and `probes.json` (each stage's last probe and
+//! the probe examples, so a reopened run shows them).
 
 pub mod past;
 
-use crate::train::{EnsembleOutcome, Event, Plan, Preset, StageOutcome};
-use serde::Serialize;
+use crate::train::{DataInfo, EnsembleOutcome, Event, Plan, Preset, Probe, StageOutcome};
+use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,30 @@ pub struct Summary {
     /// One entry per stage (accuracies as fractions in [0, 1]).
     pub stages: Vec<StageOutcome>,
     pub ensembles: Vec<EnsembleOutcome>,
+    /// Where the run branched off another one, for a fork.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fork: Option<ForkRecord>,
 }
+
+/// The run a fork branched off, and where: it trained exactly as its parent until then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForkRecord {
+    /// The parent run's label (its folder name when it was saved).
+    pub parent: String,
+    pub stage: String,
+    pub step: u64,
+}
+
+/// What `probes.json` holds: the probe examples and each stage's last probe.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProbeRecord {
+    pub data: DataInfo,
+    /// One per stage; `null` for a stage that reported none.
+    pub probes: Vec<Option<Probe>>,
+}
+
+/// The name of the probe file in a run folder.
+pub const PROBES_FILE: &str = "probes.json";
 
 impl Summary {
     pub fn new(preset: &Preset, dataset: &str, device: &str) -> Summary {
@@ -33,6 +57,7 @@ impl Summary {
             seed: preset.train_seed(),
             stages: Vec::new(),
             ensembles: Vec::new(),
+            fork: None,
         }
     }
 
@@ -62,6 +87,7 @@ pub struct RunRecorder {
     metrics: csv::Writer<File>,
     /// `(stage name, model name)` per stage index.
     stages: Vec<(String, String)>,
+    probes: ProbeRecord,
 }
 
 impl RunRecorder {
@@ -78,16 +104,29 @@ impl RunRecorder {
         let mut metrics = csv::Writer::from_writer(File::create(dir.join("metrics.csv"))?);
         metrics.write_record(METRICS_HEADER.split(','))?;
         metrics.flush()?;
-        Ok(RunRecorder { dir: dir.to_path_buf(), metrics, stages })
+        let probes = ProbeRecord { data: DataInfo::default(), probes: vec![None; stages.len()] };
+        Ok(RunRecorder { dir: dir.to_path_buf(), metrics, stages, probes })
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// Appends the rows an event carries and flushes them to disk.
+    /// Appends the rows an event carries and flushes them to disk; keeps the latest probe of each
+    /// stage and writes `probes.json` when a stage finishes.
     pub fn record(&mut self, event: &Event) -> std::io::Result<()> {
         match event {
+            Event::Ready(info) => {
+                self.probes.data = info.data.clone();
+                return Ok(());
+            }
+            Event::Probe(probe) => {
+                if let Some(slot) = self.probes.probes.get_mut(probe.stage) {
+                    *slot = Some((**probe).clone());
+                }
+                return Ok(());
+            }
+            Event::StageFinished(_) => return self.write_probes(),
             Event::Metrics(points) => {
                 for point in points {
                     self.row(point.stage, point.step, point.epoch, &point.metric, point.value)?;
@@ -117,6 +156,27 @@ impl RunRecorder {
     /// Writes `summary.json`.
     pub fn write_summary(&self, summary: &Summary) -> std::io::Result<()> {
         let json = serde_json::to_string_pretty(summary).map_err(std::io::Error::other)?;
-        std::fs::write(self.dir.join("summary.json"), json + "\n")
+        write_atomically(&self.dir.join("summary.json"), (json + "\n").as_bytes())
     }
+
+    /// Writes `probes.json` (whole or not at all).
+    pub fn write_probes(&self) -> std::io::Result<()> {
+        let json = serde_json::to_string(&self.probes).map_err(std::io::Error::other)?;
+        write_atomically(&self.dir.join(PROBES_FILE), json.as_bytes())
+    }
+
+    /// Replaces what the probes file will hold (a run saved from the app).
+    pub fn set_probes(&mut self, probes: ProbeRecord) {
+        self.probes = probes;
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it over `path`, so a reader
+/// never sees half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)
 }

@@ -1,10 +1,10 @@
-//! Reading a run folder back (as `kdlab run` and `kdlab report` write them): `summary.json` and
-//! `metrics.csv` turned into the events that would have produced them, so the app can show a
-//! past run next to live ones with the same views.
+//! Reading a run folder back (as `kdlab run` and `kdlab report` write them): `summary.json`,
+//! `metrics.csv` and, when there is one, `probes.json` turned into the events that would have
+//! produced them, so the app can show a past run next to live ones with the same views.
 
-use crate::data::InputShape;
+use super::{ForkRecord, PROBES_FILE, ProbeRecord};
 use crate::train::preset::Method;
-use crate::train::{Event, MetricPoint, Parameter, RunInfo, StageInfo, StageOutcome, StageStart};
+use crate::train::{DataInfo, Event, ForkOrigin, MetricPoint, Parameter, RunInfo, StageInfo, StageOutcome, StageStart};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +23,11 @@ struct SummaryFile {
     preset: String,
     dataset: String,
     device: String,
+    #[serde(default)]
+    seed: u64,
     stages: Vec<StageFile>,
+    #[serde(default)]
+    fork: Option<ForkRecord>,
 }
 
 #[derive(Deserialize)]
@@ -58,8 +62,19 @@ struct Row {
     value: f64,
 }
 
+/// A recorded run: the events that replay it, and the run it was forked from, if it was.
+pub struct PastRun {
+    pub events: Vec<Event>,
+    pub fork: Option<ForkRecord>,
+}
+
 /// The events that replay the run recorded in `dir`, ending with `Finished`.
 pub fn read_run(dir: &Path) -> Result<Vec<Event>, PastRunError> {
+    read_past_run(dir).map(|run| run.events)
+}
+
+/// The run recorded in `dir`: its events (ending with `Finished`) and its fork origin.
+pub fn read_past_run(dir: &Path) -> Result<PastRun, PastRunError> {
     let summary_path = dir.join("summary.json");
     let text = std::fs::read_to_string(&summary_path)
         .map_err(|source| PastRunError::Io { path: summary_path.clone(), source })?;
@@ -92,11 +107,14 @@ pub fn read_run(dir: &Path) -> Result<Vec<Event>, PastRunError> {
                 epoch: row.epoch,
                 metric: row.metric,
                 value: row.value,
+                seconds: None,
             }),
         }
     }
-    let mut events = vec![Event::Ready(Box::new(info(&summary, dir)))];
+    let probes = read_probes(dir)?;
+    let mut events = vec![Event::Ready(Box::new(info(&summary, dir, &points, &markers, probes.data)))];
     for (index, stage) in summary.stages.iter().enumerate() {
+        let points: Vec<MetricPoint> = points.iter().filter(|p| p.stage == index).cloned().collect();
         events.push(Event::StageStarted(StageStart {
             stage: index,
             name: stage.name.clone(),
@@ -106,16 +124,38 @@ pub fn read_run(dir: &Path) -> Result<Vec<Event>, PastRunError> {
             params: stage.params,
             epochs: stage.epochs,
             total_steps: stage.steps,
+            steps_per_epoch: steps_per_epoch(&points),
+            keep_training: false,
             reused_from: None,
         }));
-        events.push(Event::Metrics(points.iter().filter(|p| p.stage == index).cloned().collect()));
+        events.push(Event::Metrics(points));
         events.extend(
             markers.iter().filter(|m| matches!(m, Event::ParameterChanged { stage, .. } if *stage == index)).cloned(),
         );
+        if let Some(probe) = probes.probes.get(index).cloned().flatten() {
+            events.push(Event::Probe(Box::new(probe)));
+        }
         events.push(Event::StageFinished(outcome(index, stage)));
     }
     events.push(Event::Finished { cancelled: false });
-    Ok(events)
+    Ok(PastRun { events, fork: summary.fork })
+}
+
+/// `probes.json`, or nothing recorded when the folder has none (older runs).
+fn read_probes(dir: &Path) -> Result<ProbeRecord, PastRunError> {
+    let path = dir.join(PROBES_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(ProbeRecord::default()),
+        Err(source) => return Err(PastRunError::Io { path, source }),
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| PastRunError::Invalid { path, message: format!("line {}: {e}", e.line()) })
+}
+
+/// Steps per epoch as the recorded rows show it: the most steps seen in epoch 1.
+fn steps_per_epoch(points: &[MetricPoint]) -> u64 {
+    points.iter().filter(|p| p.epoch == 1).map(|p| p.step).max().unwrap_or(0)
 }
 
 fn invalid(path: &Path, error: csv::Error) -> PastRunError {
@@ -124,7 +164,7 @@ fn invalid(path: &Path, error: csv::Error) -> PastRunError {
 }
 
 fn parameter_named(name: &str) -> Option<Parameter> {
-    [Parameter::Temperature, Parameter::Alpha, Parameter::Beta].into_iter().find(|p| p.name() == name)
+    Parameter::named(name)
 }
 
 /// The static name of a known method (events carry `&'static str`); unknown names read as "?".
@@ -132,35 +172,49 @@ fn method_name(name: &str) -> &'static str {
     Method::ALL.iter().map(|m| m.name()).find(|m| *m == name).unwrap_or("?")
 }
 
-fn info(summary: &SummaryFile, dir: &Path) -> RunInfo {
+fn info(
+    summary: &SummaryFile,
+    dir: &Path,
+    points: &[MetricPoint],
+    markers: &[Event],
+    data: DataInfo,
+) -> RunInfo {
+    // The values a stage started with: its first recorded value, or the first live change.
+    let started_with = |stage: usize, parameter: Parameter| {
+        let first_point = points.iter().find(|p| p.stage == stage && p.metric == parameter.name()).map(|p| p.value);
+        let first_change = markers.iter().find_map(|m| match m {
+            Event::ParameterChanged { stage: s, parameter: p, value, .. } if *s == stage && *p == parameter => {
+                Some(*value)
+            }
+            _ => None,
+        });
+        first_point.or(first_change)
+    };
     RunInfo {
         preset: summary.preset.clone(),
         description: String::new(),
         config: std::fs::read_to_string(dir.join("config.toml")).unwrap_or_default(),
-        dataset: summary.dataset.clone(),
         device: format!("{} (recorded)", summary.device),
-        shape: InputShape::Flat { features: 0 },
-        class_names: Vec::new(),
-        train_examples: 0,
-        test_examples: 0,
-        probe_examples: Vec::new(),
-        probe_labels: Vec::new(),
-        probe_features: Vec::new(),
-        relation_labels: Vec::new(),
-        plane: None,
+        seed: summary.seed,
+        data: DataInfo { dataset: summary.dataset.clone(), ..data },
         stages: summary
             .stages
             .iter()
-            .map(|s| StageInfo {
+            .enumerate()
+            .map(|(index, s)| StageInfo {
                 name: s.name.clone(),
                 model: s.model.clone(),
                 method: method_name(&s.method),
                 teacher: s.teacher.clone(),
-                temperature: None,
-                alpha: None,
-                beta: None,
+                temperature: started_with(index, Parameter::Temperature),
+                alpha: started_with(index, Parameter::Alpha),
+                beta: started_with(index, Parameter::Beta),
             })
             .collect(),
+        fork: summary.fork.as_ref().and_then(|fork| {
+            let stage = summary.stages.iter().position(|s| s.name == fork.stage)?;
+            Some(ForkOrigin { stage, step: fork.step })
+        }),
     }
 }
 

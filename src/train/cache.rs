@@ -12,7 +12,7 @@ use crate::hash::Fnv64;
 use crate::model::Network;
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Bump when the meaning of cached entries changes.
 const FORMAT_VERSION: u32 = 1;
@@ -76,15 +76,9 @@ impl TeacherCache {
         }
         network.save_file(&weights).map_err(|e| std::io::Error::other(e.to_string()))?;
         let json = serde_json::to_string(info).map_err(std::io::Error::other)?;
-        write_atomically(&self.info_path(&info.key), json.as_bytes())?;
+        crate::record::write_atomically(&self.info_path(&info.key), json.as_bytes())?;
         Ok(weights)
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(temporary, path)
 }
 
 /// The cache key of a stage from a description of everything that shapes its weights.

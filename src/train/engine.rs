@@ -1,17 +1,19 @@
 //! The engine thread: runs a plan's stages in order on one device, reusing cached teachers,
-//! then evaluates the ensembles. It talks to the outside only through its two channels.
+//! then evaluates the ensembles. It talks to the outside only through its channels: commands in,
+//! events out, and the engines of runs forked off it.
 
 use super::cache::{CachedStage, TeacherCache, key_of};
 use super::controls::Controls;
 use super::evaluate::{ensemble_accuracy, predict, to_host};
 use super::events::{
-    Command, Disconnected, EnsembleOutcome, Event, EventSink, MetricPoint, RunInfo, StageInfo, StageOutcome,
+    Command, DataInfo, Disconnected, EnsembleOutcome, Event, EventSink, ForkOrigin, MetricPoint, Parameter, RunInfo, StageInfo,
+    StageOutcome, StageStart,
 };
 use super::launch::prepare;
 use super::plan::{EnsemblePlan, Hypers, Plan, StagePlan};
 use super::preset::{Hyper, PresetSource};
 use super::preset::{Method, TrainSettings};
-use super::stage::{DeviceData, StageContext, StageEnd, Trained, blank_outcome, train};
+use super::stage::{DeviceData, Resume, StageContext, StageEnd, Trained, blank_outcome, train};
 use crate::data::Dataset;
 use crate::device::{self, Backend, ComputeDevice, DeviceChoice};
 use crate::model::ModelSpec;
@@ -25,17 +27,27 @@ use std::time::Instant;
 /// Room for events before metric points start to be batched.
 const EVENT_CAPACITY: usize = 256;
 
-/// A running engine: send [`Command`]s, receive [`Event`]s.
+/// A running engine: send [`Command`]s, receive [`Event`]s, and the engines of runs forked off
+/// this one.
 pub struct Engine {
     pub commands: Sender<Command>,
     pub events: Receiver<Event>,
+    /// Each [`Command::Fork`] starts a new run on a thread of its own; its engine arrives here.
+    pub forks: Receiver<Engine>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// The ends an engine thread holds.
+struct Ends {
+    commands: Receiver<Command>,
+    sink: EventSink,
+    forks: Sender<Engine>,
 }
 
 impl Engine {
     /// Starts training `plan` on `dataset` in a background thread.
     pub fn spawn(plan: Plan, dataset: Arc<Dataset>, device: ComputeDevice, cache: Option<TeacherCache>) -> Engine {
-        Engine::on_thread(move |commands, mut sink| run(&plan, &dataset, &device, cache, commands, &mut sink))
+        Engine::on_thread(move |ends| run(Setup::new(plan, dataset, device, cache), ends, None))
     }
 
     /// Loads a preset and its data, picks the device and trains, all on the engine thread; a bad
@@ -47,28 +59,30 @@ impl Engine {
         choice: DeviceChoice,
         cache: Option<TeacherCache>,
     ) -> Engine {
-        Engine::on_thread(move |commands, mut sink| {
+        Engine::on_thread(move |mut ends| {
             let ready = prepare(&source, &overrides)
                 .map_err(|e| e.to_string())
                 .and_then(|prepared| device::select(choice).map(|d| (prepared, d)).map_err(|e| e.to_string()));
             match ready {
-                Ok((prepared, device)) => run(&prepared.plan, &prepared.dataset, &device, cache, commands, &mut sink),
+                Ok((prepared, device)) => {
+                    let setup = Setup::new(prepared.plan, Arc::new(prepared.dataset), device, cache);
+                    run(setup, ends, None)
+                }
                 Err(message) => {
-                    let _ = sink.send(Event::Error(message));
-                    let _ = sink.send(Event::Finished { cancelled: false });
+                    let _ = ends.sink.send(Event::Error(message));
+                    let _ = ends.sink.send(Event::Finished { cancelled: false });
                 }
             }
         })
     }
 
-    fn on_thread(body: impl FnOnce(Receiver<Command>, EventSink) + Send + 'static) -> Engine {
+    fn on_thread(body: impl FnOnce(Ends) + Send + 'static) -> Engine {
         let (command_sender, command_receiver) = crossbeam_channel::unbounded();
         let (event_sender, event_receiver) = crossbeam_channel::bounded(EVENT_CAPACITY);
-        let thread = std::thread::Builder::new()
-            .name("kdlab-engine".into())
-            .spawn(move || body(command_receiver, EventSink::new(event_sender)))
-            .ok();
-        Engine { commands: command_sender, events: event_receiver, thread }
+        let (fork_sender, fork_receiver) = crossbeam_channel::unbounded();
+        let ends = Ends { commands: command_receiver, sink: EventSink::new(event_sender), forks: fork_sender };
+        let thread = std::thread::Builder::new().name("kdlab-engine".into()).spawn(move || body(ends)).ok();
+        Engine { commands: command_sender, events: event_receiver, forks: fork_receiver, thread }
     }
 
     /// This engine with its events passed through `relay` on their way out, on a thread of
@@ -88,7 +102,15 @@ impl Engine {
                 }
             })
             .ok();
-        Engine { commands: self.commands.clone(), events: receiver, thread }
+        Engine { commands: self.commands.clone(), events: receiver, forks: self.forks.clone(), thread }
+    }
+
+    /// A run whose events come from elsewhere (the frame-time benchmark's copies of a live run);
+    /// its commands go nowhere and it forks nothing.
+    pub fn fed(events: Receiver<Event>) -> Engine {
+        let (commands, _) = crossbeam_channel::unbounded();
+        let (_, forks) = crossbeam_channel::unbounded();
+        Engine { commands, events, forks, thread: None }
     }
 
     /// Waits for the engine thread to end.
@@ -99,19 +121,21 @@ impl Engine {
     }
 }
 
-fn run(
-    plan: &Plan,
-    dataset: &Dataset,
-    device: &ComputeDevice,
-    cache: Option<TeacherCache>,
-    commands: Receiver<Command>,
-    sink: &mut EventSink,
-) {
-    // A backend failure inside burn panics; report it instead of dying silently.
+/// Trains `setup` (a fork: from what it inherited) and reports the end; a failure inside burn
+/// becomes an error event instead of a silent death.
+fn run(setup: Setup, ends: Ends, inherited: Option<Inherited>) {
+    let Ends { commands, mut sink, forks } = ends;
+    let label = setup.device.label();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut run = Run::new(plan, dataset, device, cache, Controls::new(commands));
-        sink.send(Event::Ready(Box::new(run.info())))?;
-        run.all(sink)
+        let mut run = Run::new(setup, Controls::new(commands), forks);
+        let fork = inherited.map(|inherited| {
+            run.trained = inherited.trained;
+            run.outcomes = inherited.outcomes;
+            run.controls.queue_changes(inherited.changes);
+            (inherited.origin, inherited.resume)
+        });
+        sink.send(Event::Ready(Box::new(run.info(fork.as_ref().map(|(origin, _)| *origin)))))?;
+        run.all(&mut sink, fork)
     }));
     let cancelled = match result {
         Ok(Ok(cancelled)) => cancelled,
@@ -122,7 +146,7 @@ fn run(
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown failure".into());
-            let _ = sink.send(Event::Error(format!("training failed on {}: {message}", device.label())));
+            let _ = sink.send(Event::Error(format!("training failed on {label}: {message}")));
             false
         }
     };
@@ -142,76 +166,83 @@ struct StageIdentity<'a> {
     teacher: Option<&'a str>,
 }
 
-struct Run<'a> {
-    plan: &'a Plan,
-    dataset: &'a Dataset,
-    device: &'a ComputeDevice,
+/// What a run trains on, shared with the runs forked off it.
+#[derive(Clone)]
+struct Setup {
+    plan: Arc<Plan>,
+    dataset: Arc<Dataset>,
+    device: ComputeDevice,
     cache: Option<TeacherCache>,
-    controls: Controls,
-    data: DeviceData,
-    trained: Vec<Option<Trained>>,
-    keys: Vec<String>,
+    data: Arc<DeviceData>,
+    /// Each stage's cache key.
+    keys: Arc<Vec<String>>,
 }
 
-impl<'a> Run<'a> {
-    fn new(
-        plan: &'a Plan,
-        dataset: &'a Dataset,
-        device: &'a ComputeDevice,
-        cache: Option<TeacherCache>,
-        controls: Controls,
-    ) -> Run<'a> {
+impl Setup {
+    fn new(plan: Plan, dataset: Arc<Dataset>, device: ComputeDevice, cache: Option<TeacherCache>) -> Setup {
         let fingerprint = dataset.fingerprint();
         let mut keys: Vec<String> = Vec::with_capacity(plan.stages.len());
         for stage in &plan.stages {
+            // The seed is in `seed`; `train.seed` unset and set to the same value are one teacher.
+            let settings = TrainSettings { seed: None, ..stage.settings.clone() };
             let identity = StageIdentity {
                 data: fingerprint,
                 model: &stage.model,
                 method: stage.method,
                 hypers: &stage.hypers,
-                settings: &stage.settings,
+                settings: &settings,
                 seed: stage.seed,
                 backend: device.backend,
                 teacher: stage.teacher.map(|t| keys[t].as_str()),
             };
             keys.push(key_of(&identity));
         }
-        Run {
-            plan,
-            dataset,
-            device,
-            cache,
-            controls,
-            data: DeviceData::upload(dataset, &device.device),
-            trained: plan.stages.iter().map(|_| None).collect(),
-            keys,
-        }
+        let data = Arc::new(DeviceData::upload(&dataset, &device.device));
+        Setup { plan: Arc::new(plan), dataset, device, cache, data, keys: Arc::new(keys) }
+    }
+}
+
+struct Run {
+    setup: Setup,
+    controls: Controls,
+    trained: Vec<Option<Trained>>,
+    outcomes: Vec<Option<StageOutcome>>,
+    forks: Sender<Engine>,
+}
+
+impl Run {
+    fn new(setup: Setup, controls: Controls, forks: Sender<Engine>) -> Run {
+        let stages = setup.plan.stages.len();
+        Run { setup, controls, trained: vec![None; stages], outcomes: vec![None; stages], forks }
     }
 
-    fn info(&self) -> RunInfo {
-        let test = &self.dataset.test;
-        let examples = self.data.probe_examples.clone();
-        let width = self.dataset.shape.len();
+    fn info(&self, fork: Option<ForkOrigin>) -> RunInfo {
+        let (plan, dataset, data) = (&self.setup.plan, &self.setup.dataset, &self.setup.data);
+        let test = &dataset.test;
+        let examples = data.probe_examples.clone();
+        let width = dataset.shape.len();
         RunInfo {
-            preset: self.plan.preset.name.clone(),
-            description: self.plan.preset.description.clone(),
-            config: crate::record::config_text(&self.plan.preset).unwrap_or_default(),
-            dataset: self.dataset.name.clone(),
-            device: self.device.label(),
-            shape: self.dataset.shape,
-            class_names: self.dataset.class_names.clone(),
-            train_examples: self.dataset.train.len(),
-            test_examples: test.len(),
-            probe_labels: examples.iter().map(|&i| test.labels[i]).collect(),
-            probe_features: examples
-                .iter()
-                .map(|&i| self.dataset.standardization.invert(&test.features[i * width..(i + 1) * width]))
-                .collect(),
-            probe_examples: examples,
-            relation_labels: self.data.probes.relation_examples.iter().map(|&i| test.labels[i]).collect(),
-            plane: self.data.probes.plane.clone(),
-            stages: self
-                .plan
+            preset: plan.preset.name.clone(),
+            description: plan.preset.description.clone(),
+            config: crate::record::config_text(&plan.preset).unwrap_or_default(),
+            device: self.setup.device.label(),
+            seed: plan.preset.train_seed(),
+            data: DataInfo {
+                dataset: dataset.name.clone(),
+                shape: dataset.shape,
+                class_names: dataset.class_names.clone(),
+                train_examples: dataset.train.len(),
+                test_examples: test.len(),
+                probe_labels: examples.iter().map(|&i| test.labels[i]).collect(),
+                probe_features: examples
+                    .iter()
+                    .map(|&i| dataset.standardization.invert(&test.features[i * width..(i + 1) * width]))
+                    .collect(),
+                probe_examples: examples,
+                relation_labels: data.probes.relation_examples.iter().map(|&i| test.labels[i]).collect(),
+                plane: data.probes.plane.clone(),
+            },
+            stages: plan
                 .stages
                 .iter()
                 .map(|stage| {
@@ -227,12 +258,23 @@ impl<'a> Run<'a> {
                     }
                 })
                 .collect(),
+            fork,
         }
     }
 
-    /// Runs every stage and ensemble; returns whether the run was cancelled.
-    fn all(&mut self, sink: &mut EventSink) -> Result<bool, Disconnected> {
-        for (index, stage) in self.plan.stages.iter().enumerate() {
+    /// Runs every stage and ensemble (a fork: the stages before its fork point are its
+    /// parent's, its fork stage goes on from the fork point); returns whether the run was
+    /// cancelled.
+    fn all(&mut self, sink: &mut EventSink, fork: Option<(ForkOrigin, Resume)>) -> Result<bool, Disconnected> {
+        let plan = self.setup.plan.clone();
+        let (first, mut resume) = match fork {
+            Some((origin, resume)) => (origin.stage, Some(resume)),
+            None => (0, None),
+        };
+        for index in 0..first {
+            self.replay_inherited(index, sink)?;
+        }
+        for (index, stage) in plan.stages.iter().enumerate().skip(first) {
             if self.controls.cancelled() {
                 return Ok(true);
             }
@@ -240,8 +282,7 @@ impl<'a> Run<'a> {
                 Some(t) => match &self.trained[t] {
                     Some(trained) => Some(trained),
                     None => {
-                        let reason =
-                            format!("skipped: its teacher \"{}\" has no usable model", self.plan.stages[t].name);
+                        let reason = format!("skipped: its teacher \"{}\" has no usable model", plan.stages[t].name);
                         let outcome = StageOutcome {
                             skipped: Some(reason),
                             ..blank_outcome(index, stage, self.teacher_name(stage))
@@ -256,105 +297,171 @@ impl<'a> Run<'a> {
                 index,
                 stage,
                 teacher_name: self.teacher_name(stage),
-                dataset: self.dataset,
-                data: &self.data,
-                device: self.device,
+                dataset: &self.setup.dataset,
+                data: &self.setup.data,
+                device: &self.setup.device,
                 teacher,
-                teacher_model: stage.teacher.map(|t| &self.plan.stages[t].model),
+                teacher_model: stage.teacher.map(|t| &plan.stages[t].model),
             };
-            let (trained, usable) = match self.reuse_cached(&ctx, sink)? {
-                Some(trained) => (trained, true),
+            let cached = match resume.is_none() {
+                true => reuse_cached(&self.setup, &ctx, sink)?,
+                false => None,
+            };
+            let (trained, outcome, usable) = match cached {
+                Some((trained, outcome)) => (trained, outcome, true),
                 None => {
-                    let run = train(&ctx, &mut self.controls, sink)?;
-                    if run.end == StageEnd::Completed && stage.is_teacher {
-                        self.store_cached(&ctx, &run.trained, &run.outcome, run.history, sink)?;
+                    let fork_here = |state: Resume, changes: Vec<(Parameter, f64)>| {
+                        let origin = ForkOrigin { stage: index, step: state.step };
+                        let engine = fork_engine(&self.setup, &self.trained, &self.outcomes, origin, state, changes);
+                        let _ = self.forks.send(engine);
+                    };
+                    let resumed = resume.take();
+                    let from_start = resumed.is_none();
+                    let run = train(&ctx, &mut self.controls, sink, resumed, &fork_here)?;
+                    if run.end == StageEnd::Completed && stage.is_teacher && from_start {
+                        store_cached(&self.setup, &ctx, &run.trained, &run.outcome, run.history, sink)?;
                     }
                     let usable = !matches!(run.end, StageEnd::Diverged { .. });
-                    sink.send(Event::StageFinished(run.outcome))?;
-                    (run.trained, usable)
+                    sink.send(Event::StageFinished(run.outcome.clone()))?;
+                    (run.trained, run.outcome, usable)
                 }
             };
             self.trained[index] = usable.then_some(trained);
+            self.outcomes[index] = Some(outcome);
         }
-        for ensemble in &self.plan.ensembles {
+        for ensemble in &plan.ensembles {
             sink.send(Event::EnsembleEvaluated(self.ensemble(ensemble)))?;
         }
         Ok(self.controls.cancelled())
     }
 
+    /// A fork's stage from before its fork point: its parent's outcome, announced as such.
+    fn replay_inherited(&self, index: usize, sink: &mut EventSink) -> Result<(), Disconnected> {
+        let Some(outcome) = self.outcomes[index].clone() else { return Ok(()) };
+        let stage = &self.setup.plan.stages[index];
+        let examples = self.setup.dataset.train.len();
+        sink.send(Event::StageStarted(StageStart {
+            stage: index,
+            name: stage.name.clone(),
+            model: stage.model_name.clone(),
+            method: stage.method.name(),
+            teacher: outcome.teacher.clone(),
+            params: outcome.params,
+            epochs: outcome.epochs,
+            total_steps: Plan::steps_of(stage, examples),
+            steps_per_epoch: Plan::steps_per_epoch(stage, examples),
+            keep_training: false,
+            reused_from: Some("the run this one forked from".into()),
+        }))?;
+        sink.send(Event::StageFinished(outcome))
+    }
+
     fn teacher_name(&self, stage: &StagePlan) -> Option<String> {
-        stage.teacher.map(|t| self.plan.stages[t].name.clone())
-    }
-
-    /// Loads a cached teacher and replays its record, if the cache has it.
-    fn reuse_cached(&self, ctx: &StageContext, sink: &mut EventSink) -> Result<Option<Trained>, Disconnected> {
-        let (Some(cache), true) = (&self.cache, ctx.stage.is_teacher) else { return Ok(None) };
-        let started = Instant::now();
-        ctx.device.device.seed(ctx.stage.seed);
-        let template = ctx.stage.model.init(self.dataset.shape, self.dataset.num_classes(), &ctx.device.device);
-        let Some((network, info, path)) = cache.load(&self.keys[ctx.index], template) else { return Ok(None) };
-        let params = network.num_params();
-        let where_from = path.display().to_string();
-        sink.send(Event::Notice(format!(
-            "{}: reusing the cached model {where_from} (trained earlier with identical data and settings)",
-            ctx.stage.name
-        )))?;
-        sink.send(Event::StageStarted(ctx.start_event(params, Some(where_from))))?;
-        let replayed: Vec<MetricPoint> =
-            info.metrics.into_iter().map(|p| MetricPoint { stage: ctx.index, ..p }).collect();
-        sink.metrics(replayed)?;
-        let test_logits = to_host(predict(&network, &self.data.test_inputs));
-        let teacher_probe = ctx.teacher_probe();
-        let (probe, _) = ctx.probe(&network, teacher_probe.as_ref(), &test_logits, info.steps, 1.0);
-        sink.probe(probe)?;
-        let trained = Trained { network, test_logits };
-        let outcome = StageOutcome {
-            params,
-            steps: info.steps,
-            // The time this run spent loading it; the original training time is in the cache entry.
-            wall_seconds: started.elapsed().as_secs_f64(),
-            train_accuracy: Some(info.train_accuracy),
-            test_accuracy: Some(info.test_accuracy),
-            agreement_with_teacher: info.agreement_with_teacher,
-            cached: true,
-            ..blank_outcome(ctx.index, ctx.stage, ctx.teacher_name.clone())
-        };
-        sink.send(Event::StageFinished(outcome))?;
-        Ok(Some(trained))
-    }
-
-    fn store_cached(
-        &self,
-        ctx: &StageContext,
-        trained: &Trained,
-        outcome: &StageOutcome,
-        history: Vec<MetricPoint>,
-        sink: &mut EventSink,
-    ) -> Result<(), Disconnected> {
-        let Some(cache) = &self.cache else { return Ok(()) };
-        let info = CachedStage {
-            key: self.keys[ctx.index].clone(),
-            steps: outcome.steps,
-            wall_seconds: outcome.wall_seconds,
-            train_accuracy: outcome.train_accuracy.unwrap_or(0.0),
-            test_accuracy: outcome.test_accuracy.unwrap_or(0.0),
-            agreement_with_teacher: outcome.agreement_with_teacher,
-            metrics: history,
-        };
-        if let Err(e) = cache.store(trained.network.clone(), &info) {
-            sink.send(Event::Notice(format!("{}: could not cache the trained model: {e}", ctx.stage.name)))?;
-        }
-        Ok(())
+        stage.teacher.map(|t| self.setup.plan.stages[t].name.clone())
     }
 
     fn ensemble(&self, ensemble: &EnsemblePlan) -> EnsembleOutcome {
+        let (plan, dataset) = (&self.setup.plan, &self.setup.dataset);
         let members: Option<Vec<&[f32]>> =
             ensemble.members.iter().map(|&m| self.trained[m].as_ref().map(|t| t.test_logits.as_slice())).collect();
         EnsembleOutcome {
             name: ensemble.name.clone(),
-            members: ensemble.members.iter().map(|&m| self.plan.stages[m].name.clone()).collect(),
-            test_accuracy: members
-                .map(|logits| ensemble_accuracy(&logits, &self.dataset.test.labels, self.dataset.num_classes())),
+            members: ensemble.members.iter().map(|&m| plan.stages[m].name.clone()).collect(),
+            test_accuracy: members.map(|logits| ensemble_accuracy(&logits, &dataset.test.labels, dataset.num_classes())),
         }
     }
+}
+
+/// A run forked off at `origin`: the parent's setup (no teacher cache: its stages from the
+/// fork point on are not the cached ones), the parent's trained stages so far, and `state` to go
+/// on from with `changes` applied from its first step.
+fn fork_engine(
+    setup: &Setup,
+    trained: &[Option<Trained>],
+    outcomes: &[Option<StageOutcome>],
+    origin: ForkOrigin,
+    state: Resume,
+    changes: Vec<(Parameter, f64)>,
+) -> Engine {
+    let setup = Setup { cache: None, ..setup.clone() };
+    let inherited =
+        Inherited { trained: trained.to_vec(), outcomes: outcomes.to_vec(), origin, resume: state, changes };
+    Engine::on_thread(move |ends| run(setup, ends, Some(inherited)))
+}
+
+/// What a forked run takes over from its parent.
+struct Inherited {
+    trained: Vec<Option<Trained>>,
+    outcomes: Vec<Option<StageOutcome>>,
+    origin: ForkOrigin,
+    resume: Resume,
+    /// Parameter changes that apply from the fork's first step.
+    changes: Vec<(Parameter, f64)>,
+}
+
+
+/// Loads a cached teacher and replays its record (its metrics, probe and outcome), if the cache
+/// has it.
+fn reuse_cached(
+    setup: &Setup,
+    ctx: &StageContext,
+    sink: &mut EventSink,
+) -> Result<Option<(Trained, StageOutcome)>, Disconnected> {
+    let (Some(cache), true) = (&setup.cache, ctx.stage.is_teacher) else { return Ok(None) };
+    let started = Instant::now();
+    ctx.device.device.seed(ctx.stage.seed);
+    let template = ctx.stage.model.init(setup.dataset.shape, setup.dataset.num_classes(), &ctx.device.device);
+    let Some((network, info, path)) = cache.load(&setup.keys[ctx.index], template) else { return Ok(None) };
+    let params = network.num_params();
+    let where_from = path.display().to_string();
+    sink.send(Event::Notice(format!(
+        "{}: reusing the cached model {where_from} (trained earlier with identical data and settings)",
+        ctx.stage.name
+    )))?;
+    sink.send(Event::StageStarted(ctx.start_event(params, Some(where_from))))?;
+    let replayed: Vec<MetricPoint> = info.metrics.into_iter().map(|p| MetricPoint { stage: ctx.index, ..p }).collect();
+    sink.metrics(replayed)?;
+    let test_logits = to_host(predict(&network, &setup.data.test_inputs));
+    let teacher_probe = ctx.teacher_probe();
+    let (probe, _) = ctx.probe(&network, teacher_probe.as_ref(), &test_logits, info.steps);
+    sink.probe(probe)?;
+    let trained = Trained { network, test_logits };
+    let outcome = StageOutcome {
+        params,
+        steps: info.steps,
+        // The time this run spent loading it; the original training time is in the cache entry.
+        wall_seconds: started.elapsed().as_secs_f64(),
+        train_accuracy: Some(info.train_accuracy),
+        test_accuracy: Some(info.test_accuracy),
+        agreement_with_teacher: info.agreement_with_teacher,
+        cached: true,
+        ..blank_outcome(ctx.index, ctx.stage, ctx.teacher_name.clone())
+    };
+    sink.send(Event::StageFinished(outcome.clone()))?;
+    Ok(Some((trained, outcome)))
+}
+
+/// Stores a trained teacher with its record; a failure is a notice, not an error.
+fn store_cached(
+    setup: &Setup,
+    ctx: &StageContext,
+    trained: &Trained,
+    outcome: &StageOutcome,
+    history: Vec<MetricPoint>,
+    sink: &mut EventSink,
+) -> Result<(), Disconnected> {
+    let Some(cache) = &setup.cache else { return Ok(()) };
+    let info = CachedStage {
+        key: setup.keys[ctx.index].clone(),
+        steps: outcome.steps,
+        wall_seconds: outcome.wall_seconds,
+        train_accuracy: outcome.train_accuracy.unwrap_or(0.0),
+        test_accuracy: outcome.test_accuracy.unwrap_or(0.0),
+        agreement_with_teacher: outcome.agreement_with_teacher,
+        metrics: history,
+    };
+    if let Err(e) = cache.store(trained.network.clone(), &info) {
+        sink.send(Event::Notice(format!("{}: could not cache the trained model: {e}", ctx.stage.name)))?;
+    }
+    Ok(())
 }

@@ -19,6 +19,12 @@ pub enum Command {
     SetAlpha(f64),
     /// AT's attention weight or DKD's non-target weight.
     SetBeta(f64),
+    /// Whether the running stage goes on past its planned epochs until `Stop`.
+    KeepTraining(bool),
+    /// Branch off a new run from this step: the same weights, optimizer state and data order,
+    /// with these parameter changes. The new run's [`super::Engine`] arrives on
+    /// [`super::Engine::forks`]; this run goes on unchanged.
+    Fork(Vec<(Parameter, f64)>),
     /// Stop taking optimizer steps until `Resume` or `Step`.
     Pause,
     Resume,
@@ -31,7 +37,7 @@ pub enum Command {
 }
 
 /// A live-adjustable distillation parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Parameter {
     Temperature,
@@ -40,11 +46,27 @@ pub enum Parameter {
 }
 
 impl Parameter {
+    pub const ALL: [Parameter; 3] = [Parameter::Temperature, Parameter::Alpha, Parameter::Beta];
+
     pub fn name(self) -> &'static str {
         match self {
             Parameter::Temperature => "temperature",
             Parameter::Alpha => "alpha",
             Parameter::Beta => "beta",
+        }
+    }
+
+    /// The parameter a name (`temperature`, `alpha`, `beta`) stands for.
+    pub fn named(name: &str) -> Option<Parameter> {
+        Parameter::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The short symbol the curves' markers use.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Parameter::Temperature => "T",
+            Parameter::Alpha => "α",
+            Parameter::Beta => "β",
         }
     }
 }
@@ -60,11 +82,16 @@ pub struct MetricPoint {
     pub epoch: u64,
     pub metric: String,
     pub value: f64,
+    /// Seconds the stage had trained when measured, time spent paused excluded. Not written to
+    /// `metrics.csv` (two runs with the same seed write identical files); the curves' wall-time
+    /// axis reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 /// What the model currently predicts on a fixed set of test examples, for views that show
 /// individual predictions. Its size depends on the data, never on how long training ran.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Probe {
     pub stage: usize,
     pub step: u64,
@@ -90,9 +117,21 @@ pub struct RunInfo {
     pub description: String,
     /// The fully resolved preset, as `config.toml` holds it.
     pub config: String,
-    pub dataset: String,
     /// The device label, e.g. `flex (CPU)`.
     pub device: String,
+    /// The seed of initialisation and shuffling (`train.seed`, else `data.seed`).
+    pub seed: u64,
+    pub data: DataInfo,
+    pub stages: Vec<StageInfo>,
+    /// Where this run branched off another one, for a fork.
+    pub fork: Option<ForkOrigin>,
+}
+
+/// What the views need to know about the data: its shape, its classes and the fixed probe
+/// examples. A run folder keeps it with the probes (`probes.json`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
+pub struct DataInfo {
+    pub dataset: String,
     pub shape: InputShape,
     pub class_names: Vec<String>,
     pub train_examples: usize,
@@ -106,7 +145,14 @@ pub struct RunInfo {
     pub relation_labels: Vec<u32>,
     /// The plane of 2-D data: extent and training points, for the decision-boundary view.
     pub plane: Option<Plane>,
-    pub stages: Vec<StageInfo>,
+}
+
+/// The stage and step a forked run branched off its parent at; it trained exactly as its parent
+/// until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ForkOrigin {
+    pub stage: usize,
+    pub step: u64,
 }
 
 /// A planned stage, as listed before the run starts.
@@ -134,7 +180,11 @@ pub struct StageStart {
     pub teacher: Option<String>,
     pub params: usize,
     pub epochs: usize,
+    /// Optimizer steps of the planned epochs.
     pub total_steps: u64,
+    pub steps_per_epoch: u64,
+    /// Whether the stage goes on past its planned epochs until stopped.
+    pub keep_training: bool,
     /// Where the stage's trained model was loaded from instead of training, if it was.
     pub reused_from: Option<String>,
 }
@@ -313,7 +363,7 @@ mod tests {
     use super::*;
 
     fn point(step: u64) -> MetricPoint {
-        MetricPoint { stage: 0, step, epoch: 1, metric: "loss".into(), value: 1.0 }
+        MetricPoint { stage: 0, step, epoch: 1, metric: "loss".into(), value: 1.0, seconds: None }
     }
 
     #[test]

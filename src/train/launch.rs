@@ -1,10 +1,11 @@
 //! From a preset to a ready run: the preset loaded and checked, its data loaded, every model
 //! checked against the data. The CLI and the app share it; the app runs it on the engine thread
-//! so the window never waits for data to load.
+//! so the window never waits for data to load, and checks a preset without its data (when the
+//! data's shape is known without reading it) as soon as the user picks it.
 
 use super::plan::Plan;
-use super::preset::{FieldPath, PathSegment, PresetError, PresetSource};
-use crate::data::{self, DataError, Dataset};
+use super::preset::{FieldPath, PathSegment, Preset, PresetError, PresetSource};
+use crate::data::{self, DataError, Dataset, InputShape};
 
 /// A plan with its data, ready for the engine.
 pub struct Prepared {
@@ -25,11 +26,32 @@ pub enum PrepareError {
 pub fn prepare(source: &PresetSource, overrides: &[String]) -> Result<Prepared, PrepareError> {
     let preset = source.load(overrides)?;
     let dataset = data::load(&preset.data_spec(&source.base_dir))?;
+    check_models(source, &preset, dataset.shape, overrides)?;
+    Ok(Prepared { plan: Plan::new(preset), dataset })
+}
+
+/// Loads and validates the preset (with `overrides`) and checks each model against its data's
+/// shape when that is known without reading the data: every error `prepare` would give before
+/// loading data, at once.
+pub fn check(source: &PresetSource, overrides: &[String]) -> Result<Preset, PresetError> {
+    let preset = source.load(overrides)?;
+    if let Some(shape) = preset.data_spec(&source.base_dir).source.known_shape() {
+        check_models(source, &preset, shape, overrides)?;
+    }
+    Ok(preset)
+}
+
+fn check_models(
+    source: &PresetSource,
+    preset: &Preset,
+    shape: InputShape,
+    overrides: &[String],
+) -> Result<(), PresetError> {
     for (name, model) in &preset.models {
-        if let Err(message) = model.check(dataset.shape) {
+        if let Err(message) = model.check(shape) {
             let path = FieldPath(vec![PathSegment::Key("models".into()), PathSegment::Key(name.clone())]);
-            return Err(source.place(&path, message, overrides).into());
+            return Err(source.place(&path, message, overrides));
         }
     }
-    Ok(Prepared { plan: Plan::new(preset), dataset })
+    Ok(())
 }

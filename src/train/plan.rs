@@ -37,6 +37,8 @@ pub struct StagePlan {
     pub seed: u64,
     /// Whether a later stage learns from this one (and so its model is worth caching).
     pub is_teacher: bool,
+    /// Whether the stage goes on past its epochs until stopped.
+    pub keep_training: bool,
 }
 
 /// Averaged predictions of several stages.
@@ -85,6 +87,7 @@ impl Plan {
                     settings: stage.settings(&preset.train),
                     seed: stage_seed(preset.train_seed(), &stage.name),
                     is_teacher: preset.stages.iter().any(|s| s.teacher.as_deref() == Some(stage.name.as_str())),
+                    keep_training: stage.keep_training,
                 }
             })
             .collect();
@@ -99,9 +102,27 @@ impl Plan {
         Plan { preset, stages, ensembles }
     }
 
-    /// Total optimizer steps of a stage over `train_examples` examples.
+    /// Total optimizer steps of a stage's planned epochs over `train_examples` examples.
     pub fn steps_of(stage: &StagePlan, train_examples: usize) -> u64 {
-        (stage.settings.epochs * train_examples.div_ceil(stage.settings.batch_size)) as u64
+        stage.settings.epochs as u64 * Plan::steps_per_epoch(stage, train_examples)
+    }
+
+    /// Optimizer steps of one epoch of a stage.
+    pub fn steps_per_epoch(stage: &StagePlan, train_examples: usize) -> u64 {
+        train_examples.div_ceil(stage.settings.batch_size.max(1)) as u64
+    }
+
+    /// The plan for a run nobody can stop by hand (`kdlab run`, `kdlab report`): stages that
+    /// would keep training until stopped end after their epochs instead. Returns the names of
+    /// the stages changed.
+    pub fn headless(&mut self) -> Vec<String> {
+        let open_ended = self.stages.iter_mut().filter(|s| s.keep_training);
+        open_ended
+            .map(|stage| {
+                stage.keep_training = false;
+                stage.name.clone()
+            })
+            .collect()
     }
 }
 

@@ -362,6 +362,10 @@ pub struct StageSection {
     pub momentum: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_decay: Option<f64>,
+    /// After its epochs the stage goes on until the user stops it (in the app; headless runs
+    /// end it after its epochs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_training: bool,
 }
 
 impl StageSection {

@@ -9,6 +9,7 @@ use crate::distill;
 use crate::model::Network;
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
 /// Test examples in the relations probe (sorted by class).
 pub const RELATION_EXAMPLES: usize = 32;
@@ -20,7 +21,7 @@ pub const GRID: usize = 64;
 const PLANE_POINTS: usize = 400;
 
 /// How an attention map was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttentionKind {
     /// Channel mean of the squared activations of a conv block, L2-normalised (AT).
     Activation,
@@ -29,7 +30,7 @@ pub enum AttentionKind {
 }
 
 /// Attention maps of the teacher and the stage's model on the probe examples.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttentionProbe {
     pub kind: AttentionKind,
     /// `[height, width]` of each map (one per conv block, or the input for gradients).
@@ -40,7 +41,7 @@ pub struct AttentionProbe {
 }
 
 /// The relations probe: distance matrices and neighbour graphs of 32 test examples.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RelationProbe {
     /// RKD-normalised pairwise distances (divided by their mean), `[n × n]`.
     pub teacher_distances: Vec<f32>,
@@ -55,20 +56,30 @@ pub struct RelationProbe {
 }
 
 /// The decision-boundary probe of 2-D data, on a `GRID × GRID` grid (row 0 at the bottom).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoundaryProbe {
     pub classes: usize,
     /// The teacher's predicted class per cell, for stages with a teacher.
     pub teacher_class: Option<Vec<u32>>,
     pub student_class: Vec<u32>,
-    /// Class probabilities at the temperature below, `[cells × classes]`: the teacher's, or
-    /// the stage's own when it has no teacher.
-    pub soft: Vec<f32>,
-    pub temperature: f64,
+    /// Logits per cell, `[cells × classes]`: the teacher's, or the stage's own when it has no
+    /// teacher. The view turns them into soft targets at whatever temperature the slider shows,
+    /// so the surface follows T at once, even while training is paused.
+    pub soft_logits: Vec<f32>,
+}
+
+impl BoundaryProbe {
+    /// The soft targets of every cell at `temperature`, `[cells × classes]`.
+    pub fn soft(&self, temperature: f64) -> Vec<f32> {
+        self.soft_logits
+            .chunks_exact(self.classes.max(1))
+            .flat_map(|row| softmax_row(row, temperature).into_iter().map(|p| p as f32))
+            .collect()
+    }
 }
 
 /// The representation probes of one report: each one, or why the models cannot give it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Representations {
     pub attention: Result<AttentionProbe, String>,
     pub relations: Result<RelationProbe, String>,
@@ -76,7 +87,7 @@ pub struct Representations {
 }
 
 /// The plane the boundary grid covers, in the data's own units, and training points on it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plane {
     pub x: [f32; 2],
     pub y: [f32; 2],
@@ -211,14 +222,13 @@ pub fn representations(
     teacher: Option<&TeacherProbe>,
     inputs: &ProbeInputs,
     classes: usize,
-    temperature: f64,
 ) -> (Representations, Option<f64>) {
     let relations = relations(student, teacher, inputs);
     let agreement = relations.as_ref().ok().map(|r| r.neighbour_agreement);
     let probes = Representations {
         attention: attention(student, teacher, inputs),
         relations,
-        boundary: boundary(student, teacher, inputs, classes, temperature),
+        boundary: boundary(student, teacher, inputs, classes),
     };
     (probes, agreement)
 }
@@ -382,24 +392,16 @@ fn boundary(
     teacher: Option<&TeacherProbe>,
     inputs: &ProbeInputs,
     classes: usize,
-    temperature: f64,
 ) -> Result<BoundaryProbe, String> {
     let grid =
         inputs.grid.as_ref().ok_or("decision boundaries need 2-D data (moons, spirals, blobs, a 2-feature CSV)")?;
     let teacher_logits = teacher.and_then(|t| t.logits_on_grid.clone());
     let student_logits = to_host(student.logits(grid.clone()));
-    let soft = teacher_logits
-        .as_deref()
-        .unwrap_or(&student_logits)
-        .chunks_exact(classes)
-        .flat_map(|row| softmax_row(row, temperature).into_iter().map(|p| p as f32))
-        .collect();
     Ok(BoundaryProbe {
         classes,
-        teacher_class: teacher_logits.map(|logits| argmax_rows(&logits, classes)),
+        teacher_class: teacher_logits.as_deref().map(|logits| argmax_rows(logits, classes)),
         student_class: argmax_rows(&student_logits, classes),
-        soft,
-        temperature,
+        soft_logits: teacher_logits.unwrap_or(student_logits),
     })
 }
 

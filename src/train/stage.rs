@@ -1,7 +1,7 @@
 //! Training one stage: the optimizer loop, live controls between steps, metric reports at a
 //! fixed step interval, divergence detection, and the final evaluation.
 
-use super::controls::{Controls, Turn};
+use super::controls::{Controls, StageClock, Turn};
 use super::evaluate::{
     accuracy, agreement, embed, kl_divergence, predict, prediction_matrix, probe_examples, select_rows, to_host,
 };
@@ -23,7 +23,6 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use std::time::Instant;
 
 /// Test examples per class whose predictions every metric report sends (the probe set).
 const PROBES_PER_CLASS: usize = 3;
@@ -68,6 +67,7 @@ fn index_tensor(values: impl ExactSizeIterator<Item = usize>, device: &burn::ten
 }
 
 /// A trained model kept for later stages (as teacher) and ensembles.
+#[derive(Clone)]
 pub struct Trained {
     /// Inference copy, on the plain device.
     pub network: Network,
@@ -112,6 +112,7 @@ pub struct StageContext<'a> {
 impl StageContext<'_> {
     /// The announcement of this stage.
     pub fn start_event(&self, params: usize, reused_from: Option<String>) -> StageStart {
+        let examples = self.dataset.train.len();
         StageStart {
             stage: self.index,
             name: self.stage.name.clone(),
@@ -120,19 +121,21 @@ impl StageContext<'_> {
             teacher: self.teacher_name.clone(),
             params,
             epochs: self.stage.settings.epochs,
-            total_steps: Plan::steps_of(self.stage, self.dataset.train.len()),
+            total_steps: Plan::steps_of(self.stage, examples),
+            steps_per_epoch: Plan::steps_per_epoch(self.stage, examples),
+            keep_training: self.stage.keep_training,
             reused_from,
         }
     }
 
-    /// The final evaluation of a trained (inference) network.
-    pub fn outcome(&self, trained: &Trained, steps: u64, started: Instant, end: StageEnd) -> StageOutcome {
+    /// The final evaluation of a trained (inference) network after `seconds` of training.
+    pub fn outcome(&self, trained: &Trained, steps: u64, seconds: f64, end: StageEnd) -> StageOutcome {
         let classes = self.dataset.num_classes();
         let train_logits = to_host(predict(&trained.network, &self.data.train_inputs));
         StageOutcome {
             params: trained.network.num_params(),
             steps,
-            wall_seconds: started.elapsed().as_secs_f64(),
+            wall_seconds: seconds,
             train_accuracy: Some(accuracy(&train_logits, &self.dataset.train.labels, classes)),
             test_accuracy: Some(accuracy(&trained.test_logits, &self.dataset.test.labels, classes)),
             agreement_with_teacher: self.teacher.map(|t| agreement(&t.test_logits, &trained.test_logits, classes)),
@@ -229,109 +232,199 @@ impl IntervalSums {
     }
 }
 
-/// Trains one stage to the end (or until stopped, cancelled or diverged).
-pub fn train(ctx: &StageContext, controls: &mut Controls, sink: &mut EventSink) -> Result<StageRun, Disconnected> {
-    let started = Instant::now();
+/// Where a stage's loop is between two optimizer steps: enough to go on from there in another
+/// run (a fork) exactly as this one would.
+#[derive(Clone)]
+pub struct Resume {
+    pub trainee: Trainee,
+    pub optimizer: ModuleOptimizer,
+    pub rng: StdRng,
+    /// The current epoch's order of training examples and the next batch in it.
+    pub order: Vec<usize>,
+    pub batch: usize,
+    pub epoch: u64,
+    pub step: u64,
+    pub hypers: Hypers,
+    /// Seconds trained so far (time spent paused excluded).
+    pub seconds: f64,
+}
+
+/// Takes a stage's state at a step and starts a forked run from it with these parameter
+/// changes.
+pub type Forker<'a> = dyn Fn(Resume, Vec<(Parameter, f64)>) + 'a;
+
+/// Trains one stage to the end (or until stopped, cancelled or diverged), from its start or
+/// from `resume`; a fork request hands the loop's state to `fork` and goes on.
+pub fn train(
+    ctx: &StageContext,
+    controls: &mut Controls,
+    sink: &mut EventSink,
+    resume: Option<Resume>,
+    fork: &Forker,
+) -> Result<StageRun, Disconnected> {
     let stage = ctx.stage;
     let device = ctx.device.device.clone();
     let classes = ctx.dataset.num_classes();
-    device.seed(stage.seed);
-    let mut model = Trainee::new(stage, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
+    let examples = ctx.dataset.train.len();
+    controls.start_stage();
+    let resumed = resume.is_some();
+    let Resume { trainee: mut model, mut optimizer, mut rng, mut order, mut batch, mut epoch, mut step, mut hypers, seconds } =
+        match resume {
+            Some(resume) => resume,
+            None => {
+                device.seed(stage.seed);
+                let trainee =
+                    Trainee::new(stage, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
+                let mut rng = StdRng::seed_from_u64(stage.seed);
+                let order = shuffled(examples, &mut rng);
+                Resume {
+                    trainee,
+                    optimizer: optimizer(&stage.settings),
+                    rng,
+                    order,
+                    batch: 0,
+                    epoch: 1,
+                    step: 0,
+                    hypers: stage.hypers,
+                    seconds: 0.0,
+                }
+            }
+        };
+    let clock = StageClock::start(controls, seconds);
     sink.send(Event::StageStarted(ctx.start_event(model.network.num_params(), None)))?;
     if let Some(regressor) = &model.regressor {
         sink.send(Event::Notice(format!("{}: FitNets hint from the {}", stage.name, regressor.describe())))?;
     }
 
-    let mut optimizer = optimizer(&stage.settings);
     // A frozen teacher on un-augmented inputs: its outputs are computed once, not every step.
     let teacher_train_logits = ctx.teacher.map(|t| predict(&t.network, &ctx.data.train_inputs));
-    let mut hypers = stage.hypers;
-    let mut reporter =
-        Reporter { ctx, teacher_probe: ctx.teacher_probe(), history: Vec::new(), sums: IntervalSums::new() };
+    let mut reporter = Reporter {
+        ctx,
+        teacher_probe: ctx.teacher_probe(),
+        history: Vec::new(),
+        sums: IntervalSums::new(),
+        clock,
+    };
     let check_every_step = ctx.device.backend == Backend::Flex;
-    let examples = ctx.dataset.train.len();
     let total_steps = Plan::steps_of(stage, examples);
-    let steps_per_epoch = examples.div_ceil(stage.settings.batch_size) as f64;
+    let steps_per_epoch = Plan::steps_per_epoch(stage, examples);
+    let batch_size = stage.settings.batch_size;
     // The frozen teacher's embeddings are computed once too; only methods that match feature
     // maps run it on every batch.
     let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher).flatten();
     let needs_maps = stage.method == Method::At || model.regressor.as_ref().is_some_and(Regressor::uses_maps);
     let teacher_train_embeddings =
         teacher_features.filter(|_| !needs_maps).map(|t| embed(&t.network, &ctx.data.train_inputs));
-    let mut rng = StdRng::seed_from_u64(stage.seed);
-    let mut step = 0u64;
     let mut end = StageEnd::Completed;
+    if resumed {
+        // A fork's curves start where its parent's were when it branched off.
+        reporter.report(&model.valid(), step, epoch, &hypers, sink, controls)?;
+    }
 
-    'epochs: for epoch in 1..=stage.settings.epochs as u64 {
-        let mut order: Vec<usize> = (0..examples).collect();
-        order.shuffle(&mut rng);
-        for batch in order.chunks(stage.settings.batch_size) {
-            match controls.next_turn(sink, ctx.index, step, epoch)? {
-                Turn::Go => {}
-                Turn::Stop => {
-                    end = StageEnd::Stopped;
-                    break 'epochs;
-                }
-                Turn::Cancel => {
-                    end = StageEnd::Cancelled;
-                    break 'epochs;
-                }
+    loop {
+        if batch * batch_size >= examples {
+            let planned = epoch >= stage.settings.epochs as u64;
+            if planned && !controls.keep_training(stage.keep_training) {
+                break;
             }
-            apply_changes(controls, stage, &mut hypers, sink, (ctx.index, step, epoch))?;
-            let indices = index_tensor(batch.iter().copied(), &device);
-            let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
-            let labels = ctx.data.train_labels.clone().select(0, indices.clone());
-            let teacher_logits = teacher_train_logits.as_ref().map(|t| t.clone().select(0, indices.clone()));
-            let teacher = match (&teacher_train_embeddings, teacher_features) {
-                (Some(embeddings), _) => Some(Forward {
-                    logits: teacher_logits.clone().unwrap_or_else(|| embeddings.clone()),
-                    embedding: embeddings.clone().select(0, indices.clone()),
-                    feature_maps: Vec::new(),
-                }),
-                (None, Some(t)) => Some(t.network.forward(inputs.clone())),
-                (None, None) => None,
-            };
-            let forward = model.forward(inputs);
-            let logits = forward.student.logits.clone();
-            let step_inputs = StepInputs {
-                forward: &forward,
-                regressor: model.regressor.as_ref(),
-                teacher_logits,
-                teacher: teacher.as_ref(),
-                labels: labels.clone(),
-                progress: step as f64 / steps_per_epoch,
-            };
-            let loss = step_loss(stage.method, step_inputs, &hypers);
-            reporter.sums.add(&loss, &logits, &labels);
-            let diverged = check_every_step && !f64::from(loss.total.clone().into_scalar::<f32>()).is_finite();
-            let gradients = GradientsParams::from_grads(loss.total.backward(), &model);
-            model = optimizer.step(stage.settings.learning_rate, model, gradients);
-            step += 1;
-            if diverged {
-                end = StageEnd::Diverged { step };
-                break 'epochs;
-            }
-            if step.is_multiple_of(stage.settings.metric_interval as u64) || step == total_steps {
-                let finite = reporter.report(&model.valid(), step, epoch, &hypers, sink)?;
-                if !finite {
-                    end = StageEnd::Diverged { step };
-                    break 'epochs;
-                }
-            }
-            sink.progress(ctx.index, step, epoch, controls.is_paused(), controls.is_paused())?;
+            epoch += 1;
+            order = shuffled(examples, &mut rng);
+            batch = 0;
         }
+        match controls.next_turn(sink, ctx.index, step, epoch)? {
+            Turn::Go => {}
+            Turn::Fork(changes) => {
+                // The parent reports here too, so both curves have the point they branch at.
+                if reporter.sums.steps > 0 {
+                    reporter.report(&model.valid(), step, epoch, &hypers, sink, controls)?;
+                }
+                let seconds = reporter.clock.seconds(controls);
+                let state = Resume {
+                    trainee: model.clone(),
+                    optimizer: optimizer.clone(),
+                    rng: rng.clone(),
+                    order: order.clone(),
+                    batch,
+                    epoch,
+                    step,
+                    hypers,
+                    seconds,
+                };
+                fork(state, changes);
+                continue;
+            }
+            Turn::Stop => {
+                end = StageEnd::Stopped;
+                break;
+            }
+            Turn::Cancel => {
+                end = StageEnd::Cancelled;
+                break;
+            }
+        }
+        apply_changes(controls, stage, &mut hypers, sink, (ctx.index, step, epoch))?;
+        let rows = &order[batch * batch_size..((batch + 1) * batch_size).min(examples)];
+        batch += 1;
+        let indices = index_tensor(rows.iter().copied(), &device);
+        let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
+        let labels = ctx.data.train_labels.clone().select(0, indices.clone());
+        let teacher_logits = teacher_train_logits.as_ref().map(|t| t.clone().select(0, indices.clone()));
+        let teacher = match (&teacher_train_embeddings, teacher_features) {
+            (Some(embeddings), _) => Some(Forward {
+                logits: teacher_logits.clone().unwrap_or_else(|| embeddings.clone()),
+                embedding: embeddings.clone().select(0, indices.clone()),
+                feature_maps: Vec::new(),
+            }),
+            (None, Some(t)) => Some(t.network.forward(inputs.clone())),
+            (None, None) => None,
+        };
+        let forward = model.forward(inputs);
+        let logits = forward.student.logits.clone();
+        let step_inputs = StepInputs {
+            forward: &forward,
+            regressor: model.regressor.as_ref(),
+            teacher_logits,
+            teacher: teacher.as_ref(),
+            labels: labels.clone(),
+            progress: step as f64 / steps_per_epoch as f64,
+        };
+        let loss = step_loss(stage.method, step_inputs, &hypers);
+        reporter.sums.add(&loss, &logits, &labels);
+        let diverged = check_every_step && !f64::from(loss.total.clone().into_scalar::<f32>()).is_finite();
+        let gradients = GradientsParams::from_grads(loss.total.backward(), &model);
+        model = optimizer.step(stage.settings.learning_rate, model, gradients);
+        step += 1;
+        if diverged {
+            end = StageEnd::Diverged { step };
+            break;
+        }
+        if step.is_multiple_of(stage.settings.metric_interval as u64) || step == total_steps {
+            let finite = reporter.report(&model.valid(), step, epoch, &hypers, sink, controls)?;
+            if !finite {
+                end = StageEnd::Diverged { step };
+                break;
+            }
+        }
+        sink.progress(ctx.index, step, epoch, controls.is_paused(), controls.is_paused())?;
     }
     if let StageEnd::Diverged { step } = end {
         sink.send(Event::Diverged { stage: ctx.index, step })?;
     } else if reporter.sums.steps > 0 {
-        let epoch = step.div_ceil(examples.div_ceil(stage.settings.batch_size) as u64).max(1);
-        reporter.report(&model.valid(), step, epoch, &hypers, sink)?;
+        reporter.report(&model.valid(), step, epoch, &hypers, sink, controls)?;
     }
     let network = model.network.valid();
     let test_logits = to_host(predict(&network, &ctx.data.test_inputs));
     let trained = Trained { network, test_logits };
-    let outcome = ctx.outcome(&trained, step, started, end);
+    let mut outcome = ctx.outcome(&trained, step, reporter.clock.seconds(controls), end);
+    outcome.epochs = outcome.epochs.max(epoch as usize);
     Ok(StageRun { trained, outcome, history: reporter.history, end })
+}
+
+/// `0..examples` in a fresh random order.
+fn shuffled(examples: usize, rng: &mut StdRng) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..examples).collect();
+    order.shuffle(rng);
+    order
 }
 
 /// Applies temperature and alpha changes the user asked for, from the next step on.
@@ -383,6 +476,7 @@ struct Reporter<'a> {
     teacher_probe: Option<TeacherProbe>,
     history: Vec<MetricPoint>,
     sums: IntervalSums,
+    clock: StageClock,
 }
 
 impl Reporter<'_> {
@@ -394,8 +488,10 @@ impl Reporter<'_> {
         epoch: u64,
         hypers: &Hypers,
         sink: &mut EventSink,
+        controls: &Controls,
     ) -> Result<bool, Disconnected> {
         let ctx = self.ctx;
+        let seconds = Some(self.clock.seconds(controls));
         let classes = ctx.dataset.num_classes();
         let mut values = self.sums.take();
         let test_accuracy = |network: &Network| {
@@ -422,16 +518,21 @@ impl Reporter<'_> {
         if method.parameters().contains(&Hyper::Beta) {
             values.push(("beta", hypers.beta));
         }
-        let temperature = if method.parameters().contains(&Hyper::Temperature) { hypers.temperature } else { 1.0 };
-        let (probe, neighbour_agreement) =
-            ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, step, temperature);
+        let (probe, neighbour_agreement) = ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, step);
         if let Some(share) = neighbour_agreement {
             values.push(("neighbour_agreement", share));
         }
         let finite = values.iter().all(|(_, v)| v.is_finite());
         let points: Vec<MetricPoint> = values
             .into_iter()
-            .map(|(metric, value)| MetricPoint { stage: ctx.index, step, epoch, metric: metric.to_string(), value })
+            .map(|(metric, value)| MetricPoint {
+                stage: ctx.index,
+                step,
+                epoch,
+                metric: metric.to_string(),
+                value,
+                seconds,
+            })
             .collect();
         self.history.extend(points.iter().cloned());
         sink.metrics(points)?;
@@ -454,12 +555,10 @@ impl StageContext<'_> {
         teacher: Option<&TeacherProbe>,
         test_logits: &[f32],
         step: u64,
-        temperature: f64,
     ) -> (Probe, Option<f64>) {
         let classes = self.dataset.num_classes();
         let examples = &self.data.probe_examples;
-        let (representations, neighbour_agreement) =
-            representations(network, teacher, &self.data.probes, classes, temperature);
+        let (representations, neighbour_agreement) = representations(network, teacher, &self.data.probes, classes);
         let probe = Probe {
             stage: self.index,
             step,

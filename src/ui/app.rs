@@ -1,22 +1,31 @@
 //! The eframe application: drains engine events each frame without blocking, lays out the
-//! tiles and the status bar, applies what the views ask for, shows errors, and keeps the
-//! settings and the tile arrangement between launches.
+//! tiles and the status bar, applies what the views ask for (never clearing runs unasked),
+//! shows errors and notices over the layout, and keeps the settings and the tile arrangement
+//! between launches.
 
 use super::frame_stats::FrameStats;
 use super::runs::{RunRequest, Runs};
 use super::session::Session;
 use super::settings::{PresetChoice, Settings};
-use super::views::{self, Action, Behavior, Browse, Pane, Queue, Selection, ViewContext};
+use super::views::controls::PresetCheck;
+use super::views::{self, Action, Behavior, Browse, Pane, PlotFrame, Queue, Selection, ViewContext};
 use crate::device::DeviceChoice;
-use crate::train::Command;
+use crate::train::{Command, Parameter};
 use crossbeam_channel::Receiver;
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const STORAGE_KEY: &str = "kdlab";
 
-/// What a screenshot callback reports: what it wrote, or why it could not.
-type ExportOutcome = Result<String, String>;
+/// A run the window follows as soon as it has started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    /// This run (by id), once its data is ready.
+    Run(u64),
+    /// The fork asked for from this run (by id), once it arrives.
+    ForkOf(u64),
+}
 
 /// What is saved between launches.
 #[derive(Serialize, Deserialize)]
@@ -37,8 +46,8 @@ pub struct KdlabApp {
     notice: Option<String>,
     /// The open file dialog and what it picks.
     dialog: Option<(Browse, egui_file::FileDialog)>,
-    /// Where screenshot callbacks report the PNGs they wrote.
-    screenshots: (crossbeam_channel::Sender<ExportOutcome>, Receiver<ExportOutcome>),
+    /// A run to follow as soon as it has started.
+    follow: Option<Follow>,
     frame_stats: FrameStats,
     show_frame_stats: bool,
     /// The device choice being resolved in the background, and where its label arrives.
@@ -70,8 +79,8 @@ impl KdlabApp {
             selection: Selection::default(),
             error: None,
             notice: None,
-            screenshots: crossbeam_channel::unbounded(),
             dialog: None,
+            follow: None,
             frame_stats: FrameStats::default(),
             show_frame_stats: false,
             device_preview: None,
@@ -103,7 +112,7 @@ impl KdlabApp {
         }
     }
 
-    /// The run's record, for tests and the status bar.
+    /// The followed run's record, for tests and the status bar.
     pub fn session(&self) -> Option<&Session> {
         self.runs.current().and_then(|r| r.session())
     }
@@ -118,68 +127,56 @@ impl KdlabApp {
         &self.runs
     }
 
-    /// Where a plot (`loss_plot`, `accuracy_plot`, …) was drawn in the last frame, in points.
-    pub fn plot_rect(&self, id: &str) -> Option<egui::Rect> {
-        self.selection.plot_rects.get(id).copied()
+    /// Where a plot (`loss_plot`, `accuracy_plot`, …) was drawn in the last frame and the data
+    /// range it showed.
+    pub fn plot_frame(&self, id: &str) -> Option<PlotFrame> {
+        self.selection.plots.get(id).copied()
+    }
+
+    /// Whether the "clear every run?" question is open.
+    pub fn asks_to_reset(&self) -> bool {
+        self.selection.confirm_reset
     }
 
     pub fn frame_stats(&self) -> &FrameStats {
         &self.frame_stats
     }
 
-    fn start(&mut self) {
-        self.error = None;
+    /// Forgets the choices tied to the runs (stage, sample, thumbnails, …), keeping what the
+    /// user typed and the preset check.
+    fn reset_selection(&mut self) {
         self.selection = Selection {
             path_input: std::mem::take(&mut self.selection.path_input),
             run_path: std::mem::take(&mut self.selection.run_path),
             device_label: self.selection.device_label.take(),
+            check: self.selection.check.take(),
+            hidden: std::mem::take(&mut self.selection.hidden),
             ..Selection::default()
         };
-        match self.settings.preset.source() {
-            Ok(source) => {
-                let label = self.settings.preset.short_name();
-                let (overrides, device) = (self.settings.overrides(), self.settings.device);
-                self.runs.queue(RunRequest { label, source, overrides, device, group: None, seed: None });
-                self.runs.pump(self.settings.pool_size);
-            }
-            Err(error) => self.error = Some(error.to_string()),
+    }
+
+    /// Checks the chosen preset against the chosen dataset when either changed.
+    fn refresh_check(&mut self) {
+        if !self.selection.check.as_ref().is_some_and(|c| c.is_for(&self.settings)) {
+            self.selection.check = Some(PresetCheck::of(&self.settings));
         }
     }
 
-    /// Asks the window for a screenshot and, when it arrives, writes each plot's screen pixels
-    /// at twice the plot's size in points as `<stem>.png` (as egui_plot's save_plot example).
-    fn request_plot_pngs(
-        &self,
-        ctx: &egui::Context,
-        dir: &std::path::Path,
-        plots: &[views::ExportedPlot],
-        written: usize,
-    ) {
-        let targets: Vec<(std::path::PathBuf, egui::Rect)> =
-            plots.iter().filter_map(|p| p.rect.map(|rect| (dir.join(format!("{}.png", p.stem)), rect))).collect();
-        let (sender, repaint, folder) = (self.screenshots.0.clone(), ctx.clone(), dir.display().to_string());
-        let pixels_per_point = ctx.pixels_per_point();
-        let callback = egui::ScreenshotCallback::new(move |image: std::sync::Arc<egui::ColorImage>| {
-            let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
-            let outcome = targets.iter().try_for_each(|(path, rect)| {
-                let region = [
-                    (rect.min.x * pixels_per_point).round() as usize,
-                    (rect.min.y * pixels_per_point).round() as usize,
-                    (rect.width() * pixels_per_point).round() as usize,
-                    (rect.height() * pixels_per_point).round() as usize,
-                ];
-                let out = [(rect.width() * 2.0).round() as u32, (rect.height() * 2.0).round() as u32];
-                let png = crate::export::png::crop_png(&rgba, image.size[0], region, out)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                std::fs::write(path, png).map_err(|e| format!("cannot write {}: {e}", path.display()))
-            });
-            let message = |()| {
-                format!("exported {written} files and {} PNG files (screen pixels at 2x) to {folder}", targets.len())
-            };
-            let _ = sender.send(outcome.map(message));
-            repaint.request_repaint();
-        });
-        ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
+    /// The chosen preset's source, if it passes the check; else the check's message goes to
+    /// the banner and nothing starts.
+    fn checked_source(&mut self) -> Option<crate::train::PresetSource> {
+        self.refresh_check();
+        if let Some(Err(message)) = self.selection.check.as_ref().map(|c| &c.result) {
+            self.error = Some(message.clone());
+            return None;
+        }
+        match self.settings.preset.source() {
+            Ok(source) => Some(source),
+            Err(error) => {
+                self.error = Some(error.to_string());
+                None
+            }
+        }
     }
 
     /// Opens the file dialog for `target`, starting where its current value points.
@@ -210,121 +207,218 @@ impl KdlabApp {
         }
         let Some(path) = picked else { return };
         match target {
-            Browse::PresetFile => self.apply(Action::OpenPreset(path), ctx),
-            Browse::RunFolder => self.apply(Action::OpenRun(path), ctx),
+            Browse::PresetFile => self.apply(Action::OpenPreset(path)),
+            Browse::RunFolder => self.apply(Action::OpenRun(path)),
             Browse::ExportFolder => self.settings.export_dir = path,
         }
     }
 
-    /// Picks up the outcome of a PNG export.
-    fn take_screenshot_outcomes(&mut self) {
-        while let Ok(outcome) = self.screenshots.1.try_recv() {
-            match outcome {
-                Ok(message) => self.notice = Some(message),
-                Err(message) => self.error = Some(format!("export failed: {message}")),
-            }
-        }
+    /// The record of where a forked run branched off, with its parent's label.
+    fn fork_record(&self, index: usize) -> Option<crate::record::ForkRecord> {
+        let run = self.runs.runs.get(index)?;
+        let parent = self.runs.index_of(run.parent?).map(|i| self.runs.runs[i].label.clone())?;
+        run.history()?.fork_record(&parent)
     }
 
-    /// Writes the followed run as a run folder in the export folder.
+    /// A folder name from a run label.
+    fn folder_name(label: &str) -> String {
+        label.replace(['/', '\\', ' ', ':'], "_")
+    }
+
+    /// `base`, or `base-2`, `base-3`, … : a folder that does not exist yet.
+    fn free_folder(base: &Path) -> PathBuf {
+        std::iter::once(base.to_path_buf())
+            .chain((2..).map(|n| PathBuf::from(format!("{}-{n}", base.display()))))
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| base.to_path_buf())
+    }
+
+    /// Writes the followed run as a new run folder in the export folder.
     fn save_run(&mut self) {
         let Some(run) = self.runs.current() else { return };
         let Some(history) = run.history() else { return };
-        let dir = self.settings.export_dir.join(format!("{}-run", run.label.replace(['/', ' '], "_")));
-        match history.save(&dir) {
+        let dir = Self::free_folder(&self.settings.export_dir.join(format!("{}-run", Self::folder_name(&run.label))));
+        match history.save(&dir, self.fork_record(self.runs.current)) {
             Ok(()) => self.notice = Some(format!("saved the run to {}", dir.display())),
             Err(error) => self.error = Some(format!("saving the run failed: {error}")),
         }
     }
 
-    /// Writes report.md and its plots for a finished seed group into the export folder.
+    /// Writes report.md, its plots and each seed's run folder (`seed-K/`) for a finished seed
+    /// group into a new folder of the export folder.
     fn write_report(&mut self, group: usize) {
         let Some(runs) = self.runs.seed_runs(group) else {
             self.error = Some("the report waits for every seed of the group to finish".into());
             return;
         };
-        let label = self.runs.runs.iter().find(|r| r.group == Some(group)).map_or("runs", |r| r.label.as_str());
-        let name = label.rsplit_once(" seed").map_or(label, |(l, _)| l).replace(['/', ' '], "_");
-        let dir = self.settings.export_dir.join(format!("{name}-report"));
-        let info = self.runs.runs.iter().find(|r| r.group == Some(group)).and_then(|r| r.history()?.info.clone());
+        let name = self.runs.group(group).map_or_else(|| "runs".to_string(), |g| g.name.clone());
+        let base = self.settings.export_dir.join(format!("{}-report", Self::folder_name(&name)));
+        let dir = Self::free_folder(&base);
+        let histories = self.runs.group_histories(group);
+        let info = histories.first().and_then(|h| h.info.clone());
         let (preset, description, device) =
             info.map_or_else(Default::default, |i| (i.preset.clone(), i.description.clone(), i.device.clone()));
-        match crate::report::write_report(&dir, &preset, &description, &device, &runs) {
+        let written = histories
+            .iter()
+            .zip(&runs)
+            .try_for_each(|(history, run)| history.save(&dir.join(format!("seed-{}", run.seed)), None))
+            .and_then(|()| crate::report::write_report(&dir, &preset, &description, &device, &runs));
+        match written {
             Ok(()) => self.notice = Some(format!("wrote {}", dir.join("report.md").display())),
             Err(error) => self.error = Some(format!("report failed: {error}")),
         }
     }
 
+    /// `name`, or `name (2)`, `name (3)`, … : a label no run has yet.
+    fn fresh_label(&self, name: &str) -> String {
+        let taken = |label: &str| self.runs.runs.iter().any(|r| r.label == label);
+        std::iter::once(name.to_string())
+            .chain((2..).map(|n| format!("{name} ({n})")))
+            .find(|label| !taken(label))
+            .unwrap_or_else(|| name.to_string())
+    }
+
     /// Adds runs of the chosen preset beside the ones there: once, a sweep over one value, or
-    /// a repeat over seeds.
+    /// a repeat over seeds. A preset that does not pass its check adds nothing.
     fn queue(&mut self, queue: Queue) {
-        let source = match self.settings.preset.source() {
-            Ok(source) => source,
-            Err(error) => {
-                self.error = Some(error.to_string());
-                return;
-            }
-        };
+        let Some(source) = self.checked_source() else { return };
         let name = self.settings.preset.short_name();
+        let (overrides, device) = (self.settings.overrides(), self.settings.device);
         let request = |label: String, extra: Option<String>, group: Option<usize>| RunRequest {
             label,
             source: source.clone(),
-            overrides: self.settings.overrides().into_iter().chain(extra).collect(),
-            device: self.settings.device,
+            overrides: overrides.iter().cloned().chain(extra).collect(),
+            device,
             group,
-            seed: None,
         };
         let requests: Vec<RunRequest> = match queue {
-            Queue::Once => vec![request(name, None, None)],
+            Queue::Once => vec![request(self.fresh_label(&name), None, None)],
             Queue::Sweep { key, values } => {
                 let short = key.rsplit('.').next().unwrap_or(&key).to_string();
                 values
                     .iter()
-                    .map(|v| request(format!("{name} {short}={v}"), Some(format!("{key}={v}")), None))
+                    .map(|v| request(self.fresh_label(&format!("{name} {short}={v}")), Some(format!("{key}={v}")), None))
                     .collect()
             }
             Queue::Seeds(count) => {
-                let group = Some(self.runs.new_group());
+                let group = Some(self.runs.new_group(self.fresh_label(&name), count as usize));
                 (0..count)
                     .map(|k| request(format!("{name} seed {k}"), Some(format!("train.seed={k}")), group))
                     .collect()
             }
         };
         if self.runs.runs.is_empty() {
-            self.selection = Selection {
-                path_input: std::mem::take(&mut self.selection.path_input),
-                device_label: self.selection.device_label.take(),
-                ..Selection::default()
-            };
+            self.reset_selection();
         }
         for request in requests {
             self.runs.queue(request);
         }
+        self.error = None;
         self.runs.pump(self.settings.pool_size);
     }
 
-    fn apply(&mut self, action: Action, ctx: &egui::Context) {
+    /// Forks the followed run at its current step with `changes`, labelled after them.
+    fn fork(&mut self, changes: Vec<(Parameter, f64)>) {
+        let Some(run) = self.runs.current() else { return };
+        let (id, parent) = (run.id, run.label.clone());
+        let step = run.history().and_then(|h| h.progress).map_or(0, |p| p.step);
+        let values: Vec<String> = changes
+            .iter()
+            .map(|(p, v)| format!("{}={}", p.symbol(), crate::export::svg::format_tick(*v)))
+            .collect();
+        let label = self.fresh_label(format!("{parent} fork@{step} {}", values.join(" ")).trim_end());
+        if let Some(session) = self.runs.current_session_mut() {
+            session.fork(label, changes);
+            self.follow = Some(Follow::ForkOf(id));
+        }
+    }
+
+    /// Follows a run started (or forked) from this window as soon as it has data to show; forgets
+    /// it if it failed.
+    fn follow_when_ready(&mut self) {
+        let Some(follow) = self.follow else { return };
+        let target = match follow {
+            Follow::Run(id) => match self.runs.index_of(id) {
+                Some(index) => Some(index).filter(|&i| self.runs.runs[i].history().is_some_and(|h| h.info.is_some())),
+                None => {
+                    self.follow = None;
+                    return;
+                }
+            },
+            Follow::ForkOf(parent) => self.runs.runs.iter().rposition(|r| r.parent == Some(parent)),
+        };
+        if let Some(index) = target {
+            self.runs.current = index;
+            self.selection.stage = None;
+            self.selection.fork_draft = None;
+            self.follow = None;
+        }
+    }
+
+    /// Adds a run folder beside the runs, linked to its parent when it is a fork of one.
+    fn open_run(&mut self, dir: &Path) {
+        match crate::record::past::read_past_run(dir) {
+            Ok(past) => {
+                let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into());
+                let label = self.fresh_label(&name);
+                let parent = past.fork.and_then(|f| self.runs.runs.iter().find(|r| r.label == f.parent).map(|r| r.id));
+                self.runs.adopt(&label, Session::replayed(past.events));
+                if let Some(run) = self.runs.runs.last_mut() {
+                    run.parent = parent;
+                }
+                self.runs.current = self.runs.runs.len() - 1;
+                self.selection.stage = None;
+            }
+            Err(error) => self.error = Some(format!("cannot open the run: {error}")),
+        }
+    }
+
+    /// Sends a command to the followed run (and keeps the keep-training toggle in its record).
+    fn command(&mut self, command: Command) {
+        let Some(session) = self.runs.current_session_mut() else { return };
+        if let Command::KeepTraining(keep) = command
+            && let Some(index) = session.history.current_stage()
+            && let Some(stage) = session.history.stages.get_mut(index)
+        {
+            stage.keep_training = keep;
+        }
+        session.send(command);
+    }
+
+    /// "exported N files to DIR: a.png, a.svg, …".
+    fn written(files: &[PathBuf], dir: &Path) -> String {
+        let names: Vec<String> =
+            files.iter().filter_map(|f| f.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+        format!("exported {} files to {}: {}", files.len(), dir.display(), names.join(", "))
+    }
+
+    fn apply(&mut self, action: Action) {
         match action {
-            Action::Start | Action::Reset => {
-                self.runs.clear();
-                self.start();
+            Action::Start => {
+                // The run the user just started is the one they want to watch, once it has
+                // something to show (a start that fails changes nothing on the screen).
+                let added = self.runs.runs.len();
+                self.queue(Queue::Once);
+                self.follow = self.runs.runs.get(added).map(|r| Follow::Run(r.id));
+            }
+            Action::AskReset if self.runs.runs.is_empty() => self.apply(Action::Reset),
+            Action::AskReset => self.selection.confirm_reset = true,
+            Action::Reset => {
+                self.selection.confirm_reset = false;
+                if self.checked_source().is_some() {
+                    self.runs.clear();
+                    self.reset_selection();
+                    self.queue(Queue::Once);
+                }
             }
             Action::Queue(queue) => self.queue(queue),
+            Action::Fork(changes) => self.fork(changes),
             Action::ShowRun(index, visible) => {
                 if let Some(run) = self.runs.runs.get_mut(index) {
                     run.visible = visible;
                 }
             }
-            Action::OpenRun(dir) => match crate::record::past::read_run(&dir) {
-                Ok(events) => {
-                    let label =
-                        dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into());
-                    self.runs.adopt(&label, Session::replayed(events));
-                    self.runs.current = self.runs.runs.len() - 1;
-                    self.selection.stage = None;
-                }
-                Err(error) => self.error = Some(format!("cannot open the run: {error}")),
-            },
+            Action::OpenRun(dir) => self.open_run(&dir),
             Action::WriteReport(group) => self.write_report(group),
             Action::SaveRun => self.save_run(),
             Action::Browse(target) => self.browse(target),
@@ -333,10 +427,7 @@ impl KdlabApp {
                 let written: Result<Vec<_>, _> =
                     tables.iter().map(|(stem, table)| crate::export::table::export_table(&dir, stem, table)).collect();
                 match written {
-                    Ok(files) => {
-                        let count: usize = files.iter().map(Vec::len).sum();
-                        self.notice = Some(format!("exported {count} files to {}", dir.display()));
-                    }
+                    Ok(files) => self.notice = Some(Self::written(&files.concat(), &dir)),
                     Err(error) => self.error = Some(format!("export failed: {error}")),
                 }
             }
@@ -344,34 +435,28 @@ impl KdlabApp {
                 if index < self.runs.runs.len() {
                     self.runs.current = index;
                     self.selection.stage = None;
+                    self.selection.fork_draft = None;
                 }
             }
-            Action::Command(command) => {
-                if let Some(session) = self.session() {
-                    session.send(command);
-                }
-            }
+            Action::Command(command) => self.command(command),
             Action::Export(plots) => {
                 let dir = self.settings.export_dir.clone();
-                let mut written = 0;
-                for plot in &plots {
-                    match crate::export::data::export_plot(&dir, &plot.stem, &plot.spec, &plot.series) {
-                        Ok(files) => written += files.len(),
-                        Err(error) => {
-                            self.error = Some(format!("export failed: {error}"));
-                            return;
-                        }
-                    }
+                let written: Result<Vec<Vec<PathBuf>>, _> = plots
+                    .iter()
+                    .map(|plot| crate::export::data::export_plot(&dir, &plot.stem, &plot.spec, &plot.series))
+                    .collect();
+                match written {
+                    Ok(files) => self.notice = Some(Self::written(&files.concat(), &dir)),
+                    Err(error) => self.error = Some(format!("export failed: {error}")),
                 }
-                // The notice waits for the PNGs: a banner now would move the plots on the
-                // screen the PNGs are cut from.
-                self.request_plot_pngs(ctx, &dir, &plots, written);
             }
             Action::OpenPreset(path) => match crate::train::PresetSource::read(&path) {
                 Ok(_) => {
                     self.selection.path_input.clear();
                     self.settings.remember(path.clone());
                     self.settings.preset = PresetChoice::File(path);
+                    // The file may have changed since it was last checked.
+                    self.selection.check = None;
                     self.error = None;
                 }
                 Err(error) => self.error = Some(error.to_string()),
@@ -400,32 +485,76 @@ impl KdlabApp {
         self.error.clone().or_else(|| self.session().and_then(|s| s.history.error.clone()))
     }
 
-    /// A line saying what the last export wrote, until dismissed.
-    fn notice_banner(&mut self, ui: &mut egui::Ui) {
-        let Some(message) = self.notice.clone() else { return };
-        egui::Panel::top("notice").show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.colored_label(egui::Color32::from_rgb(120, 200, 120), message);
-                if ui.button("OK").clicked() {
-                    self.notice = None;
-                }
+    /// A message over the top of the layout (it never pushes the views down), until dismissed.
+    fn banner(ctx: &egui::Context, id: &str, row: f32, color: egui::Color32, message: &str) -> bool {
+        let mut dismissed = false;
+        egui::Area::new(egui::Id::NULL.with(id))
+            .order(egui::Order::Foreground)
+            .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 4.0 + row * 34.0))
+            .show(ctx, |ui| {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.set_max_width(ctx.content_rect().width() - 40.0);
+                    ui.horizontal(|ui| {
+                        ui.add(egui::Label::new(egui::RichText::new(message).color(color)).wrap());
+                        dismissed = ui.button("Dismiss").clicked();
+                    });
+                });
             });
-        });
+        dismissed
     }
 
-    fn error_banner(&mut self, ui: &mut egui::Ui) {
-        let Some(message) = self.shown_error() else { return };
-        egui::Panel::top("error").show(ui, |ui| {
+    /// The error and the last notice, floating over the layout.
+    fn banners(&mut self, ctx: &egui::Context) {
+        let mut row = 0.0;
+        if let Some(message) = self.shown_error() {
+            let color = ctx.global_style().visuals.error_fg_color;
+            if Self::banner(ctx, "error_banner", row, color, &format!("Error: {message}")) {
+                self.error = None;
+                if let Some(session) = self.runs.current_session_mut() {
+                    session.history.error = None;
+                }
+            }
+            row += 1.0;
+        }
+        if let Some(message) = self.notice.clone()
+            && Self::banner(ctx, "notice_banner", row, egui::Color32::from_rgb(120, 200, 120), &message)
+        {
+            self.notice = None;
+        }
+    }
+
+    /// Asks before clearing every run; nothing is lost unless the user says so.
+    fn reset_question(&mut self, ctx: &egui::Context) {
+        if !self.selection.confirm_reset {
+            return;
+        }
+        let finished = self.runs.runs.iter().filter(|r| r.is_finished()).count();
+        let total = self.runs.runs.len();
+        let mut answer = None;
+        let modal = egui::Modal::new(egui::Id::NULL.with("reset_question")).show(ctx, |ui| {
+            ui.heading("Clear every run?");
+            ui.label(format!(
+                "Reset removes all {total} runs ({finished} finished) from the window and starts {} again. \
+                 Runs you have not saved (Save run) are lost.",
+                self.settings.preset.short_name()
+            ));
             ui.horizontal(|ui| {
-                ui.colored_label(ui.visuals().error_fg_color, format!("Error: {message}"));
-                if ui.button("Dismiss").clicked() {
-                    self.error = None;
-                    if let Some(session) = self.runs.current_session_mut() {
-                        session.history.error = None;
-                    }
+                if ui.button("Clear and start again").clicked() {
+                    answer = Some(true);
+                }
+                if ui.button("Keep the runs").clicked() {
+                    answer = Some(false);
                 }
             });
         });
+        if modal.should_close() && answer.is_none() {
+            answer = Some(false);
+        }
+        match answer {
+            Some(true) => self.apply(Action::Reset),
+            Some(false) => self.selection.confirm_reset = false,
+            None => {}
+        }
     }
 
     /// Writes settings and arrangement as soon as they change, so a crash or a killed window
@@ -458,12 +587,14 @@ impl KdlabApp {
     pub fn draw(&mut self, ui: &mut egui::Ui) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
-        self.runs.pump(self.settings.pool_size);
-        self.take_screenshot_outcomes();
+        let (_, failed) = self.runs.pump(self.settings.pool_size);
+        if let Some(message) = failed.into_iter().last() {
+            self.error = Some(message);
+        }
+        self.follow_when_ready();
+        self.refresh_check();
         self.handle_keys(&ctx);
         self.preview_device(&ctx);
-        self.error_banner(ui);
-        self.notice_banner(ui);
         let mut actions = Vec::new();
         let running = self.session().is_some_and(Session::is_running);
         let overlay = views::overlay_of(&self.runs);
@@ -481,8 +612,10 @@ impl KdlabApp {
         egui::Panel::bottom("status").show(ui, |ui| views::status::ui(ui, &behavior.view));
         egui::CentralPanel::default().show(ui, |ui| self.tree.ui(&mut behavior, ui));
         for action in actions {
-            self.apply(action, &ctx);
+            self.apply(action);
         }
+        self.banners(&ctx);
+        self.reset_question(&ctx);
         self.frame_stats_window(&ctx);
         self.file_dialog(&ctx);
         if self.runs.busy() {
@@ -492,10 +625,9 @@ impl KdlabApp {
         self.frame_stats.record(started.elapsed());
     }
 
-    /// Replaces the run with one whose events come from `session` (the benchmark's replay).
-    pub fn attach(&mut self, session: Session) {
-        self.runs.clear();
-        self.runs.adopt("replay", session);
+    /// Adds a run whose events come from `session` beside the others (the benchmark's replays).
+    pub fn attach(&mut self, label: &str, session: Session) {
+        self.runs.adopt(label, session);
     }
 }
 

@@ -1,13 +1,15 @@
 //! `kdlab bench ui`: the workbench's frame time while the `kd` preset trains with hours of
-//! history already on the curves.
+//! history already on the curves, alone or overlaid with other runs.
 //!
 //! The real `kd` preset runs on the engine thread; its events reach the app through a relay
 //! that first puts a synthetic history of the requested length in front of every stage (metric
 //! points at the rate a fast run reports them, plus a temperature change every ten minutes) and
-//! then passes the live events on with their steps shifted past it. The app draws into a bare
-//! egui context at 1280×800, 60 frames a second, and each frame's own work (draining events,
-//! laying out and drawing every view, tessellating the shapes) is timed; what the GPU then does
-//! with a bounded number of vertices is not part of it.
+//! then passes the live events on with their steps shifted past it. With `runs` > 1 the relay
+//! also feeds that stream, values slightly offset, to as many more runs, so the app overlays
+//! that many runs that all grow as the real one trains. The app draws into a bare egui context
+//! at 1280×800, 60 frames a second, and each frame's own work (draining events, laying out and
+//! drawing every view, tessellating the shapes) is timed; what the GPU then does with a bounded
+//! number of vertices is not part of it.
 
 use super::KdlabApp;
 use super::history::RunHistory;
@@ -54,20 +56,29 @@ impl FrameReport {
     }
 }
 
-/// Trains the `kd` preset on `device` with `hours` of synthetic history in front of every stage
-/// and times `seconds` of frames once that history is in.
-pub fn run(hours: f64, seconds: f64, device: DeviceChoice) -> Result<FrameReport, PresetError> {
+/// Trains the `kd` preset on `device` with `hours` of synthetic history in front of every stage,
+/// overlaid with `runs - 1` copies of it, and times `seconds` of frames once that history is in.
+pub fn run(hours: f64, seconds: f64, runs: usize, device: DeviceChoice) -> Result<FrameReport, PresetError> {
     let source = crate::presets::resolve("kd")?;
     // Students that keep training for the whole measurement.
     let overrides = vec!["stages.student_scratch.epochs=100000".into(), "stages.student_kd.epochs=100000".into()];
     let engine = Engine::launch(source, overrides, device, TeacherCache::default_location());
     let reports = (hours * 3600.0 * REPORTS_PER_SECOND) as u64;
     let offset = reports * METRIC_INTERVAL;
-    let engine = engine.relayed(history_in_front(reports));
+    let (copies, fed): (Vec<Sender<Event>>, Vec<Engine>) = (1..runs.max(1))
+        .map(|_| {
+            let (sender, receiver) = crossbeam_channel::unbounded();
+            (sender, Engine::fed(receiver))
+        })
+        .unzip();
+    let engine = engine.relayed(history_in_front(reports, copies));
 
     let settings = Settings { smoothing: 0.6, ..Settings::default() };
     let mut app = KdlabApp::with(settings, views::default_tree());
-    app.attach(Session::of(engine));
+    app.attach("kd", Session::of(engine));
+    for (k, engine) in fed.into_iter().enumerate() {
+        app.attach(&format!("kd copy {}", k + 1), Session::of(engine));
+    }
     let ctx = egui::Context::default();
     let mut frame_ms = Vec::new();
     let mut measuring_since: Option<Instant> = None;
@@ -99,7 +110,13 @@ pub fn run(hours: f64, seconds: f64, device: DeviceChoice) -> Result<FrameReport
         std::thread::sleep(FRAME.saturating_sub(work));
     }
     let history = app.session().map(|s| &s.history);
-    let points = history.map_or(0, |h| h.stages.iter().flat_map(|s| s.series.values()).map(Vec::len).sum());
+    let points = app
+        .runs()
+        .runs
+        .iter()
+        .filter_map(|r| r.history())
+        .map(|h| h.stages.iter().flat_map(|s| s.series.values()).map(Vec::len).sum::<usize>())
+        .sum();
     let live_steps = history.and_then(|h| h.progress).map_or(0, |p| p.step.saturating_sub(offset));
     frame_ms.sort_by(f64::total_cmp);
     let live_stage = history
@@ -118,21 +135,36 @@ fn history_is_in(history: &RunHistory, reports: u64) -> bool {
 }
 
 /// The relay: on `Ready`, `reports` synthetic reports for every stage; afterwards the live
-/// events with their steps moved past them.
-fn history_in_front(reports: u64) -> impl FnMut(Event, &Sender<Event>) + Send + 'static {
+/// events with their steps moved past them. Each of `copies` gets the same stream, its values
+/// offset a little so the overlaid curves are told apart.
+fn history_in_front(reports: u64, copies: Vec<Sender<Event>>) -> impl FnMut(Event, &Sender<Event>) + Send + 'static {
     let offset = reports * METRIC_INTERVAL;
     move |event, out| {
-        if let Event::Ready(info) = &event {
-            let info = info.clone();
-            let _ = out.send(event);
-            send_history(&info, reports, out);
-        } else {
-            let _ = out.send(shifted(event, offset));
+        let outs = std::iter::once((out, 0.0)).chain(copies.iter().zip(1..).map(|(c, k)| (c, 0.01 * f64::from(k))));
+        for (out, nudge) in outs {
+            let event = nudged(event.clone(), nudge);
+            if let Event::Ready(info) = &event {
+                let info = info.clone();
+                let _ = out.send(event);
+                send_history(&info, reports, nudge, out);
+            } else {
+                let _ = out.send(shifted(event, offset));
+            }
         }
     }
 }
 
-fn send_history(info: &RunInfo, reports: u64, out: &Sender<Event>) {
+/// `event` with its metric values moved by `nudge`.
+fn nudged(event: Event, nudge: f64) -> Event {
+    match event {
+        Event::Metrics(points) if nudge != 0.0 => {
+            Event::Metrics(points.into_iter().map(|p| MetricPoint { value: p.value - nudge, ..p }).collect())
+        }
+        other => other,
+    }
+}
+
+fn send_history(info: &RunInfo, reports: u64, nudge: f64, out: &Sender<Event>) {
     let marker_every = (MARKER_EVERY_SECONDS * REPORTS_PER_SECOND) as u64;
     for (index, stage) in info.stages.iter().enumerate() {
         let metrics = metric_names(stage);
@@ -140,8 +172,9 @@ fn send_history(info: &RunInfo, reports: u64, out: &Sender<Event>) {
         for report in 1..=reports {
             let step = report * METRIC_INTERVAL;
             for &metric in &metrics {
-                let value = synthetic_value(metric, report, reports);
-                chunk.push(MetricPoint { stage: index, step, epoch: 1, metric: metric.into(), value });
+                let value = synthetic_value(metric, report, reports) - nudge;
+                let seconds = Some(report as f64 / REPORTS_PER_SECOND);
+                chunk.push(MetricPoint { stage: index, step, epoch: 1, metric: metric.into(), value, seconds });
             }
             if chunk.len() >= CHUNK {
                 let _ = out.send(Event::Metrics(std::mem::take(&mut chunk)));
@@ -190,12 +223,20 @@ fn synthetic_value(metric: &str, report: u64, reports: u64) -> f64 {
     }
 }
 
+/// The synthetic history's length in seconds, from its length in steps.
+fn history_seconds(offset: u64) -> f64 {
+    (offset / METRIC_INTERVAL) as f64 / REPORTS_PER_SECOND
+}
+
 /// `event` with every step moved on by `offset`.
 fn shifted(event: Event, offset: u64) -> Event {
     match event {
-        Event::Metrics(points) => {
-            Event::Metrics(points.into_iter().map(|p| MetricPoint { step: p.step + offset, ..p }).collect())
-        }
+        Event::Metrics(points) => Event::Metrics(
+            points
+                .into_iter()
+                .map(|p| MetricPoint { step: p.step + offset, seconds: p.seconds.map(|s| s + history_seconds(offset)), ..p })
+                .collect(),
+        ),
         Event::Probe(mut probe) => {
             probe.step += offset;
             Event::Probe(probe)

@@ -1,6 +1,7 @@
 //! Everything the app has heard from the engine, arranged for drawing: per-stage metric
-//! series, temperature and alpha change markers, the latest probe, progress and errors.
-//! Built only from events, so the views never touch the engine or burn.
+//! series, temperature and alpha change markers, the latest probe, progress, time trained
+//! (pauses excluded) and errors. Built only from events, so the views never touch the engine
+//! or burn.
 
 use crate::train::{EnsembleOutcome, Event, Parameter, Probe, RunInfo, StageOutcome, StageStart};
 use std::collections::BTreeMap;
@@ -31,11 +32,88 @@ pub struct StageHistory {
     pub temperature: Option<f64>,
     pub alpha: Option<f64>,
     pub beta: Option<f64>,
+    /// `(step, seconds trained)` at each metric report, for the wall-time axis.
+    pub clock: Vec<[f64; 2]>,
+    /// Whether the stage goes on past its planned epochs until stopped (the user's toggle).
+    pub keep_training: bool,
 }
 
 impl StageHistory {
     pub fn has_teacher(&self) -> bool {
         self.teacher.is_some()
+    }
+
+    /// The value of a live parameter now in force.
+    pub fn parameter(&self, parameter: Parameter) -> Option<f64> {
+        match parameter {
+            Parameter::Temperature => self.temperature,
+            Parameter::Alpha => self.alpha,
+            Parameter::Beta => self.beta,
+        }
+    }
+
+    fn set_parameter(&mut self, parameter: Parameter, value: f64) {
+        match parameter {
+            Parameter::Temperature => self.temperature = Some(value),
+            Parameter::Alpha => self.alpha = Some(value),
+            Parameter::Beta => self.beta = Some(value),
+        }
+    }
+
+    /// Whether the stage has a live parameter to steer.
+    pub fn is_steerable(&self) -> bool {
+        Parameter::ALL.iter().any(|&p| self.parameter(p).is_some())
+    }
+
+    /// Optimizer steps per epoch (0 when not known yet).
+    pub fn steps_per_epoch(&self) -> u64 {
+        self.start.as_ref().map_or(0, |s| s.steps_per_epoch)
+    }
+
+    /// The (fractional) epoch a step falls in: 1.0 after the first epoch's last step.
+    pub fn epochs_at(&self, step: f64) -> f64 {
+        match self.steps_per_epoch() {
+            0 => step,
+            per_epoch => step / per_epoch as f64,
+        }
+    }
+
+    /// The 1-based epoch a step belongs to.
+    pub fn epoch_of(&self, step: u64) -> u64 {
+        match self.steps_per_epoch() {
+            0 => 0,
+            per_epoch => step.div_ceil(per_epoch).max(1),
+        }
+    }
+
+    /// Seconds trained at `step`, interpolated between reports (from the stage's wall time when
+    /// the reports carry no time: a recorded run).
+    pub fn seconds_at(&self, step: f64) -> f64 {
+        interpolate(&self.time_line(), step, 0, 1)
+    }
+
+    /// The step at `seconds` of training: the inverse of [`StageHistory::seconds_at`].
+    pub fn step_at_seconds(&self, seconds: f64) -> f64 {
+        interpolate(&self.time_line(), seconds, 1, 0)
+    }
+
+    fn time_line(&self) -> std::borrow::Cow<'_, [[f64; 2]]> {
+        if self.clock.len() >= 2 {
+            return std::borrow::Cow::Borrowed(&self.clock);
+        }
+        let (steps, seconds) = self.outcome.as_ref().map_or((0, 0.0), |o| (o.steps, o.wall_seconds));
+        std::borrow::Cow::Owned(vec![[0.0, 0.0], [steps.max(1) as f64, seconds]])
+    }
+}
+
+/// Linear interpolation of column `to` at `at` in column `from` of points sorted by both.
+fn interpolate(points: &[[f64; 2]], at: f64, from: usize, to: usize) -> f64 {
+    let after = points.partition_point(|p| p[from] < at);
+    match (after.checked_sub(1).and_then(|i| points.get(i)), points.get(after)) {
+        (Some(a), Some(b)) if b[from] > a[from] => a[to] + (b[to] - a[to]) * (at - a[from]) / (b[from] - a[from]),
+        (_, Some(b)) => b[to],
+        (Some(a), None) => a[to],
+        (None, None) => at,
     }
 }
 
@@ -61,6 +139,9 @@ pub struct RunHistory {
     pub started_at: Instant,
     /// When the `Finished` event arrived; the elapsed time stops there.
     pub finished_at: Option<Instant>,
+    /// Time spent paused before the current pause, and when the current pause began.
+    paused_for: Duration,
+    paused_since: Option<Instant>,
     /// Steps per second of the running stage, smoothed.
     pub steps_per_second: f64,
     last_rate_sample: Option<(Instant, u64)>,
@@ -78,6 +159,8 @@ impl Default for RunHistory {
             finished: false,
             started_at: Instant::now(),
             finished_at: None,
+            paused_for: Duration::ZERO,
+            paused_since: None,
             steps_per_second: 0.0,
             last_rate_sample: None,
         }
@@ -106,17 +189,24 @@ impl RunHistory {
             }
             Event::StageStarted(start) => {
                 let index = start.stage;
-                self.progress = Some(Progress { stage: index, step: 0, epoch: 1, paused: self.is_paused() });
+                let paused = self.is_paused();
+                self.progress = Some(Progress { stage: index, step: 0, epoch: 1, paused });
                 self.last_rate_sample = None;
                 if let Some(stage) = self.stages.get_mut(index) {
+                    stage.keep_training = start.keep_training;
                     stage.start = Some(start);
                 }
             }
             Event::Metrics(points) => {
                 for point in points {
-                    if let Some(stage) = self.stages.get_mut(point.stage) {
-                        stage.series.entry(point.metric).or_default().push([point.step as f64, point.value]);
+                    let Some(stage) = self.stages.get_mut(point.stage) else { continue };
+                    let step = point.step as f64;
+                    if let Some(seconds) = point.seconds
+                        && stage.clock.last().is_none_or(|last| last[0] < step)
+                    {
+                        stage.clock.push([step, seconds]);
                     }
+                    stage.series.entry(point.metric).or_default().push([step, point.value]);
                 }
             }
             Event::Probe(probe) => {
@@ -126,16 +216,13 @@ impl RunHistory {
             }
             Event::Progress { stage, step, epoch, paused } => {
                 self.update_rate(step);
+                self.track_pause(paused);
                 self.progress = Some(Progress { stage, step, epoch, paused });
             }
             Event::ParameterChanged { stage, step, parameter, value, .. } => {
                 if let Some(history) = self.stages.get_mut(stage) {
                     history.markers.push(Marker { step, parameter, value });
-                    match parameter {
-                        Parameter::Temperature => history.temperature = Some(value),
-                        Parameter::Alpha => history.alpha = Some(value),
-                        Parameter::Beta => history.beta = Some(value),
-                    }
+                    history.set_parameter(parameter, value);
                 }
             }
             Event::Diverged { stage, step } => {
@@ -161,9 +248,22 @@ impl RunHistory {
             Event::Notice(text) => self.notices.push(text),
             Event::Error(text) => self.error = Some(text),
             Event::Finished { .. } => {
+                self.track_pause(false);
                 self.finished = true;
                 self.finished_at = Some(Instant::now());
             }
+        }
+    }
+
+    /// Starts or ends a pause, so the elapsed time leaves it out.
+    fn track_pause(&mut self, paused: bool) {
+        match (paused, self.paused_since) {
+            (true, None) => self.paused_since = Some(Instant::now()),
+            (false, Some(since)) => {
+                self.paused_for += since.elapsed();
+                self.paused_since = None;
+            }
+            _ => {}
         }
     }
 
@@ -191,24 +291,40 @@ impl RunHistory {
         self.progress.map(|p| p.stage)
     }
 
-    /// The running stage, if its method has a temperature or an alpha to steer.
+    /// The running stage, if it has a live parameter to steer.
     pub fn steerable_stage(&self) -> Option<&StageHistory> {
         let stage = self.stages.get(self.current_stage()?)?;
-        (stage.outcome.is_none() && (stage.temperature.is_some() || stage.alpha.is_some() || stage.beta.is_some()))
-            .then_some(stage)
+        (stage.outcome.is_none() && stage.is_steerable()).then_some(stage)
     }
 
-    /// What `summary.json` would hold for this run.
-    pub fn summary(&self, seed: u64) -> crate::record::Summary {
+    /// The stage whose live parameters the controls show: the running one if it has any, else
+    /// the next that will, else the last that had them.
+    pub fn slider_stage(&self) -> Option<usize> {
+        let steerable = |i: &usize| self.stages[*i].is_steerable();
+        let running = self.current_stage().filter(|&i| self.stages.get(i).is_some_and(|s| s.outcome.is_none()));
+        let upcoming = (0..self.stages.len()).filter(|&i| self.stages[i].outcome.is_none()).find(steerable);
+        running.filter(steerable).or(upcoming).or_else(|| (0..self.stages.len()).rev().find(steerable))
+    }
+
+    /// What `summary.json` would hold for this run (with its fork origin, for a fork).
+    pub fn summary(&self, fork: Option<crate::record::ForkRecord>) -> crate::record::Summary {
         let info = self.info.as_ref();
         crate::record::Summary {
             preset: info.map_or_else(String::new, |i| i.preset.clone()),
-            dataset: info.map_or_else(String::new, |i| i.dataset.clone()),
+            dataset: info.map_or_else(String::new, |i| i.data.dataset.clone()),
             device: info.map_or_else(String::new, |i| i.device.clone()),
-            seed,
+            seed: info.map_or(0, |i| i.seed),
             stages: self.stages.iter().filter_map(|s| s.outcome.clone()).collect(),
             ensembles: self.ensembles.clone(),
+            fork,
         }
+    }
+
+    /// Where this run branched off its parent, as `summary.json` records it.
+    pub fn fork_record(&self, parent: &str) -> Option<crate::record::ForkRecord> {
+        let origin = self.info.as_ref()?.fork?;
+        let stage = self.stages.get(origin.stage)?.name.clone();
+        Some(crate::record::ForkRecord { parent: parent.to_string(), stage, step: origin.step })
     }
 
     /// Every metric point heard, stage by stage, with its epoch worked out from the stage's
@@ -216,23 +332,36 @@ impl RunHistory {
     pub fn metric_points(&self) -> Vec<crate::train::MetricPoint> {
         let mut points = Vec::new();
         for (index, stage) in self.stages.iter().enumerate() {
-            let per_epoch = stage.start.as_ref().map_or(0, |s| s.total_steps.div_ceil(s.epochs.max(1) as u64));
             for (metric, series) in &stage.series {
                 points.extend(series.iter().map(|&[step, value]| crate::train::MetricPoint {
                     stage: index,
                     step: step as u64,
-                    epoch: if per_epoch > 0 { (step as u64).div_ceil(per_epoch).max(1) } else { 0 },
+                    epoch: stage.epoch_of(step as u64),
                     metric: metric.clone(),
                     value,
+                    seconds: None,
                 }));
             }
         }
         points
     }
 
-    /// Writes this run as a run folder (`config.toml`, `metrics.csv`, `summary.json`, as
-    /// `kdlab run` writes them) plus its curves as SVG and PNG.
-    pub fn save(&self, dir: &std::path::Path) -> Result<(), crate::export::ExportError> {
+    /// The probe examples and each stage's latest probe, as `probes.json` holds them.
+    pub fn probe_record(&self) -> crate::record::ProbeRecord {
+        crate::record::ProbeRecord {
+            data: self.info.as_ref().map(|i| i.data.clone()).unwrap_or_default(),
+            probes: self.stages.iter().map(|s| s.probe.clone()).collect(),
+        }
+    }
+
+    /// Writes this run as a run folder (`config.toml`, `metrics.csv`, `summary.json` and
+    /// `probes.json`, as `kdlab run` writes them) plus its curves as SVG and PNG; a fork records
+    /// its parent.
+    pub fn save(
+        &self,
+        dir: &std::path::Path,
+        fork: Option<crate::record::ForkRecord>,
+    ) -> Result<(), crate::export::ExportError> {
         let io = |e| crate::export::ExportError::io(dir, e);
         let info = self.info.as_ref();
         let stages =
@@ -240,6 +369,8 @@ impl RunHistory {
         let config = info.map_or("", |i| i.config.as_str());
         let mut recorder = crate::record::RunRecorder::create_with(dir, config, stages).map_err(io)?;
         recorder.record(&Event::Metrics(self.metric_points())).map_err(io)?;
+        recorder.set_probes(self.probe_record());
+        recorder.write_probes().map_err(io)?;
         for (index, stage) in self.stages.iter().enumerate() {
             for marker in &stage.markers {
                 let event = Event::ParameterChanged {
@@ -252,21 +383,41 @@ impl RunHistory {
                 recorder.record(&event).map_err(io)?;
             }
         }
-        let summary = self.summary(0);
+        let summary = self.summary(fork);
         recorder.write_summary(&summary).map_err(io)?;
-        let run = [crate::report::SeedRun { seed: 0, summary, metrics: self.metric_points() }];
+        let run = [crate::report::SeedRun { seed: summary.seed, summary, metrics: self.metric_points() }];
         crate::report::write_plots(dir, &run)
     }
 
-    /// Time since the run started, up to its end.
+    /// Time since the run started, up to its end, time spent paused left out.
     pub fn elapsed(&self) -> Duration {
-        self.finished_at.unwrap_or_else(Instant::now).duration_since(self.started_at)
+        let end = self.finished_at.unwrap_or_else(Instant::now);
+        let pausing = self.paused_since.map_or(Duration::ZERO, |since| end.saturating_duration_since(since));
+        end.duration_since(self.started_at).saturating_sub(self.paused_for + pausing)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paused_time_is_not_elapsed_time() {
+        let mut history = RunHistory::default();
+        let progress = |paused| Event::Progress { stage: 0, step: 1, epoch: 1, paused };
+        history.apply(progress(true));
+        std::thread::sleep(Duration::from_millis(60));
+        history.apply(progress(false));
+        assert!(history.elapsed() < Duration::from_millis(50), "{:?}", history.elapsed());
+    }
+
+    #[test]
+    fn steps_map_to_seconds_and_back() {
+        let stage = StageHistory { clock: vec![[0.0, 0.0], [10.0, 2.0], [20.0, 6.0]], ..StageHistory::default() };
+        assert_eq!(stage.seconds_at(15.0), 4.0);
+        assert_eq!(stage.step_at_seconds(4.0), 15.0);
+        assert_eq!(stage.seconds_at(30.0), 6.0, "held at the last report");
+    }
 
     #[test]
     fn the_elapsed_time_stops_when_the_run_finishes() {

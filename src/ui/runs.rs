@@ -1,5 +1,6 @@
 //! The runs the workbench holds — queued, running or finished — each with its label, colour,
-//! visibility and seed group; queued runs start on a pool of engine threads as slots free up.
+//! visibility, seed group and, for a fork, the run it branched off; queued runs start on a pool
+//! of engine threads as slots free up, forks start at once beside their parent.
 
 use super::history::RunHistory;
 use super::session::Session;
@@ -15,8 +16,6 @@ pub struct RunRequest {
     pub device: DeviceChoice,
     /// Runs of one "repeat over seeds" share a group and are drawn as mean ± std.
     pub group: Option<usize>,
-    /// The seed a repeat gave this run.
-    pub seed: Option<u64>,
 }
 
 enum RunState {
@@ -25,22 +24,33 @@ enum RunState {
     Started(Box<Session>),
 }
 
+/// A "repeat over seeds": its name and how many runs it has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedGroup {
+    pub id: usize,
+    /// The preset's name as the group's rows and curves show it.
+    pub name: String,
+    pub size: usize,
+}
+
 /// One run.
 pub struct Run {
+    /// Stable for the run's whole life (indices shift when a failed start is dropped).
+    pub id: u64,
     pub label: String,
     pub group: Option<usize>,
-    pub seed: Option<u64>,
     pub visible: bool,
+    /// The run's colour (a palette index) in every view; a seed group's runs share one.
+    pub color: usize,
+    /// The id of the run this one was forked off.
+    pub parent: Option<u64>,
     state: RunState,
 }
 
 impl Run {
     /// What the run has reported (nothing while queued).
     pub fn history(&self) -> Option<&RunHistory> {
-        match &self.state {
-            RunState::Started(session) => Some(&session.history),
-            RunState::Queued(_) => None,
-        }
+        self.session().map(|s| &s.history)
     }
 
     pub fn session(&self) -> Option<&Session> {
@@ -50,7 +60,7 @@ impl Run {
         }
     }
 
-    fn session_mut(&mut self) -> Option<&mut Session> {
+    pub fn session_mut(&mut self) -> Option<&mut Session> {
         match &mut self.state {
             RunState::Started(session) => Some(session),
             RunState::Queued(_) => None,
@@ -64,6 +74,10 @@ impl Run {
     pub fn is_running(&self) -> bool {
         self.session().is_some_and(Session::is_running)
     }
+
+    pub fn is_finished(&self) -> bool {
+        self.history().is_some_and(|h| h.finished)
+    }
 }
 
 /// All runs, and the one the per-run views and controls follow.
@@ -71,7 +85,9 @@ impl Run {
 pub struct Runs {
     pub runs: Vec<Run>,
     pub current: usize,
-    next_group: usize,
+    pub groups: Vec<SeedGroup>,
+    next_id: u64,
+    next_color: usize,
 }
 
 impl Runs {
@@ -82,57 +98,92 @@ impl Runs {
             .iter()
             .map(|run| {
                 let history = run.history().filter(|h| h.finished)?;
+                let seed = history.info.as_ref().map_or(0, |i| i.seed);
                 Some(crate::report::SeedRun {
-                    seed: run.seed.unwrap_or_default(),
-                    summary: history.summary(run.seed.unwrap_or_default()),
+                    seed,
+                    summary: history.summary(None),
                     metrics: history.metric_points(),
                 })
             })
             .collect()
     }
 
+    /// The histories of a seed group's finished runs, with their seeds.
+    pub fn group_histories(&self, group: usize) -> Vec<&RunHistory> {
+        self.runs.iter().filter(|r| r.group == Some(group)).filter_map(Run::history).collect()
+    }
+
+    pub fn group(&self, id: usize) -> Option<&SeedGroup> {
+        self.groups.iter().find(|g| g.id == id)
+    }
+
     /// Forgets every run (their engines are cancelled as their sessions drop).
     pub fn clear(&mut self) {
         self.runs.clear();
+        self.groups.clear();
         self.current = 0;
     }
 
-    /// A fresh group id for a repeat over seeds.
-    pub fn new_group(&mut self) -> usize {
-        self.next_group += 1;
-        self.next_group
+    /// A new seed group of `size` runs named `name`; returns its id.
+    pub fn new_group(&mut self, name: String, size: usize) -> usize {
+        let id = self.groups.iter().map(|g| g.id + 1).max().unwrap_or(0);
+        self.groups.push(SeedGroup { id, name, size });
+        id
+    }
+
+    /// The colour the next run gets: a group's runs share the colour of its first.
+    fn color_for(&mut self, group: Option<usize>) -> usize {
+        let shared = group.and_then(|g| self.runs.iter().find(|r| r.group == Some(g))).map(|r| r.color);
+        shared.unwrap_or_else(|| {
+            self.next_color += 1;
+            self.next_color - 1
+        })
+    }
+
+    fn push(&mut self, label: String, group: Option<usize>, parent: Option<u64>, state: RunState) {
+        let color = self.color_for(group);
+        self.next_id += 1;
+        self.runs.push(Run { id: self.next_id, label, group, visible: true, color, parent, state });
     }
 
     pub fn queue(&mut self, request: RunRequest) {
-        self.runs.push(Run {
-            label: request.label.clone(),
-            group: request.group,
-            seed: request.seed,
-            visible: true,
-            state: RunState::Queued(request),
-        });
+        let (label, group) = (request.label.clone(), request.group);
+        self.push(label, group, None, RunState::Queued(request));
     }
 
     /// Adds a run that is already started (a recorded run, the frame-time benchmark's replay).
     pub fn adopt(&mut self, label: &str, session: Session) {
-        self.runs.push(Run {
-            label: label.into(),
-            group: None,
-            seed: None,
-            visible: true,
-            state: RunState::Started(Box::new(session)),
-        });
+        self.push(label.into(), None, None, RunState::Started(Box::new(session)));
     }
 
-    /// Takes in every started run's events and starts queued runs while fewer than `pool`
-    /// are running; returns whether anything happened.
-    pub fn pump(&mut self, pool: usize) -> bool {
+    /// The position of a queued run in the queue (1 = starts next).
+    pub fn queue_position(&self, index: usize) -> Option<usize> {
+        self.runs.get(index).filter(|r| r.is_queued())?;
+        Some(self.runs[..=index].iter().filter(|r| r.is_queued()).count())
+    }
+
+    pub fn index_of(&self, id: u64) -> Option<usize> {
+        self.runs.iter().position(|r| r.id == id)
+    }
+
+    /// Takes in every started run's events and forks, starts queued runs while fewer than `pool`
+    /// are running, and drops runs that failed before their data was ready. Returns whether
+    /// anything happened and the failed runs' messages.
+    pub fn pump(&mut self, pool: usize) -> (bool, Vec<String>) {
         let mut changed = false;
+        let mut forks = Vec::new();
         for run in &mut self.runs {
             if let Some(session) = run.session_mut() {
-                changed |= session.drain();
+                let (arrived, forked) = session.drain();
+                changed |= arrived;
+                forks.extend(forked.into_iter().map(|fork| (run.id, fork)));
             }
         }
+        for (parent, fork) in forks {
+            self.push(fork.label, None, Some(parent), RunState::Started(Box::new(fork.session)));
+        }
+        let failed = self.drop_failed_starts();
+        changed |= !failed.is_empty();
         let mut running = self.runs.iter().filter(|r| r.is_running()).count();
         for run in &mut self.runs {
             if running >= pool.max(1) {
@@ -145,7 +196,29 @@ impl Runs {
                 changed = true;
             }
         }
-        changed
+        (changed, failed)
+    }
+
+    /// Removes runs whose engine ended with an error before any data was ready (a preset or data
+    /// that cannot load): they have nothing to show, and the message goes to the banner.
+    fn drop_failed_starts(&mut self) -> Vec<String> {
+        let failed = |r: &Run| r.history().is_some_and(|h| h.finished && h.info.is_none());
+        let mut messages = Vec::new();
+        let mut index = 0;
+        while index < self.runs.len() {
+            if failed(&self.runs[index]) {
+                let run = self.runs.remove(index);
+                let error = run.history().and_then(|h| h.error.clone()).unwrap_or_else(|| "the run did not start".into());
+                messages.push(format!("{}: {error}", run.label));
+                // The followed run stays followed.
+                if self.current > index || self.current >= self.runs.len() {
+                    self.current = self.current.saturating_sub(1);
+                }
+            } else {
+                index += 1;
+            }
+        }
+        messages
     }
 
     pub fn current(&self) -> Option<&Run> {

@@ -3,7 +3,8 @@
 
 use super::history::RunHistory;
 use crate::device::DeviceChoice;
-use crate::train::{Command, Engine, PresetSource, TeacherCache};
+use crate::train::{Command, Engine, Parameter, PresetSource, TeacherCache};
+use std::collections::VecDeque;
 
 /// At most this many events are taken per frame, so a burst cannot stall drawing.
 const EVENTS_PER_FRAME: usize = 2_000;
@@ -12,6 +13,14 @@ const EVENTS_PER_FRAME: usize = 2_000;
 pub struct Session {
     engine: Option<Engine>,
     pub history: RunHistory,
+    /// Labels for the forks asked for and not yet started, oldest first.
+    fork_labels: VecDeque<String>,
+}
+
+/// A run forked off a session, ready to be added beside it.
+pub struct Forked {
+    pub label: String,
+    pub session: Session,
 }
 
 impl Session {
@@ -27,12 +36,12 @@ impl Session {
         for event in events {
             history.apply(event);
         }
-        Session { engine: None, history }
+        Session { engine: None, history, fork_labels: VecDeque::new() }
     }
 
     /// A run whose events come from `engine`.
     pub fn of(engine: Engine) -> Session {
-        Session { engine: Some(engine), history: RunHistory::default() }
+        Session { engine: Some(engine), history: RunHistory::default(), fork_labels: VecDeque::new() }
     }
 
     /// Sends a command; a finished engine ignores it.
@@ -42,21 +51,37 @@ impl Session {
         }
     }
 
+    /// Asks the engine to branch off a run labelled `label` at its current step, with `changes`.
+    pub fn fork(&mut self, label: String, changes: Vec<(Parameter, f64)>) {
+        if self.is_running() {
+            self.fork_labels.push_back(label);
+            self.send(Command::Fork(changes));
+        }
+    }
+
     /// Takes in whatever the engine has sent since the last frame; returns whether anything
-    /// arrived.
-    pub fn drain(&mut self) -> bool {
-        let Some(engine) = &self.engine else { return false };
+    /// arrived, and the runs forked off since.
+    pub fn drain(&mut self) -> (bool, Vec<Forked>) {
+        let Some(engine) = &self.engine else { return (false, Vec::new()) };
         let events: Vec<_> = engine.events.try_iter().take(EVENTS_PER_FRAME).collect();
-        let changed = !events.is_empty();
+        let forks: Vec<Engine> = engine.forks.try_iter().collect();
+        let changed = !events.is_empty() || !forks.is_empty();
         for event in events {
             self.history.apply(event);
         }
+        let forked = forks
+            .into_iter()
+            .map(|engine| Forked {
+                label: self.fork_labels.pop_front().unwrap_or_else(|| "fork".into()),
+                session: Session::of(engine),
+            })
+            .collect();
         if self.history.finished
             && let Some(engine) = self.engine.take()
         {
             engine.join();
         }
-        changed
+        (changed, forked)
     }
 
     /// Whether the engine is still working.

@@ -1,6 +1,7 @@
 //! What the app remembers between launches (through eframe's storage): the chosen preset,
-//! dataset and device, recent preset files, the smoothing, and the tile arrangement.
+//! dataset and device, recent preset files, how the curves are drawn, and the tile arrangement.
 
+use super::history::StageHistory;
 use crate::device::DeviceChoice;
 use crate::train::{PresetError, PresetSource};
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,46 @@ impl PresetChoice {
     }
 }
 
+/// What the curves' x axis counts, per stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum XAxis {
+    #[default]
+    Step,
+    Epoch,
+    /// Seconds trained, time spent paused left out.
+    Time,
+}
+
+impl XAxis {
+    pub const ALL: [XAxis; 3] = [XAxis::Step, XAxis::Epoch, XAxis::Time];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            XAxis::Step => "step",
+            XAxis::Epoch => "epoch",
+            XAxis::Time => "seconds trained",
+        }
+    }
+
+    /// Where `step` of `stage` lies on this axis.
+    pub fn x_of(self, stage: &StageHistory, step: f64) -> f64 {
+        match self {
+            XAxis::Step => step,
+            XAxis::Epoch => stage.epochs_at(step),
+            XAxis::Time => stage.seconds_at(step),
+        }
+    }
+
+    /// The step of `stage` at `x` on this axis.
+    pub fn step_of(self, stage: &StageHistory, x: f64) -> f64 {
+        match self {
+            XAxis::Step => x,
+            XAxis::Epoch => x * stage.steps_per_epoch().max(1) as f64,
+            XAxis::Time => stage.step_at_seconds(x),
+        }
+    }
+}
+
 /// Persistent settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -55,6 +96,10 @@ pub struct Settings {
     pub device: DeviceChoice,
     /// Debiased-EMA weight for the curves, 0 (off) to 0.99.
     pub smoothing: f64,
+    /// What the curves' x axis counts.
+    pub x_axis: XAxis,
+    /// Losses on a logarithmic axis.
+    pub log_loss: bool,
     pub recent_files: Vec<PathBuf>,
     /// Where "Export plots" writes.
     pub export_dir: PathBuf,
@@ -79,6 +124,8 @@ impl Default for Settings {
             dataset: None,
             device: DeviceChoice::Auto,
             smoothing: 0.6,
+            x_axis: XAxis::Step,
+            log_loss: false,
             recent_files: Vec::new(),
             export_dir: PathBuf::from("kdlab-exports"),
             pool_size: default_pool_size(),

@@ -28,7 +28,9 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     };
     ui.horizontal(|ui| {
         ui.label(format!("step {} · {how}", probe.step));
-        export_data_button(ui, view, || vec![("attention_maps".into(), attention_table(attention, &probe.examples))]);
+        export_data_button(ui, view, probe.stage, probe.step, || {
+            vec![("attention_maps".into(), attention_table(attention, &probe.examples))]
+        });
     });
     egui::ScrollArea::both().id_salt("attention_scroll").show(ui, |ui| grid(ui, view, attention, &chosen));
 }

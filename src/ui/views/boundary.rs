@@ -1,6 +1,8 @@
 //! Decision boundaries on 2-D data, TensorFlow Playground's main picture for two networks at
 //! once: the teacher's and the student's predicted class over the plane with the training
-//! points on top, and the teacher's soft probability surface at the current temperature.
+//! points on top, and the teacher's soft probability surface at the current temperature —
+//! computed here from the teacher's logits, so it follows the T slider at once, even while
+//! training is paused.
 
 use super::{ViewContext, available, export_data_button, probed_stage, series_color};
 use crate::export::table::Table;
@@ -9,7 +11,7 @@ use crate::ui::paint::cell_grid;
 use egui::Color32;
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
-    let Some((_, info, probe)) = probed_stage(ui, view, "boundary_stage") else { return };
+    let Some((history, info, probe)) = probed_stage(ui, view, "boundary_stage") else { return };
     let Some(plane) = &info.plane else {
         ui.label("No decision boundary: it needs 2-D data (moons, spirals, blobs, a 2-feature CSV).");
         return;
@@ -19,36 +21,42 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         "step {} · x {:.2}..{:.2}, y {:.2}..{:.2} · faded: predicted class; dots: training points",
         probe.step, plane.x[0], plane.x[1], plane.y[0], plane.y[1]
     ));
-    export_data_button(ui, view, || vec![("decision_boundary".into(), boundary_table(boundary, plane))]);
+    let stage = &history.stages[probe.stage];
+    let temperature = super::soft_targets::current_temperature(view, stage).unwrap_or(1.0);
+    let soft = boundary.soft(temperature);
+    export_data_button(ui, view, probe.stage, probe.step, || {
+        vec![("decision_boundary".into(), boundary_table(boundary, &soft, temperature, plane))]
+    });
     let side = ((ui.available_width() - 24.0) / 3.0).min(ui.available_height() - 40.0).clamp(120.0, 360.0);
-    ui.horizontal_top(|ui| match &boundary.teacher_class {
+    let soft_color = |cell: usize| soft_color(&soft, boundary.classes, cell);
+    ui.horizontal_wrapped(|ui| match &boundary.teacher_class {
         Some(teacher) => {
             panel(ui, "teacher: class", side, plane, |cell| region(teacher[cell]));
             panel(ui, "student: class", side, plane, |cell| region(boundary.student_class[cell]));
-            let title = format!("teacher: soft, T = {:.2}", boundary.temperature);
-            panel(ui, &title, side, plane, |cell| soft_color(boundary, cell));
+            panel(ui, &format!("teacher: soft, T = {temperature:.2}"), side, plane, soft_color);
         }
         None => {
             panel(ui, "this stage (no teacher): class", side, plane, |cell| region(boundary.student_class[cell]));
-            let title = format!("its soft, T = {:.2}", boundary.temperature);
-            panel(ui, &title, side, plane, |cell| soft_color(boundary, cell));
+            panel(ui, &format!("its soft, T = {temperature:.2}"), side, plane, soft_color);
         }
     });
 }
 
 /// Every grid cell: its centre in the data's units, both predicted classes and the soft
-/// probabilities drawn on the right.
-fn boundary_table(boundary: &BoundaryProbe, plane: &Plane) -> Table {
-    let mut columns = vec!["x".to_string(), "y".into(), "teacher_class".into(), "student_class".into()];
+/// probabilities drawn on the right (at `temperature`).
+fn boundary_table(boundary: &BoundaryProbe, soft: &[f32], temperature: f64, plane: &Plane) -> Table {
+    let mut columns =
+        vec!["temperature".to_string(), "x".into(), "y".into(), "teacher_class".into(), "student_class".into()];
     columns.extend((0..boundary.classes).map(|k| format!("p_{k}")));
     let mut table = Table { columns, rows: Vec::new() };
     let at = |range: [f32; 2], i: usize| range[0] + (range[1] - range[0]) * (i as f32 + 0.5) / GRID as f32;
     for cell in 0..GRID * GRID {
         let (row, column) = (cell / GRID, cell % GRID);
         let teacher = boundary.teacher_class.as_ref().map_or_else(String::new, |t| t[cell].to_string());
-        let mut values = vec![at(plane.x, column).to_string(), at(plane.y, row).to_string(), teacher];
+        let mut values =
+            vec![temperature.to_string(), at(plane.x, column).to_string(), at(plane.y, row).to_string(), teacher];
         values.push(boundary.student_class[cell].to_string());
-        values.extend(boundary.soft[cell * boundary.classes..(cell + 1) * boundary.classes].iter().map(f32::to_string));
+        values.extend(soft[cell * boundary.classes..(cell + 1) * boundary.classes].iter().map(f32::to_string));
         table.push(values);
     }
     table
@@ -78,9 +86,9 @@ fn region(class: u32) -> Color32 {
 
 /// The class colours mixed by the teacher's probabilities: pure where it is sure, grey where
 /// the soft targets spread (the dark knowledge).
-fn soft_color(boundary: &BoundaryProbe, cell: usize) -> Color32 {
-    let k = boundary.classes;
-    let probabilities = &boundary.soft[cell * k..(cell + 1) * k];
+fn soft_color(soft: &[f32], classes: usize, cell: usize) -> Color32 {
+    let k = classes;
+    let Some(probabilities) = soft.get(cell * k..(cell + 1) * k) else { return Color32::GRAY };
     let mut mixed = [0.0f32; 3];
     for (class, &p) in probabilities.iter().enumerate() {
         let color = series_color(class);

@@ -1,22 +1,71 @@
-//! The control panel: preset, dataset and device pickers, the run buttons, and the live
-//! temperature, alpha (and, for AT and DKD, beta) sliders for the running distillation stage.
+//! The control panel: preset (checked as soon as it is picked), dataset (those the preset cannot
+//! use greyed with the reason) and device pickers; the run buttons (Start adds a run, Reset asks
+//! first); keep training; the live sliders of the followed stage (T, α and, for AT and DKD, β)
+//! showing its real values; forking the followed run; the stage list; comparison and export.
 
 use super::{Action, Browse, Queue, ViewContext};
 use crate::data::DATASET_NAMES;
 use crate::device::DeviceChoice;
-use crate::train::Command;
-use crate::ui::settings::PresetChoice;
+use crate::train::{Command, Parameter};
+use crate::ui::history::{RunHistory, StageHistory};
+use crate::ui::settings::{PresetChoice, Settings};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 const TEMPERATURE_HELP: &str = "Temperature T of the soft targets, from the next optimizer step:\n\
     loss = (1 - α)·CE(s, y) + α·T²·KL(softmax(t/T) || softmax(s/T))";
 const ALPHA_HELP: &str = "Weight α of the soft-target term, from the next optimizer step:\n\
     loss = (1 - α)·CE(s, y) + α·T²·KL(softmax(t/T) || softmax(s/T))";
-
 const AT_BETA_HELP: &str = "Weight β of attention transfer, from the next optimizer step:\n\
     loss = (1 - α)·CE + α·T²·KL + β·Σ_blocks mean((a_s - a_t)²),  a = normalised channel mean of F²";
 const DKD_BETA_HELP: &str = "Weight β of the non-target-class term, from the next optimizer step:\n\
     loss = CE + warm-up·(α·TCKD + β·NCKD)";
+
+/// Text fields never get narrower than this, nor wider than the panel.
+const MIN_FIELD: f32 = 80.0;
+
+/// The chosen preset checked against the chosen dataset (without loading data), and the
+/// bundled datasets it cannot use with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresetCheck {
+    /// What was checked: the preset and the dataset setting.
+    pub key: (PresetChoice, Option<String>),
+    /// The preset's stages in one line, or the same one-line message the CLI prints.
+    pub result: Result<String, String>,
+    pub unusable: HashMap<String, String>,
+}
+
+impl PresetCheck {
+    /// Checks the settings' preset with the settings' dataset and with every bundled one.
+    pub fn of(settings: &Settings) -> PresetCheck {
+        let key = (settings.preset.clone(), settings.dataset.clone());
+        let source = match settings.preset.source() {
+            Ok(source) => source,
+            Err(error) => return PresetCheck { key, result: Err(error.to_string()), unusable: HashMap::new() },
+        };
+        let result = crate::train::launch::check(&source, &settings.overrides())
+            .map(|preset| {
+                let stages: Vec<String> =
+                    preset.stages.iter().map(|s| format!("{} ({})", s.name, s.method.name())).collect();
+                format!("{} stages: {}", stages.len(), stages.join(", "))
+            })
+            .map_err(|e| e.to_string());
+        let unusable = DATASET_NAMES
+            .iter()
+            .filter_map(|name| {
+                let overrides = [format!("data.dataset={name}")];
+                let error = crate::train::launch::check(&source, &overrides).err()?;
+                Some((name.to_string(), error.message))
+            })
+            .collect();
+        PresetCheck { key, result, unusable }
+    }
+
+    /// Whether this check is about the settings as they are now.
+    pub fn is_for(&self, settings: &Settings) -> bool {
+        self.key.0 == settings.preset && self.key.1 == settings.dataset
+    }
+}
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     egui::ScrollArea::vertical().show(ui, |ui| {
@@ -36,8 +85,13 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     });
 }
 
+/// A text field as wide as what is left of the row, within limits.
+fn field_width(ui: &egui::Ui, reserve: f32) -> f32 {
+    (ui.available_width() - reserve).max(MIN_FIELD)
+}
+
 fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Preset");
         let combo =
             egui::ComboBox::from_id_salt("preset").selected_text(view.settings.preset.label()).show_ui(ui, |ui| {
@@ -61,13 +115,14 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
             });
         combo.response.labelled_by(label.id);
     });
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Preset file");
+        let width = field_width(ui, 140.0).min(220.0);
         let field = ui
             .add(
                 egui::TextEdit::singleline(&mut view.selection.path_input)
                     .hint_text("path/to/preset.toml")
-                    .desired_width(110.0),
+                    .desired_width(width),
             )
             .labelled_by(label.id);
         let open = ui.button("Open…").on_hover_text("Open the preset file whose path is typed on the left");
@@ -79,19 +134,36 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
             view.actions.push(Action::OpenPreset(PathBuf::from(view.selection.path_input.trim())));
         }
     });
+    match view.selection.check.as_ref().map(|c| &c.result) {
+        Some(Ok(stages)) => {
+            ui.add(egui::Label::new(egui::RichText::new(stages).small().weak()).wrap());
+        }
+        Some(Err(message)) => {
+            let text = egui::RichText::new(format!("Cannot start: {message}")).color(ui.visuals().error_fg_color);
+            ui.add(egui::Label::new(text).wrap());
+        }
+        None => {}
+    }
 }
 
 fn dataset_and_device(ui: &mut egui::Ui, view: &mut ViewContext) {
     egui::Grid::new("data_device").num_columns(2).show(ui, |ui| {
         let title = ui.label("Dataset");
         let label = view.settings.dataset.clone().unwrap_or_else(|| "as in the preset".into());
+        let unusable = view.selection.check.as_ref().map(|c| c.unusable.clone()).unwrap_or_default();
         let combo = egui::ComboBox::from_id_salt("dataset").selected_text(label).show_ui(ui, |ui| {
             if ui.selectable_label(view.settings.dataset.is_none(), "as in the preset").clicked() {
                 view.settings.dataset = None;
             }
             for name in DATASET_NAMES {
                 let selected = view.settings.dataset.as_deref() == Some(name);
-                if ui.selectable_label(selected, name).clicked() {
+                let reason = unusable.get(name);
+                let response = ui.add_enabled(reason.is_none(), egui::Button::selectable(selected, name));
+                let response = match reason {
+                    Some(reason) => response.on_disabled_hover_text(format!("This preset cannot use {name}: {reason}")),
+                    None => response,
+                };
+                if response.clicked() {
                     view.settings.dataset = Some(name.to_string());
                 }
             }
@@ -111,9 +183,16 @@ fn dataset_and_device(ui: &mut egui::Ui, view: &mut ViewContext) {
 }
 
 fn run_buttons(ui: &mut egui::Ui, view: &mut ViewContext) {
-    let paused = view.history.is_some_and(|h| h.is_paused());
+    let paused = view.history.is_some_and(RunHistory::is_paused);
+    let valid = view.selection.check.as_ref().is_none_or(|c| c.result.is_ok());
+    let has_runs = !view.runs.is_empty();
     ui.horizontal_wrapped(|ui| {
-        if ui.add_enabled(!view.running, egui::Button::new("Start")).clicked() {
+        let hint = if has_runs {
+            "Add a run of the chosen preset beside the others (nothing is cleared)"
+        } else {
+            "Train the chosen preset"
+        };
+        if ui.add_enabled(valid, egui::Button::new("Start")).on_hover_text(hint).clicked() {
             view.actions.push(Action::Start);
         }
         let (label, command) = if paused { ("Resume", Command::Resume) } else { ("Pause", Command::Pause) };
@@ -135,66 +214,99 @@ fn run_buttons(ui: &mut egui::Ui, view: &mut ViewContext) {
             view.actions.push(Action::Command(Command::Stop));
         }
         if ui
-            .add_enabled(view.history.is_some(), egui::Button::new("Reset"))
-            .on_hover_text("Start the preset again")
+            .add_enabled(has_runs && valid, egui::Button::new("Reset"))
+            .on_hover_text("Clear every run and start the preset again (asks first)")
             .clicked()
         {
-            view.actions.push(Action::Reset);
+            view.actions.push(Action::AskReset);
         }
     });
+    keep_training(ui, view);
 }
 
-fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
-    let stage = view.history.and_then(|h| h.steerable_stage());
-    let title = stage.map_or("Distillation (no running KD stage)".to_string(), |s| format!("Distillation: {}", s.name));
-    ui.label(title);
-    let (temperature, alpha) = (stage.and_then(|s| s.temperature), stage.and_then(|s| s.alpha));
-    let selection = &mut *view.selection;
-    let mut t = pending_value(&mut selection.pending_temperature, temperature, 4.0);
+/// Whether the running stage goes on past its epochs until Stop.
+fn keep_training(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let running = view.history.and_then(|h| {
+        let stage = h.stages.get(h.current_stage()?)?;
+        stage.outcome.is_none().then_some(stage)
+    });
+    let mut keep = running.is_some_and(|s| s.keep_training);
+    let enabled = view.running && running.is_some();
     let response = ui
-        .add_enabled(temperature.is_some(), slider(&mut t, 0.5..=50.0, "Temperature", 2).logarithmic(true))
-        .on_hover_text(TEMPERATURE_HELP);
-    if let Some(t) = track(&response, t, &mut selection.pending_temperature) {
-        view.actions.push(Action::Command(Command::SetTemperature(t)));
+        .add_enabled(enabled, egui::Checkbox::new(&mut keep, "Keep training"))
+        .on_hover_text("The running stage goes on past its planned epochs until you press Stop");
+    if response.changed() {
+        view.actions.push(Action::Command(Command::KeepTraining(keep)));
     }
-    let mut a = pending_value(&mut selection.pending_alpha, alpha, 0.9);
-    let response = ui.add_enabled(alpha.is_some(), slider(&mut a, 0.0..=1.0, "α", 3)).on_hover_text(ALPHA_HELP);
-    if let Some(a) = track(&response, a, &mut selection.pending_alpha) {
-        view.actions.push(Action::Command(Command::SetAlpha(a)));
+}
+
+/// How a live parameter's slider behaves: its range, log scale, decimals and help.
+fn slider_spec(parameter: Parameter, method: &str) -> (std::ops::RangeInclusive<f64>, bool, usize, &'static str) {
+    match parameter {
+        Parameter::Temperature => (0.5..=50.0, true, 2, TEMPERATURE_HELP),
+        Parameter::Alpha => (0.0..=1.0, false, 3, ALPHA_HELP),
+        Parameter::Beta => (0.0..=5000.0, true, 2, if method == "at" { AT_BETA_HELP } else { DKD_BETA_HELP }),
     }
-    // β only exists for AT and DKD; other stages do not show it.
-    if let Some((beta, method)) = stage.and_then(|s| s.beta.map(|b| (b, s.method))) {
-        let mut b = pending_value(&mut selection.pending_beta, Some(beta), beta);
-        let help = if method == "at" { AT_BETA_HELP } else { DKD_BETA_HELP };
-        let response = ui.add(slider(&mut b, 0.0..=5000.0, "β", 2).logarithmic(true)).on_hover_text(help);
-        if let Some(b) = track(&response, b, &mut selection.pending_beta) {
-            view.actions.push(Action::Command(Command::SetBeta(b)));
+}
+
+fn slider_label(parameter: Parameter) -> &'static str {
+    match parameter {
+        Parameter::Temperature => "Temperature",
+        Parameter::Alpha => "α",
+        Parameter::Beta => "β",
+    }
+}
+
+/// The followed stage's live parameters at their real values: steerable while the stage runs,
+/// shown greyed before it starts and after it ends.
+fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let history = view.history;
+    let stage = history.and_then(|h| Some((h, h.slider_stage()?)));
+    let Some((history, index)) = stage else {
+        ui.label("Distillation: this run has no stage with T, α or β");
+        return;
+    };
+    let stage = &history.stages[index];
+    let live = view.running && history.steerable_stage().is_some_and(|s| s.name == stage.name);
+    let when = match (&stage.outcome, live) {
+        (_, true) => "",
+        (Some(_), _) => " (finished)",
+        (None, _) if history.finished => " (did not run)",
+        (None, _) => " (starts later)",
+    };
+    ui.label(format!("Distillation: {}{when}", stage.name));
+    for parameter in Parameter::ALL {
+        let Some(confirmed) = stage.parameter(parameter) else { continue };
+        let (range, logarithmic, decimals, help) = slider_spec(parameter, stage.method);
+        let pending = view.selection.pending.entry(parameter);
+        let mut value = match pending {
+            std::collections::hash_map::Entry::Occupied(entry) if live && (*entry.get() - confirmed).abs() > 1e-9 => {
+                *entry.get()
+            }
+            std::collections::hash_map::Entry::Occupied(entry) => {
+                entry.remove();
+                confirmed
+            }
+            std::collections::hash_map::Entry::Vacant(_) => confirmed,
+        };
+        let slider = egui::Slider::new(&mut value, range)
+            .text(slider_label(parameter))
+            .max_decimals(decimals)
+            .logarithmic(logarithmic);
+        let response = ui.add_enabled(live, slider).on_hover_text(help);
+        if response.dragged() || committed(&response) {
+            view.selection.pending.insert(parameter, value);
+        }
+        if committed(&response) {
+            let command = match parameter {
+                Parameter::Temperature => Command::SetTemperature(value),
+                Parameter::Alpha => Command::SetAlpha(value),
+                Parameter::Beta => Command::SetBeta(value),
+            };
+            view.actions.push(Action::Command(command));
         }
     }
-}
-
-fn slider<'v>(
-    value: &'v mut f64,
-    range: std::ops::RangeInclusive<f64>,
-    text: &str,
-    decimals: usize,
-) -> egui::Slider<'v> {
-    egui::Slider::new(value, range).text(text).max_decimals(decimals)
-}
-
-/// The value a slider shows: the user's unconfirmed one, else the engine's, else `fallback`.
-/// A pending value the engine has confirmed is forgotten.
-fn pending_value(pending: &mut Option<f64>, confirmed: Option<f64>, fallback: f64) -> f64 {
-    clear_confirmed(pending, confirmed);
-    pending.or(confirmed).unwrap_or(fallback)
-}
-
-/// Remembers a moved slider's value; returns it when it should be sent to the engine.
-fn track(response: &egui::Response, value: f64, pending: &mut Option<f64>) -> Option<f64> {
-    if response.dragged() || committed(response) {
-        *pending = Some(value);
-    }
-    committed(response).then_some(value)
+    fork_controls(ui, view, stage, view.running);
 }
 
 /// A slider's new value is sent when a drag ends or a keyboard or click change lands, not on
@@ -203,36 +315,74 @@ fn committed(response: &egui::Response) -> bool {
     response.drag_stopped() || (response.changed() && !response.dragged())
 }
 
-fn clear_confirmed(pending: &mut Option<f64>, confirmed: Option<f64>) {
-    if let (Some(p), Some(c)) = (*pending, confirmed)
-        && (p - c).abs() < 1e-9
-    {
-        *pending = None;
+/// "Fork here": a new run from the followed run's current step, the same weights and optimizer
+/// state, with the values set here; both then train side by side.
+fn fork_controls(ui: &mut egui::Ui, view: &mut ViewContext, stage: &StageHistory, running: bool) {
+    let current: HashMap<Parameter, f64> =
+        Parameter::ALL.iter().filter_map(|&p| stage.parameter(p).map(|v| (p, v))).collect();
+    let Some(draft) = view.selection.fork_draft.as_mut() else {
+        let button = ui.add_enabled(running, egui::Button::new("Fork here…"));
+        let hint = "Branch a new run off this one at its current step (same weights and optimizer state), \
+                    with other values; both train side by side";
+        if button.on_hover_text(hint).clicked() {
+            view.selection.fork_draft = Some(current);
+        }
+        return;
+    };
+    ui.label("Fork at the current step with:");
+    let mut parameters: Vec<Parameter> = draft.keys().copied().collect();
+    parameters.sort_by_key(|p| Parameter::ALL.iter().position(|q| q == p));
+    egui::Grid::new("fork_values").num_columns(2).show(ui, |ui| {
+        for parameter in parameters {
+            let (range, _, decimals, _) = slider_spec(parameter, stage.method);
+            let label = ui.label(format!("fork {}", slider_label(parameter)));
+            if let Some(value) = draft.get_mut(&parameter) {
+                let speed = (*range.end() - *range.start()) / 500.0;
+                ui.add(egui::DragValue::new(value).range(range).speed(speed).max_decimals(decimals))
+                    .labelled_by(label.id);
+            }
+            ui.end_row();
+        }
+    });
+    let mut close = false;
+    ui.horizontal(|ui| {
+        if ui.add_enabled(running, egui::Button::new("Start fork")).clicked() {
+            let changes: Vec<(Parameter, f64)> =
+                draft.iter().filter(|(p, v)| current.get(p).is_none_or(|c| (*c - **v).abs() > 1e-12)).map(|(p, v)| (*p, *v)).collect();
+            view.actions.push(Action::Fork(changes));
+            close = true;
+        }
+        close |= ui.button("Cancel fork").clicked();
+    });
+    if close {
+        view.selection.fork_draft = None;
     }
 }
 
 /// More runs beside the current ones: the preset again, a sweep over one value, or a repeat
 /// over seeds; and how many train at once.
 fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let valid = view.selection.check.as_ref().is_none_or(|c| c.result.is_ok());
     ui.label("Compare (runs are added beside the current ones)");
     ui.horizontal_wrapped(|ui| {
-        if ui.button("Queue preset").on_hover_text("Add the chosen preset as one more run").clicked() {
+        if ui.add_enabled(valid, egui::Button::new("Queue preset")).on_hover_text("Add the chosen preset as one more run").clicked() {
             view.actions.push(Action::Queue(Queue::Once));
         }
         let label = ui.label("Seeds");
         ui.add(egui::DragValue::new(&mut view.settings.seeds).range(2..=20)).labelled_by(label.id);
-        if ui.button("Repeat over seeds").on_hover_text("Runs with train.seed = 0, 1, …; drawn as mean ± std").clicked()
-        {
+        let repeat = ui.add_enabled(valid, egui::Button::new("Repeat over seeds"));
+        if repeat.on_hover_text("Runs with train.seed = 0, 1, …; drawn as mean ± std").clicked() {
             view.actions.push(Action::Queue(Queue::Seeds(view.settings.seeds)));
         }
     });
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Run folder");
-        ui.add(egui::TextEdit::singleline(&mut view.selection.run_path).hint_text("runs/kd-…").desired_width(110.0))
+        let width = field_width(ui, 150.0).min(220.0);
+        ui.add(egui::TextEdit::singleline(&mut view.selection.run_path).hint_text("runs/kd-…").desired_width(width))
             .labelled_by(label.id);
         let path = view.selection.run_path.trim().to_string();
         let open = ui.add_enabled(!path.is_empty(), egui::Button::new("Open run"));
-        if open.on_hover_text("Show a run folder written by `kdlab run` beside the others").clicked() {
+        if open.on_hover_text("Show a run folder written by `kdlab run` or Save run beside the others").clicked() {
             view.actions.push(Action::OpenRun(PathBuf::from(path)));
         }
         if ui.button("Browse…").on_hover_text("Pick a run folder").clicked() {
@@ -241,16 +391,17 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
     });
     egui::Grid::new("sweep").num_columns(2).show(ui, |ui| {
         let label = ui.label("Sweep key");
-        ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_key).desired_width(230.0)).labelled_by(label.id);
+        let width = field_width(ui, 0.0).min(240.0);
+        ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_key).desired_width(width)).labelled_by(label.id);
         ui.end_row();
         let label = ui.label("Values");
-        ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_values).desired_width(230.0)).labelled_by(label.id);
+        ui.add(egui::TextEdit::singleline(&mut view.settings.sweep_values).desired_width(width)).labelled_by(label.id);
         ui.end_row();
     });
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let values: Vec<String> =
             view.settings.sweep_values.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
-        let ready = !values.is_empty() && !view.settings.sweep_key.trim().is_empty();
+        let ready = valid && !values.is_empty() && !view.settings.sweep_key.trim().is_empty();
         if ui.add_enabled(ready, egui::Button::new("Queue sweep")).on_hover_text("One run per value").clicked() {
             let key = view.settings.sweep_key.trim().to_string();
             view.actions.push(Action::Queue(Queue::Sweep { key, values }));
@@ -263,10 +414,11 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
 /// Where "Export plots", "Save run" and reports write; edited as text and kept between
 /// launches.
 fn export_folder(ui: &mut egui::Ui, view: &mut ViewContext) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Export folder");
         let mut text = view.settings.export_dir.display().to_string();
-        if ui.add(egui::TextEdit::singleline(&mut text).desired_width(160.0)).labelled_by(label.id).changed() {
+        let width = field_width(ui, 90.0).min(220.0);
+        if ui.add(egui::TextEdit::singleline(&mut text).desired_width(width)).labelled_by(label.id).changed() {
             view.settings.export_dir = PathBuf::from(text);
         }
         if ui.button("Browse…").on_hover_text("Pick the export folder").clicked() {
@@ -274,11 +426,31 @@ fn export_folder(ui: &mut egui::Ui, view: &mut ViewContext) {
         }
     });
     ui.horizontal(|ui| {
-        let save = ui.add_enabled(view.history.is_some(), egui::Button::new("Save run"));
-        if save.on_hover_text("Write the followed run as a folder: config, metrics, summary, plots").clicked() {
+        let save = ui.add_enabled(view.history.is_some_and(|h| h.info.is_some()), egui::Button::new("Save run"));
+        let hint = "Write the followed run as a folder: config, metrics, summary, probes, plots";
+        if save.on_hover_text(hint).clicked() {
             view.actions.push(Action::SaveRun);
         }
     });
+}
+
+/// What a stage's row says: running, its result, or why it has none.
+fn stage_status(history: &RunHistory, index: usize, stage: &StageHistory) -> String {
+    let percent = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{:.2}%", 100.0 * a));
+    if let Some(step) = stage.diverged_at {
+        return format!("diverged at step {step}");
+    }
+    match &stage.outcome {
+        Some(o) if o.skipped.is_some() => "skipped".into(),
+        Some(o) if o.stopped => format!("stopped at step {}, test {}", o.steps, percent(o.test_accuracy)),
+        Some(o) if o.cached => format!("cached, test {}", percent(o.test_accuracy)),
+        Some(o) => format!("test {}", percent(o.test_accuracy)),
+        None if history.current_stage() == Some(index) && !history.finished => {
+            let last = stage.series.get("test_accuracy").and_then(|s| s.last()).map(|p| p[1]);
+            format!("running, test {}", percent(last))
+        }
+        None => String::new(),
+    }
 }
 
 fn stage_list(ui: &mut egui::Ui, view: &mut ViewContext) {
@@ -289,21 +461,11 @@ fn stage_list(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.label(egui::RichText::new("Stages").strong());
     egui::Grid::new("stages").striped(true).num_columns(3).show(ui, |ui| {
         for (index, stage) in history.stages.iter().enumerate() {
-            let running = history.current_stage() == Some(index) && stage.outcome.is_none();
+            let running = history.current_stage() == Some(index) && stage.outcome.is_none() && !history.finished;
             let name = if running { format!("> {}", stage.name) } else { stage.name.clone() };
             ui.label(name);
             ui.label(stage.method);
-            let status = match (&stage.outcome, stage.diverged_at) {
-                (_, Some(step)) => format!("diverged at step {step}"),
-                (Some(o), _) if o.skipped.is_some() => "skipped".into(),
-                (Some(o), _) => o.test_accuracy.map_or("-".into(), |a| format!("test {:.2}%", 100.0 * a)),
-                (None, _) => stage
-                    .series
-                    .get("test_accuracy")
-                    .and_then(|s| s.last())
-                    .map_or(String::new(), |p| format!("test {:.2}%", 100.0 * p[1])),
-            };
-            ui.label(status);
+            ui.label(stage_status(history, index, stage));
             ui.end_row();
         }
     });

@@ -1,13 +1,15 @@
 //! Training curves: total loss and each loss term, train and test accuracy, for every stage,
-//! against its step; x-axes linked across the two plots, legend toggles, a marker wherever T or
-//! α changed, TensorBoard smoothing, and long series decimated per pixel column.
+//! against step, epoch or training time; x-axes linked across the two plots, the legend beside
+//! them (toggles per run, stage and series), a marker wherever T, α or β changed (labelled in
+//! screen space, so markers never move the axes), exact values of the nearest point on hover,
+//! TensorBoard smoothing, a log scale for losses, and long series decimated per pixel column.
 
-use super::{Action, ExportedPlot, OverlayRun, ViewContext, series_color};
+use super::{Action, ExportedPlot, OverlayRun, PlotFrame, ViewContext, legend, series_color};
 use crate::export::data::ExportSeries;
-use crate::export::svg::{PlotSeries, PlotSpec, palette};
-use crate::train::Parameter;
-use crate::ui::history::StageHistory;
-use egui_plot::{Legend, Line, Plot, PlotPoint, PlotPoints, Polygon, Text, VLine};
+use crate::export::svg::{PlotSeries, PlotSpec, format_tick, palette};
+use crate::ui::history::{RunHistory, StageHistory};
+use crate::ui::settings::XAxis;
+use egui_plot::{GridInput, GridMark, Line, Plot, PlotPoints, Polygon, VLine};
 
 /// One plot: its id, its y-axis label and which metrics it draws for every stage.
 pub struct CurveSpec {
@@ -16,123 +18,240 @@ pub struct CurveSpec {
     pub shows: fn(&str) -> bool,
     /// The one metric drawn per stage when several runs are overlaid, to keep them readable.
     pub headline: &'static str,
+    /// Whether the "log scale" toggle applies (losses span decades; accuracies do not).
+    pub log_allowed: bool,
 }
 
 /// The total loss and every term any method reports (`loss_ce`, `loss_kd`, `loss_at`, …).
-const LOSS: CurveSpec =
-    CurveSpec { id: "loss_plot", y_label: "loss", shows: |m| m.starts_with("loss"), headline: "loss" };
+pub const LOSS: CurveSpec = CurveSpec {
+    id: "loss_plot",
+    y_label: "loss",
+    shows: |m| m.starts_with("loss"),
+    headline: "loss",
+    log_allowed: true,
+};
 /// Train and test accuracy, and DML's peers' test accuracy.
-const ACCURACY: CurveSpec = CurveSpec {
+pub const ACCURACY: CurveSpec = CurveSpec {
     id: "accuracy_plot",
     y_label: "accuracy",
     shows: |m| m.ends_with("_accuracy"),
     headline: "test_accuracy",
+    log_allowed: false,
 };
 
+/// Pixels between labelled grid lines: about what a label needs.
+const Y_TICK_SPACING: f64 = 34.0;
+const X_TICK_SPACING: f64 = 90.0;
+/// How close (pixels) the pointer must be to a point for its values to show.
+const HOVER_RADIUS: f32 = 40.0;
+const MARKER_COLOR: egui::Color32 = egui::Color32::from_rgb(200, 160, 40);
+/// The legend key that shows or hides the parameter-change markers.
+pub const MARKERS_KEY: &str = "markers";
+
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.add(egui::Slider::new(&mut view.settings.smoothing, 0.0..=0.99).text("Smoothing"))
             .on_hover_text("TensorBoard's debiased exponential moving average");
+        x_axis_picker(ui, view);
+        ui.checkbox(&mut view.settings.log_loss, "log loss").on_hover_text("Losses on a logarithmic axis");
         export_button(ui, view, &[&LOSS, &ACCURACY]);
     });
     if view.history.is_none() {
         ui.label("No run yet.");
         return;
     }
-    let height = (ui.available_height() / 2.0 - 4.0).max(80.0);
-    let link = ui.scope_id().with("curves_link");
-    curve_plot(ui, view, &LOSS, height, link);
-    curve_plot(ui, view, &ACCURACY, height, link);
+    let wide = ui.available_width() >= 640.0;
+    if !wide {
+        legend::ui(ui, view, &[&LOSS, &ACCURACY], legend::Layout::Wrapped);
+    }
+    ui.horizontal_top(|ui| {
+        let legend_width = if wide { legend::SIDE_WIDTH } else { 0.0 };
+        let plots_width = (ui.available_width() - legend_width - 8.0).max(160.0);
+        ui.vertical(|ui| {
+            ui.set_width(plots_width);
+            let height = (ui.available_height() / 2.0 - 4.0).max(80.0);
+            let link = ui.scope_id().with("curves_link");
+            curve_plot(ui, view, &LOSS, height, link);
+            curve_plot(ui, view, &ACCURACY, height, link);
+        });
+        if wide {
+            ui.vertical(|ui| legend::ui(ui, view, &[&LOSS, &ACCURACY], legend::Layout::Side));
+        }
+    });
 }
 
-/// One curve as drawn: its legend name, the smoothed and decimated points, a ±1 std band
-/// for seed groups, and the raw points for export.
+fn x_axis_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let label = ui.label("x");
+    let combo = egui::ComboBox::from_id_salt("x_axis").selected_text(view.settings.x_axis.label()).show_ui(ui, |ui| {
+        for axis in XAxis::ALL {
+            ui.selectable_value(&mut view.settings.x_axis, axis, axis.label());
+        }
+    });
+    combo.response.labelled_by(label.id).on_hover_text("What the curves' x axis counts, per stage");
+}
+
+/// One curve as drawn: where it comes from, the smoothed and decimated points in the plot's
+/// coordinates, a ±1 std band for seed groups, and the raw points of each run it summarises.
 pub struct Drawn {
+    /// Legend name, also the hover's first line.
     pub name: String,
     pub stage: String,
     pub metric: String,
+    /// The points in plot coordinates, and the step of each.
     pub points: Vec<[f64; 2]>,
+    pub steps: Vec<f64>,
     pub band: Option<Vec<[f64; 3]>>,
-    pub raw: Vec<[f64; 2]>,
-    /// Palette index: one per series for a single run; one per run (or seed group) when runs
-    /// are overlaid, so each run keeps its colour.
+    /// `(run, seed, raw points)` of each run the curve stands for (one, or a seed group's).
+    pub members: Vec<(String, Option<u64>, Vec<[f64; 2]>)>,
+    pub steps_per_epoch: u64,
+    /// Palette index and line style (0 solid, 1 dashed, 2 dotted, 3 long dashes).
     pub color: usize,
-    /// Line style: 0 solid; when runs are overlaid, the stage's index (solid, dashed, dotted…).
     pub dash: usize,
 }
 
-/// The curves of a plot: the followed run's stages; with several visible runs, every visible
-/// run's stages (their headline metric only), a seed group's runs folded into their mean with
-/// a ±1 std band.
+/// Whether the plots overlay several runs (each run's headline metric per stage) rather than
+/// every series of the followed run.
+pub fn overlaid(view: &ViewContext) -> bool {
+    view.runs.iter().filter(|r| r.visible && r.history.is_some()).count() > 1
+}
+
+/// The runs a plot draws, a seed group once (its first member standing for it), with the
+/// histories of the runs each stands for.
+pub fn plotted_runs<'a>(view: &ViewContext<'a>) -> Vec<(OverlayRun<'a>, Vec<&'a RunHistory>)> {
+    let visible: Vec<OverlayRun> = view.runs.iter().copied().filter(|r| r.visible && r.history.is_some()).collect();
+    if !overlaid(view) {
+        return view.followed().and_then(|r| Some((r, vec![r.history?]))).into_iter().collect();
+    }
+    let mut plotted: Vec<(OverlayRun, Vec<&RunHistory>)> = Vec::new();
+    for run in visible.iter().copied() {
+        match run.group {
+            Some(group) if plotted.iter().any(|(r, _)| r.group.is_some_and(|g| g.id == group.id)) => {}
+            Some(group) => {
+                let members =
+                    visible.iter().filter(|r| r.group.is_some_and(|g| g.id == group.id)).filter_map(|r| r.history);
+                plotted.push((run, members.collect()));
+            }
+            None => plotted.extend(run.history.map(|h| (run, vec![h]))),
+        }
+    }
+    plotted
+}
+
+/// The name a run goes by in legends: its label, a seed group's name with how many of its runs
+/// have data.
+pub fn run_name(run: &OverlayRun, members: usize) -> String {
+    match run.group {
+        Some(group) => format!("{} (mean of {members} of {} seeds)", group.name, group.size),
+        None => run.label.to_string(),
+    }
+}
+
+/// The metrics a spec draws for a stage, headline first, in a fixed order; a metric's place
+/// is its line style when one run is shown.
+pub fn stage_metrics<'s>(spec: &CurveSpec, stage: &'s StageHistory) -> Vec<&'s str> {
+    let mut metrics: Vec<&str> = stage.series.keys().map(String::as_str).filter(|m| (spec.shows)(m)).collect();
+    metrics.sort_by_key(|m| (*m != spec.headline, *m));
+    metrics
+}
+
+/// The curves of a plot: every shown series of the followed run; with several visible runs,
+/// each visible run's headline metric per stage, a seed group folded into its mean with a
+/// ±1 std band. `x` is the visible x range (plot coordinates) when zoomed.
 pub fn drawn_series(
     view: &mut ViewContext,
     spec: &CurveSpec,
     x: Option<std::ops::RangeInclusive<f64>>,
     columns: usize,
 ) -> Vec<Drawn> {
-    let smoothing = view.settings.smoothing;
-    let visible: Vec<OverlayRun> = view.runs.iter().copied().filter(|r| r.visible).collect();
-    let overlay = visible.len() > 1;
-    let runs: Vec<OverlayRun> =
-        if overlay { visible } else { view.runs.iter().copied().filter(|r| r.index == view.current_run).collect() };
+    let (smoothing, axis) = (view.settings.smoothing, view.settings.x_axis);
+    let log_y = spec.log_allowed && view.settings.log_loss;
+    let overlay = overlaid(view);
     let mut drawn = Vec::new();
-    let mut done_groups = Vec::new();
-    let mut run_color = 0;
-    for run in &runs {
-        let members: Vec<&OverlayRun> = match run.group {
-            Some(group) => runs.iter().filter(|r| r.group == Some(group)).collect(),
-            None => vec![run],
-        };
-        if members.len() > 1 {
-            if done_groups.contains(&run.group) {
+    for (run, members) in plotted_runs(view) {
+        let Some(history) = members.first() else { continue };
+        let prefix = if overlay { format!("{} · ", run_name(&run, members.len())) } else { String::new() };
+        for (stage_index, stage) in history.stages.iter().enumerate() {
+            if view.selection.hidden.contains(&legend::stage_key(&stage.name)) {
                 continue;
             }
-            done_groups.push(run.group);
-        }
-        let prefix = match (overlay, members.len()) {
-            (false, _) => String::new(),
-            (true, 1) => format!("{} · ", run.label),
-            (true, n) => format!("{} (mean of {n}) · ", run.label.rsplit_once(" seed").map_or(run.label, |(l, _)| l)),
-        };
-        for (stage_index, stage) in run.history.stages.iter().enumerate() {
-            let drawn_here = |m: &str| if overlay { m == spec.headline } else { (spec.shows)(m) };
-            for (metric, raw) in stage.series.iter().filter(|(m, _)| drawn_here(m)) {
-                let name = format!("{prefix}{} · {metric}", stage.name);
-                let mut curves = Vec::new();
-                for member in &members {
-                    let Some(points) = member.history.stages.get(stage_index).and_then(|s| s.series.get(metric)) else {
-                        continue;
-                    };
-                    let key = (member.index, stage_index, metric.clone());
-                    let series = view.selection.smoothed.entry(key).or_default();
-                    series.update(points, smoothing);
-                    curves.push(if members.len() > 1 {
-                        series.points().to_vec()
-                    } else {
-                        series.decimated(x.clone(), columns)
-                    });
+            let metrics = stage_metrics(spec, stage);
+            for (rank, metric) in metrics.iter().enumerate() {
+                let key = legend::series_key(&stage.name, metric);
+                if (overlay && *metric != spec.headline) || (!overlay && view.selection.hidden.contains(&key)) {
+                    continue;
                 }
-                let (points, band) = if members.len() > 1 {
-                    mean_and_band(&curves, columns)
-                } else {
-                    (curves.pop().unwrap_or_default(), None)
-                };
-                let (color, dash) = if overlay { (run_color, stage_index) } else { (drawn.len(), 0) };
+                let steps = x.clone().map(|r| axis.step_of(stage, *r.start())..=axis.step_of(stage, *r.end()));
+                let curve = smoothed_curve(view, &run, &members, stage_index, metric, steps, columns, smoothing);
+                let Some((points, band, raws)) = curve else { continue };
+                let to_plot = |p: [f64; 2]| [axis.x_of(stage, p[0]), if log_y { log10(p[1]) } else { p[1] }];
+                let band = band.map(|b| {
+                    b.into_iter()
+                        .map(|[s, low, high]| {
+                            let [x, low] = to_plot([s, low]);
+                            [x, low, if log_y { log10(high) } else { high }]
+                        })
+                        .collect()
+                });
+                let (color, dash) = if overlay { (run.color, stage_index) } else { (stage_index, rank) };
                 drawn.push(Drawn {
-                    name,
+                    name: format!("{prefix}{} · {metric}", stage.name),
                     stage: stage.name.clone(),
-                    metric: metric.clone(),
-                    points,
+                    metric: metric.to_string(),
+                    steps: points.iter().map(|p| p[0]).collect(),
+                    points: points.into_iter().map(to_plot).filter(|p| p[1].is_finite()).collect(),
                     band,
-                    raw: raw.clone(),
+                    members: raws,
+                    steps_per_epoch: stage.steps_per_epoch(),
                     color,
                     dash,
                 });
             }
         }
-        run_color += 1;
     }
     drawn
+}
+
+fn log10(value: f64) -> f64 {
+    if value > 0.0 { value.log10() } else { f64::NAN }
+}
+
+/// What a curve draws in step coordinates: its points, a band for a group, and each member's
+/// raw points.
+type Curve = (Vec<[f64; 2]>, Option<Vec<[f64; 3]>>, Vec<(String, Option<u64>, Vec<[f64; 2]>)>);
+
+/// The smoothed, decimated points of one metric of one stage: of the run, or the mean ± std of a
+/// seed group's members.
+#[allow(clippy::too_many_arguments)]
+fn smoothed_curve(
+    view: &mut ViewContext,
+    run: &OverlayRun,
+    members: &[&RunHistory],
+    stage: usize,
+    metric: &str,
+    steps: Option<std::ops::RangeInclusive<f64>>,
+    columns: usize,
+    smoothing: f64,
+) -> Option<Curve> {
+    let member_runs: Vec<OverlayRun> = match run.group {
+        Some(group) => view.runs.iter().copied().filter(|r| r.visible && r.group.is_some_and(|g| g.id == group.id)).collect(),
+        None => vec![*run],
+    };
+    let mut curves = Vec::new();
+    let mut raws = Vec::new();
+    for member in member_runs {
+        let Some(points) = member.history.and_then(|h| h.stages.get(stage)).and_then(|s| s.series.get(metric)) else {
+            continue;
+        };
+        raws.push((member.label.to_string(), member.seed(), points.clone()));
+        let series = view.selection.smoothed.entry((member.index, stage, metric.to_string())).or_default();
+        series.update(points, smoothing);
+        curves.push(if members.len() > 1 { series.points().to_vec() } else { series.decimated(steps.clone(), columns) });
+    }
+    if curves.is_empty() {
+        return None;
+    }
+    let (points, band) = if curves.len() > 1 { mean_and_band(&curves, columns) } else { (curves.pop()?, None) };
+    Some((points, band, raws))
 }
 
 /// Mean over curves at each step they share, with a ±1 std band; thinned to about `columns`.
@@ -142,8 +261,24 @@ fn mean_and_band(curves: &[Vec<[f64; 2]>], columns: usize) -> (Vec<[f64; 2]>, Op
     (points.into_iter().step_by(stride).collect(), Some(band.into_iter().step_by(stride).collect()))
 }
 
+/// Grid marks 1, 2 or 5 × 10^k apart, at least `spacing` pixels apart, so every plot has a few
+/// labelled ticks however small its range.
+fn nice_marks(input: GridInput, spacing: f64) -> Vec<GridMark> {
+    // egui_plot's base step is the value of its 8-pixel minimum line spacing.
+    let per_pixel = input.base_step_size / 8.0;
+    let (low, high) = input.bounds;
+    let wanted = (per_pixel * spacing).max(f64::MIN_POSITIVE);
+    let magnitude = 10f64.powf(wanted.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= wanted).unwrap_or(10.0 * magnitude);
+    let (first, last) = ((low / step).ceil() as i64, (high / step).floor() as i64);
+    if last - first > 1000 {
+        return Vec::new();
+    }
+    (first..=last).map(|k| GridMark { value: k as f64 * step, step_size: step }).collect()
+}
+
 /// One plot of the spec's metrics for every stage (of every visible run), with the followed
-/// run's markers. Series are smoothed incrementally and decimated to the visible x range.
+/// run's markers and the hovered point's values.
 pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, height: f32, link: egui::Id) {
     let Some(history) = view.history else { return };
     let columns = ui.available_width().max(100.0) as usize;
@@ -151,37 +286,49 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
     let range_id = ui.scope_id().with(("curve_x_range", spec.id));
     let zoomed: Option<std::ops::RangeInclusive<f64>> = ui.ctx().data(|d| d.get_temp(range_id));
     let drawn = drawn_series(view, spec, zoomed, columns);
-    let mut plot = Plot::new(spec.id);
-    // A lone series needs no legend; the axis label names it.
-    if drawn.len() > 1 {
-        // Many series get a smaller legend, so it fits beside the curves.
-        let style = if drawn.len() > 8 { egui::TextStyle::Small } else { egui::TextStyle::Body };
-        plot = plot.legend(Legend::default().text_style(style));
-    }
-    // The PNG export takes the whole widget: axes, tick labels and axis titles included.
-    let top_left = ui.cursor().min;
-    let response = plot
+    let axis = view.settings.x_axis;
+    let log_y = spec.log_allowed && view.settings.log_loss;
+    let show_markers = !view.selection.hidden.contains(MARKERS_KEY);
+    let mut plot = Plot::new(spec.id)
         .height(height)
         .link_axis(link, [true, false])
         .link_cursor(link, [true, false])
-        .x_axis_label("step")
-        .y_axis_label(spec.y_label)
-        .show(ui, |plot| {
-            for curve in drawn {
-                let color = series_color(curve.color);
-                if let Some(band) = &curve.band {
-                    draw_band(plot, &curve.name, band, color);
-                }
-                let line = Line::new(curve.name, PlotPoints::from(curve.points)).color(color);
-                plot.line(line.style(line_style(curve.dash)));
+        .x_axis_label(axis.label())
+        .y_axis_label(if log_y { format!("{} (log)", spec.y_label) } else { spec.y_label.to_string() })
+        .x_grid_spacer(|input| nice_marks(input, X_TICK_SPACING))
+        .y_grid_spacer(|input| nice_marks(input, Y_TICK_SPACING))
+        .show_x(false)
+        .show_y(false)
+        .label_formatter(|_| None);
+    if log_y {
+        plot = plot.y_axis_formatter(|mark, _| format_tick(10f64.powf(mark.value)));
+    }
+    let markers: Vec<(f64, String)> = if show_markers { marker_positions(history, axis) } else { Vec::new() };
+    let response = plot.show(ui, |plot| {
+        for curve in &drawn {
+            let color = series_color(curve.color);
+            if let Some(band) = &curve.band {
+                draw_band(plot, &curve.name, band, color);
             }
-            for stage in &history.stages {
-                draw_markers(plot, stage);
-            }
-            (!plot.auto_bounds().x).then(|| plot.plot_bounds().range_x())
-        });
-    let bottom_right = egui::pos2(response.response.rect.right(), ui.min_rect().bottom());
-    view.selection.plot_rects.insert(spec.id, egui::Rect::from_min_max(top_left, bottom_right));
+            let line = Line::new(curve.name.as_str(), PlotPoints::from(curve.points.clone())).color(color);
+            plot.line(line.style(line_style(curve.dash)).allow_hover(false));
+        }
+        for (x, _) in &markers {
+            plot.vline(VLine::new("parameter changes", *x).color(MARKER_COLOR).allow_hover(false));
+        }
+        (!plot.auto_bounds().x).then(|| plot.plot_bounds().range_x())
+    });
+    let bounds = response.transform.bounds();
+    let frame =
+        PlotFrame { rect: *response.transform.frame(), bounds: [[bounds.min()[0], bounds.min()[1]], [bounds.max()[0], bounds.max()[1]]] };
+    label_markers(ui, &frame, &markers);
+    if let Some(pointer) = response.response.hover_pos() {
+        let hovered = nearest_point(&drawn, &frame, pointer);
+        if let Some((curve, index)) = hovered {
+            show_hover(ui, &response.response, &frame, &drawn[curve], index, history, view.settings.smoothing, axis);
+        }
+    }
+    view.selection.plots.insert(spec.id, frame);
     ui.ctx().data_mut(|d| match response.inner {
         Some(range) => {
             d.insert_temp(range_id, range);
@@ -190,30 +337,157 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
     });
 }
 
-/// Solid, dashed, dotted, then around again: how the stages of one overlaid run differ.
-fn line_style(dash: usize) -> egui_plot::LineStyle {
-    match dash % 3 {
+/// Where the followed run's parameter changes are on the x axis, with their labels.
+fn marker_positions(history: &RunHistory, axis: XAxis) -> Vec<(f64, String)> {
+    let mut markers = Vec::new();
+    for stage in &history.stages {
+        for marker in &stage.markers {
+            let label = format!("{}={}", marker.parameter.symbol(), format_tick(marker.value));
+            markers.push((axis.x_of(stage, marker.step as f64), label));
+        }
+    }
+    markers
+}
+
+/// Marker labels along the top of the plot area, drawn on the screen rather than in the plot,
+/// so they never count in its bounds; a label that would overlap the previous one is left out
+/// (its line stays, and hovering near it shows its value).
+fn label_markers(ui: &egui::Ui, frame: &PlotFrame, markers: &[(f64, String)]) {
+    let painter = ui.painter().with_clip_rect(frame.rect);
+    let font = egui::FontId::proportional(11.0);
+    let mut free_from = f32::NEG_INFINITY;
+    let mut sorted: Vec<&(f64, String)> = markers.iter().collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (x, label) in sorted {
+        let at = frame.screen_of([*x, frame.bounds[1][1]]);
+        if at.x < free_from || !frame.rect.x_range().contains(at.x) {
+            continue;
+        }
+        let drawn = painter.text(at + egui::vec2(3.0, 2.0), egui::Align2::LEFT_TOP, label, font.clone(), MARKER_COLOR);
+        free_from = drawn.right() + 6.0;
+    }
+}
+
+/// The curve and point nearest the pointer on the screen, within [`HOVER_RADIUS`].
+fn nearest_point(drawn: &[Drawn], frame: &PlotFrame, pointer: egui::Pos2) -> Option<(usize, usize)> {
+    let mut best: Option<(f32, usize, usize)> = None;
+    for (c, curve) in drawn.iter().enumerate() {
+        for (i, point) in curve.points.iter().enumerate() {
+            let distance = frame.screen_of(*point).distance(pointer);
+            if distance <= HOVER_RADIUS && best.is_none_or(|(d, _, _)| distance < d) {
+                best = Some((distance, c, i));
+            }
+        }
+    }
+    best.map(|(_, c, i)| (c, i))
+}
+
+/// The exact values at a curve's point: run, stage, metric, step, epoch, value (the raw one;
+/// the smoothed one beside it), a group's mean ± std; the point is ringed.
+#[allow(clippy::too_many_arguments)]
+fn show_hover(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    frame: &PlotFrame,
+    curve: &Drawn,
+    index: usize,
+    history: &RunHistory,
+    smoothing: f64,
+    axis: XAxis,
+) {
+    let Some(&point) = curve.points.get(index) else { return };
+    let step = curve.steps.get(index).copied().unwrap_or(point[0]);
+    let color = series_color(curve.color);
+    ui.painter().with_clip_rect(frame.rect).circle_stroke(frame.screen_of(point), 5.0, egui::Stroke::new(2.0, color));
+    let text = hover_text(curve, step, smoothing);
+    let seconds = history.stages.iter().find(|s| s.name == curve.stage).map(|s| s.seconds_at(step));
+    let time = match (axis, seconds) {
+        (XAxis::Time, Some(s)) => format!("\ntrained {s:.1} s"),
+        _ => String::new(),
+    };
+    // Shown at once (a tooltip would wait half a second) and kept on the screen.
+    let Some(pointer) = response.hover_pos() else { return };
+    egui::Area::new(response.id.with("hover_values"))
+        .order(egui::Order::Tooltip)
+        .fixed_pos(pointer + egui::vec2(16.0, 16.0))
+        .constrain(true)
+        .interactable(false)
+        .show(ui.ctx(), |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.label(format!("{text}{time}"));
+            });
+        });
+}
+
+/// What hovering a curve's point at `step` says.
+pub fn hover_text(curve: &Drawn, step: f64, smoothing: f64) -> String {
+    let epoch = match curve.steps_per_epoch {
+        0 => String::new(),
+        per_epoch => format!(", epoch {}", (step as u64).div_ceil(per_epoch).max(1)),
+    };
+    let at = |raw: &[[f64; 2]]| {
+        let i = raw.partition_point(|p| p[0] < step);
+        [i.checked_sub(1), Some(i)].into_iter().flatten().filter_map(|i| raw.get(i)).min_by(|a, b| {
+            (a[0] - step).abs().total_cmp(&(b[0] - step).abs())
+        }).map(|p| p[1])
+    };
+    let values: Vec<f64> = curve.members.iter().filter_map(|(_, _, raw)| at(raw)).collect();
+    let value = match values.as_slice() {
+        [one] => format!("{} = {}", curve.metric, exact(*one)),
+        many => format!(
+            "{} = {} ± {} (mean ± std of {} seeds)",
+            curve.metric,
+            exact(crate::stats::mean(many)),
+            exact(crate::stats::sample_std(many)),
+            many.len()
+        ),
+    };
+    let runs: Vec<String> = curve
+        .members
+        .iter()
+        .map(|(run, seed, _)| seed.map_or_else(|| run.clone(), |seed| format!("{run} (seed {seed})")))
+        .collect();
+    let smoothed = if smoothing > 0.0 { format!("\n(the line: smoothed {smoothing:.2})") } else { String::new() };
+    format!("{}\nrun {}\nstage {}\nstep {}{epoch}\n{value}{smoothed}", curve.name, runs.join(", "), curve.stage, step as u64)
+}
+
+/// A value with the digits that matter: six significant ones.
+fn exact(value: f64) -> String {
+    if value == 0.0 || (1e-3..1e6).contains(&value.abs()) {
+        let digits = (5 - value.abs().log10().floor() as i32).clamp(0, 8) as usize;
+        format!("{value:.digits$}")
+    } else {
+        format!("{value:.5e}")
+    }
+}
+
+/// Solid, dashed, dotted, long dashes, then around again: how the stages of one overlaid run
+/// (or the metrics of one stage) differ.
+pub fn line_style(dash: usize) -> egui_plot::LineStyle {
+    match dash % 4 {
         0 => egui_plot::LineStyle::Solid,
         1 => egui_plot::LineStyle::dashed_loose(),
-        _ => egui_plot::LineStyle::dotted_dense(),
+        2 => egui_plot::LineStyle::dotted_dense(),
+        _ => egui_plot::LineStyle::Dashed { length: 16.0 },
     }
 }
 
 /// A ±1 std band as a strip of small convex quads (egui fills convex polygons only), under the
-/// same legend name as its line so one click hides both.
+/// same legend name as its line.
 fn draw_band(plot: &mut egui_plot::PlotUi, name: &str, band: &[[f64; 3]], color: egui::Color32) {
     let fill = color.gamma_multiply(0.25);
     for pair in band.windows(2) {
         let [a, b] = [pair[0], pair[1]];
         let quad = vec![[a[0], a[1]], [b[0], b[1]], [b[0], b[2]], [a[0], a[2]]];
-        plot.polygon(Polygon::new(name, PlotPoints::from(quad)).fill_color(fill).stroke(egui::Stroke::NONE));
+        let polygon = Polygon::new(name, PlotPoints::from(quad)).fill_color(fill).stroke(egui::Stroke::NONE);
+        plot.polygon(polygon.allow_hover(false));
     }
 }
 
 /// A button that exports the given plots (SVG, PNG, CSV, JSON) to the export folder.
 pub fn export_button(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveSpec]) {
     let hint = format!(
-        "Writes each plot as PNG (its screen pixels at 2x), SVG, CSV and JSON into {}",
+        "Writes each plot as SVG and PNG (drawn from the data, 2x), and its points as CSV and JSON, into {}",
         view.settings.export_dir.display()
     );
     let enabled = view.history.is_some();
@@ -223,15 +497,16 @@ pub fn export_button(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveS
     }
 }
 
-/// A plot as exported: the drawn (smoothed, decimated) curves and the raw points.
+/// A plot as exported: the drawn (smoothed, decimated) curves and every run's raw points.
 fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
     let drawn = drawn_series(view, spec, None, 900);
+    let log_y = spec.log_allowed && view.settings.log_loss;
+    let to_value = |p: [f64; 2]| if log_y { [p[0], 10f64.powf(p[1])] } else { p };
     ExportedPlot {
         stem: spec.id.trim_end_matches("_plot").to_string(),
-        rect: view.selection.plot_rects.get(spec.id).copied(),
         spec: PlotSpec {
             title: format!("{} (smoothing {:.2})", spec.y_label, view.settings.smoothing),
-            x_label: "step".into(),
+            x_label: view.settings.x_axis.label().into(),
             y_label: spec.y_label.into(),
             series: drawn
                 .iter()
@@ -239,29 +514,27 @@ fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
                     name: d.name.clone(),
                     color: palette(d.color),
                     dash: d.dash,
-                    points: d.points.clone(),
-                    band: d.band.clone(),
+                    points: d.points.iter().map(|&p| to_value(p)).collect(),
+                    band: d.band.as_ref().map(|b| {
+                        b.iter().map(|&[x, low, high]| [x, to_value([x, low])[1], to_value([x, high])[1]]).collect()
+                    }),
                 })
                 .collect(),
+            log_y,
         },
-        series: drawn.into_iter().map(|d| ExportSeries { stage: d.stage, metric: d.metric, points: d.raw }).collect(),
-    }
-}
-
-/// Vertical markers where T or α changed, labelled with the new value.
-pub fn draw_markers(plot: &mut egui_plot::PlotUi, stage: &StageHistory) {
-    let top = plot.plot_bounds().max()[1];
-    for marker in &stage.markers {
-        let label = match marker.parameter {
-            Parameter::Temperature => format!("T={:.3}", marker.value),
-            Parameter::Alpha => format!("α={:.3}", marker.value),
-            Parameter::Beta => format!("β={:.4}", marker.value),
-        };
-        let x = marker.step as f64;
-        let color = egui::Color32::from_rgb(200, 160, 40);
-        // One legend entry per stage toggles all of its markers and their labels.
-        let name = format!("{} · T/α changes", stage.name);
-        plot.vline(VLine::new(name.clone(), x).color(color));
-        plot.text(Text::new(name, PlotPoint::new(x, top), label).color(color).anchor(egui::Align2::LEFT_TOP));
+        series: drawn
+            .into_iter()
+            .flat_map(|d| {
+                let (stage, metric, steps_per_epoch) = (d.stage, d.metric, d.steps_per_epoch);
+                d.members.into_iter().map(move |(run, seed, points)| ExportSeries {
+                    run,
+                    seed,
+                    stage: stage.clone(),
+                    metric: metric.clone(),
+                    steps_per_epoch,
+                    points,
+                })
+            })
+            .collect(),
     }
 }

@@ -7,6 +7,7 @@ pub mod attention;
 pub mod boundary;
 pub mod controls;
 pub mod curves;
+pub mod legend;
 pub mod relations;
 pub mod runs_table;
 pub mod soft_targets;
@@ -15,9 +16,10 @@ pub mod status;
 use super::history::RunHistory;
 use super::series::SmoothedSeries;
 use super::settings::Settings;
-use crate::train::Command;
+use crate::export::table::Table;
+use crate::train::{Command, DataInfo, Parameter, Probe};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 /// A tile's content.
@@ -93,15 +95,19 @@ pub fn has_every_pane(tree: &egui_tiles::Tree<Pane>) -> bool {
 /// What a view asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Start the chosen preset.
+    /// Start the chosen preset (beside the runs there are).
     Start,
-    /// Send a command to the running engine.
+    /// Send a command to the followed run's engine.
     Command(Command),
-    /// Cancel the run and start the preset again.
+    /// Branch a new run off the followed run at its current step, with these values.
+    Fork(Vec<(Parameter, f64)>),
+    /// Ask whether to clear every run and start the preset again.
+    AskReset,
+    /// Clear every run and start the preset again (after the user confirmed).
     Reset,
     /// Choose a preset file.
     OpenPreset(PathBuf),
-    /// Write these plots to the export folder.
+    /// Write these plots (SVG, PNG, CSV, JSON) to the export folder.
     Export(Vec<ExportedPlot>),
     /// Add runs of the chosen preset beside the current ones.
     Queue(Queue),
@@ -140,29 +146,44 @@ pub enum Queue {
     Seeds(u64),
 }
 
-/// A run as the overlays see it.
+/// A run as the overlays and the runs table see it.
 #[derive(Clone, Copy)]
 pub struct OverlayRun<'a> {
     pub index: usize,
     pub label: &'a str,
-    pub history: &'a RunHistory,
+    /// What it has reported (`None` while queued).
+    pub history: Option<&'a RunHistory>,
     pub visible: bool,
-    pub group: Option<usize>,
+    pub group: Option<&'a crate::ui::runs::SeedGroup>,
+    /// Its palette index, the same in every view.
+    pub color: usize,
+    /// The label of the run it was forked off.
+    pub parent: Option<&'a str>,
+    /// Its place in the queue (1 = next), while queued.
+    pub queued: Option<usize>,
 }
 
-/// Every started run, for the overlays and the runs table.
+impl OverlayRun<'_> {
+    /// The seed it trains with, once known.
+    pub fn seed(&self) -> Option<u64> {
+        self.history.and_then(|h| h.info.as_ref()).map(|i| i.seed)
+    }
+}
+
+/// Every run, queued ones included, for the overlays and the runs table.
 pub fn overlay_of(runs: &crate::ui::runs::Runs) -> Vec<OverlayRun<'_>> {
     runs.runs
         .iter()
         .enumerate()
-        .filter_map(|(index, run)| {
-            run.history().map(|history| OverlayRun {
-                index,
-                label: &run.label,
-                history,
-                visible: run.visible,
-                group: run.group,
-            })
+        .map(|(index, run)| OverlayRun {
+            index,
+            label: &run.label,
+            history: run.history(),
+            visible: run.visible,
+            group: run.group.and_then(|g| runs.group(g)),
+            color: run.color,
+            parent: run.parent.and_then(|id| runs.index_of(id)).map(|i| runs.runs[i].label.as_str()),
+            queued: runs.queue_position(index),
         })
         .collect()
 }
@@ -171,10 +192,26 @@ pub fn overlay_of(runs: &crate::ui::runs::Runs) -> Vec<OverlayRun<'_>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportedPlot {
     pub stem: String,
-    /// Where the plot is on screen, for its PNG.
-    pub rect: Option<egui::Rect>,
     pub spec: crate::export::svg::PlotSpec,
     pub series: Vec<crate::export::data::ExportSeries>,
+}
+
+/// Where a plot was drawn in the last frame: the plot area on screen and the data range it
+/// shows (`[[x_min, y_min], [x_max, y_max]]`), for tests and hover.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlotFrame {
+    pub rect: egui::Rect,
+    pub bounds: [[f64; 2]; 2],
+}
+
+impl PlotFrame {
+    /// The screen position of a data point.
+    pub fn screen_of(&self, point: [f64; 2]) -> egui::Pos2 {
+        let [[x0, y0], [x1, y1]] = self.bounds;
+        let x = self.rect.left() + ((point[0] - x0) / (x1 - x0)) as f32 * self.rect.width();
+        let y = self.rect.bottom() - ((point[1] - y0) / (y1 - y0)) as f32 * self.rect.height();
+        egui::pos2(x, y)
+    }
 }
 
 /// Choices that belong to this launch only.
@@ -188,18 +225,24 @@ pub struct Selection {
     pub path_input: String,
     /// The run folder typed beside "Open run".
     pub run_path: String,
-    /// A temperature or alpha the user set that the engine has not confirmed yet.
-    pub pending_temperature: Option<f64>,
-    pub pending_alpha: Option<f64>,
-    pub pending_beta: Option<f64>,
+    /// Parameter values the user set that the engine has not confirmed yet.
+    pub pending: HashMap<Parameter, f64>,
+    /// The values a fork being set up will start with (`None`: no fork being set up).
+    pub fork_draft: Option<HashMap<Parameter, f64>>,
+    /// Whether the "clear every run?" question is open.
+    pub confirm_reset: bool,
+    /// The chosen preset checked against the chosen dataset, and which datasets it can use.
+    pub check: Option<controls::PresetCheck>,
+    /// Series (`stage · metric`) and stages hidden from the curves.
+    pub hidden: HashSet<String>,
     /// Thumbnails of the probe examples, made once per run.
     pub thumbnails: Vec<egui::TextureHandle>,
     /// The device the chosen `--device` setting resolves to, shown before a run starts.
     pub device_label: Option<String>,
     /// Probe examples the attention view shows (oldest first); empty: spread over the classes.
     pub attention_choice: Vec<usize>,
-    /// Where each plot was drawn last frame (for PNG export from the screen).
-    pub plot_rects: HashMap<&'static str, egui::Rect>,
+    /// Where each plot was drawn last frame.
+    pub plots: HashMap<&'static str, PlotFrame>,
     /// Smoothed copies of the plotted series, per (stage, metric), extended frame by frame.
     pub smoothed: HashMap<(usize, usize, String), SmoothedSeries>,
     /// The runs table's sort column and direction (`None`: in the order the runs were added),
@@ -248,11 +291,28 @@ impl Selection {
     }
 }
 
-impl ViewContext<'_> {
+impl<'a> ViewContext<'a> {
     /// The stage a per-stage view shows: the chosen one, else the running one.
     pub fn shown_stage(&self) -> Option<usize> {
         let history = self.history?;
         self.selection.stage.filter(|&s| s < history.stages.len()).or(history.current_stage())
+    }
+
+    /// The followed run.
+    pub fn followed(&self) -> Option<OverlayRun<'a>> {
+        self.runs.iter().copied().find(|r| r.index == self.current_run)
+    }
+
+    /// The columns that say where a view's numbers come from: run, seed, stage, step.
+    pub fn provenance(&self, stage: usize, step: u64) -> Vec<(&'static str, String)> {
+        let run = self.followed();
+        let stage = self.history.and_then(|h| h.stages.get(stage)).map_or_else(String::new, |s| s.name.clone());
+        vec![
+            ("run", run.map_or_else(String::new, |r| r.label.to_string())),
+            ("seed", run.and_then(|r| r.seed()).map_or_else(String::new, |s| s.to_string())),
+            ("stage", stage),
+            ("step", step.to_string()),
+        ]
     }
 }
 
@@ -285,27 +345,40 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_> {
     }
 }
 
-/// The run, its description and the shown stage's latest probe, under a stage picker limited to
-/// stages with probes; says in the view what is missing instead when there is nothing yet.
-pub fn probed_stage<'a>(
-    ui: &mut egui::Ui,
-    view: &mut ViewContext<'a>,
-    picker: &str,
-) -> Option<(&'a RunHistory, &'a crate::train::RunInfo, &'a crate::train::Probe)> {
+/// The followed run's history and data, or a line saying why there is nothing to show yet.
+pub fn run_data<'a>(ui: &mut egui::Ui, view: &ViewContext<'a>) -> Option<(&'a RunHistory, &'a DataInfo)> {
     let Some(history) = view.history else {
         ui.label("No run yet.");
         return None;
     };
-    let Some(info) = history.info.as_ref() else {
-        ui.label("Loading…");
-        return None;
-    };
+    match history.info.as_ref() {
+        Some(info) => Some((history, &info.data)),
+        None => {
+            let waiting = if view.followed().is_some_and(|r| r.queued.is_some()) {
+                "Queued: it starts when a slot frees up."
+            } else {
+                "Loading data…"
+            };
+            ui.label(waiting);
+            None
+        }
+    }
+}
+
+/// The run, its data and the shown stage's latest probe, under a stage picker limited to stages
+/// with probes; says in the view what is missing instead when there is nothing yet.
+pub fn probed_stage<'a>(
+    ui: &mut egui::Ui,
+    view: &mut ViewContext<'a>,
+    picker: &str,
+) -> Option<(&'a RunHistory, &'a DataInfo, &'a Probe)> {
+    let (history, data) = run_data(ui, view)?;
     ui.horizontal(|ui| stage_picker(ui, picker, view, |i| history.stages[i].probe.is_some()));
     let probe = view.shown_stage().and_then(|s| history.stages.get(s)).and_then(|s| s.probe.as_ref());
     if probe.is_none() {
         ui.label("No probe yet: it arrives with the first metric report.");
     }
-    Some((history, info, probe?))
+    Some((history, data, probe?))
 }
 
 /// A representation probe's data, or one line saying why the models cannot give it.
@@ -338,29 +411,25 @@ pub fn stage_picker(ui: &mut egui::Ui, id: &str, view: &mut ViewContext, eligibl
     combo.response.labelled_by(title.id);
 }
 
-/// A button that writes a view's numbers, as `make` tabulates them, to the export folder.
+/// A button that writes a view's numbers, as `make` tabulates them for `stage` at `step`, to the
+/// export folder; every row also says which run, seed, stage and step it comes from.
 pub fn export_data_button(
     ui: &mut egui::Ui,
     view: &mut ViewContext,
-    make: impl FnOnce() -> Vec<(String, crate::export::table::Table)>,
+    stage: usize,
+    step: u64,
+    make: impl FnOnce() -> Vec<(String, Table)>,
 ) {
     let hint = format!("Writes this view's numbers as CSV and JSON into {}", view.settings.export_dir.display());
     if ui.button("Export data").on_hover_text(hint).clicked() {
-        view.actions.push(Action::ExportTables(make()));
+        let provenance = view.provenance(stage, step);
+        let tables = make().into_iter().map(|(stem, table)| (stem, table.prefixed(&provenance))).collect();
+        view.actions.push(Action::ExportTables(tables));
     }
 }
 
-/// A categorical colour for the `index`-th series.
+/// A categorical colour for the `index`-th series, run or class (the export's palette).
 pub fn series_color(index: usize) -> egui::Color32 {
-    const PALETTE: [egui::Color32; 8] = [
-        egui::Color32::from_rgb(31, 119, 180),
-        egui::Color32::from_rgb(255, 127, 14),
-        egui::Color32::from_rgb(44, 160, 44),
-        egui::Color32::from_rgb(214, 39, 40),
-        egui::Color32::from_rgb(148, 103, 189),
-        egui::Color32::from_rgb(140, 86, 75),
-        egui::Color32::from_rgb(227, 119, 194),
-        egui::Color32::from_rgb(23, 190, 207),
-    ];
-    PALETTE[index % PALETTE.len()]
+    let [r, g, b] = crate::export::svg::palette_rgb(index);
+    egui::Color32::from_rgb(r, g, b)
 }

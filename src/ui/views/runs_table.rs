@@ -1,20 +1,32 @@
 //! The runs table, as W&B's run comparer: one row per run × stage with method, T, α,
-//! parameters, final train and test accuracy, agreement with the teacher and wall time;
-//! seed groups add a mean ± std row per stage. Columns sort on click; a chosen baseline row
-//! gives every other row its test-accuracy delta; runs can be hidden from every overlay and
-//! clicked to be followed by the per-run views.
+//! progress, parameters, final train and test accuracy, agreement with the teacher and wall
+//! time; queued runs with their place in the queue; seed groups add a mean ± std row per stage
+//! saying how many of their runs have finished. The run column stays put while the others
+//! scroll; columns sort on click (numbers by value, text in natural order: T=4 before T=16); a
+//! chosen baseline row gives every other row its test-accuracy delta; runs can be hidden from
+//! every overlay and clicked to be followed by the per-run views.
 
 use super::{Action, OverlayRun, ViewContext};
 use crate::stats::{mean, sample_std};
-use crate::ui::history::StageHistory;
+use crate::ui::history::{RunHistory, StageHistory};
+use std::cmp::Ordering;
 
-const COLUMNS: [&str; 11] =
-    ["run", "stage", "method", "T", "α", "params", "train acc", "test acc", "Δ test", "agreement", "time"];
+/// The columns right of the pinned run column.
+const COLUMNS: [&str; 12] =
+    ["stage", "method", "T", "α", "progress", "params", "train acc", "test acc", "Δ test", "agreement", "time", ""];
+/// Cells of a row (every column but the baseline's radio button).
+const CELLS: usize = COLUMNS.len() - 1;
+const TEST: usize = 7;
+const DELTA: usize = 8;
+/// Every row is this high in both halves of the table, so they line up.
+const ROW_HEIGHT: f32 = 22.0;
 
 /// One row: which run it belongs to (none for a group's mean), its baseline key and cells.
 struct Row {
     run: Option<usize>,
+    label: String,
     visible: Option<bool>,
+    hint: String,
     key: (String, String),
     cells: Vec<Cell>,
 }
@@ -45,63 +57,138 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     let mut rows = rows(&view.runs);
     let baseline = view.selection.baseline.clone();
     let baseline_value =
-        baseline.as_ref().and_then(|key| rows.iter().find(|r| &r.key == key)).and_then(|r| r.cells[7].value);
+        baseline.as_ref().and_then(|key| rows.iter().find(|r| &r.key == key)).and_then(|r| r.cells[TEST].value);
     for row in &mut rows {
-        let delta = row.cells[7].value.zip(baseline_value).map(|(v, b)| v - b);
-        row.cells[8] = number(delta, |d| format!("{:+.2}", 100.0 * d));
+        let delta = row.cells[TEST].value.zip(baseline_value).map(|(v, b)| v - b);
+        row.cells[DELTA] = number(delta, |d| format!("{:+.2}", 100.0 * d));
     }
     let sort = view.selection.sort;
     if let Some((column, ascending)) = sort {
         rows.sort_by(|a, b| {
-            let (x, y) = (&a.cells[column], &b.cells[column]);
-            let order = match (x.value, y.value) {
-                (Some(p), Some(q)) => p.total_cmp(&q),
-                _ => x.text.cmp(&y.text),
+            let order = match column {
+                0 => natural_cmp(&a.label, &b.label),
+                c => compare(&a.cells[c - 1], &b.cells[c - 1]),
             };
             if ascending { order } else { order.reverse() }
         });
     }
     ui.label("Click a header to sort, a run to follow it; the circle picks the baseline of Δ test.");
     report_buttons(ui, view);
-    egui::ScrollArea::both().id_salt("runs_table").show(ui, |ui| {
-        egui::Grid::new("runs_grid").striped(true).spacing([10.0, 4.0]).show(ui, |ui| {
-            ui.label("show");
-            for (index, title) in COLUMNS.iter().enumerate() {
-                let arrow = match sort {
-                    Some((column, true)) if column == index => " ^",
-                    Some((column, false)) if column == index => " v",
-                    _ => "",
-                };
-                if ui.button(format!("{title}{arrow}")).clicked() {
-                    let ascending = !matches!(sort, Some((column, true)) if column == index);
-                    view.selection.sort = Some((index, ascending));
+    egui::ScrollArea::vertical().id_salt("runs_table_rows").show(ui, |ui| {
+        ui.horizontal_top(|ui| {
+            egui::Grid::new("runs_pinned").striped(true).min_row_height(ROW_HEIGHT).show(ui, |ui| {
+                ui.label("show");
+                header(ui, view, 0, "run");
+                ui.end_row();
+                for row in &rows {
+                    pinned_cells(ui, view, row);
+                    ui.end_row();
                 }
-            }
-            ui.label("baseline");
-            ui.end_row();
-            for row in &rows {
-                row_ui(ui, view, row);
-            }
+            });
+            egui::ScrollArea::horizontal().id_salt("runs_table_columns").show(ui, |ui| {
+                egui::Grid::new("runs_grid").striped(true).min_row_height(ROW_HEIGHT).spacing([12.0, 4.0]).show(
+                    ui,
+                    |ui| {
+                        for (index, title) in COLUMNS.iter().enumerate() {
+                            match *title {
+                                "" => ui.label("baseline"),
+                                title => header(ui, view, index + 1, title),
+                            };
+                        }
+                        ui.end_row();
+                        for row in &rows {
+                            row_cells(ui, view, row);
+                            ui.end_row();
+                        }
+                    },
+                );
+            });
         });
     });
 }
 
-/// "Write report" for each seed group, once all its runs have finished.
-fn report_buttons(ui: &mut egui::Ui, view: &mut ViewContext) {
-    let mut groups: Vec<(usize, &str)> = view.runs.iter().filter_map(|r| r.group.map(|g| (g, r.label))).collect();
-    groups.dedup_by_key(|(g, _)| *g);
-    for (group, label) in groups {
-        let members: Vec<&OverlayRun> = view.runs.iter().filter(|r| r.group == Some(group)).collect();
-        let done = members.len() > 1 && members.iter().all(|m| m.history.finished);
-        let name = label.rsplit_once(" seed").map_or(label, |(l, _)| l);
-        let button = ui.add_enabled(done, egui::Button::new(format!("Write report: {name} ({} seeds)", members.len())));
-        if button.on_hover_text("report.md with mean ± std per stage and the curves, in the export folder").clicked() {
-            view.actions.push(Action::WriteReport(group));
+/// Numbers by value, text in natural order; missing values last.
+fn compare(a: &Cell, b: &Cell) -> Ordering {
+    match (a.value, b.value) {
+        (Some(p), Some(q)) => p.total_cmp(&q),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => natural_cmp(&a.text, &b.text),
+    }
+}
+
+/// Text order with runs of digits compared as numbers: `T=4` before `T=16`, `seed 2` before
+/// `seed 10`.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        let (Some(x), Some(y)) = (a.chars().next(), b.chars().next()) else {
+            return a.len().cmp(&b.len());
+        };
+        if x.is_ascii_digit() && y.is_ascii_digit() {
+            let (da, ra) = split_number(a);
+            let (db, rb) = split_number(b);
+            let order = da.total_cmp(&db);
+            if order != Ordering::Equal {
+                return order;
+            }
+            (a, b) = (ra, rb);
+        } else {
+            let order = x.cmp(&y);
+            if order != Ordering::Equal {
+                return order;
+            }
+            (a, b) = (&a[x.len_utf8()..], &b[y.len_utf8()..]);
         }
     }
 }
 
-fn row_ui(ui: &mut egui::Ui, view: &mut ViewContext, row: &Row) {
+/// The number at the start of `text` (digits, one decimal point) and what follows it.
+fn split_number(text: &str) -> (f64, &str) {
+    let mut end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    if text[end..].starts_with('.') && text[end + 1..].starts_with(|c: char| c.is_ascii_digit()) {
+        end += 1 + text[end + 1..].find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len() - end - 1);
+    }
+    (text[..end].parse().unwrap_or(0.0), &text[end..])
+}
+
+fn header(ui: &mut egui::Ui, view: &mut ViewContext, index: usize, title: &str) -> egui::Response {
+    let arrow = match view.selection.sort {
+        Some((column, true)) if column == index => " ^",
+        Some((column, false)) if column == index => " v",
+        _ => "",
+    };
+    let response = ui.button(format!("{title}{arrow}"));
+    if response.clicked() {
+        let ascending = !matches!(view.selection.sort, Some((column, true)) if column == index);
+        view.selection.sort = Some((index, ascending));
+    }
+    response
+}
+
+/// "Write report" for each seed group, once all its runs have finished.
+fn report_buttons(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let mut groups: Vec<&crate::ui::runs::SeedGroup> = view.runs.iter().filter_map(|r| r.group).collect();
+    groups.dedup_by_key(|g| g.id);
+    ui.horizontal_wrapped(|ui| {
+        for group in groups {
+            let members: Vec<&OverlayRun> = view.runs.iter().filter(|r| r.group.is_some_and(|g| g.id == group.id)).collect();
+            let finished = members.iter().filter(|m| m.history.is_some_and(|h| h.finished)).count();
+            let done = members.len() > 1 && finished == members.len();
+            let title = format!("Write report: {} ({} seeds)", group.name, members.len());
+            let hint = if done {
+                "report.md with mean ± std per stage, the curves and each seed's run folder, in the export folder".into()
+            } else {
+                format!("{finished} of {} seeds finished", members.len())
+            };
+            if ui.add_enabled(done, egui::Button::new(title)).on_hover_text(hint).clicked() {
+                view.actions.push(Action::WriteReport(group.id));
+            }
+        }
+    });
+}
+
+fn pinned_cells(ui: &mut egui::Ui, view: &mut ViewContext, row: &Row) {
     match (row.run, row.visible) {
         (Some(run), Some(visible)) => {
             let mut shown = visible;
@@ -113,42 +200,70 @@ fn row_ui(ui: &mut egui::Ui, view: &mut ViewContext, row: &Row) {
             ui.label("");
         }
     }
-    for (index, cell) in row.cells.iter().enumerate() {
-        if index == 0
-            && let Some(run) = row.run
-        {
+    match row.run {
+        Some(run) => {
             let followed = run == view.current_run;
-            if ui.selectable_label(followed, &cell.text).clicked() {
+            let response = ui.selectable_label(followed, &row.label);
+            let response = if row.hint.is_empty() { response } else { response.on_hover_text(&row.hint) };
+            if response.clicked() {
                 view.actions.push(Action::FollowRun(run));
             }
-        } else {
-            ui.label(&cell.text);
+        }
+        None => {
+            ui.label(egui::RichText::new(&row.label).strong());
         }
     }
-    let chosen = view.selection.baseline.as_ref() == Some(&row.key);
-    if ui.radio(chosen, "").on_hover_text("Baseline for Δ test").clicked() {
-        view.selection.baseline = if chosen { None } else { Some(row.key.clone()) };
-    }
-    ui.end_row();
 }
 
-/// A row per run × stage, then a mean ± std row per stage of each seed group.
+fn row_cells(ui: &mut egui::Ui, view: &mut ViewContext, row: &Row) {
+    for cell in &row.cells {
+        ui.label(&cell.text);
+    }
+    if row.cells.iter().any(|c| c.value.is_some()) {
+        let chosen = view.selection.baseline.as_ref() == Some(&row.key);
+        if ui.radio(chosen, "").on_hover_text("Baseline for Δ test").clicked() {
+            view.selection.baseline = if chosen { None } else { Some(row.key.clone()) };
+        }
+    } else {
+        ui.label("");
+    }
+}
+
+/// A row per run × stage (a queued run: one row with its place in the queue; a fork: its stages
+/// from the fork on), then a mean ± std row per stage of each seed group.
 fn rows(runs: &[OverlayRun]) -> Vec<Row> {
     let mut rows = Vec::new();
     for run in runs {
-        for stage in &run.history.stages {
+        let hint = run.parent.map_or_else(String::new, |parent| format!("forked off {parent}"));
+        let Some(history) = run.history else {
+            let mut cells: Vec<Cell> = (0..CELLS).map(|_| text("")).collect();
+            cells[4] = text(format!("queued #{}", run.queued.unwrap_or(0)));
+            rows.push(Row {
+                run: Some(run.index),
+                label: run.label.to_string(),
+                visible: None,
+                hint,
+                key: (run.label.to_string(), String::new()),
+                cells,
+            });
+            continue;
+        };
+        let first = history.info.as_ref().and_then(|i| i.fork).map_or(0, |f| f.stage);
+        for (index, stage) in history.stages.iter().enumerate().skip(first) {
             let outcome = stage.outcome.as_ref();
             let params = outcome.map(|o| o.params).or(stage.start.as_ref().map(|s| s.params));
             rows.push(Row {
                 run: Some(run.index),
+                label: run.label.to_string(),
                 visible: Some(run.visible),
+                hint: hint.clone(),
                 key: (run.label.to_string(), stage.name.clone()),
                 cells: vec![
-                    text(run.label),
                     text(&stage.name),
                     text(stage.method),
                     number(stage.temperature, |t| format!("{t:.2}")),
                     number(stage.alpha, |a| format!("{a:.2}")),
+                    text(progress(history, index, stage)),
                     number(params.map(|p| p as f64), |p| format!("{p:.0}")),
                     percent(outcome.and_then(|o| o.train_accuracy)),
                     percent(final_test_accuracy(stage)),
@@ -163,6 +278,28 @@ fn rows(runs: &[OverlayRun]) -> Vec<Row> {
     rows
 }
 
+/// Where a stage is: waiting, its step out of its planned steps, or how it ended.
+fn progress(history: &RunHistory, index: usize, stage: &StageHistory) -> String {
+    if let Some(step) = stage.diverged_at {
+        return format!("diverged at {step}");
+    }
+    match &stage.outcome {
+        Some(o) if o.skipped.is_some() => "skipped".into(),
+        Some(o) if o.cached => "cached".into(),
+        Some(o) if o.stopped => format!("stopped at {}", o.steps),
+        Some(_) => "done".into(),
+        None => match (history.progress, &stage.start) {
+            (Some(p), Some(_)) if p.stage == index && stage.keep_training => format!("step {} (open-ended)", p.step),
+            (Some(p), Some(start)) if p.stage == index => {
+                let share = 100.0 * p.step as f64 / start.total_steps.max(1) as f64;
+                format!("step {}/{} ({share:.0}%)", p.step, start.total_steps)
+            }
+            _ if history.finished => "did not run".into(),
+            _ => "waiting".into(),
+        },
+    }
+}
+
 /// The stage's final test accuracy, or its latest while it trains.
 fn final_test_accuracy(stage: &StageHistory) -> Option<f64> {
     stage
@@ -173,36 +310,39 @@ fn final_test_accuracy(stage: &StageHistory) -> Option<f64> {
 }
 
 fn group_rows(runs: &[OverlayRun]) -> Vec<Row> {
-    let mut groups: Vec<usize> = runs.iter().filter_map(|r| r.group).collect();
-    groups.dedup();
+    let mut groups: Vec<&crate::ui::runs::SeedGroup> = runs.iter().filter_map(|r| r.group).collect();
+    groups.dedup_by_key(|g| g.id);
     let mut rows = Vec::new();
     for group in groups {
-        let members: Vec<&OverlayRun> = runs.iter().filter(|r| r.group == Some(group)).collect();
+        let members: Vec<&RunHistory> =
+            runs.iter().filter(|r| r.group.is_some_and(|g| g.id == group.id)).filter_map(|r| r.history).collect();
         // A spread needs two runs; until the second starts the member's own rows say it all.
         let (Some(first), true) = (members.first(), members.len() > 1) else { continue };
-        let label =
-            format!("{} (mean of {})", first.label.rsplit_once(" seed").map_or(first.label, |(l, _)| l), members.len());
-        for (index, stage) in first.history.stages.iter().enumerate() {
-            let finished = |pick: fn(&crate::train::StageOutcome) -> Option<f64>| -> Vec<f64> {
-                members.iter().filter_map(|m| m.history.stages.get(index)?.outcome.as_ref().and_then(pick)).collect()
+        let finished = members.iter().filter(|h| h.finished).count();
+        let label = format!("{} (mean ± std)", group.name);
+        for (index, stage) in first.stages.iter().enumerate() {
+            let done = |pick: fn(&crate::train::StageOutcome) -> Option<f64>| -> Vec<f64> {
+                members.iter().filter_map(|m| m.stages.get(index)?.outcome.as_ref().and_then(pick)).collect()
             };
-            let (test, train) = (finished(|o| o.test_accuracy), finished(|o| o.train_accuracy));
+            let (test, train) = (done(|o| o.test_accuracy), done(|o| o.train_accuracy));
             rows.push(Row {
                 run: None,
+                label: label.clone(),
                 visible: None,
+                hint: String::new(),
                 key: (label.clone(), stage.name.clone()),
                 cells: vec![
-                    text(&label),
                     text(&stage.name),
                     text(stage.method),
                     number(stage.temperature, |t| format!("{t:.2}")),
                     number(stage.alpha, |a| format!("{a:.2}")),
+                    text(format!("{} of {} finished", test.len(), group.size)),
                     text(""),
                     mean_std(&train),
                     mean_std(&test),
                     text(""),
                     text(""),
-                    text(format!("{} of {} done", test.len(), members.len())),
+                    text(format!("{finished} of {} runs done", group.size)),
                 ],
             });
         }
@@ -217,4 +357,18 @@ fn mean_std(values: &[f64]) -> Cell {
     }
     let (mean, std) = (mean(values), sample_std(values));
     Cell { text: format!("{:.2}% ± {:.2}", 100.0 * mean, 100.0 * std), value: Some(mean) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_inside_text_sort_by_value() {
+        let mut labels = vec!["kd temperature=16", "kd temperature=4", "kd temperature=0.5", "kd temperature=1"];
+        labels.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(labels, ["kd temperature=0.5", "kd temperature=1", "kd temperature=4", "kd temperature=16"]);
+        assert_eq!(natural_cmp("seed 2", "seed 10"), Ordering::Less);
+        assert_eq!(natural_cmp("b", "a10"), Ordering::Greater);
+    }
 }

@@ -6,9 +6,9 @@
 use super::{ViewContext, export_data_button, probed_stage};
 use crate::data::InputShape;
 use crate::export::table::Table;
-use crate::train::RunInfo;
 use crate::train::evaluate::softmax_row;
-use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints, VLine};
+use crate::train::{DataInfo, Parameter};
+use egui_plot::{AxisHints, Bar, BarChart, GridMark, Line, Plot, PlotPoints, VLine};
 
 /// The temperatures shown side by side.
 pub const TEMPERATURES: [f64; 5] = [1.0, 2.0, 4.0, 8.0, 16.0];
@@ -25,17 +25,27 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     let row = |logits: &[f32]| logits[sample * classes..(sample + 1) * classes].to_vec();
     let student = row(&probe.logits);
     let teacher = probe.teacher_logits.as_deref().map(row);
-    let steering = history.steerable_stage().is_some_and(|s| s.name == stage.name);
-    let current = if steering { view.selection.pending_temperature.or(stage.temperature) } else { stage.temperature };
+    let current = current_temperature(view, stage);
     let label = &info.class_names[info.probe_labels.get(sample).copied().unwrap_or(0) as usize];
     ui.label(format!("test example #{} (label {label}), step {}", probe.examples[sample], probe.step));
-    export_data_button(ui, view, || vec![("soft_targets".into(), probability_table(probe, info, current))]);
-    temperature_row(ui, &student, teacher.as_deref(), current);
+    export_data_button(ui, view, probe.stage, probe.step, || {
+        vec![("soft_targets".into(), probability_table(probe, info, current))]
+    });
+    temperature_row(ui, &student, teacher.as_deref(), current, &info.class_names);
+    ui.add_space(6.0);
     entropy_plot(ui, teacher.as_deref().unwrap_or(&student), teacher.is_some(), current);
 }
 
+/// The temperature the views show for a stage: the slider's while the user moves it on the
+/// running stage, else the stage's own.
+pub fn current_temperature(view: &ViewContext, stage: &crate::ui::history::StageHistory) -> Option<f64> {
+    let steering = view.history.and_then(|h| h.steerable_stage()).is_some_and(|s| s.name == stage.name);
+    let pending = view.selection.pending.get(&Parameter::Temperature).copied();
+    if steering { pending.or(stage.temperature) } else { stage.temperature }
+}
+
 /// Thumbnails of the probe images (or row numbers for tabular data) to pick a sample.
-fn sample_strip(ui: &mut egui::Ui, view: &mut ViewContext, info: &RunInfo) {
+fn sample_strip(ui: &mut egui::Ui, view: &mut ViewContext, info: &DataInfo) {
     let chosen = view.selection.sample;
     if let Some(clicked) = example_strip(ui, view, info, "sample_strip", |i| i == chosen) {
         view.selection.sample = clicked;
@@ -47,7 +57,7 @@ fn sample_strip(ui: &mut egui::Ui, view: &mut ViewContext, info: &RunInfo) {
 pub fn example_strip(
     ui: &mut egui::Ui,
     view: &mut ViewContext,
-    info: &RunInfo,
+    info: &DataInfo,
     id: &str,
     selected: impl Fn(usize) -> bool,
 ) -> Option<usize> {
@@ -77,7 +87,7 @@ pub fn example_strip(
     clicked
 }
 
-fn thumbnails(ctx: &egui::Context, info: &RunInfo) -> Vec<egui::TextureHandle> {
+fn thumbnails(ctx: &egui::Context, info: &DataInfo) -> Vec<egui::TextureHandle> {
     let InputShape::Image { channels, height, width } = info.shape else { return Vec::new() };
     info.probe_features
         .iter()
@@ -98,7 +108,7 @@ fn thumbnails(ctx: &egui::Context, info: &RunInfo) -> Vec<egui::TextureHandle> {
 }
 
 /// Every probe example's class probabilities, teacher's and stage's, at each temperature.
-fn probability_table(probe: &crate::train::Probe, info: &RunInfo, current: Option<f64>) -> Table {
+fn probability_table(probe: &crate::train::Probe, info: &DataInfo, current: Option<f64>) -> Table {
     let mut table = Table::new(&["example", "label", "model", "temperature", "class", "probability"]);
     let classes = probe.classes;
     let mut temperatures = TEMPERATURES.to_vec();
@@ -127,8 +137,15 @@ fn probability_table(probe: &crate::train::Probe, info: &RunInfo, current: Optio
     table
 }
 
-/// Bar charts of class probabilities at each temperature, side by side.
-fn temperature_row(ui: &mut egui::Ui, student: &[f32], teacher: Option<&[f32]>, current: Option<f64>) {
+/// Bar charts of class probabilities at each temperature, side by side, class names under the
+/// bars.
+fn temperature_row(
+    ui: &mut egui::Ui,
+    student: &[f32],
+    teacher: Option<&[f32]>,
+    current: Option<f64>,
+    class_names: &[String],
+) {
     let mut temperatures = TEMPERATURES.to_vec();
     if let Some(t) = current
         && !temperatures.iter().any(|&x| (x - t).abs() < 1e-9)
@@ -161,6 +178,13 @@ fn temperature_row(ui: &mut egui::Ui, student: &[f32], teacher: Option<&[f32]>, 
                     .allow_scroll(false)
                     .allow_drag(false)
                     .allow_zoom(false)
+                    .custom_x_axes(vec![class_axis(class_names)])
+                    .x_grid_spacer(|input| {
+                        let (low, high) = input.bounds;
+                        (low.ceil() as i64..=high.floor() as i64)
+                            .map(|k| GridMark { value: k as f64, step_size: 1.0 })
+                            .collect()
+                    })
                     .show(ui, |plot| {
                         let offset = if teacher.is_some() { 0.2 } else { 0.0 };
                         if let Some(teacher) = teacher {
@@ -171,6 +195,15 @@ fn temperature_row(ui: &mut egui::Ui, student: &[f32], teacher: Option<&[f32]>, 
             });
         }
     });
+}
+
+/// An x axis naming the class under each pair of bars (labels that do not fit are left out).
+fn class_axis(class_names: &[String]) -> AxisHints<'_> {
+    AxisHints::new_x().label_spacing(8.0..=12.0).formatter(move |mark, _| {
+        let k = mark.value.round();
+        let name = (k >= 0.0 && (mark.value - k).abs() < 1e-6).then(|| class_names.get(k as usize)).flatten();
+        name.map_or_else(String::new, |n| n.chars().take(6).collect())
+    })
 }
 
 fn bars(name: &str, logits: &[f32], temperature: f64, offset: f64, color: egui::Color32) -> BarChart {
