@@ -158,6 +158,18 @@ fn a_malformed_preset_shows_its_error_in_the_window() {
     harness.get_by_label("Start").click();
     harness.run_steps(3);
     assert!(harness.state().runs().runs.is_empty(), "a preset that fails its check starts nothing");
+    // A dataset the chosen preset cannot use is offered disabled (the bundled kd's CNN teacher
+    // needs images: not moons; digits is fine).
+    harness.get_by_label("Preset").click();
+    harness.run_steps(2);
+    harness.get_by_label("kd").click();
+    harness.run_steps(3);
+    harness.get_by_label("Dataset").click();
+    harness.run_steps(2);
+    assert!(harness.get_by_label("moons").accesskit_node().is_disabled(), "moons is not for a CNN");
+    assert!(!harness.get_by_label("digits").accesskit_node().is_disabled());
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
     // The app is still usable: a good preset runs after it.
     open(&mut harness, &write_preset("moons_after_error.toml", &MOONS.replace("epochs = 2000", "epochs = 1")));
     harness.get_by_label("Start").click();

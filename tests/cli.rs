@@ -143,6 +143,10 @@ fn a_trained_teacher_is_reused_from_the_cache() {
     assert_eq!(std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap(), metrics_before);
     let summary = std::fs::read_to_string(dir.join("out/summary.json")).unwrap();
     assert!(summary.contains("\"cached\": true"));
+    // The seed written out is the seed left to default: one teacher, one cache entry (a seed
+    // repeat in the app sets train.seed = 0 for its first run).
+    let seeded = run_preset(&dir, &preset, &["--seed", "0"]);
+    assert!(text(&seeded.stderr).contains("teacher: reusing the cached model"), "{}", text(&seeded.stderr));
 }
 
 #[test]
@@ -378,7 +382,7 @@ fn gpu_request_without_a_gpu_is_a_clear_error() {
 fn presets_are_listed_and_bench_reports_both_workloads() {
     let output = kdlab().arg("presets").output().unwrap();
     let listing = text(&output.stdout);
-    for name in ["kd", "ta", "ban", "label_smoothing", "rkd", "at", "fitnets", "dml", "dkd"] {
+    for name in ["kd", "ta", "ban", "label_smoothing", "rkd", "at", "fitnets", "dml", "dkd", "playground"] {
         assert!(listing.lines().any(|l| l.starts_with(name)), "{name} listed in {listing}");
     }
     let output = kdlab().args(["bench", "--device", "cpu", "--steps", "3"]).output().unwrap();
@@ -452,6 +456,30 @@ fn every_bundled_preset_runs_to_the_end() {
             assert!(accuracy > 0.3, "{name}/{}: one epoch already learns something: {accuracy}", stage["name"]);
         }
     }
+}
+
+/// The playground's student keeps training until stopped in the app; headless it ends after its
+/// epochs and says so, and the run folder keeps each stage's last probe.
+#[test]
+fn the_playground_runs_headless_to_the_end_of_its_epochs() {
+    let dir = scratch_dir("playground");
+    let out = dir.join("out");
+    let output = kdlab()
+        .args(["run", "playground", "--device", "cpu", "--no-cache", "--epochs", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("student keeps training until stopped in the app"), "{}", text(&output.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["stages"][1]["epochs"], 2);
+    assert_eq!(summary["stages"][1]["stopped"], false);
+    let probes: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("probes.json")).unwrap()).unwrap();
+    let boundary = &probes["probes"][1]["representations"]["boundary"]["Ok"];
+    assert_eq!(boundary["student_class"].as_array().map(Vec::len), Some(64 * 64), "the student's boundary");
+    assert_eq!(probes["data"]["class_names"].as_array().map(Vec::len), Some(3));
 }
 
 #[test]
@@ -562,13 +590,15 @@ fn report_summarises_seeds_with_linked_plots() {
         assert_eq!(&png[1..4], b"PNG");
         let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
         let height = u32::from_be_bytes([png[20], png[21], png[22], png[23]]);
-        assert_eq!((width, height), (1800, 840), "2x the 900x420 plot");
+        // 2x the 900x420 plot and its legend below: one row for the two stages.
+        assert_eq!((width, height), (1800, 2 * (420 + 18 + 10)));
         let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
         assert_eq!(svg.matches("<path ").count(), 2, "one path per stage");
         assert!(kdlab::export::png::svg_to_png(&svg, 1.0).is_ok(), "the SVG parses");
     }
     for seed in 0..2 {
         assert!(out.join(format!("seed-{seed}/metrics.csv")).exists());
+        assert!(report.contains(&format!("[seed-{seed}/](seed-{seed}/)")), "seed-{seed} linked: {report}");
     }
     let bad = kdlab().args(["report", "kd", "--seeds", "0"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));

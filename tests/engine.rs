@@ -187,3 +187,105 @@ fn probes_carry_fixed_examples_and_an_agreement_matrix_consistent_with_the_metri
     let reported = agreement.iter().rev().find(|p| p.step == last.step).expect("agreement at the probe's step");
     assert!((f64::from(matrix[0] + matrix[3]) / f64::from(total) - reported.value).abs() < 1e-12);
 }
+
+/// A stage set to keep training goes on past its epochs until Stop; the toggle works live too.
+#[test]
+fn keep_training_goes_on_past_the_epochs_until_stop() {
+    let short = PRESET.replace("epochs = 500", "epochs = 2");
+    for from_the_preset in [true, false] {
+        let text = if from_the_preset { short.replace("epochs = 2\n", "epochs = 2\nkeep_training = true\n") } else { short.clone() };
+        let engine = start_with(&text);
+        let events = &engine.events;
+        let start = wait_for(events, |e| match e {
+            Event::StageStarted(s) if s.name == "student" => Some(s.clone()),
+            _ => None,
+        });
+        assert_eq!(start.keep_training, from_the_preset);
+        if !from_the_preset {
+            engine.commands.send(Command::KeepTraining(true)).unwrap();
+        }
+        // 320 training examples in batches of 16: two epochs are 40 steps.
+        assert_eq!(start.total_steps, 40);
+        let beyond = wait_for(events, |e| match e {
+            Event::Progress { stage: 1, step, epoch, .. } if *step > 100 => Some(*epoch),
+            _ => None,
+        });
+        assert!(beyond > 2, "epoch {beyond}, past the planned 2");
+        // A fork of a stage kept training keeps training too.
+        engine.commands.send(Command::Fork(Vec::new())).unwrap();
+        let fork = engine.forks.recv_timeout(Duration::from_secs(30)).expect("the fork's engine");
+        let forked = wait_for(&fork.events, |e| match e {
+            Event::StageStarted(s) if s.name == "student" => Some(s.keep_training),
+            _ => None,
+        });
+        assert!(forked, "the fork inherits keep training");
+        let fork_beyond = wait_for(&fork.events, |e| match e {
+            Event::Progress { step, .. } if *step > 200 => Some(*step),
+            _ => None,
+        });
+        assert!(fork_beyond > 200);
+        fork.commands.send(Command::Cancel).unwrap();
+        fork.join();
+        engine.commands.send(Command::Stop).unwrap();
+        let outcome = wait_for(events, |e| match e {
+            Event::StageFinished(o) if o.name == "student" => Some(o.clone()),
+            _ => None,
+        });
+        assert!(outcome.stopped && outcome.steps > 100 && outcome.epochs > 2, "{outcome:?}");
+        engine.join();
+    }
+}
+
+/// A fork starts from the parent's state: a fork asked for before the first step reproduces
+/// the parent's own first reports exactly, and a changed temperature applies from its first step.
+#[test]
+fn a_fork_goes_on_from_the_parents_state() {
+    let engine = start();
+    let events = &engine.events;
+    wait_for(events, |e| matches!(e, Event::StageStarted(s) if s.name == "student").then_some(()));
+    engine.commands.send(Command::Pause).unwrap();
+    let step = paused_at(events);
+    engine.commands.send(Command::Fork(vec![(Parameter::Temperature, 9.0)])).unwrap();
+    let fork = engine.forks.recv_timeout(Duration::from_secs(30)).expect("the fork's engine");
+    let info = wait_for(&fork.events, |e| match e {
+        Event::Ready(info) => Some(info.clone()),
+        _ => None,
+    });
+    assert_eq!(info.fork.map(|f| (f.stage, f.step)), Some((1, step)));
+    let first = wait_for(&fork.events, |e| match e {
+        Event::Metrics(points) => points.iter().find(|p| p.metric == "test_accuracy").cloned(),
+        _ => None,
+    });
+    assert_eq!(first.step, step, "the fork reports where it branched off");
+    let change = wait_for(&fork.events, |e| match e {
+        Event::ParameterChanged { parameter: Parameter::Temperature, value, step, .. } => Some((*value, *step)),
+        _ => None,
+    });
+    assert_eq!(change, (9.0, step + 1));
+    fork.commands.send(Command::Cancel).unwrap();
+    engine.commands.send(Command::Cancel).unwrap();
+    fork.join();
+    engine.join();
+}
+
+/// Time spent paused is not training time: a stage paused for a second reports less wall
+/// time than it took.
+#[test]
+fn paused_time_is_left_out_of_wall_seconds() {
+    let engine = start();
+    let events = &engine.events;
+    wait_for(events, |e| matches!(e, Event::StageStarted(s) if s.name == "student").then_some(()));
+    let started = Instant::now();
+    engine.commands.send(Command::Pause).unwrap();
+    paused_at(events);
+    std::thread::sleep(Duration::from_millis(1500));
+    engine.commands.send(Command::Resume).unwrap();
+    engine.commands.send(Command::Stop).unwrap();
+    let outcome = wait_for(events, |e| match e {
+        Event::StageFinished(o) if o.name == "student" => Some(o.clone()),
+        _ => None,
+    });
+    let took = started.elapsed().as_secs_f64();
+    assert!(took >= 1.5 && outcome.wall_seconds < took - 1.2, "{} s trained of {took} s", outcome.wall_seconds);
+    engine.join();
+}

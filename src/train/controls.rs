@@ -143,6 +143,11 @@ impl Controls {
         self.keep_training.unwrap_or(planned)
     }
 
+    /// Sets whether the running stage goes on past its epochs, as the user's toggle would.
+    pub fn set_keep_training(&mut self, keep: bool) {
+        self.keep_training = Some(keep);
+    }
+
     /// Forgets the previous stage's keep-training toggle.
     pub fn start_stage(&mut self) {
         self.keep_training = None;

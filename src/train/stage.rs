@@ -247,6 +247,9 @@ pub struct Resume {
     pub hypers: Hypers,
     /// Seconds trained so far (time spent paused excluded).
     pub seconds: f64,
+    /// Whether the stage was set to go on past its epochs (a fork of a stage the user kept
+    /// training keeps training too).
+    pub keep_training: bool,
 }
 
 /// Takes a stage's state at a step and starts a forked run from it with these parameter
@@ -268,8 +271,18 @@ pub fn train(
     let examples = ctx.dataset.train.len();
     controls.start_stage();
     let resumed = resume.is_some();
-    let Resume { trainee: mut model, mut optimizer, mut rng, mut order, mut batch, mut epoch, mut step, mut hypers, seconds } =
-        match resume {
+    let Resume {
+        trainee: mut model,
+        mut optimizer,
+        mut rng,
+        mut order,
+        mut batch,
+        mut epoch,
+        mut step,
+        mut hypers,
+        seconds,
+        keep_training,
+    } = match resume {
             Some(resume) => resume,
             None => {
                 device.seed(stage.seed);
@@ -287,11 +300,16 @@ pub fn train(
                     step: 0,
                     hypers: stage.hypers,
                     seconds: 0.0,
+                    keep_training: stage.keep_training,
                 }
             }
         };
+    if keep_training != stage.keep_training {
+        controls.set_keep_training(keep_training);
+    }
     let clock = StageClock::start(controls, seconds);
-    sink.send(Event::StageStarted(ctx.start_event(model.network.num_params(), None)))?;
+    let start = StageStart { keep_training, ..ctx.start_event(model.network.num_params(), None) };
+    sink.send(Event::StageStarted(start))?;
     if let Some(regressor) = &model.regressor {
         sink.send(Event::Notice(format!("{}: FitNets hint from the {}", stage.name, regressor.describe())))?;
     }
@@ -319,6 +337,7 @@ pub fn train(
     if resumed {
         // A fork's curves start where its parent's were when it branched off.
         reporter.report(&model.valid(), step, epoch, &hypers, sink, controls)?;
+        sink.progress(ctx.index, step, epoch, controls.is_paused(), true)?;
     }
 
     loop {
@@ -349,6 +368,7 @@ pub fn train(
                     step,
                     hypers,
                     seconds,
+                    keep_training: controls.keep_training(stage.keep_training),
                 };
                 fork(state, changes);
                 continue;

@@ -32,6 +32,11 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         ui.label("This run has no stage with a teacher.");
         return;
     }
+    if !history.stages.iter().any(|s| s.series.contains_key("agreement")) {
+        let waiting: Vec<&str> = history.stages.iter().filter(|s| s.has_teacher()).map(|s| s.name.as_str()).collect();
+        ui.label(format!("Agreement with the teacher appears when {} trains.", waiting.join(" or ")));
+        return;
+    }
     export_button(ui, view, &[&AGREEMENT, &KL]);
     legend::ui(ui, view, &[&AGREEMENT, &KL], legend::Layout::Wrapped);
     let link = ui.scope_id().with("agreement_link");

@@ -94,7 +94,7 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Preset");
         let combo =
-            egui::ComboBox::from_id_salt("preset").selected_text(view.settings.preset.label()).show_ui(ui, |ui| {
+            egui::ComboBox::from_id_salt("preset").selected_text(view.settings.preset.label()).height(480.0).show_ui(ui, |ui| {
                 for preset in crate::presets::BUNDLED {
                     let choice = PresetChoice::Bundled(preset.stem().to_string());
                     let selected = view.settings.preset == choice;
@@ -117,7 +117,7 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
     });
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Preset file");
-        let width = field_width(ui, 140.0).min(220.0);
+        let width = field_width(ui, 220.0).min(220.0);
         let field = ui
             .add(
                 egui::TextEdit::singleline(&mut view.selection.path_input)
@@ -136,7 +136,7 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
     });
     match view.selection.check.as_ref().map(|c| &c.result) {
         Some(Ok(stages)) => {
-            ui.add(egui::Label::new(egui::RichText::new(stages).small().weak()).wrap());
+            ui.add(egui::Label::new(egui::RichText::new(stages).weak()).wrap());
         }
         Some(Err(message)) => {
             let text = egui::RichText::new(format!("Cannot start: {message}")).color(ui.visuals().error_fg_color);
@@ -263,7 +263,8 @@ fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
     let history = view.history;
     let stage = history.and_then(|h| Some((h, h.slider_stage()?)));
     let Some((history, index)) = stage else {
-        ui.label("Distillation: this run has no stage with T, α or β");
+        let why = if history.is_some() { "this run has no stage with T, α or β" } else { "no run yet" };
+        ui.label(format!("Distillation: {why}"));
         return;
     };
     let stage = &history.stages[index];
@@ -377,7 +378,7 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
     });
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Run folder");
-        let width = field_width(ui, 150.0).min(220.0);
+        let width = field_width(ui, 220.0).min(220.0);
         ui.add(egui::TextEdit::singleline(&mut view.selection.run_path).hint_text("runs/kd-…").desired_width(width))
             .labelled_by(label.id);
         let path = view.selection.run_path.trim().to_string();
@@ -417,7 +418,7 @@ fn export_folder(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Export folder");
         let mut text = view.settings.export_dir.display().to_string();
-        let width = field_width(ui, 90.0).min(220.0);
+        let width = field_width(ui, 170.0).min(220.0);
         if ui.add(egui::TextEdit::singleline(&mut text).desired_width(width)).labelled_by(label.id).changed() {
             view.settings.export_dir = PathBuf::from(text);
         }

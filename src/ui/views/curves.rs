@@ -9,7 +9,7 @@ use crate::export::data::ExportSeries;
 use crate::export::svg::{PlotSeries, PlotSpec, format_tick, palette};
 use crate::ui::history::{RunHistory, StageHistory};
 use crate::ui::settings::XAxis;
-use egui_plot::{GridInput, GridMark, Line, Plot, PlotPoints, Polygon, VLine};
+use egui_plot::{GridInput, GridMark, Line, MarkerShape, Plot, PlotPoints, Points, Polygon, VLine};
 
 /// One plot: its id, its y-axis label and which metrics it draws for every stage.
 pub struct CurveSpec {
@@ -39,9 +39,10 @@ pub const ACCURACY: CurveSpec = CurveSpec {
     log_allowed: false,
 };
 
-/// Pixels between labelled grid lines: about what a label needs.
-const Y_TICK_SPACING: f64 = 34.0;
-const X_TICK_SPACING: f64 = 90.0;
+/// Pixels between labelled grid lines: egui_plot fades tick labels closer than 30 (y) and
+/// 80 (x) pixels and drops those closer than 20 and 60.
+const Y_TICK_SPACING: f64 = 26.0;
+const X_TICK_SPACING: f64 = 70.0;
 /// How close (pixels) the pointer must be to a point for its values to show.
 const HOVER_RADIUS: f32 = 40.0;
 const MARKER_COLOR: egui::Color32 = egui::Color32::from_rgb(200, 160, 40);
@@ -90,9 +91,17 @@ fn x_axis_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
     combo.response.labelled_by(label.id).on_hover_text("What the curves' x axis counts, per stage");
 }
 
+/// A run a curve stands for: its label, its seed and its raw points (borrowed: a frame never
+/// copies a history).
+pub struct Member<'a> {
+    pub run: &'a str,
+    pub seed: Option<u64>,
+    pub raw: &'a [[f64; 2]],
+}
+
 /// One curve as drawn: where it comes from, the smoothed and decimated points in the plot's
 /// coordinates, a ±1 std band for seed groups, and the raw points of each run it summarises.
-pub struct Drawn {
+pub struct Drawn<'a> {
     /// Legend name, also the hover's first line.
     pub name: String,
     pub stage: String,
@@ -101,12 +110,14 @@ pub struct Drawn {
     pub points: Vec<[f64; 2]>,
     pub steps: Vec<f64>,
     pub band: Option<Vec<[f64; 3]>>,
-    /// `(run, seed, raw points)` of each run the curve stands for (one, or a seed group's).
-    pub members: Vec<(String, Option<u64>, Vec<[f64; 2]>)>,
+    /// Each run the curve stands for (one, or a seed group's).
+    pub members: Vec<Member<'a>>,
     pub steps_per_epoch: u64,
     /// Palette index and line style (0 solid, 1 dashed, 2 dotted, 3 long dashes).
     pub color: usize,
     pub dash: usize,
+    /// For a fork's stage: the point (plot coordinates) where it branches off its parent.
+    pub fork_point: Option<[f64; 2]>,
 }
 
 /// Whether the plots overlay several runs (each run's headline metric per stage) rather than
@@ -157,12 +168,12 @@ pub fn stage_metrics<'s>(spec: &CurveSpec, stage: &'s StageHistory) -> Vec<&'s s
 /// The curves of a plot: every shown series of the followed run; with several visible runs,
 /// each visible run's headline metric per stage, a seed group folded into its mean with a
 /// ±1 std band. `x` is the visible x range (plot coordinates) when zoomed.
-pub fn drawn_series(
-    view: &mut ViewContext,
+pub fn drawn_series<'a>(
+    view: &mut ViewContext<'a>,
     spec: &CurveSpec,
     x: Option<std::ops::RangeInclusive<f64>>,
     columns: usize,
-) -> Vec<Drawn> {
+) -> Vec<Drawn<'a>> {
     let (smoothing, axis) = (view.settings.smoothing, view.settings.x_axis);
     let log_y = spec.log_allowed && view.settings.log_loss;
     let overlay = overlaid(view);
@@ -193,6 +204,11 @@ pub fn drawn_series(
                         .collect()
                 });
                 let (color, dash) = if overlay { (run.color, stage_index) } else { (stage_index, rank) };
+                let fork = history.info.as_ref().and_then(|i| i.fork).filter(|f| f.stage == stage_index);
+                let fork_point = fork.and_then(|f| {
+                    let raw = raws.first()?.raw.first().copied().filter(|p| p[0] == f.step as f64)?;
+                    Some(to_plot(raw)).filter(|p| p[1].is_finite())
+                });
                 drawn.push(Drawn {
                     name: format!("{prefix}{} · {metric}", stage.name),
                     stage: stage.name.clone(),
@@ -204,6 +220,7 @@ pub fn drawn_series(
                     steps_per_epoch: stage.steps_per_epoch(),
                     color,
                     dash,
+                    fork_point,
                 });
             }
         }
@@ -215,24 +232,23 @@ fn log10(value: f64) -> f64 {
     if value > 0.0 { value.log10() } else { f64::NAN }
 }
 
-/// What a curve draws in step coordinates: its points, a band for a group, and each member's
-/// raw points.
-type Curve = (Vec<[f64; 2]>, Option<Vec<[f64; 3]>>, Vec<(String, Option<u64>, Vec<[f64; 2]>)>);
+/// What a curve draws in step coordinates: its points, a band for a group, and each member.
+type Curve<'a> = (Vec<[f64; 2]>, Option<Vec<[f64; 3]>>, Vec<Member<'a>>);
 
 /// The smoothed, decimated points of one metric of one stage: of the run, or the mean ± std of a
 /// seed group's members.
 #[allow(clippy::too_many_arguments)]
-fn smoothed_curve(
-    view: &mut ViewContext,
-    run: &OverlayRun,
+fn smoothed_curve<'a>(
+    view: &mut ViewContext<'a>,
+    run: &OverlayRun<'a>,
     members: &[&RunHistory],
     stage: usize,
     metric: &str,
     steps: Option<std::ops::RangeInclusive<f64>>,
     columns: usize,
     smoothing: f64,
-) -> Option<Curve> {
-    let member_runs: Vec<OverlayRun> = match run.group {
+) -> Option<Curve<'a>> {
+    let member_runs: Vec<OverlayRun<'a>> = match run.group {
         Some(group) => view.runs.iter().copied().filter(|r| r.visible && r.group.is_some_and(|g| g.id == group.id)).collect(),
         None => vec![*run],
     };
@@ -242,7 +258,7 @@ fn smoothed_curve(
         let Some(points) = member.history.and_then(|h| h.stages.get(stage)).and_then(|s| s.series.get(metric)) else {
             continue;
         };
-        raws.push((member.label.to_string(), member.seed(), points.clone()));
+        raws.push(Member { run: member.label, seed: member.seed(), raw: points });
         let series = view.selection.smoothed.entry((member.index, stage, metric.to_string())).or_default();
         series.update(points, smoothing);
         curves.push(if members.len() > 1 { series.points().to_vec() } else { series.decimated(steps.clone(), columns) });
@@ -261,20 +277,39 @@ fn mean_and_band(curves: &[Vec<[f64; 2]>], columns: usize) -> (Vec<[f64; 2]>, Op
     (points.into_iter().step_by(stride).collect(), Some(band.into_iter().step_by(stride).collect()))
 }
 
-/// Grid marks 1, 2 or 5 × 10^k apart, at least `spacing` pixels apart, so every plot has a few
-/// labelled ticks however small its range.
+/// Grid marks 1, 2 or 5 × 10^k apart: at least three over the range where there is room, and
+/// never closer than `spacing` pixels, so every plot has a few labelled ticks however small its
+/// range.
 fn nice_marks(input: GridInput, spacing: f64) -> Vec<GridMark> {
     // egui_plot's base step is the value of its 8-pixel minimum line spacing.
     let per_pixel = input.base_step_size / 8.0;
     let (low, high) = input.bounds;
-    let wanted = (per_pixel * spacing).max(f64::MIN_POSITIVE);
-    let magnitude = 10f64.powf(wanted.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= wanted).unwrap_or(10.0 * magnitude);
+    let range = high - low;
+    if !(range > 0.0 && per_pixel > 0.0) {
+        return Vec::new();
+    }
+    let wanted = range / (range / per_pixel / spacing).clamp(3.0, 10.0);
+    let mut step = nice_step_below(wanted);
+    while step / per_pixel < spacing {
+        step = nice_step_above(step * 1.000_001);
+    }
     let (first, last) = ((low / step).ceil() as i64, (high / step).floor() as i64);
     if last - first > 1000 {
         return Vec::new();
     }
     (first..=last).map(|k| GridMark { value: k as f64 * step, step_size: step }).collect()
+}
+
+/// The largest of 1, 2, 5 × 10^k not above `value`.
+fn nice_step_below(value: f64) -> f64 {
+    let magnitude = 10f64.powf(value.log10().floor());
+    [5.0, 2.0, 1.0].iter().map(|m| m * magnitude).find(|s| *s <= value).unwrap_or(magnitude)
+}
+
+/// The smallest of 1, 2, 5 × 10^k not below `value`.
+fn nice_step_above(value: f64) -> f64 {
+    let magnitude = 10f64.powf(value.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= value).unwrap_or(10.0 * magnitude)
 }
 
 /// One plot of the spec's metrics for every stage (of every visible run), with the followed
@@ -297,6 +332,8 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
         .y_axis_label(if log_y { format!("{} (log)", spec.y_label) } else { spec.y_label.to_string() })
         .x_grid_spacer(|input| nice_marks(input, X_TICK_SPACING))
         .y_grid_spacer(|input| nice_marks(input, Y_TICK_SPACING))
+        .x_axis_formatter(|mark, _| format_tick(mark.value))
+        .y_axis_formatter(|mark, _| format_tick(mark.value))
         .show_x(false)
         .show_y(false)
         .label_formatter(|_| None);
@@ -310,8 +347,14 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
             if let Some(band) = &curve.band {
                 draw_band(plot, &curve.name, band, color);
             }
-            let line = Line::new(curve.name.as_str(), PlotPoints::from(curve.points.clone())).color(color);
+            let points = if curve.dash == 0 { curve.points.clone() } else { thinned(&curve.points, columns) };
+            let line = Line::new(curve.name.as_str(), PlotPoints::from(points)).color(color);
             plot.line(line.style(line_style(curve.dash)).allow_hover(false));
+            if let Some(point) = curve.fork_point {
+                // Where the fork leaves its parent's curve.
+                let ring = Points::new(curve.name.as_str(), vec![point]).shape(MarkerShape::Circle).radius(5.0);
+                plot.points(ring.filled(false).color(color).allow_hover(false));
+            }
         }
         for (x, _) in &markers {
             plot.vline(VLine::new("parameter changes", *x).color(MARKER_COLOR).allow_hover(false));
@@ -431,7 +474,7 @@ pub fn hover_text(curve: &Drawn, step: f64, smoothing: f64) -> String {
             (a[0] - step).abs().total_cmp(&(b[0] - step).abs())
         }).map(|p| p[1])
     };
-    let values: Vec<f64> = curve.members.iter().filter_map(|(_, _, raw)| at(raw)).collect();
+    let values: Vec<f64> = curve.members.iter().filter_map(|m| at(m.raw)).collect();
     let value = match values.as_slice() {
         [one] => format!("{} = {}", curve.metric, exact(*one)),
         many => format!(
@@ -445,10 +488,30 @@ pub fn hover_text(curve: &Drawn, step: f64, smoothing: f64) -> String {
     let runs: Vec<String> = curve
         .members
         .iter()
-        .map(|(run, seed, _)| seed.map_or_else(|| run.clone(), |seed| format!("{run} (seed {seed})")))
+        .map(|m| m.seed.map_or_else(|| m.run.to_string(), |seed| format!("{} (seed {seed})", m.run)))
         .collect();
     let smoothed = if smoothing > 0.0 { format!("\n(the line: smoothed {smoothing:.2})") } else { String::new() };
     format!("{}\nrun {}\nstage {}\nstep {}{epoch}\n{value}{smoothed}", curve.name, runs.join(", "), curve.stage, step as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks(low: f64, high: f64, pixels: f64) -> Vec<f64> {
+        let input = GridInput { bounds: (low, high), base_step_size: 8.0 * (high - low) / pixels };
+        nice_marks(input, Y_TICK_SPACING).into_iter().map(|m| m.value).collect()
+    }
+
+    #[test]
+    fn short_plots_still_get_three_round_ticks() {
+        assert_eq!(marks(0.1, 2.0, 120.0), [0.5, 1.0, 1.5, 2.0]);
+        let accuracy = marks(0.45, 1.0, 120.0);
+        assert!(accuracy.len() >= 3 && accuracy.iter().all(|v| (v * 10.0).fract().abs() < 1e-9), "{accuracy:?}");
+        // Never closer than the label spacing, even on a tiny plot.
+        let tiny = marks(0.0, 1.0, 40.0);
+        assert!(tiny.windows(2).all(|w| (w[1] - w[0]) * 40.0 >= Y_TICK_SPACING), "{tiny:?}");
+    }
 }
 
 /// A value with the digits that matter: six significant ones.
@@ -459,6 +522,24 @@ fn exact(value: f64) -> String {
     } else {
         format!("{value:.5e}")
     }
+}
+
+/// A dashed or dotted line's points: the min–max envelope averaged to about one point per three
+/// pixel columns. Dashes are laid along the path, and the envelope's zig-zag would make the
+/// path (and the dashes egui draws per frame) many times longer than the plot is wide, for no
+/// more information: the solid lines keep the extremes.
+fn thinned(points: &[[f64; 2]], columns: usize) -> Vec<[f64; 2]> {
+    let chunk = (points.len() / (columns / 3).max(1)).max(1);
+    if chunk == 1 {
+        return points.to_vec();
+    }
+    points
+        .chunks(chunk)
+        .map(|c| {
+            let n = c.len() as f64;
+            [c.iter().map(|p| p[0]).sum::<f64>() / n, c.iter().map(|p| p[1]).sum::<f64>() / n]
+        })
+        .collect()
 }
 
 /// Solid, dashed, dotted, long dashes, then around again: how the stages of one overlaid run
@@ -526,13 +607,13 @@ fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
             .into_iter()
             .flat_map(|d| {
                 let (stage, metric, steps_per_epoch) = (d.stage, d.metric, d.steps_per_epoch);
-                d.members.into_iter().map(move |(run, seed, points)| ExportSeries {
-                    run,
-                    seed,
+                d.members.into_iter().map(move |m| ExportSeries {
+                    run: m.run.to_string(),
+                    seed: m.seed,
                     stage: stage.clone(),
                     metric: metric.clone(),
                     steps_per_epoch,
-                    points,
+                    points: m.raw.to_vec(),
                 })
             })
             .collect(),

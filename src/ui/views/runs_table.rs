@@ -13,11 +13,12 @@ use std::cmp::Ordering;
 
 /// The columns right of the pinned run column.
 const COLUMNS: [&str; 12] =
-    ["stage", "method", "T", "α", "progress", "params", "train acc", "test acc", "Δ test", "agreement", "time", ""];
+    ["stage", "method", "T", "α", "test acc", "Δ test", "progress", "agreement", "train acc", "params", "time", ""];
 /// Cells of a row (every column but the baseline's radio button).
 const CELLS: usize = COLUMNS.len() - 1;
-const TEST: usize = 7;
-const DELTA: usize = 8;
+const TEST: usize = 4;
+const DELTA: usize = 5;
+const PROGRESS: usize = 6;
 /// Every row is this high in both halves of the table, so they line up.
 const ROW_HEIGHT: f32 = 22.0;
 
@@ -237,10 +238,11 @@ fn rows(runs: &[OverlayRun]) -> Vec<Row> {
         let hint = run.parent.map_or_else(String::new, |parent| format!("forked off {parent}"));
         let Some(history) = run.history else {
             let mut cells: Vec<Cell> = (0..CELLS).map(|_| text("")).collect();
-            cells[4] = text(format!("queued #{}", run.queued.unwrap_or(0)));
+            let queued = format!("queued #{}", run.queued.unwrap_or(0));
+            cells[PROGRESS] = text(&queued);
             rows.push(Row {
                 run: Some(run.index),
-                label: run.label.to_string(),
+                label: format!("{} ({queued})", run.label),
                 visible: None,
                 hint,
                 key: (run.label.to_string(), String::new()),
@@ -263,12 +265,12 @@ fn rows(runs: &[OverlayRun]) -> Vec<Row> {
                     text(stage.method),
                     number(stage.temperature, |t| format!("{t:.2}")),
                     number(stage.alpha, |a| format!("{a:.2}")),
-                    text(progress(history, index, stage)),
-                    number(params.map(|p| p as f64), |p| format!("{p:.0}")),
-                    percent(outcome.and_then(|o| o.train_accuracy)),
                     percent(final_test_accuracy(stage)),
                     text(""),
+                    text(progress(history, index, stage)),
                     percent(outcome.and_then(|o| o.agreement_with_teacher)),
+                    percent(outcome.and_then(|o| o.train_accuracy)),
+                    number(params.map(|p| p as f64), |p| format!("{p:.0}")),
                     number(outcome.map(|o| o.wall_seconds), |s| format!("{s:.1} s")),
                 ],
             });
@@ -336,11 +338,11 @@ fn group_rows(runs: &[OverlayRun]) -> Vec<Row> {
                     text(stage.method),
                     number(stage.temperature, |t| format!("{t:.2}")),
                     number(stage.alpha, |a| format!("{a:.2}")),
+                    mean_std(&test),
+                    text(""),
                     text(format!("{} of {} finished", test.len(), group.size)),
                     text(""),
                     mean_std(&train),
-                    mean_std(&test),
-                    text(""),
                     text(""),
                     text(format!("{finished} of {} runs done", group.size)),
                 ],

@@ -157,9 +157,14 @@ fn temperature_row(
     let count = temperatures.len() as f32;
     let width = ((ui.available_width() - spacing * (count - 1.0)) / count).max(40.0);
     let height = (ui.available_height() * 0.45).clamp(90.0, 220.0);
-    ui.horizontal(|ui| {
-        ui.colored_label(TEACHER_COLOR, "teacher (left bar)");
-        ui.colored_label(STUDENT_COLOR, if teacher.is_some() { "student (right bar)" } else { "stage" });
+    ui.horizontal(|ui| match teacher {
+        Some(_) => {
+            ui.colored_label(TEACHER_COLOR, "teacher (left bar)");
+            ui.colored_label(STUDENT_COLOR, "student (right bar)");
+        }
+        None => {
+            ui.colored_label(STUDENT_COLOR, "this stage's probabilities (it has no teacher)");
+        }
     });
     ui.horizontal(|ui| {
         for &t in &temperatures {
@@ -188,9 +193,9 @@ fn temperature_row(
                     .show(ui, |plot| {
                         let offset = if teacher.is_some() { 0.2 } else { 0.0 };
                         if let Some(teacher) = teacher {
-                            plot.bar_chart(bars("teacher", teacher, t, -offset, TEACHER_COLOR));
+                            plot.bar_chart(bars("teacher", teacher, t, -offset, TEACHER_COLOR, class_names));
                         }
-                        plot.bar_chart(bars("student", student, t, offset, STUDENT_COLOR));
+                        plot.bar_chart(bars("student", student, t, offset, STUDENT_COLOR, class_names));
                     });
             });
         }
@@ -206,12 +211,20 @@ fn class_axis(class_names: &[String]) -> AxisHints<'_> {
     })
 }
 
-fn bars(name: &str, logits: &[f32], temperature: f64, offset: f64, color: egui::Color32) -> BarChart {
+fn bars(
+    name: &str,
+    logits: &[f32],
+    temperature: f64,
+    offset: f64,
+    color: egui::Color32,
+    class_names: &[String],
+) -> BarChart {
     let probabilities = softmax_row(logits, temperature);
+    let class = |k: usize| class_names.get(k).map_or_else(|| format!("class {k}"), |n| format!("class {n}"));
     let bars = probabilities
         .iter()
         .enumerate()
-        .map(|(k, &p)| Bar::new(k as f64 + offset, p).width(0.38).name(format!("class {k}")))
+        .map(|(k, &p)| Bar::new(k as f64 + offset, p).width(0.38).name(class(k)))
         .collect();
     BarChart::new(name, bars).color(color)
 }
@@ -236,10 +249,10 @@ fn entropy_plot(ui: &mut egui::Ui, logits: &[f32], of_teacher: bool, current: Op
         })
         .collect();
     let whose = if of_teacher { "teacher" } else { "stage" };
+    ui.label(format!("Entropy of the {whose}'s soft targets (nats) against T"));
     Plot::new("entropy_vs_temperature")
-        .height(ui.available_height().max(80.0))
+        .height(ui.available_height().max(90.0))
         .x_axis_label("temperature T (log scale)")
-        .y_axis_label(format!("{whose} entropy (nats)"))
         .x_axis_formatter(|mark, _| temperature_label(10f64.powf(mark.value)))
         .include_y(0.0)
         .allow_scroll(false)
