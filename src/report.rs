@@ -147,7 +147,8 @@ pub fn write_report(
         .map(|folder| format!("[{folder}/]({folder}/)"))
         .collect();
     if !folders.is_empty() {
-        let _ = writeln!(text, "Each seed's run folder (config.toml, metrics.csv, summary.json): {}", folders.join(", "));
+        let _ =
+            writeln!(text, "Each seed's run folder (config.toml, metrics.csv, summary.json): {}", folders.join(", "));
     }
     let report = dir.join("report.md");
     std::fs::write(&report, text).map_err(|e| ExportError::io(&report, e))

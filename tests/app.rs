@@ -281,7 +281,11 @@ fn representation_views_show_the_probes_of_a_run() {
     export_every_view(&mut harness);
     let grid = std::fs::read_to_string(dir.join("decision_boundary.csv")).unwrap();
     assert_eq!(grid.lines().count(), 64 * 64 + 1);
-    assert!(grid.starts_with("run,seed,stage,step,temperature,x,y,teacher_class,student_class,p_0,p_1"), "{}", &grid[..80]);
+    assert!(
+        grid.starts_with("run,seed,stage,step,temperature,x,y,teacher_class,student_class,p_0,p_1"),
+        "{}",
+        &grid[..80]
+    );
     let matrix: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("agreement_matrix.json")).unwrap()).unwrap();
     let counted: f64 = matrix.as_array().unwrap().iter().map(|r| r["count"].as_f64().unwrap()).sum();
@@ -555,7 +559,9 @@ fn a_run_folder_from_the_cli_opens_beside_the_others() {
     harness.get_by_label("Save run").click();
     harness.run_steps(2);
     let saved = export.join("past_run-run");
-    for file in ["config.toml", "metrics.csv", "summary.json", "probes.json", "loss.svg", "loss.png", "test_accuracy.png"] {
+    for file in
+        ["config.toml", "metrics.csv", "summary.json", "probes.json", "loss.svg", "loss.png", "test_accuracy.png"]
+    {
         assert!(saved.join(file).exists(), "{file} in the saved run");
     }
     let resaved = kdlab::record::past::read_run(&saved).expect("the saved folder reads back");
@@ -640,12 +646,18 @@ fn fifty_temperature_and_alpha_changes_leave_the_y_axes_on_the_data() {
     // Many frames: the old markers pushed the y axis up a little every frame.
     harness.run_steps(30);
     let run = history(&harness);
-    for (plot, shows) in [("accuracy_plot", (|m: &str| m.ends_with("_accuracy")) as fn(&str) -> bool), ("loss_plot", |m: &str| m.starts_with("loss"))] {
+    for (plot, shows) in [
+        ("accuracy_plot", (|m: &str| m.ends_with("_accuracy")) as fn(&str) -> bool),
+        ("loss_plot", |m: &str| m.starts_with("loss")),
+    ] {
         let frame = harness.state().plot_frame(plot).expect("the plot was drawn");
         let (low, high) = data_range(run, shows);
         let span = high - low;
         let [[_, y_min], [_, y_max]] = frame.bounds;
-        assert!(y_min >= low - 0.1 * span && y_max <= high + 0.1 * span, "{plot}: y {y_min}..{y_max}, data {low}..{high}");
+        assert!(
+            y_min >= low - 0.1 * span && y_max <= high + 0.1 * span,
+            "{plot}: y {y_min}..{y_max}, data {low}..{high}"
+        );
     }
     harness.get_by_label("Stop").click();
     run_until(&mut harness, "the end of the run", |h| h.finished);

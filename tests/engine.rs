@@ -193,7 +193,11 @@ fn probes_carry_fixed_examples_and_an_agreement_matrix_consistent_with_the_metri
 fn keep_training_goes_on_past_the_epochs_until_stop() {
     let short = PRESET.replace("epochs = 500", "epochs = 2");
     for from_the_preset in [true, false] {
-        let text = if from_the_preset { short.replace("epochs = 2\n", "epochs = 2\nkeep_training = true\n") } else { short.clone() };
+        let text = if from_the_preset {
+            short.replace("epochs = 2\n", "epochs = 2\nkeep_training = true\n")
+        } else {
+            short.clone()
+        };
         let engine = start_with(&text);
         let events = &engine.events;
         let start = wait_for(events, |e| match e {

@@ -41,7 +41,8 @@ pub fn to_csv(series: &[ExportSeries]) -> Result<String, ExportError> {
     for s in series {
         let seed = s.seed.map_or_else(String::new, |seed| seed.to_string());
         for [step, value] in &s.points {
-            let record = [&s.run, &seed, &s.stage, &s.metric, &step.to_string(), &s.epoch_of(*step), &value.to_string()];
+            let record =
+                [&s.run, &seed, &s.stage, &s.metric, &step.to_string(), &s.epoch_of(*step), &value.to_string()];
             writer.write_record(record).map_err(failed)?;
         }
     }

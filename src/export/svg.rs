@@ -387,13 +387,8 @@ mod tests {
                 dash: 0,
             })
             .collect();
-        let spec = PlotSpec {
-            title: "t".into(),
-            x_label: "step".into(),
-            y_label: "accuracy".into(),
-            series,
-            log_y: false,
-        };
+        let spec =
+            PlotSpec { title: "t".into(), x_label: "step".into(), y_label: "accuracy".into(), series, log_y: false };
         let svg = spec.to_svg(900.0, 420.0);
         let height: f64 = svg.split("height=\"").nth(1).and_then(|h| h.split('"').next()).unwrap().parse().unwrap();
         assert!(height > 420.0, "the legend rows add height: {height}");

@@ -149,8 +149,7 @@ fn read_probes(dir: &Path) -> Result<ProbeRecord, PastRunError> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(ProbeRecord::default()),
         Err(source) => return Err(PastRunError::Io { path, source }),
     };
-    serde_json::from_str(&text)
-        .map_err(|e| PastRunError::Invalid { path, message: format!("line {}: {e}", e.line()) })
+    serde_json::from_str(&text).map_err(|e| PastRunError::Invalid { path, message: format!("line {}: {e}", e.line()) })
 }
 
 /// Steps per epoch as the recorded rows show it: the most steps seen in epoch 1.
@@ -172,13 +171,7 @@ fn method_name(name: &str) -> &'static str {
     Method::ALL.iter().map(|m| m.name()).find(|m| *m == name).unwrap_or("?")
 }
 
-fn info(
-    summary: &SummaryFile,
-    dir: &Path,
-    points: &[MetricPoint],
-    markers: &[Event],
-    data: DataInfo,
-) -> RunInfo {
+fn info(summary: &SummaryFile, dir: &Path, points: &[MetricPoint], markers: &[Event], data: DataInfo) -> RunInfo {
     // The values a stage started with: its first recorded value, or the first live change.
     let started_with = |stage: usize, parameter: Parameter| {
         let first_point = points.iter().find(|p| p.stage == stage && p.metric == parameter.name()).map(|p| p.value);

@@ -6,8 +6,8 @@ use super::cache::{CachedStage, TeacherCache, key_of};
 use super::controls::Controls;
 use super::evaluate::{ensemble_accuracy, predict, to_host};
 use super::events::{
-    Command, DataInfo, Disconnected, EnsembleOutcome, Event, EventSink, ForkOrigin, MetricPoint, Parameter, RunInfo, StageInfo,
-    StageOutcome, StageStart,
+    Command, DataInfo, Disconnected, EnsembleOutcome, Event, EventSink, ForkOrigin, MetricPoint, Parameter, RunInfo,
+    StageInfo, StageOutcome, StageStart,
 };
 use super::launch::prepare;
 use super::plan::{EnsemblePlan, Hypers, Plan, StagePlan};
@@ -367,7 +367,8 @@ impl Run {
         EnsembleOutcome {
             name: ensemble.name.clone(),
             members: ensemble.members.iter().map(|&m| plan.stages[m].name.clone()).collect(),
-            test_accuracy: members.map(|logits| ensemble_accuracy(&logits, &dataset.test.labels, dataset.num_classes())),
+            test_accuracy: members
+                .map(|logits| ensemble_accuracy(&logits, &dataset.test.labels, dataset.num_classes())),
         }
     }
 }
@@ -398,7 +399,6 @@ struct Inherited {
     /// Parameter changes that apply from the fork's first step.
     changes: Vec<(Parameter, f64)>,
 }
-
 
 /// Loads a cached teacher and replays its record (its metrics, probe and outcome), if the cache
 /// has it.

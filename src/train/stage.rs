@@ -283,27 +283,27 @@ pub fn train(
         seconds,
         keep_training,
     } = match resume {
-            Some(resume) => resume,
-            None => {
-                device.seed(stage.seed);
-                let trainee =
-                    Trainee::new(stage, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
-                let mut rng = StdRng::seed_from_u64(stage.seed);
-                let order = shuffled(examples, &mut rng);
-                Resume {
-                    trainee,
-                    optimizer: optimizer(&stage.settings),
-                    rng,
-                    order,
-                    batch: 0,
-                    epoch: 1,
-                    step: 0,
-                    hypers: stage.hypers,
-                    seconds: 0.0,
-                    keep_training: stage.keep_training,
-                }
+        Some(resume) => resume,
+        None => {
+            device.seed(stage.seed);
+            let trainee =
+                Trainee::new(stage, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
+            let mut rng = StdRng::seed_from_u64(stage.seed);
+            let order = shuffled(examples, &mut rng);
+            Resume {
+                trainee,
+                optimizer: optimizer(&stage.settings),
+                rng,
+                order,
+                batch: 0,
+                epoch: 1,
+                step: 0,
+                hypers: stage.hypers,
+                seconds: 0.0,
+                keep_training: stage.keep_training,
             }
-        };
+        }
+    };
     if keep_training != stage.keep_training {
         controls.set_keep_training(keep_training);
     }
@@ -316,13 +316,8 @@ pub fn train(
 
     // A frozen teacher on un-augmented inputs: its outputs are computed once, not every step.
     let teacher_train_logits = ctx.teacher.map(|t| predict(&t.network, &ctx.data.train_inputs));
-    let mut reporter = Reporter {
-        ctx,
-        teacher_probe: ctx.teacher_probe(),
-        history: Vec::new(),
-        sums: IntervalSums::new(),
-        clock,
-    };
+    let mut reporter =
+        Reporter { ctx, teacher_probe: ctx.teacher_probe(), history: Vec::new(), sums: IntervalSums::new(), clock };
     let check_every_step = ctx.device.backend == Backend::Flex;
     let total_steps = Plan::steps_of(stage, examples);
     let steps_per_epoch = Plan::steps_per_epoch(stage, examples);

@@ -297,7 +297,9 @@ impl KdlabApp {
                 let short = key.rsplit('.').next().unwrap_or(&key).to_string();
                 values
                     .iter()
-                    .map(|v| request(self.fresh_label(&format!("{name} {short}={v}")), Some(format!("{key}={v}")), None))
+                    .map(|v| {
+                        request(self.fresh_label(&format!("{name} {short}={v}")), Some(format!("{key}={v}")), None)
+                    })
                     .collect()
             }
             Queue::Seeds(count) => {
@@ -322,10 +324,8 @@ impl KdlabApp {
         let Some(run) = self.runs.current() else { return };
         let (id, parent) = (run.id, run.label.clone());
         let step = run.history().and_then(|h| h.progress).map_or(0, |p| p.step);
-        let values: Vec<String> = changes
-            .iter()
-            .map(|(p, v)| format!("{}={}", p.symbol(), crate::export::svg::format_tick(*v)))
-            .collect();
+        let values: Vec<String> =
+            changes.iter().map(|(p, v)| format!("{}={}", p.symbol(), crate::export::svg::format_tick(*v))).collect();
         let label = self.fresh_label(format!("{parent} fork@{step} {}", values.join(" ")).trim_end());
         if let Some(session) = self.runs.current_session_mut() {
             session.fork(label, changes);

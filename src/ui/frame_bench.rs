@@ -234,7 +234,11 @@ fn shifted(event: Event, offset: u64) -> Event {
         Event::Metrics(points) => Event::Metrics(
             points
                 .into_iter()
-                .map(|p| MetricPoint { step: p.step + offset, seconds: p.seconds.map(|s| s + history_seconds(offset)), ..p })
+                .map(|p| MetricPoint {
+                    step: p.step + offset,
+                    seconds: p.seconds.map(|s| s + history_seconds(offset)),
+                    ..p
+                })
                 .collect(),
         ),
         Event::Probe(mut probe) => {

@@ -99,11 +99,7 @@ impl Runs {
             .map(|run| {
                 let history = run.history().filter(|h| h.finished)?;
                 let seed = history.info.as_ref().map_or(0, |i| i.seed);
-                Some(crate::report::SeedRun {
-                    seed,
-                    summary: history.summary(None),
-                    metrics: history.metric_points(),
-                })
+                Some(crate::report::SeedRun { seed, summary: history.summary(None), metrics: history.metric_points() })
             })
             .collect()
     }
@@ -208,7 +204,8 @@ impl Runs {
         while index < self.runs.len() {
             if failed(&self.runs[index]) {
                 let run = self.runs.remove(index);
-                let error = run.history().and_then(|h| h.error.clone()).unwrap_or_else(|| "the run did not start".into());
+                let error =
+                    run.history().and_then(|h| h.error.clone()).unwrap_or_else(|| "the run did not start".into());
                 messages.push(format!("{}: {error}", run.label));
                 // The followed run stays followed.
                 if self.current > index || self.current >= self.runs.len() {

@@ -82,7 +82,9 @@ fn matrix_panel(ui: &mut egui::Ui, view: &mut ViewContext, history: &RunHistory)
         ))
         .strong(),
     );
-    export_data_button(ui, view, probe.stage, probe.step, || vec![("agreement_matrix".into(), matrix_table(matrix, names))]);
+    export_data_button(ui, view, probe.stage, probe.step, || {
+        vec![("agreement_matrix".into(), matrix_table(matrix, names))]
+    });
     draw_matrix(ui, matrix, names);
 }
 
@@ -143,7 +145,13 @@ fn draw_matrix(ui: &mut egui::Ui, matrix: &[u32], class_names: &[String]) {
             };
             painter.rect_filled(rect, 0.0, color);
             if cell >= 26.0 && count > 0 {
-                painter.text(rect.center(), egui::Align2::CENTER_CENTER, count.to_string(), font.clone(), egui::Color32::WHITE);
+                painter.text(
+                    rect.center(),
+                    egui::Align2::CENTER_CENTER,
+                    count.to_string(),
+                    font.clone(),
+                    egui::Color32::WHITE,
+                );
             }
             if response.hover_pos().is_some_and(|p| rect.contains(p)) {
                 hovered = Some((row, column, count));

@@ -93,8 +93,10 @@ fn field_width(ui: &egui::Ui, reserve: f32) -> f32 {
 fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Preset");
-        let combo =
-            egui::ComboBox::from_id_salt("preset").selected_text(view.settings.preset.label()).height(480.0).show_ui(ui, |ui| {
+        let combo = egui::ComboBox::from_id_salt("preset")
+            .selected_text(view.settings.preset.label())
+            .height(480.0)
+            .show_ui(ui, |ui| {
                 for preset in crate::presets::BUNDLED {
                     let choice = PresetChoice::Bundled(preset.stem().to_string());
                     let selected = view.settings.preset == choice;
@@ -348,8 +350,11 @@ fn fork_controls(ui: &mut egui::Ui, view: &mut ViewContext, stage: &StageHistory
     let mut close = false;
     ui.horizontal(|ui| {
         if ui.add_enabled(running, egui::Button::new("Start fork")).clicked() {
-            let changes: Vec<(Parameter, f64)> =
-                draft.iter().filter(|(p, v)| current.get(p).is_none_or(|c| (*c - **v).abs() > 1e-12)).map(|(p, v)| (*p, *v)).collect();
+            let changes: Vec<(Parameter, f64)> = draft
+                .iter()
+                .filter(|(p, v)| current.get(p).is_none_or(|c| (*c - **v).abs() > 1e-12))
+                .map(|(p, v)| (*p, *v))
+                .collect();
             view.actions.push(Action::Fork(changes));
             close = true;
         }
@@ -366,7 +371,11 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
     let valid = view.selection.check.as_ref().is_none_or(|c| c.result.is_ok());
     ui.label("Compare (runs are added beside the current ones)");
     ui.horizontal_wrapped(|ui| {
-        if ui.add_enabled(valid, egui::Button::new("Queue preset")).on_hover_text("Add the chosen preset as one more run").clicked() {
+        if ui
+            .add_enabled(valid, egui::Button::new("Queue preset"))
+            .on_hover_text("Add the chosen preset as one more run")
+            .clicked()
+        {
             view.actions.push(Action::Queue(Queue::Once));
         }
         let label = ui.label("Seeds");

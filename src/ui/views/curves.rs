@@ -249,7 +249,9 @@ fn smoothed_curve<'a>(
     smoothing: f64,
 ) -> Option<Curve<'a>> {
     let member_runs: Vec<OverlayRun<'a>> = match run.group {
-        Some(group) => view.runs.iter().copied().filter(|r| r.visible && r.group.is_some_and(|g| g.id == group.id)).collect(),
+        Some(group) => {
+            view.runs.iter().copied().filter(|r| r.visible && r.group.is_some_and(|g| g.id == group.id)).collect()
+        }
         None => vec![*run],
     };
     let mut curves = Vec::new();
@@ -261,7 +263,11 @@ fn smoothed_curve<'a>(
         raws.push(Member { run: member.label, seed: member.seed(), raw: points });
         let series = view.selection.smoothed.entry((member.index, stage, metric.to_string())).or_default();
         series.update(points, smoothing);
-        curves.push(if members.len() > 1 { series.points().to_vec() } else { series.decimated(steps.clone(), columns) });
+        curves.push(if members.len() > 1 {
+            series.points().to_vec()
+        } else {
+            series.decimated(steps.clone(), columns)
+        });
     }
     if curves.is_empty() {
         return None;
@@ -362,8 +368,10 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
         (!plot.auto_bounds().x).then(|| plot.plot_bounds().range_x())
     });
     let bounds = response.transform.bounds();
-    let frame =
-        PlotFrame { rect: *response.transform.frame(), bounds: [[bounds.min()[0], bounds.min()[1]], [bounds.max()[0], bounds.max()[1]]] };
+    let frame = PlotFrame {
+        rect: *response.transform.frame(),
+        bounds: [[bounds.min()[0], bounds.min()[1]], [bounds.max()[0], bounds.max()[1]]],
+    };
     label_markers(ui, &frame, &markers);
     if let Some(pointer) = response.response.hover_pos() {
         let hovered = nearest_point(&drawn, &frame, pointer);
@@ -470,9 +478,12 @@ pub fn hover_text(curve: &Drawn, step: f64, smoothing: f64) -> String {
     };
     let at = |raw: &[[f64; 2]]| {
         let i = raw.partition_point(|p| p[0] < step);
-        [i.checked_sub(1), Some(i)].into_iter().flatten().filter_map(|i| raw.get(i)).min_by(|a, b| {
-            (a[0] - step).abs().total_cmp(&(b[0] - step).abs())
-        }).map(|p| p[1])
+        [i.checked_sub(1), Some(i)]
+            .into_iter()
+            .flatten()
+            .filter_map(|i| raw.get(i))
+            .min_by(|a, b| (a[0] - step).abs().total_cmp(&(b[0] - step).abs()))
+            .map(|p| p[1])
     };
     let values: Vec<f64> = curve.members.iter().filter_map(|m| at(m.raw)).collect();
     let value = match values.as_slice() {
@@ -491,27 +502,13 @@ pub fn hover_text(curve: &Drawn, step: f64, smoothing: f64) -> String {
         .map(|m| m.seed.map_or_else(|| m.run.to_string(), |seed| format!("{} (seed {seed})", m.run)))
         .collect();
     let smoothed = if smoothing > 0.0 { format!("\n(the line: smoothed {smoothing:.2})") } else { String::new() };
-    format!("{}\nrun {}\nstage {}\nstep {}{epoch}\n{value}{smoothed}", curve.name, runs.join(", "), curve.stage, step as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn marks(low: f64, high: f64, pixels: f64) -> Vec<f64> {
-        let input = GridInput { bounds: (low, high), base_step_size: 8.0 * (high - low) / pixels };
-        nice_marks(input, Y_TICK_SPACING).into_iter().map(|m| m.value).collect()
-    }
-
-    #[test]
-    fn short_plots_still_get_three_round_ticks() {
-        assert_eq!(marks(0.1, 2.0, 120.0), [0.5, 1.0, 1.5, 2.0]);
-        let accuracy = marks(0.45, 1.0, 120.0);
-        assert!(accuracy.len() >= 3 && accuracy.iter().all(|v| (v * 10.0).fract().abs() < 1e-9), "{accuracy:?}");
-        // Never closer than the label spacing, even on a tiny plot.
-        let tiny = marks(0.0, 1.0, 40.0);
-        assert!(tiny.windows(2).all(|w| (w[1] - w[0]) * 40.0 >= Y_TICK_SPACING), "{tiny:?}");
-    }
+    format!(
+        "{}\nrun {}\nstage {}\nstep {}{epoch}\n{value}{smoothed}",
+        curve.name,
+        runs.join(", "),
+        curve.stage,
+        step as u64
+    )
 }
 
 /// A value with the digits that matter: six significant ones.
@@ -617,5 +614,25 @@ fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
                 })
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks(low: f64, high: f64, pixels: f64) -> Vec<f64> {
+        let input = GridInput { bounds: (low, high), base_step_size: 8.0 * (high - low) / pixels };
+        nice_marks(input, Y_TICK_SPACING).into_iter().map(|m| m.value).collect()
+    }
+
+    #[test]
+    fn short_plots_still_get_three_round_ticks() {
+        assert_eq!(marks(0.1, 2.0, 120.0), [0.5, 1.0, 1.5, 2.0]);
+        let accuracy = marks(0.45, 1.0, 120.0);
+        assert!(accuracy.len() >= 3 && accuracy.iter().all(|v| (v * 10.0).fract().abs() < 1e-9), "{accuracy:?}");
+        // Never closer than the label spacing, even on a tiny plot.
+        let tiny = marks(0.0, 1.0, 40.0);
+        assert!(tiny.windows(2).all(|w| (w[1] - w[0]) * 40.0 >= Y_TICK_SPACING), "{tiny:?}");
     }
 }

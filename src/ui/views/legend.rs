@@ -76,13 +76,18 @@ fn runs(ui: &mut egui::Ui, view: &mut ViewContext, layout: Layout) {
         let label = if started { name } else { format!("{name} (queued)") };
         entry(ui, layout, &label, |ui| {
             let mut shown = visible;
-            if ui.add_enabled(started, egui::Checkbox::without_text(&mut shown)).on_hover_text("Show this run").changed() {
+            if ui
+                .add_enabled(started, egui::Checkbox::without_text(&mut shown))
+                .on_hover_text("Show this run")
+                .changed()
+            {
                 view.actions.extend(members.iter().map(|&m| Action::ShowRun(m, shown)));
             }
             swatch(ui, series_color(color), 0, 0.0);
             let followed = members.contains(&view.current_run);
             let text = egui::Button::selectable(followed, label.as_str()).truncate();
-            let response = ui.add(text).on_hover_text(format!("{label}\nClick to follow this run in the per-run views"));
+            let response =
+                ui.add(text).on_hover_text(format!("{label}\nClick to follow this run in the per-run views"));
             if response.clicked() {
                 view.actions.push(Action::FollowRun(index));
             }
@@ -101,7 +106,11 @@ fn entry(ui: &mut egui::Ui, layout: Layout, text: &str, add: impl FnOnce(&mut eg
             let text_width = ui.fonts_mut(|f| f.layout_no_wrap(text.to_string(), font, egui::Color32::WHITE).size().x);
             let width = (text_width + 64.0).min(ui.available_width().max(120.0));
             let height = ui.spacing().interact_size.y;
-            ui.allocate_ui_with_layout(egui::vec2(width, height), egui::Layout::left_to_right(egui::Align::Center), add);
+            ui.allocate_ui_with_layout(
+                egui::vec2(width, height),
+                egui::Layout::left_to_right(egui::Align::Center),
+                add,
+            );
         }
     }
 }
@@ -129,10 +138,8 @@ fn series_of_followed_run(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&C
     let Some(history) = view.history else { return };
     heading(ui, "Stages and series", layout);
     for (index, stage) in history.stages.iter().enumerate() {
-        let metrics: BTreeSet<(usize, &str)> = specs
-            .iter()
-            .flat_map(|spec| stage_metrics(spec, stage).into_iter().enumerate())
-            .collect();
+        let metrics: BTreeSet<(usize, &str)> =
+            specs.iter().flat_map(|spec| stage_metrics(spec, stage).into_iter().enumerate()).collect();
         if metrics.is_empty() {
             continue;
         }

@@ -31,7 +31,9 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         labels.len(),
         100.0 * relations.neighbour_agreement
     ));
-    export_data_button(ui, view, probe.stage, probe.step, || vec![("relations".into(), relation_table(relations, labels))]);
+    export_data_button(ui, view, probe.stage, probe.step, || {
+        vec![("relations".into(), relation_table(relations, labels))]
+    });
     let side = ((ui.available_width() - 30.0) / 3.0 - 4.0).clamp(110.0, 260.0);
     let scale = relations.teacher_distances.iter().chain(&relations.student_distances).copied().fold(1e-6, f32::max);
     ui.horizontal_top(|ui| {

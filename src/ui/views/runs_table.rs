@@ -173,12 +173,14 @@ fn report_buttons(ui: &mut egui::Ui, view: &mut ViewContext) {
     groups.dedup_by_key(|g| g.id);
     ui.horizontal_wrapped(|ui| {
         for group in groups {
-            let members: Vec<&OverlayRun> = view.runs.iter().filter(|r| r.group.is_some_and(|g| g.id == group.id)).collect();
+            let members: Vec<&OverlayRun> =
+                view.runs.iter().filter(|r| r.group.is_some_and(|g| g.id == group.id)).collect();
             let finished = members.iter().filter(|m| m.history.is_some_and(|h| h.finished)).count();
             let done = members.len() > 1 && finished == members.len();
             let title = format!("Write report: {} ({} seeds)", group.name, members.len());
             let hint = if done {
-                "report.md with mean ± std per stage, the curves and each seed's run folder, in the export folder".into()
+                "report.md with mean ± std per stage, the curves and each seed's run folder, in the export folder"
+                    .into()
             } else {
                 format!("{finished} of {} seeds finished", members.len())
             };
