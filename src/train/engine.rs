@@ -278,21 +278,10 @@ impl Run {
             if self.controls.cancelled() {
                 return Ok(true);
             }
-            let teacher = match stage.teacher {
-                Some(t) => match &self.trained[t] {
-                    Some(trained) => Some(trained),
-                    None => {
-                        let reason = format!("skipped: its teacher \"{}\" has no usable model", plan.stages[t].name);
-                        let outcome = StageOutcome {
-                            skipped: Some(reason),
-                            ..blank_outcome(index, stage, self.teacher_name(stage))
-                        };
-                        sink.send(Event::StageFinished(outcome))?;
-                        continue;
-                    }
-                },
-                None => None,
-            };
+            if let Some(skipped) = self.without_teacher(index, stage) {
+                sink.send(Event::StageFinished(skipped))?;
+                continue;
+            }
             let ctx = StageContext {
                 index,
                 stage,
@@ -300,7 +289,7 @@ impl Run {
                 dataset: &self.setup.dataset,
                 data: &self.setup.data,
                 device: &self.setup.device,
-                teacher,
+                teacher: stage.teacher.and_then(|t| self.trained[t].as_ref()),
                 teacher_model: stage.teacher.map(|t| &plan.stages[t].model),
             };
             let cached = match resume.is_none() {
@@ -333,6 +322,17 @@ impl Run {
             sink.send(Event::EnsembleEvaluated(self.ensemble(ensemble)))?;
         }
         Ok(self.controls.cancelled())
+    }
+
+    /// The outcome of a stage whose teacher has no usable model (it diverged): skipped.
+    fn without_teacher(&self, index: usize, stage: &StagePlan) -> Option<StageOutcome> {
+        let teacher = stage.teacher?;
+        if self.trained[teacher].is_some() {
+            return None;
+        }
+        let name = &self.setup.plan.stages[teacher].name;
+        let reason = format!("skipped: its teacher \"{name}\" has no usable model");
+        Some(StageOutcome { skipped: Some(reason), ..blank_outcome(index, stage, self.teacher_name(stage)) })
     }
 
     /// A fork's stage from before its fork point: its parent's outcome, announced as such.

@@ -252,9 +252,132 @@ pub struct Resume {
     pub keep_training: bool,
 }
 
+impl Resume {
+    /// A stage's state before its first step: fresh weights (seeded), a fresh optimizer, the
+    /// first epoch's order.
+    fn fresh(ctx: &StageContext) -> Resume {
+        let stage = ctx.stage;
+        let device = &ctx.device.device;
+        device.seed(stage.seed);
+        let classes = ctx.dataset.num_classes();
+        let trainee = Trainee::new(stage, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
+        let mut rng = StdRng::seed_from_u64(stage.seed);
+        let order = shuffled(ctx.dataset.train.len(), &mut rng);
+        Resume {
+            trainee,
+            optimizer: optimizer(&stage.settings),
+            rng,
+            order,
+            batch: 0,
+            epoch: 1,
+            step: 0,
+            hypers: stage.hypers,
+            seconds: 0.0,
+            keep_training: stage.keep_training,
+        }
+    }
+
+    /// Whether a batch is left to train on: starts the next epoch (a fresh order) when this one
+    /// is done, unless the planned epochs are done and the stage is not kept training.
+    fn has_batch(&mut self, ctx: &StageContext, controls: &Controls) -> bool {
+        let batch_size = ctx.stage.settings.batch_size;
+        if self.batch * batch_size < self.order.len() {
+            return true;
+        }
+        let planned = self.epoch >= ctx.stage.settings.epochs as u64;
+        if planned && !controls.keep_training(ctx.stage.keep_training) {
+            return false;
+        }
+        self.epoch += 1;
+        self.order = shuffled(self.order.len(), &mut self.rng);
+        self.batch = 0;
+        true
+    }
+
+    /// The training examples of the next batch, which is then taken.
+    fn take_batch(&mut self, batch_size: usize) -> Vec<usize> {
+        let rows = self.order[self.batch * batch_size..((self.batch + 1) * batch_size).min(self.order.len())].to_vec();
+        self.batch += 1;
+        rows
+    }
+}
+
 /// Takes a stage's state at a step and starts a forked run from it with these parameter
 /// changes.
 pub type Forker<'a> = dyn Fn(Resume, Vec<(Parameter, f64)>) + 'a;
+
+/// What every step of a stage reads besides the trainee: the frozen teacher's outputs on the
+/// training set, computed once, not every step.
+struct Stepper<'a> {
+    ctx: &'a StageContext<'a>,
+    teacher_logits: Option<Tensor<2>>,
+    /// The teacher's embeddings on the training set, for methods that match embeddings.
+    teacher_embeddings: Option<Tensor<2>>,
+    /// The teacher itself, for methods that match its feature maps on every batch.
+    teacher_maps: Option<&'a Trained>,
+    /// Whether to read every step's loss to catch divergence at once (free on flex; a sync on a
+    /// GPU, where the interval's metrics catch it instead).
+    check_every_step: bool,
+}
+
+impl<'a> Stepper<'a> {
+    fn new(ctx: &'a StageContext<'a>, trainee: &Trainee) -> Stepper<'a> {
+        let stage = ctx.stage;
+        let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher).flatten();
+        let needs_maps = stage.method == Method::At || trainee.regressor.as_ref().is_some_and(Regressor::uses_maps);
+        Stepper {
+            ctx,
+            teacher_logits: ctx.teacher.map(|t| predict(&t.network, &ctx.data.train_inputs)),
+            teacher_embeddings: teacher_features
+                .filter(|_| !needs_maps)
+                .map(|t| embed(&t.network, &ctx.data.train_inputs)),
+            teacher_maps: teacher_features.filter(|_| needs_maps),
+            check_every_step: ctx.device.backend == Backend::Flex,
+        }
+    }
+
+    /// One optimizer step of `trainee` on the examples `rows` (`progress` epochs into the stage);
+    /// returns the trained trainee and whether its loss was not finite.
+    fn step(
+        &self,
+        trainee: Trainee,
+        optimizer: &mut ModuleOptimizer,
+        rows: &[usize],
+        progress: f64,
+        hypers: &Hypers,
+        sums: &mut IntervalSums,
+    ) -> (Trainee, bool) {
+        let (ctx, device) = (self.ctx, &self.ctx.device.device);
+        let indices = index_tensor(rows.iter().copied(), device);
+        let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
+        let labels = ctx.data.train_labels.clone().select(0, indices.clone());
+        let teacher_logits = self.teacher_logits.as_ref().map(|t| t.clone().select(0, indices.clone()));
+        let teacher = match (&self.teacher_embeddings, self.teacher_maps) {
+            (Some(embeddings), _) => Some(Forward {
+                logits: teacher_logits.clone().unwrap_or_else(|| embeddings.clone()),
+                embedding: embeddings.clone().select(0, indices),
+                feature_maps: Vec::new(),
+            }),
+            (None, Some(t)) => Some(t.network.forward(inputs.clone())),
+            (None, None) => None,
+        };
+        let forward = trainee.forward(inputs);
+        let logits = forward.student.logits.clone();
+        let step_inputs = StepInputs {
+            forward: &forward,
+            regressor: trainee.regressor.as_ref(),
+            teacher_logits,
+            teacher: teacher.as_ref(),
+            labels: labels.clone(),
+            progress,
+        };
+        let loss = step_loss(ctx.stage.method, step_inputs, hypers);
+        sums.add(&loss, &logits, &labels);
+        let diverged = self.check_every_step && !f64::from(loss.total.clone().into_scalar::<f32>()).is_finite();
+        let gradients = GradientsParams::from_grads(loss.total.backward(), &trainee);
+        (optimizer.step(ctx.stage.settings.learning_rate, trainee, gradients), diverged)
+    }
+}
 
 /// Trains one stage to the end (or until stopped, cancelled or diverged), from its start or
 /// from `resume`; a fork request hands the loop's state to `fork` and goes on.
@@ -266,172 +389,69 @@ pub fn train(
     fork: &Forker,
 ) -> Result<StageRun, Disconnected> {
     let stage = ctx.stage;
-    let device = ctx.device.device.clone();
-    let classes = ctx.dataset.num_classes();
-    let examples = ctx.dataset.train.len();
     controls.start_stage();
     let resumed = resume.is_some();
-    let Resume {
-        trainee: mut model,
-        mut optimizer,
-        mut rng,
-        mut order,
-        mut batch,
-        mut epoch,
-        mut step,
-        mut hypers,
-        seconds,
-        keep_training,
-    } = match resume {
-        Some(resume) => resume,
-        None => {
-            device.seed(stage.seed);
-            let trainee =
-                Trainee::new(stage, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
-            let mut rng = StdRng::seed_from_u64(stage.seed);
-            let order = shuffled(examples, &mut rng);
-            Resume {
-                trainee,
-                optimizer: optimizer(&stage.settings),
-                rng,
-                order,
-                batch: 0,
-                epoch: 1,
-                step: 0,
-                hypers: stage.hypers,
-                seconds: 0.0,
-                keep_training: stage.keep_training,
-            }
-        }
-    };
-    if keep_training != stage.keep_training {
-        controls.set_keep_training(keep_training);
+    let mut state = resume.unwrap_or_else(|| Resume::fresh(ctx));
+    if state.keep_training != stage.keep_training {
+        controls.set_keep_training(state.keep_training);
     }
-    let clock = StageClock::start(controls, seconds);
-    let start = StageStart { keep_training, ..ctx.start_event(model.network.num_params(), None) };
-    sink.send(Event::StageStarted(start))?;
-    if let Some(regressor) = &model.regressor {
+    let start = ctx.start_event(state.trainee.network.num_params(), None);
+    sink.send(Event::StageStarted(StageStart { keep_training: state.keep_training, ..start }))?;
+    if let Some(regressor) = &state.trainee.regressor {
         sink.send(Event::Notice(format!("{}: FitNets hint from the {}", stage.name, regressor.describe())))?;
     }
-
-    // A frozen teacher on un-augmented inputs: its outputs are computed once, not every step.
-    let teacher_train_logits = ctx.teacher.map(|t| predict(&t.network, &ctx.data.train_inputs));
+    let stepper = Stepper::new(ctx, &state.trainee);
+    let clock = StageClock::start(controls, state.seconds);
     let mut reporter =
         Reporter { ctx, teacher_probe: ctx.teacher_probe(), history: Vec::new(), sums: IntervalSums::new(), clock };
-    let check_every_step = ctx.device.backend == Backend::Flex;
-    let total_steps = Plan::steps_of(stage, examples);
-    let steps_per_epoch = Plan::steps_per_epoch(stage, examples);
-    let batch_size = stage.settings.batch_size;
-    // The frozen teacher's embeddings are computed once too; only methods that match feature
-    // maps run it on every batch.
-    let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher).flatten();
-    let needs_maps = stage.method == Method::At || model.regressor.as_ref().is_some_and(Regressor::uses_maps);
-    let teacher_train_embeddings =
-        teacher_features.filter(|_| !needs_maps).map(|t| embed(&t.network, &ctx.data.train_inputs));
-    let mut end = StageEnd::Completed;
+    let total_steps = Plan::steps_of(stage, ctx.dataset.train.len());
+    let steps_per_epoch = Plan::steps_per_epoch(stage, ctx.dataset.train.len()) as f64;
     if resumed {
         // A fork's curves start where its parent's were when it branched off.
-        reporter.report(&model.valid(), step, epoch, &hypers, sink, controls)?;
-        sink.progress(ctx.index, step, epoch, controls.is_paused(), true)?;
+        reporter.report(&state, sink, controls)?;
+        sink.progress(ctx.index, state.step, state.epoch, controls.is_paused(), true)?;
     }
-
-    loop {
-        if batch * batch_size >= examples {
-            let planned = epoch >= stage.settings.epochs as u64;
-            if planned && !controls.keep_training(stage.keep_training) {
-                break;
-            }
-            epoch += 1;
-            order = shuffled(examples, &mut rng);
-            batch = 0;
+    let end = loop {
+        if !state.has_batch(ctx, controls) {
+            break StageEnd::Completed;
         }
-        match controls.next_turn(sink, ctx.index, step, epoch)? {
+        match controls.next_turn(sink, ctx.index, state.step, state.epoch)? {
             Turn::Go => {}
             Turn::Fork(changes) => {
-                // The parent reports here too, so both curves have the point they branch at.
-                if reporter.sums.steps > 0 {
-                    reporter.report(&model.valid(), step, epoch, &hypers, sink, controls)?;
-                }
-                let seconds = reporter.clock.seconds(controls);
-                let state = Resume {
-                    trainee: model.clone(),
-                    optimizer: optimizer.clone(),
-                    rng: rng.clone(),
-                    order: order.clone(),
-                    batch,
-                    epoch,
-                    step,
-                    hypers,
-                    seconds,
-                    keep_training: controls.keep_training(stage.keep_training),
-                };
-                fork(state, changes);
+                fork(reporter.fork_point(&state, sink, controls)?, changes);
                 continue;
             }
-            Turn::Stop => {
-                end = StageEnd::Stopped;
-                break;
-            }
-            Turn::Cancel => {
-                end = StageEnd::Cancelled;
-                break;
-            }
+            Turn::Stop => break StageEnd::Stopped,
+            Turn::Cancel => break StageEnd::Cancelled,
         }
-        apply_changes(controls, stage, &mut hypers, sink, (ctx.index, step, epoch))?;
-        let rows = &order[batch * batch_size..((batch + 1) * batch_size).min(examples)];
-        batch += 1;
-        let indices = index_tensor(rows.iter().copied(), &device);
-        let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
-        let labels = ctx.data.train_labels.clone().select(0, indices.clone());
-        let teacher_logits = teacher_train_logits.as_ref().map(|t| t.clone().select(0, indices.clone()));
-        let teacher = match (&teacher_train_embeddings, teacher_features) {
-            (Some(embeddings), _) => Some(Forward {
-                logits: teacher_logits.clone().unwrap_or_else(|| embeddings.clone()),
-                embedding: embeddings.clone().select(0, indices.clone()),
-                feature_maps: Vec::new(),
-            }),
-            (None, Some(t)) => Some(t.network.forward(inputs.clone())),
-            (None, None) => None,
-        };
-        let forward = model.forward(inputs);
-        let logits = forward.student.logits.clone();
-        let step_inputs = StepInputs {
-            forward: &forward,
-            regressor: model.regressor.as_ref(),
-            teacher_logits,
-            teacher: teacher.as_ref(),
-            labels: labels.clone(),
-            progress: step as f64 / steps_per_epoch as f64,
-        };
-        let loss = step_loss(stage.method, step_inputs, &hypers);
-        reporter.sums.add(&loss, &logits, &labels);
-        let diverged = check_every_step && !f64::from(loss.total.clone().into_scalar::<f32>()).is_finite();
-        let gradients = GradientsParams::from_grads(loss.total.backward(), &model);
-        model = optimizer.step(stage.settings.learning_rate, model, gradients);
-        step += 1;
+        apply_changes(controls, stage, &mut state.hypers, sink, (ctx.index, state.step, state.epoch))?;
+        let rows = state.take_batch(stage.settings.batch_size);
+        let progress = state.step as f64 / steps_per_epoch;
+        let (trainee, diverged) =
+            stepper.step(state.trainee, &mut state.optimizer, &rows, progress, &state.hypers, &mut reporter.sums);
+        state.trainee = trainee;
+        state.step += 1;
         if diverged {
-            end = StageEnd::Diverged { step };
-            break;
+            break StageEnd::Diverged { step: state.step };
         }
-        if step.is_multiple_of(stage.settings.metric_interval as u64) || step == total_steps {
-            let finite = reporter.report(&model.valid(), step, epoch, &hypers, sink, controls)?;
+        if state.step.is_multiple_of(stage.settings.metric_interval as u64) || state.step == total_steps {
+            let finite = reporter.report(&state, sink, controls)?;
             if !finite {
-                end = StageEnd::Diverged { step };
-                break;
+                break StageEnd::Diverged { step: state.step };
             }
         }
-        sink.progress(ctx.index, step, epoch, controls.is_paused(), controls.is_paused())?;
-    }
+        sink.progress(ctx.index, state.step, state.epoch, controls.is_paused(), controls.is_paused())?;
+    };
     if let StageEnd::Diverged { step } = end {
         sink.send(Event::Diverged { stage: ctx.index, step })?;
     } else if reporter.sums.steps > 0 {
-        reporter.report(&model.valid(), step, epoch, &hypers, sink, controls)?;
+        reporter.report(&state, sink, controls)?;
     }
-    let network = model.network.valid();
+    let network = state.trainee.network.valid();
     let test_logits = to_host(predict(&network, &ctx.data.test_inputs));
     let trained = Trained { network, test_logits };
-    let mut outcome = ctx.outcome(&trained, step, reporter.clock.seconds(controls), end);
-    outcome.epochs = outcome.epochs.max(epoch as usize);
+    let mut outcome = ctx.outcome(&trained, state.step, reporter.clock.seconds(controls), end);
+    outcome.epochs = outcome.epochs.max(state.epoch as usize);
     Ok(StageRun { trained, outcome, history: reporter.history, end })
 }
 
@@ -495,16 +515,25 @@ struct Reporter<'a> {
 }
 
 impl Reporter<'_> {
-    /// Sends one report; returns whether every value was finite.
-    fn report(
+    /// The state to fork from here, after a report at this step (so the parent's curve and the
+    /// fork's both have the point they branch at).
+    fn fork_point(
         &mut self,
-        trainee: &Trainee,
-        step: u64,
-        epoch: u64,
-        hypers: &Hypers,
+        state: &Resume,
         sink: &mut EventSink,
         controls: &Controls,
-    ) -> Result<bool, Disconnected> {
+    ) -> Result<Resume, Disconnected> {
+        if self.sums.steps > 0 {
+            self.report(state, sink, controls)?;
+        }
+        let keep_training = controls.keep_training(self.ctx.stage.keep_training);
+        Ok(Resume { seconds: self.clock.seconds(controls), keep_training, ..state.clone() })
+    }
+
+    /// Sends one report of `state`'s trainee; returns whether every value was finite.
+    fn report(&mut self, state: &Resume, sink: &mut EventSink, controls: &Controls) -> Result<bool, Disconnected> {
+        let (step, epoch, hypers) = (state.step, state.epoch, &state.hypers);
+        let trainee = &state.trainee.valid();
         let ctx = self.ctx;
         let seconds = Some(self.clock.seconds(controls));
         let classes = ctx.dataset.num_classes();
