@@ -1,10 +1,12 @@
-//! Throughput of the two workloads of `shared/bench/torch_kd_bench.py` (same shapes, same
-//! losses), so kdlab and PyTorch can be compared on one machine.
+//! Throughput of the workloads of `bench/torch_kd_bench.py` (same shapes, same losses), so kdlab
+//! and PyTorch can be compared on one machine.
 //!
 //! - `mlp`: input 64, frozen teacher 64-256-256-10, student 64-32-10, batch 128,
 //!   `0.1·CE + 0.9·T²·KL` at T = 4, Adam 1e-3.
 //! - `cnn`: MNIST-shaped 1×28×28, teacher conv32-conv64-fc128, student conv8-conv16, batch 64,
 //!   KD as above plus 1000 × attention transfer at the second conv block.
+//! - `teacher`: the kd preset's CNN teacher (conv32-conv64-fc128) trained alone on 1×28×28
+//!   inputs, batch 128, cross-entropy, Adam 1e-3: where a user of the bundled presets waits.
 
 use crate::data::InputShape;
 use crate::device::ComputeDevice;
@@ -35,15 +37,17 @@ pub struct BenchResult {
 pub enum Workload {
     Mlp,
     Cnn,
+    Teacher,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 2] = [Workload::Mlp, Workload::Cnn];
+    pub const ALL: [Workload; 3] = [Workload::Mlp, Workload::Cnn, Workload::Teacher];
 
     pub fn name(self) -> &'static str {
         match self {
             Workload::Mlp => "mlp",
             Workload::Cnn => "cnn",
+            Workload::Teacher => "teacher",
         }
     }
 
@@ -52,30 +56,31 @@ impl Workload {
         match self {
             Workload::Mlp => 2000,
             Workload::Cnn => 300,
+            Workload::Teacher => 100,
         }
     }
 
     fn shape(self) -> InputShape {
         match self {
             Workload::Mlp => InputShape::Flat { features: 64 },
-            Workload::Cnn => InputShape::Image { channels: 1, height: 28, width: 28 },
+            Workload::Cnn | Workload::Teacher => InputShape::Image { channels: 1, height: 28, width: 28 },
         }
     }
 
     fn batch(self) -> usize {
         match self {
-            Workload::Mlp => 128,
+            Workload::Mlp | Workload::Teacher => 128,
             Workload::Cnn => 64,
         }
     }
 
-    fn models(self) -> (ModelSpec, ModelSpec) {
+    /// The frozen teacher (none for `teacher`, which trains it) and the trained model.
+    fn models(self) -> (Option<ModelSpec>, ModelSpec) {
+        let cnn_teacher = ModelSpec::Cnn { channels: vec![32, 64], hidden: vec![128] };
         match self {
-            Workload::Mlp => (ModelSpec::Mlp { hidden: vec![256, 256] }, ModelSpec::Mlp { hidden: vec![32] }),
-            Workload::Cnn => (
-                ModelSpec::Cnn { channels: vec![32, 64], hidden: vec![128] },
-                ModelSpec::Cnn { channels: vec![8, 16], hidden: vec![] },
-            ),
+            Workload::Mlp => (Some(ModelSpec::Mlp { hidden: vec![256, 256] }), ModelSpec::Mlp { hidden: vec![32] }),
+            Workload::Cnn => (Some(cnn_teacher), ModelSpec::Cnn { channels: vec![8, 16], hidden: vec![] }),
+            Workload::Teacher => (None, cnn_teacher),
         }
     }
 }
@@ -86,21 +91,31 @@ pub fn run(workload: Workload, device: &ComputeDevice, steps: usize) -> BenchRes
     plain.seed(0);
     let (teacher_spec, student_spec) = workload.models();
     let shape = workload.shape();
-    let teacher = teacher_spec.init(shape, CLASSES, &plain);
+    let teacher = teacher_spec.map(|spec| spec.init(shape, CLASSES, &plain));
     let mut student = student_spec.init(shape, CLASSES, &plain.clone().autodiff());
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let inputs = Tensor::<2>::random([workload.batch(), shape.len()], Distribution::Normal(0.0, 1.0), &plain);
     let labels = random_labels(workload.batch(), &plain);
 
     let step = |student: Network, optimizer: &mut ModuleOptimizer| {
-        let teacher_out = teacher.forward(inputs.clone());
         let student_out = student.forward(inputs.clone());
-        let mut loss = distill::kd(student_out.logits, teacher_out.logits, labels.clone(), TEMPERATURE, ALPHA);
-        if workload == Workload::Cnn {
-            let at =
-                distill::attention_transfer(student_out.feature_maps[1].clone(), teacher_out.feature_maps[1].clone());
-            loss = loss + at.mul_scalar(AT_WEIGHT);
-        }
+        let loss = match &teacher {
+            None => distill::cross_entropy(student_out.logits, labels.clone()),
+            Some(teacher) => {
+                let teacher_out = teacher.forward(inputs.clone());
+                let kd = distill::kd(student_out.logits, teacher_out.logits, labels.clone(), TEMPERATURE, ALPHA);
+                match workload {
+                    Workload::Cnn => {
+                        let at = distill::attention_transfer(
+                            student_out.feature_maps[1].clone(),
+                            teacher_out.feature_maps[1].clone(),
+                        );
+                        kd + at.mul_scalar(AT_WEIGHT)
+                    }
+                    _ => kd,
+                }
+            }
+        };
         let gradients = GradientsParams::from_grads(loss.backward(), &student);
         optimizer.step(1e-3, student, gradients)
     };

@@ -32,7 +32,7 @@ enum Commands {
     /// Train a preset over several seeds and write report.md: test accuracy mean ± std per
     /// stage and the curves (mean ± 1 std) as PNG and SVG.
     Report(ReportArgs),
-    /// Measure training steps per second of the mlp and cnn workloads, or (`kdlab bench ui`)
+    /// Measure training steps per second of the mlp, cnn and teacher workloads, or (`kdlab bench ui`)
     /// the workbench's frame time while kd trains with hours of history on its curves.
     Bench(BenchArgs),
 }
@@ -48,7 +48,7 @@ struct ReportArgs {
 
 #[derive(clap::Args, Debug)]
 struct BenchArgs {
-    /// One workload (default: mlp and cnn).
+    /// One workload (default: mlp, cnn and teacher).
     #[arg(value_enum)]
     workload: Option<BenchWorkload>,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
@@ -71,6 +71,7 @@ struct BenchArgs {
 enum BenchWorkload {
     Mlp,
     Cnn,
+    Teacher,
     Ui,
 }
 
@@ -167,6 +168,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         Some(BenchWorkload::Ui) => return run_frame_bench(&args),
         Some(BenchWorkload::Mlp) => vec![Workload::Mlp],
         Some(BenchWorkload::Cnn) => vec![Workload::Cnn],
+        Some(BenchWorkload::Teacher) => vec![Workload::Teacher],
         None => Workload::ALL.to_vec(),
     };
     let device = device::select(args.device)?;

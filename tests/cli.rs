@@ -129,6 +129,46 @@ fn same_seed_gives_identical_metrics_and_another_seed_does_not() {
     assert_ne!(first, metrics("c", "8"));
 }
 
+/// The fused conv blocks sum their weight gradients over threads in a fixed order, so a CNN is
+/// as reproducible as an MLP.
+#[test]
+fn a_cnn_run_is_reproducible() {
+    let dir = scratch_dir("cnn_determinism");
+    let preset = write(
+        &dir,
+        "digits_cnn.toml",
+        r#"
+name = "digits cnn"
+[data]
+dataset = "digits"
+[train]
+epochs = 2
+batch_size = 32
+metric_interval = 5
+[models.net]
+arch = "cnn"
+channels = [8, 16]
+hidden = [32]
+[[stages]]
+name = "net"
+model = "net"
+method = "scratch"
+"#,
+    );
+    let metrics = |out: &str| {
+        let output = kdlab()
+            .args(["run", preset.to_str().unwrap(), "--device", "cpu", "--no-cache", "--out"])
+            .arg(dir.join(out))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        std::fs::read_to_string(dir.join(out).join("metrics.csv")).unwrap()
+    };
+    let first = metrics("a");
+    assert!(first.lines().count() > 10, "{first}");
+    assert_eq!(first, metrics("b"));
+}
+
 #[test]
 fn a_trained_teacher_is_reused_from_the_cache() {
     let dir = scratch_dir("cache");

@@ -2,6 +2,8 @@
 //! blocks, then optional dense layers). Every network returns its logits together with the
 //! intermediate features the representation-level methods need.
 
+pub mod conv_block;
+
 use crate::data::InputShape;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -198,7 +200,7 @@ impl Cnn {
         let mut x: Tensor<4> = input.reshape([batch, self.channels, self.height, self.width]);
         let mut feature_maps = Vec::with_capacity(self.convs.len());
         for conv in &self.convs {
-            x = self.pool.forward(relu(conv.forward(x)));
+            x = conv_block::forward(conv, &self.pool, x);
             feature_maps.push(x.clone());
         }
         let embedding = run_dense(&self.dense, x.flatten::<2>(1, 3));

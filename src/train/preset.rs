@@ -96,6 +96,10 @@ pub struct TrainSettings {
     /// Optimiser steps between metric reports.
     #[serde(default = "default_metric_interval")]
     pub metric_interval: usize,
+    /// Optimiser steps between evaluations on the test split (test accuracy, agreement, KL,
+    /// probes), at the first metric report after each interval and at a stage's end.
+    #[serde(default = "default_eval_interval")]
+    pub eval_interval: usize,
 }
 
 fn default_epochs() -> usize {
@@ -116,6 +120,9 @@ fn default_momentum() -> f64 {
 fn default_metric_interval() -> usize {
     10
 }
+fn default_eval_interval() -> usize {
+    50
+}
 
 impl Default for TrainSettings {
     fn default() -> Self {
@@ -128,6 +135,7 @@ impl Default for TrainSettings {
             weight_decay: 0.0,
             seed: None,
             metric_interval: default_metric_interval(),
+            eval_interval: default_eval_interval(),
         }
     }
 }
@@ -723,6 +731,9 @@ fn validate_settings(settings: &TrainSettings, path: &FieldPath) -> Result<(), F
     }
     if settings.metric_interval == 0 {
         return invalid(at("metric_interval"), "expected at least 1 step between metric reports");
+    }
+    if settings.eval_interval == 0 {
+        return invalid(at("eval_interval"), "expected at least 1 step between evaluations");
     }
     Ok(())
 }

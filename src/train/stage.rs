@@ -402,13 +402,19 @@ pub fn train(
     }
     let stepper = Stepper::new(ctx, &state.trainee);
     let clock = StageClock::start(controls, state.seconds);
-    let mut reporter =
-        Reporter { ctx, teacher_probe: ctx.teacher_probe(), history: Vec::new(), sums: IntervalSums::new(), clock };
+    let mut reporter = Reporter {
+        ctx,
+        teacher_probe: ctx.teacher_probe(),
+        history: Vec::new(),
+        sums: IntervalSums::new(),
+        clock,
+        last_evaluated: None,
+    };
     let total_steps = Plan::steps_of(stage, ctx.dataset.train.len());
     let steps_per_epoch = Plan::steps_per_epoch(stage, ctx.dataset.train.len()) as f64;
     if resumed {
         // A fork's curves start where its parent's were when it branched off.
-        reporter.report(&state, sink, controls)?;
+        reporter.report(&state, sink, controls, true)?;
         sink.progress(ctx.index, state.step, state.epoch, controls.is_paused(), true)?;
     }
     let end = loop {
@@ -435,7 +441,8 @@ pub fn train(
             break StageEnd::Diverged { step: state.step };
         }
         if state.step.is_multiple_of(stage.settings.metric_interval as u64) || state.step == total_steps {
-            let finite = reporter.report(&state, sink, controls)?;
+            let evaluate = reporter.evaluation_due(state.step, state.step == total_steps);
+            let finite = reporter.report(&state, sink, controls, evaluate)?;
             if !finite {
                 break StageEnd::Diverged { step: state.step };
             }
@@ -444,8 +451,9 @@ pub fn train(
     };
     if let StageEnd::Diverged { step } = end {
         sink.send(Event::Diverged { stage: ctx.index, step })?;
-    } else if reporter.sums.steps > 0 {
-        reporter.report(&state, sink, controls)?;
+    } else if reporter.sums.steps > 0 || reporter.last_evaluated != Some(state.step) {
+        // The curves end where the stage did, evaluated.
+        reporter.report(&state, sink, controls, true)?;
     }
     let network = state.trainee.network.valid();
     let test_logits = to_host(predict(&network, &ctx.data.test_inputs));
@@ -512,6 +520,8 @@ struct Reporter<'a> {
     history: Vec<MetricPoint>,
     sums: IntervalSums,
     clock: StageClock,
+    /// The step of the last evaluation on the test split.
+    last_evaluated: Option<u64>,
 }
 
 impl Reporter<'_> {
@@ -523,35 +533,34 @@ impl Reporter<'_> {
         sink: &mut EventSink,
         controls: &Controls,
     ) -> Result<Resume, Disconnected> {
-        if self.sums.steps > 0 {
-            self.report(state, sink, controls)?;
+        if self.sums.steps > 0 || self.last_evaluated != Some(state.step) {
+            self.report(state, sink, controls, true)?;
         }
         let keep_training = controls.keep_training(self.ctx.stage.keep_training);
         Ok(Resume { seconds: self.clock.seconds(controls), keep_training, ..state.clone() })
     }
 
-    /// Sends one report of `state`'s trainee; returns whether every value was finite.
-    fn report(&mut self, state: &Resume, sink: &mut EventSink, controls: &Controls) -> Result<bool, Disconnected> {
+    /// Whether this report should evaluate on the test split: at least `eval_interval` steps
+    /// after the last evaluation, and at `last` (a stage's final or fork step) always.
+    fn evaluation_due(&self, step: u64, last: bool) -> bool {
+        let interval = self.ctx.stage.settings.eval_interval as u64;
+        last || self.last_evaluated.is_none_or(|at| step >= at + interval)
+    }
+
+    /// Sends one report of `state`'s trainee: the loss terms and training accuracy since the
+    /// last report and the live parameters, and, when `evaluate`, the test accuracy, agreement,
+    /// KL and the probes. Returns whether every value was finite.
+    fn report(
+        &mut self,
+        state: &Resume,
+        sink: &mut EventSink,
+        controls: &Controls,
+        evaluate: bool,
+    ) -> Result<bool, Disconnected> {
         let (step, epoch, hypers) = (state.step, state.epoch, &state.hypers);
-        let trainee = &state.trainee.valid();
         let ctx = self.ctx;
         let seconds = Some(self.clock.seconds(controls));
-        let classes = ctx.dataset.num_classes();
         let mut values = self.sums.take();
-        let test_accuracy = |network: &Network| {
-            let logits = to_host(predict(network, &ctx.data.test_inputs));
-            let value = accuracy(&logits, &ctx.dataset.test.labels, classes);
-            (logits, value)
-        };
-        let (test_logits, student_accuracy) = test_accuracy(&trainee.network);
-        values.push(("test_accuracy", student_accuracy));
-        for (peer, name) in trainee.peers.iter().zip(PEER_ACCURACY) {
-            values.push((name, test_accuracy(peer).1));
-        }
-        if let Some(teacher) = ctx.teacher {
-            values.push(("agreement", agreement(&teacher.test_logits, &test_logits, classes)));
-            values.push(("kl_teacher_student", kl_divergence(&teacher.test_logits, &test_logits, classes)));
-        }
         let method = ctx.stage.method;
         if method.parameters().contains(&Hyper::Temperature) {
             values.push(("temperature", hypers.temperature));
@@ -562,10 +571,14 @@ impl Reporter<'_> {
         if method.parameters().contains(&Hyper::Beta) {
             values.push(("beta", hypers.beta));
         }
-        let (probe, neighbour_agreement) = ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, step);
-        if let Some(share) = neighbour_agreement {
-            values.push(("neighbour_agreement", share));
-        }
+        let probe = if evaluate {
+            let (evaluation, probe) = self.evaluate(&state.trainee.valid(), step);
+            values.extend(evaluation);
+            self.last_evaluated = Some(step);
+            Some(probe)
+        } else {
+            None
+        };
         let finite = values.iter().all(|(_, v)| v.is_finite());
         let points: Vec<MetricPoint> = values
             .into_iter()
@@ -580,8 +593,34 @@ impl Reporter<'_> {
             .collect();
         self.history.extend(points.iter().cloned());
         sink.metrics(points)?;
-        sink.probe(probe)?;
+        if let Some(probe) = probe {
+            sink.probe(probe)?;
+        }
         Ok(finite)
+    }
+
+    /// The trainee on the test split (accuracy, its peers', agreement and KL with the teacher)
+    /// and its probes.
+    fn evaluate(&self, trainee: &Trainee, step: u64) -> (Vec<(&'static str, f64)>, Probe) {
+        let ctx = self.ctx;
+        let classes = ctx.dataset.num_classes();
+        let test_accuracy = |network: &Network| {
+            let logits = to_host(predict(network, &ctx.data.test_inputs));
+            let value = accuracy(&logits, &ctx.dataset.test.labels, classes);
+            (logits, value)
+        };
+        let (test_logits, student_accuracy) = test_accuracy(&trainee.network);
+        let mut values = vec![("test_accuracy", student_accuracy)];
+        for (peer, name) in trainee.peers.iter().zip(PEER_ACCURACY) {
+            values.push((name, test_accuracy(peer).1));
+        }
+        if let Some(teacher) = ctx.teacher {
+            values.push(("agreement", agreement(&teacher.test_logits, &test_logits, classes)));
+            values.push(("kl_teacher_student", kl_divergence(&teacher.test_logits, &test_logits, classes)));
+        }
+        let (probe, neighbour_agreement) = ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, step);
+        values.extend(neighbour_agreement.map(|share| ("neighbour_agreement", share)));
+        (values, probe)
     }
 }
 
