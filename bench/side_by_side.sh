@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # kdlab and its PyTorch twins side by side on this machine: alternating runs (kdlab, then
 # PyTorch, PAIRS times) so both see the same conditions, then each figure's median.
-#   bench/side_by_side.sh [PAIRS]        (default 3; needs python3 with torch and numpy)
+#   cargo build --release && bench/side_by_side.sh [PAIRS]   (default 3; python3 with torch, numpy)
 # Workloads: `kdlab bench` mlp, cnn and teacher against bench/torch_kd_bench.py (2 threads),
 # and the kd preset end to end (`kdlab run kd --no-cache`, process wall time) against
 # bench/torch_kd_preset.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-3}
-kdlab=${KDLAB:-target/release/kdlab}
+kdlab=${KDLAB:-${CARGO_TARGET_DIR:-target}/release/kdlab}
 data=${MNIST:-assets/mnist_5k.csv.gz}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

@@ -174,7 +174,8 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     let device = device::select(args.device)?;
     println!("device: {}", device.label());
     for workload in workloads {
-        let result = bench::run(workload, &device, args.steps.unwrap_or(workload.default_steps()));
+        let steps = args.steps.unwrap_or(workload.default_steps());
+        let result = device::on_compute_threads(|| bench::run(workload, &device, steps));
         println!("{} steps/s {:.1}  ({} timed steps)", result.workload, result.steps_per_second, result.steps);
     }
     Ok(())

@@ -6,7 +6,7 @@
 //! windows (see [`kernels`]). Other backends (wgpu) use burn's own operations, and so does flex
 //! for a dtype other than f32.
 
-pub mod kernels;
+mod kernels;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;

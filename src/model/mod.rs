@@ -2,7 +2,7 @@
 //! blocks, then optional dense layers). Every network returns its logits together with the
 //! intermediate features the representation-level methods need.
 
-pub mod conv_block;
+mod conv_block;
 
 use crate::data::InputShape;
 use burn::module::Module;

@@ -81,7 +81,10 @@ impl Engine {
         let (event_sender, event_receiver) = crossbeam_channel::bounded(EVENT_CAPACITY);
         let (fork_sender, fork_receiver) = crossbeam_channel::unbounded();
         let ends = Ends { commands: command_receiver, sink: EventSink::new(event_sender), forks: fork_sender };
-        let thread = std::thread::Builder::new().name("kdlab-engine".into()).spawn(move || body(ends)).ok();
+        let thread = std::thread::Builder::new()
+            .name("kdlab-engine".into())
+            .spawn(move || device::on_compute_threads(|| body(ends)))
+            .ok();
         Engine { commands: command_sender, events: event_receiver, forks: fork_receiver, thread }
     }
 
