@@ -13,7 +13,7 @@ use super::preset::{Hyper, Optimizer, TrainSettings};
 use super::probe::{ProbeInputs, TeacherProbe, representations};
 use super::trainee::{Regressor, Trainee};
 use crate::data::Dataset;
-use crate::device::{Backend, ComputeDevice};
+use crate::device::ComputeDevice;
 use crate::model::{Forward, ModelSpec, Network};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
@@ -315,9 +315,6 @@ struct Stepper<'a> {
     teacher_embeddings: Option<Tensor<2>>,
     /// The teacher itself, for methods that match its feature maps on every batch.
     teacher_maps: Option<&'a Trained>,
-    /// Whether to read every step's loss to catch divergence at once (free on flex; a sync on a
-    /// GPU, where the interval's metrics catch it instead).
-    check_every_step: bool,
 }
 
 impl<'a> Stepper<'a> {
@@ -332,12 +329,12 @@ impl<'a> Stepper<'a> {
                 .filter(|_| !needs_maps)
                 .map(|t| embed(&t.network, &ctx.data.train_inputs)),
             teacher_maps: teacher_features.filter(|_| needs_maps),
-            check_every_step: ctx.device.backend == Backend::Flex,
         }
     }
 
     /// One optimizer step of `trainee` on the examples `rows` (`progress` epochs into the stage);
-    /// returns the trained trainee and whether its loss was not finite.
+    /// returns the trained trainee. The loss stays on the device: it is added to the interval's
+    /// sums, whose report catches a loss that is not finite (no host read per step).
     fn step(
         &self,
         trainee: Trainee,
@@ -346,7 +343,7 @@ impl<'a> Stepper<'a> {
         progress: f64,
         hypers: &Hypers,
         sums: &mut IntervalSums,
-    ) -> (Trainee, bool) {
+    ) -> Trainee {
         let (ctx, device) = (self.ctx, &self.ctx.device.device);
         let indices = index_tensor(rows.iter().copied(), device);
         let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
@@ -373,9 +370,8 @@ impl<'a> Stepper<'a> {
         };
         let loss = step_loss(ctx.stage.method, step_inputs, hypers);
         sums.add(&loss, &logits, &labels);
-        let diverged = self.check_every_step && !f64::from(loss.total.clone().into_scalar::<f32>()).is_finite();
         let gradients = GradientsParams::from_grads(loss.total.backward(), &trainee);
-        (optimizer.step(ctx.stage.settings.learning_rate, trainee, gradients), diverged)
+        optimizer.step(ctx.stage.settings.learning_rate, trainee, gradients)
     }
 }
 
@@ -433,13 +429,9 @@ pub fn train(
         apply_changes(controls, stage, &mut state.hypers, sink, (ctx.index, state.step, state.epoch))?;
         let rows = state.take_batch(stage.settings.batch_size);
         let progress = state.step as f64 / steps_per_epoch;
-        let (trainee, diverged) =
+        state.trainee =
             stepper.step(state.trainee, &mut state.optimizer, &rows, progress, &state.hypers, &mut reporter.sums);
-        state.trainee = trainee;
         state.step += 1;
-        if diverged {
-            break StageEnd::Diverged { step: state.step };
-        }
         if state.step.is_multiple_of(stage.settings.metric_interval as u64) || state.step == total_steps {
             let evaluate = reporter.evaluation_due(state.step, state.step == total_steps);
             let finite = reporter.report(&state, sink, controls, evaluate)?;
