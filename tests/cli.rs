@@ -650,3 +650,45 @@ fn report_summarises_seeds_with_linked_plots() {
     let bad = kdlab().args(["report", "kd", "--seeds", "0"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
 }
+
+/// A one-stage CNN preset on the data `[data]` lines describe.
+fn image_preset(data: &str) -> String {
+    format!(
+        "name = \"images\"\n[data]\n{data}\n[train]\nepochs = 2\nbatch_size = 16\n[models.net]\narch = \"cnn\"\n\
+         channels = [8, 16]\n[[stages]]\nname = \"net\"\nmodel = \"net\"\nmethod = \"scratch\"\n"
+    )
+}
+
+#[test]
+fn image_data_on_disk_trains_and_its_options_are_checked() {
+    let dir = scratch_dir("image_data");
+    let formats = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
+    let cifar = format!("path = \"{}\"", formats.join("cifar100-py").display());
+    let preset = write(&dir, "cifar.toml", &image_preset(&format!("{cifar}\nlabels = \"coarse\"")));
+    let output = run_preset(&dir, &preset, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["dataset"], "cifar100-py");
+    assert!(summary["stages"][0]["test_accuracy"].as_f64().is_some());
+
+    let cases = [
+        (
+            "format.toml",
+            "dataset = \"mnist5k\"\nformat = \"cifar10\"".to_string(),
+            "data.format: only applies with `path`",
+        ),
+        (
+            "size.toml",
+            format!("{cifar}\nformat = \"cifar100\"\nimage_size = 24"),
+            "data.image_size: only applies to image folders",
+        ),
+        ("zero.toml", format!("{cifar}\nimage_size = 0"), "data.image_size: expected 1 to 1024 pixels, found 0"),
+        ("kind.toml", format!("{cifar}\nformat = \"cifar1000\""), "unknown variant `cifar1000`"),
+        ("nowhere.toml", "path = \"no_such_folder\"".to_string(), "no_such_folder: cannot read: no such folder"),
+    ];
+    for (name, data, expected) in cases {
+        let message = rejected(&dir, name, &image_preset(&data));
+        assert!(message.contains(expected), "{name}: expected {expected:?} in {message}");
+    }
+}

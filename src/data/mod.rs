@@ -1,17 +1,21 @@
-//! Datasets: the bundled ones, synthetic 2-D sets, and the user's CSV or IDX files, all turned
-//! into one in-memory [`Dataset`] with a deterministic train/test split and standardised
+//! Datasets: the bundled ones, synthetic 2-D sets, and the user's CSV or IDX files, CIFAR-10/100
+//! folders (binary or Python version) and image folders, all turned into one in-memory
+//! [`Dataset`] with a deterministic train/test split and standardised
 //! features.
 //!
 //! Everything here is plain `Vec<f32>` data with no tensors: the engine uploads it to whatever
 //! device it trains on.
 
 mod bundled;
+mod cifar;
 mod csv_file;
 mod error;
 mod idx;
+mod image_folder;
 mod split;
 mod synthetic;
 
+pub use cifar::CifarLabels;
 pub use error::DataError;
 pub use split::{Standardization, stratified_split};
 pub use synthetic::SyntheticKind;
@@ -128,6 +132,85 @@ pub enum DataSource {
     Csv { train: PathBuf, test: Option<PathBuf>, label_column: Option<String> },
     /// A folder of MNIST-format IDX files.
     Idx { dir: PathBuf },
+    /// Image data researchers keep on disk: CIFAR-10/100 (either version) or an image folder,
+    /// detected from the files unless `format` says which.
+    Images { path: PathBuf, format: Option<ImageFormat>, labels: CifarLabels, image_size: usize },
+}
+
+/// The on-disk image formats `[data] path` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageFormat {
+    Cifar10,
+    Cifar100,
+    ImageFolder,
+}
+
+/// The folders torchvision and the CIFAR archives unpack to, looked for inside `path` when
+/// `path` itself holds no dataset.
+const ARCHIVE_FOLDERS: [&str; 4] =
+    ["cifar-10-batches-bin", "cifar-10-batches-py", "cifar-100-binary", "cifar-100-python"];
+
+/// The folder and format of the dataset at `path`: `path` itself or one of the archive folders
+/// inside it, in the format asked for or the first one whose files are there.
+fn locate(path: &Path, format: Option<ImageFormat>) -> Result<(PathBuf, ImageFormat), DataError> {
+    if !path.is_dir() {
+        return Err(DataError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
+        });
+    }
+    let cifar = |dir: &Path| {
+        let kinds = [(cifar::Cifar::Ten, ImageFormat::Cifar10), (cifar::Cifar::Hundred, ImageFormat::Cifar100)];
+        let wanted = kinds.into_iter().filter(|(_, f)| format.is_none_or(|asked| asked == *f));
+        wanted.into_iter().find(|(c, _)| c.version_in(dir).is_some()).map(|(_, f)| (dir.to_path_buf(), f))
+    };
+    let folder_wanted = format.is_none_or(|asked| asked == ImageFormat::ImageFolder);
+    let inside = ARCHIVE_FOLDERS.iter().map(|name| path.join(name)).filter(|dir| dir.is_dir());
+    // CIFAR files in `path` or in an archive folder inside it, else `path` as an image folder
+    // (an archive folder would look like a class folder).
+    std::iter::once(path.to_path_buf())
+        .chain(inside)
+        .find_map(|dir| cifar(&dir))
+        .or_else(|| {
+            (folder_wanted && image_folder::has_subfolders(path))
+                .then(|| (path.to_path_buf(), ImageFormat::ImageFolder))
+        })
+        .ok_or_else(|| DataError::Format {
+            path: path.to_path_buf(),
+            message: match format {
+                Some(ImageFormat::Cifar10) => "no CIFAR-10 files (data_batch_1.bin or data_batch_1)".into(),
+                Some(ImageFormat::Cifar100) => "no CIFAR-100 files (train.bin or train)".into(),
+                Some(ImageFormat::ImageFolder) => "no class folders".into(),
+                None => "no CIFAR-10/100 files (data_batch_1.bin, data_batch_1, train.bin, train) and no class \
+                         folders; set `format` to say what it holds"
+                    .into(),
+            },
+        })
+}
+
+/// Loads image data from disk: the examples and the test split when the layout has one.
+fn load_images(
+    path: &Path,
+    format: Option<ImageFormat>,
+    labels: CifarLabels,
+    image_size: usize,
+) -> Result<(RawData, Option<Split>), DataError> {
+    let (dir, format) = locate(path, format)?;
+    let cifar = match format {
+        ImageFormat::Cifar10 => cifar::Cifar::Ten,
+        ImageFormat::Cifar100 => cifar::Cifar::Hundred,
+        ImageFormat::ImageFolder => return image_folder::load(&dir, image_size),
+    };
+    if cifar == cifar::Cifar::Ten && labels == CifarLabels::Coarse {
+        return Err(DataError::Parameter {
+            field: "data.labels",
+            expected: format!("\"coarse\" applies to CIFAR-100 only; {} holds CIFAR-10", dir.display()),
+        });
+    }
+    let version = cifar.version_in(&dir).unwrap_or(cifar::Version::Binary);
+    let (raw, test) = cifar::load(&dir, cifar, version, labels)?;
+    Ok((raw, Some(test)))
 }
 
 /// A data source plus how to split it.
@@ -150,7 +233,7 @@ impl DataSource {
         match self {
             DataSource::Bundled(which) => Some(which.shape()),
             DataSource::Synthetic { .. } => Some(InputShape::Flat { features: 2 }),
-            DataSource::Csv { .. } | DataSource::Idx { .. } => None,
+            DataSource::Csv { .. } | DataSource::Idx { .. } | DataSource::Images { .. } => None,
         }
     }
 
@@ -186,6 +269,10 @@ pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
         DataSource::Idx { dir } => {
             let (raw, test) = idx::load(dir)?;
             (file_name(dir), raw, Some(test))
+        }
+        DataSource::Images { path, format, labels, image_size } => {
+            let (raw, test) = load_images(path, *format, *labels, *image_size)?;
+            (file_name(path), raw, test)
         }
     };
     let (train, test) = match test {

@@ -2,7 +2,7 @@
 //! the checks that turn a bad file into one message naming the file, `line:column`, the field
 //! and what was expected.
 
-use crate::data::{DATASET_NAMES, DataSource, DataSpec};
+use crate::data::{CifarLabels, DATASET_NAMES, DataSource, DataSpec, ImageFormat};
 use crate::model::ModelSpec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,7 +25,7 @@ pub struct Preset {
     pub ensembles: Vec<EnsembleSection>,
 }
 
-/// `[data]`: one of `dataset`, `csv` or `idx_dir`, and how to split it.
+/// `[data]`: one of `dataset`, `csv`, `idx_dir` or `path`, and how to split it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
@@ -39,6 +39,18 @@ pub struct DataSection {
     pub label_column: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idx_dir: Option<PathBuf>,
+    /// Image data on disk: a CIFAR-10/100 folder (binary or Python version) or an image folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// What `path` holds, when not detected from its files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ImageFormat>,
+    /// CIFAR-100: fine (100 classes, the default) or coarse (20) labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<CifarLabels>,
+    /// Image folders: the side images are resized to (default 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<usize>,
     #[serde(default = "default_test_fraction")]
     pub test_fraction: f64,
     #[serde(default)]
@@ -53,6 +65,11 @@ pub struct DataSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<usize>,
 }
+
+/// The side image-folder images are resized to unless `image_size` says otherwise.
+const DEFAULT_IMAGE_SIZE: usize = 32;
+/// The largest `image_size`: 1,024² RGB values are 12 MB an image as `f32`.
+const MAX_IMAGE_SIZE: usize = 1024;
 
 fn default_test_fraction() -> f64 {
     0.2
@@ -536,12 +553,13 @@ impl Preset {
 
     fn validate_data(&self) -> Result<(), FieldError> {
         let data = &self.data;
-        let sources = [data.dataset.is_some(), data.csv.is_some(), data.idx_dir.is_some()];
+        let sources = [data.dataset.is_some(), data.csv.is_some(), data.idx_dir.is_some(), data.path.is_some()];
         match sources.iter().filter(|&&s| s).count() {
-            0 => return invalid(field(&["data"]), "expected one of `dataset`, `csv` or `idx_dir`"),
+            0 => return invalid(field(&["data"]), "expected one of `dataset`, `csv`, `idx_dir` or `path`"),
             1 => {}
-            _ => return invalid(field(&["data"]), "give only one of `dataset`, `csv` or `idx_dir`"),
+            _ => return invalid(field(&["data"]), "give only one of `dataset`, `csv`, `idx_dir` or `path`"),
         }
+        self.validate_image_options()?;
         if let Some(name) = &data.dataset
             && !DATASET_NAMES.contains(&name.as_str())
         {
@@ -566,6 +584,37 @@ impl Preset {
         }
         if !(data.noise.is_finite() && data.noise >= 0.0) {
             return invalid(field(&["data", "noise"]), format!("expected a number ≥ 0, found {}", data.noise));
+        }
+        Ok(())
+    }
+
+    /// `format`, `labels` and `image_size` belong to `path`, and to the formats they describe.
+    fn validate_image_options(&self) -> Result<(), FieldError> {
+        let data = &self.data;
+        let set = [
+            ("format", data.format.is_some()),
+            ("labels", data.labels.is_some()),
+            ("image_size", data.image_size.is_some()),
+        ];
+        if data.path.is_none()
+            && let Some((key, _)) = set.iter().find(|(_, is_set)| *is_set)
+        {
+            return invalid(field(&["data", key]), "only applies with `path`");
+        }
+        let format = data.format;
+        if data.labels == Some(CifarLabels::Coarse) && format.is_some_and(|f| f != ImageFormat::Cifar100) {
+            return invalid(field(&["data", "labels"]), "\"coarse\" applies to CIFAR-100 only");
+        }
+        if data.image_size.is_some() && format.is_some_and(|f| f != ImageFormat::ImageFolder) {
+            return invalid(field(&["data", "image_size"]), "only applies to image folders (CIFAR images are 32×32)");
+        }
+        if let Some(size) = data.image_size
+            && !(1..=MAX_IMAGE_SIZE).contains(&size)
+        {
+            return invalid(
+                field(&["data", "image_size"]),
+                format!("expected 1 to {MAX_IMAGE_SIZE} pixels, found {size}"),
+            );
         }
         Ok(())
     }
@@ -684,6 +733,13 @@ impl Preset {
             }
         } else if let Some(dir) = &data.idx_dir {
             DataSource::Idx { dir: resolve(dir) }
+        } else if let Some(path) = &data.path {
+            DataSource::Images {
+                path: resolve(path),
+                format: data.format,
+                labels: data.labels.unwrap_or_default(),
+                image_size: data.image_size.unwrap_or(DEFAULT_IMAGE_SIZE),
+            }
         } else {
             let name = data.dataset.as_deref().unwrap_or("mnist5k");
             DataSource::named(name, data.samples, data.noise, data.classes)
