@@ -830,3 +830,32 @@ fn a_fork_trains_beside_its_parent_from_the_fork_step() {
     assert_eq!(summary["fork"]["stage"], "student");
     assert_eq!(summary["fork"]["step"], fork_step);
 }
+
+/// A run whose learning rate follows a schedule gets a third plot, the learning rate, which
+/// exports like the others; with a constant rate (the export test above) there are two.
+#[test]
+fn a_scheduled_learning_rate_is_plotted_and_exported() {
+    let mut harness = harness();
+    let scheduled = MOONS
+        .replace("epochs = 2000", "epochs = 3")
+        .replace("metric_interval = 5", "metric_interval = 5\nschedule = \"step\"\nmilestones = [1, 2]\ngamma = 0.5");
+    open(&mut harness, &write_preset("moons_schedule.toml", &scheduled));
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the end of the run", |h| h.finished);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/schedule_exports");
+    let _ = std::fs::remove_dir_all(&dir);
+    set_export_folder(&mut harness, &dir);
+    harness.get_all_by_label("Export plots").next().expect("an export button").click();
+    harness.run_steps(3);
+    harness.get_by_label_contains("exported 12 files to");
+    let csv = std::fs::read_to_string(dir.join("learning_rate.csv")).unwrap();
+    let student_rates: Vec<f64> = csv
+        .lines()
+        .filter(|line| line.contains(",student,learning_rate,"))
+        .map(|line| line.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    let distinct: std::collections::BTreeSet<u64> = student_rates.iter().map(|r| r.to_bits()).collect();
+    assert_eq!(distinct.len(), 3, "1e-3, then halved twice: {student_rates:?}");
+    assert!(student_rates.windows(2).all(|w| w[1] <= w[0]), "{student_rates:?}");
+    assert!((student_rates[student_rates.len() - 1] - 2.5e-4).abs() < 1e-12);
+}

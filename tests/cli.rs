@@ -336,8 +336,13 @@ fn bad_data_names_file_line_and_field() {
         ("label.toml", csv_preset("text.csv", Some("kind")), "label column `kind` not found"),
         ("one_class.toml", csv_preset("one_class.csv", None), "needs at least 2 classes"),
     ];
+    expect_rejections(&dir, &cases);
+}
+
+/// Each broken preset `(file name, text, expected part of the message)` exits 2 with one line.
+fn expect_rejections(dir: &Path, cases: &[(&str, String, &str)]) {
     for (name, preset, expected) in cases {
-        let message = rejected(&dir, name, &preset);
+        let message = rejected(dir, name, preset);
         assert!(message.contains(expected), "{name}: expected {expected:?} in {message}");
     }
 }
@@ -687,8 +692,78 @@ fn image_data_on_disk_trains_and_its_options_are_checked() {
         ("kind.toml", format!("{cifar}\nformat = \"cifar1000\""), "unknown variant `cifar1000`"),
         ("nowhere.toml", "path = \"no_such_folder\"".to_string(), "no_such_folder: cannot read: no such folder"),
     ];
-    for (name, data, expected) in cases {
-        let message = rejected(&dir, name, &image_preset(&data));
-        assert!(message.contains(expected), "{name}: expected {expected:?} in {message}");
-    }
+    let cases = cases.map(|(name, data, expected)| (name, image_preset(&data), expected));
+    expect_rejections(&dir, &cases);
+}
+
+/// moons with SGD (Nesterov), a one-epoch warm-up and step decay: 10 steps an epoch.
+const SCHEDULED: &str = r#"
+name = "scheduled"
+[data]
+dataset = "moons"
+samples = 400
+[train]
+epochs = 4
+batch_size = 32
+metric_interval = 5
+optimizer = "sgd"
+learning_rate = 0.1
+nesterov = true
+schedule = "step"
+milestones = [2, 3]
+gamma = 0.5
+warmup_epochs = 1
+[models.net]
+arch = "mlp"
+hidden = [16]
+[[stages]]
+name = "net"
+model = "net"
+method = "scratch"
+"#;
+
+/// The `learning_rate` rows of a run's metrics.csv: (step, value).
+fn learning_rates(dir: &Path) -> Vec<(u64, f64)> {
+    let metrics = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    metrics
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            (fields[4] == "learning_rate").then(|| (fields[2].parse().unwrap(), fields[5].parse().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn learning_rate_rows_follow_the_warmup_and_the_schedule() {
+    let dir = scratch_dir("schedule");
+    let preset = write(&dir, "scheduled.toml", SCHEDULED);
+    let output = run_preset(&dir, &preset, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let expected = [(5, 0.05), (10, 0.1), (15, 0.1), (20, 0.1), (25, 0.05), (30, 0.05), (35, 0.025), (40, 0.025)];
+    assert_eq!(learning_rates(&dir), expected);
+
+    let cosine = write(&dir, "cosine.toml", &SCHEDULED.replace("\"step\"\nmilestones = [2, 3]", "\"cosine\""));
+    let output = run_preset(&dir, &cosine, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let rates: Vec<f64> = learning_rates(&dir).into_iter().map(|(_, rate)| rate).collect();
+    assert_eq!(rates[1], 0.1, "full rate at the end of the warm-up");
+    assert!(rates[1..].windows(2).all(|w| w[1] < w[0]), "cosine falls after the warm-up: {rates:?}");
+    assert!(rates[rates.len() - 1] < 0.01, "and nearly reaches zero at the end: {rates:?}");
+
+    let cases = [
+        (
+            "adam.toml",
+            SCHEDULED.replace("optimizer = \"sgd\"", "optimizer = \"adam\""),
+            "train.nesterov: needs optimizer = \"sgd\"",
+        ),
+        (
+            "order.toml",
+            SCHEDULED.replace("[2, 3]", "[3, 2]"),
+            "train.milestones: expected increasing epochs, found 3 then 2",
+        ),
+        ("gamma.toml", SCHEDULED.replace("gamma = 0.5", "gamma = 0"), "train.gamma: expected a factor > 0, found 0"),
+        ("kind.toml", SCHEDULED.replace("\"step\"", "\"linear\""), "unknown variant `linear`"),
+    ];
+    expect_rejections(&dir, &cases);
 }

@@ -12,6 +12,7 @@ pub mod method;
 pub mod plan;
 pub mod preset;
 pub mod probe;
+mod schedule;
 pub mod stage;
 pub mod trainee;
 

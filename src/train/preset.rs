@@ -90,6 +90,19 @@ pub enum Optimizer {
     Sgd,
 }
 
+/// How the learning rate changes over a stage's epochs (after any warm-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// The same rate throughout.
+    #[default]
+    Constant,
+    /// Multiplied by `gamma` at each of `milestones` (epochs).
+    Step,
+    /// Cosine annealing from the rate to zero at the stage's last epoch.
+    Cosine,
+}
+
 /// `[train]`: defaults for every stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +130,21 @@ pub struct TrainSettings {
     /// probes), at the first metric report after each interval and at a stage's end.
     #[serde(default = "default_eval_interval")]
     pub eval_interval: usize,
+    /// SGD only: Nesterov momentum.
+    #[serde(default)]
+    pub nesterov: bool,
+    /// How the learning rate changes over the epochs.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// `step` schedule: the epochs at which the learning rate is multiplied by `gamma`.
+    #[serde(default)]
+    pub milestones: Vec<usize>,
+    #[serde(default = "default_gamma")]
+    pub gamma: f64,
+    /// Epochs over which the learning rate ramps up linearly before the schedule starts (set in
+    /// `[train]`; a stage's `warmup_epochs` is DKD's loss warm-up).
+    #[serde(default)]
+    pub warmup_epochs: f64,
 }
 
 fn default_epochs() -> usize {
@@ -140,6 +168,9 @@ fn default_metric_interval() -> usize {
 fn default_eval_interval() -> usize {
     50
 }
+fn default_gamma() -> f64 {
+    0.1
+}
 
 impl Default for TrainSettings {
     fn default() -> Self {
@@ -153,6 +184,11 @@ impl Default for TrainSettings {
             seed: None,
             metric_interval: default_metric_interval(),
             eval_interval: default_eval_interval(),
+            nesterov: false,
+            schedule: Schedule::default(),
+            milestones: Vec::new(),
+            gamma: default_gamma(),
+            warmup_epochs: 0.0,
         }
     }
 }
@@ -387,6 +423,14 @@ pub struct StageSection {
     pub momentum: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_decay: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nesterov: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestones: Option<Vec<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
     /// After its epochs the stage goes on until the user stops it (in the app; headless runs
     /// end it after its epochs).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -435,6 +479,10 @@ impl StageSection {
             learning_rate: self.learning_rate.unwrap_or(defaults.learning_rate),
             momentum: self.momentum.unwrap_or(defaults.momentum),
             weight_decay: self.weight_decay.unwrap_or(defaults.weight_decay),
+            nesterov: self.nesterov.unwrap_or(defaults.nesterov),
+            schedule: self.schedule.unwrap_or(defaults.schedule),
+            milestones: self.milestones.clone().unwrap_or_else(|| defaults.milestones.clone()),
+            gamma: self.gamma.unwrap_or(defaults.gamma),
             ..defaults.clone()
         }
     }
@@ -790,6 +838,32 @@ fn validate_settings(settings: &TrainSettings, path: &FieldPath) -> Result<(), F
     }
     if settings.eval_interval == 0 {
         return invalid(at("eval_interval"), "expected at least 1 step between evaluations");
+    }
+    validate_schedule(settings, path)
+}
+
+/// Nesterov needs SGD with momentum (as in PyTorch); milestones climb; gamma and the warm-up
+/// are finite and positive. (Milestones past the epochs are allowed: `--epochs 1` smoke runs
+/// keep a preset's schedule.)
+fn validate_schedule(settings: &TrainSettings, path: &FieldPath) -> Result<(), FieldError> {
+    let at = |key: &str| path.clone().key(key);
+    if settings.nesterov && (settings.optimizer != Optimizer::Sgd || settings.momentum == 0.0) {
+        return invalid(at("nesterov"), "needs optimizer = \"sgd\" with a momentum > 0");
+    }
+    if let Some(pair) = settings.milestones.windows(2).find(|pair| pair[1] <= pair[0]) {
+        return invalid(at("milestones"), format!("expected increasing epochs, found {} then {}", pair[0], pair[1]));
+    }
+    if settings.milestones.contains(&0) {
+        return invalid(at("milestones"), "expected epochs ≥ 1 (the rate changes when that epoch starts)");
+    }
+    if !settings.milestones.is_empty() && settings.schedule != Schedule::Step {
+        return invalid(at("milestones"), "only applies with schedule = \"step\"");
+    }
+    if !(settings.gamma > 0.0 && settings.gamma.is_finite()) {
+        return invalid(at("gamma"), format!("expected a factor > 0, found {}", settings.gamma));
+    }
+    if !(settings.warmup_epochs >= 0.0 && settings.warmup_epochs.is_finite()) {
+        return invalid(at("warmup_epochs"), format!("expected epochs ≥ 0, found {}", settings.warmup_epochs));
     }
     Ok(())
 }

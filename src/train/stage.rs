@@ -11,6 +11,7 @@ use super::plan::{Hypers, Plan, StagePlan};
 use super::preset::Method;
 use super::preset::{Hyper, Optimizer, TrainSettings};
 use super::probe::{ProbeInputs, TeacherProbe, representations};
+use super::schedule;
 use super::trainee::{Regressor, Trainee};
 use crate::data::Dataset;
 use crate::device::ComputeDevice;
@@ -174,8 +175,12 @@ fn optimizer(settings: &TrainSettings) -> ModuleOptimizer {
         // PyTorch's epsilon, so runs compare with PyTorch scripts.
         Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay).init(),
         Optimizer::Sgd => {
-            let momentum = (settings.momentum > 0.0)
-                .then(|| MomentumConfig::new().with_momentum(settings.momentum).with_dampening(0.0));
+            let momentum = (settings.momentum > 0.0).then(|| {
+                MomentumConfig::new()
+                    .with_momentum(settings.momentum)
+                    .with_dampening(0.0)
+                    .with_nesterov(settings.nesterov)
+            });
             SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).init()
         }
     }
@@ -332,7 +337,7 @@ impl<'a> Stepper<'a> {
         }
     }
 
-    /// One optimizer step of `trainee` on the examples `rows` (`progress` epochs into the stage);
+    /// Optimizer step `step` of `trainee` on the examples `rows`, at the schedule's learning rate;
     /// returns the trained trainee. The loss stays on the device: it is added to the interval's
     /// sums, whose report catches a loss that is not finite (no host read per step).
     fn step(
@@ -340,7 +345,7 @@ impl<'a> Stepper<'a> {
         trainee: Trainee,
         optimizer: &mut ModuleOptimizer,
         rows: &[usize],
-        progress: f64,
+        step: u64,
         hypers: &Hypers,
         sums: &mut IntervalSums,
     ) -> Trainee {
@@ -366,12 +371,12 @@ impl<'a> Stepper<'a> {
             teacher_logits,
             teacher: teacher.as_ref(),
             labels: labels.clone(),
-            progress,
+            progress: step as f64 / ctx.steps_per_epoch() as f64,
         };
         let loss = step_loss(ctx.stage.method, step_inputs, hypers);
         sums.add(&loss, &logits, &labels);
         let gradients = GradientsParams::from_grads(loss.total.backward(), &trainee);
-        optimizer.step(ctx.stage.settings.learning_rate, trainee, gradients)
+        optimizer.step(ctx.learning_rate(step), trainee, gradients)
     }
 }
 
@@ -407,7 +412,6 @@ pub fn train(
         last_evaluated: None,
     };
     let total_steps = Plan::steps_of(stage, ctx.dataset.train.len());
-    let steps_per_epoch = Plan::steps_per_epoch(stage, ctx.dataset.train.len()) as f64;
     if resumed {
         // A fork's curves start where its parent's were when it branched off.
         reporter.report(&state, sink, controls, true)?;
@@ -428,9 +432,8 @@ pub fn train(
         }
         apply_changes(controls, stage, &mut state.hypers, sink, (ctx.index, state.step, state.epoch))?;
         let rows = state.take_batch(stage.settings.batch_size);
-        let progress = state.step as f64 / steps_per_epoch;
         state.trainee =
-            stepper.step(state.trainee, &mut state.optimizer, &rows, progress, &state.hypers, &mut reporter.sums);
+            stepper.step(state.trainee, &mut state.optimizer, &rows, state.step, &state.hypers, &mut reporter.sums);
         state.step += 1;
         if state.step.is_multiple_of(stage.settings.metric_interval as u64) || state.step == total_steps {
             let evaluate = reporter.evaluation_due(state.step, state.step == total_steps);
@@ -554,6 +557,8 @@ impl Reporter<'_> {
         let seconds = Some(self.clock.seconds(controls));
         let mut values = self.sums.take();
         let method = ctx.stage.method;
+        // The rate the interval's last step used.
+        values.push(("learning_rate", ctx.learning_rate(step.saturating_sub(1))));
         if method.parameters().contains(&Hyper::Temperature) {
             values.push(("temperature", hypers.temperature));
         }
@@ -617,6 +622,16 @@ impl Reporter<'_> {
 }
 
 impl StageContext<'_> {
+    /// Optimizer steps in one epoch of this stage.
+    fn steps_per_epoch(&self) -> u64 {
+        Plan::steps_per_epoch(self.stage, self.dataset.train.len())
+    }
+
+    /// The learning rate of optimizer step `step` (0-based).
+    fn learning_rate(&self, step: u64) -> f64 {
+        schedule::learning_rate(&self.stage.settings, step, self.steps_per_epoch())
+    }
+
     /// The teacher's side of the representation probes (it is frozen: computed once a stage).
     pub fn teacher_probe(&self) -> Option<TeacherProbe> {
         self.teacher.map(|t| TeacherProbe::new(&t.network, &self.data.probes, self.stage.model.block_channels().len()))

@@ -15,6 +15,7 @@ const AGREEMENT: CurveSpec = CurveSpec {
     shows: |m| m == "agreement",
     headline: "agreement",
     log_allowed: false,
+    smoothed: true,
 };
 const KL: CurveSpec = CurveSpec {
     id: "kl_plot",
@@ -22,6 +23,7 @@ const KL: CurveSpec = CurveSpec {
     shows: |m| m == "kl_teacher_student",
     headline: "kl_teacher_student",
     log_allowed: false,
+    smoothed: true,
 };
 /// Below this width the matrix goes under the plots instead of beside them.
 const SIDE_BY_SIDE: f32 = 420.0;

@@ -20,6 +20,15 @@ pub struct CurveSpec {
     pub headline: &'static str,
     /// Whether the "log scale" toggle applies (losses span decades; accuracies do not).
     pub log_allowed: bool,
+    /// Whether the smoothing slider applies (measurements are noisy; a set learning rate is not).
+    pub smoothed: bool,
+}
+
+impl CurveSpec {
+    /// The smoothing this plot's lines get.
+    fn smoothing(&self, view: &ViewContext) -> f64 {
+        if self.smoothed { view.settings.smoothing } else { 0.0 }
+    }
 }
 
 /// The total loss and every term any method reports (`loss_ce`, `loss_kd`, `loss_at`, …).
@@ -29,6 +38,7 @@ pub const LOSS: CurveSpec = CurveSpec {
     shows: |m| m.starts_with("loss"),
     headline: "loss",
     log_allowed: true,
+    smoothed: true,
 };
 /// Train and test accuracy, and DML's peers' test accuracy.
 pub const ACCURACY: CurveSpec = CurveSpec {
@@ -37,7 +47,34 @@ pub const ACCURACY: CurveSpec = CurveSpec {
     shows: |m| m.ends_with("_accuracy"),
     headline: "test_accuracy",
     log_allowed: false,
+    smoothed: true,
 };
+/// The learning rate, drawn only where a warm-up or a schedule moves it (a flat line would
+/// take a third of the view to say nothing).
+pub const LEARNING_RATE: CurveSpec = CurveSpec {
+    id: "learning_rate_plot",
+    y_label: "learning rate",
+    shows: |m| m == "learning_rate",
+    headline: "learning_rate",
+    log_allowed: false,
+    smoothed: false,
+};
+
+/// The plots the view shows: loss and accuracy, and the learning rate when it changed in a
+/// plotted run (its first and last values differ).
+fn shown_specs(view: &ViewContext) -> Vec<&'static CurveSpec> {
+    let varies =
+        plotted_runs(view).iter().flat_map(|(_, histories)| histories.iter()).any(|history| {
+            history.stages.iter().filter_map(|stage| stage.series.get(LEARNING_RATE.headline)).any(
+                |points| matches!((points.first(), points.last()), (Some(first), Some(last)) if first[1] != last[1]),
+            )
+        });
+    let mut specs = vec![&LOSS, &ACCURACY];
+    if varies {
+        specs.push(&LEARNING_RATE);
+    }
+    specs
+}
 
 /// Pixels between labelled grid lines: egui_plot fades tick labels closer than 30 (y) and
 /// 80 (x) pixels and drops those closer than 20 and 60.
@@ -50,12 +87,13 @@ const MARKER_COLOR: egui::Color32 = egui::Color32::from_rgb(200, 160, 40);
 pub const MARKERS_KEY: &str = "markers";
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let specs = shown_specs(view);
     ui.horizontal_wrapped(|ui| {
         ui.add(egui::Slider::new(&mut view.settings.smoothing, 0.0..=0.99).text("Smoothing"))
             .on_hover_text("TensorBoard's debiased exponential moving average");
         x_axis_picker(ui, view);
         ui.checkbox(&mut view.settings.log_loss, "log loss").on_hover_text("Losses on a logarithmic axis");
-        export_button(ui, view, &[&LOSS, &ACCURACY]);
+        export_button(ui, view, &specs);
     });
     if view.history.is_none() {
         ui.label("No run yet.");
@@ -63,20 +101,21 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     }
     let wide = ui.available_width() >= 640.0;
     if !wide {
-        legend::ui(ui, view, &[&LOSS, &ACCURACY], legend::Layout::Wrapped);
+        legend::ui(ui, view, &specs, legend::Layout::Wrapped);
     }
     ui.horizontal_top(|ui| {
         let legend_width = if wide { legend::SIDE_WIDTH } else { 0.0 };
         let plots_width = (ui.available_width() - legend_width - 8.0).max(160.0);
         ui.vertical(|ui| {
             ui.set_width(plots_width);
-            let height = (ui.available_height() / 2.0 - 4.0).max(80.0);
+            let height = (ui.available_height() / specs.len() as f32 - 4.0).max(80.0);
             let link = ui.scope_id().with("curves_link");
-            curve_plot(ui, view, &LOSS, height, link);
-            curve_plot(ui, view, &ACCURACY, height, link);
+            for spec in &specs {
+                curve_plot(ui, view, spec, height, link);
+            }
         });
         if wide {
-            ui.vertical(|ui| legend::ui(ui, view, &[&LOSS, &ACCURACY], legend::Layout::Side));
+            ui.vertical(|ui| legend::ui(ui, view, &specs, legend::Layout::Side));
         }
     });
 }
@@ -174,7 +213,7 @@ pub fn drawn_series<'a>(
     x: Option<std::ops::RangeInclusive<f64>>,
     columns: usize,
 ) -> Vec<Drawn<'a>> {
-    let (smoothing, axis) = (view.settings.smoothing, view.settings.x_axis);
+    let (smoothing, axis) = (spec.smoothing(view), view.settings.x_axis);
     let log_y = spec.log_allowed && view.settings.log_loss;
     let overlay = overlaid(view);
     let mut drawn = Vec::new();
@@ -376,7 +415,7 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
     if let Some(pointer) = response.response.hover_pos() {
         let hovered = nearest_point(&drawn, &frame, pointer);
         if let Some((curve, index)) = hovered {
-            show_hover(ui, &response.response, &frame, &drawn[curve], index, history, view.settings.smoothing, axis);
+            show_hover(ui, &response.response, &frame, &drawn[curve], index, history, spec.smoothing(view), axis);
         }
     }
     view.selection.plots.insert(spec.id, frame);
@@ -583,7 +622,7 @@ fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
     ExportedPlot {
         stem: spec.id.trim_end_matches("_plot").to_string(),
         spec: PlotSpec {
-            title: format!("{} (smoothing {:.2})", spec.y_label, view.settings.smoothing),
+            title: format!("{} (smoothing {:.2})", spec.y_label, spec.smoothing(view)),
             x_label: view.settings.x_axis.label().into(),
             y_label: spec.y_label.into(),
             series: drawn

@@ -17,6 +17,7 @@ const AGREEMENT: CurveSpec = CurveSpec {
     shows: |m| m == "neighbour_agreement",
     headline: "neighbour_agreement",
     log_allowed: false,
+    smoothed: true,
 };
 const TEACHER_EDGE: Color32 = Color32::from_gray(170);
 const STUDENT_EDGE: Color32 = Color32::from_rgb(255, 150, 40);
