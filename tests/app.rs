@@ -859,3 +859,36 @@ fn a_scheduled_learning_rate_is_plotted_and_exported() {
     assert!(student_rates.windows(2).all(|w| w[1] <= w[0]), "{student_rates:?}");
     assert!((student_rates[student_rates.len() - 1] - 2.5e-4).abs() < 1e-12);
 }
+
+/// The batch-norm networks in the views: a ResNet teacher and a WRN student matched by attention
+/// transfer on CIFAR-format images show their three stages' maps, their relations and the
+/// boundary view's note.
+#[test]
+fn the_views_show_residual_networks() {
+    let mut harness = harness();
+    let cifar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats/cifar10-bin");
+    let preset = format!(
+        "name = \"resnet at\"\n[data]\npath = \"{}\"\n[train]\nbatch_size = 16\nmetric_interval = 2\n\
+         [models.teacher]\narch = \"resnet\"\ndepth = 8\nchannels = [8, 8, 16, 32]\n\
+         [models.student]\narch = \"wrn\"\ndepth = 10\n\
+         [[stages]]\nname = \"teacher\"\nmodel = \"teacher\"\nmethod = \"scratch\"\nepochs = 2\n\
+         [[stages]]\nname = \"student\"\nmodel = \"student\"\nmethod = \"at\"\nteacher = \"teacher\"\nepochs = 2\n",
+        cifar.display()
+    );
+    open(&mut harness, &write_preset("resnet_at.toml", &preset));
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the end of the resnet run", |h| h.finished);
+    harness.run_steps(3);
+    show_tab(&mut harness, "Attention maps");
+    harness.get_by_label_contains("activation-based");
+    harness.get_by_label("s - t 3");
+    let run = history(&harness);
+    let attention = run.stages[1].probe.as_ref().unwrap().representations.attention.as_ref().expect("attention maps");
+    assert_eq!(attention.sizes, vec![[32, 32], [16, 16], [8, 8]]);
+    assert!(attention.teacher[2] != attention.student[2], "two networks, two maps");
+    show_tab(&mut harness, "Relations");
+    harness.get_by_label_contains("of nearest-neighbour edges shared");
+    harness.get_by_label("teacher: distance / mean");
+    show_tab(&mut harness, "Decision boundary");
+    harness.get_by_label_contains("No decision boundary: it needs 2-D data");
+}

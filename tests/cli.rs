@@ -287,7 +287,7 @@ fn bad_presets_name_file_line_field_and_expectation() {
         (
             "at_blocks.toml",
             MOONS.replace("method = \"kd\"", "method = \"at\""),
-            "stages[1].teacher: attention transfer matches conv blocks one to one",
+            "stages[1].teacher: attention transfer matches feature maps one to one",
         ),
         (
             "hint.toml",
@@ -766,4 +766,93 @@ fn learning_rate_rows_follow_the_warmup_and_the_schedule() {
         ("kind.toml", SCHEDULED.replace("\"step\"", "\"linear\""), "unknown variant `linear`"),
     ];
     expect_rejections(&dir, &cases);
+}
+
+/// ResNet, WRN and VGG (batch norm) as teacher and students with KD, AT, FitNets and RKD, SGD
+/// with Nesterov momentum and a cosine schedule, on `[data]` lines `data`.
+fn residual_preset(data: &str) -> String {
+    format!(
+        r#"name = "residual"
+[data]
+{data}
+[train]
+epochs = 1
+batch_size = 16
+optimizer = "sgd"
+learning_rate = 0.05
+nesterov = true
+weight_decay = 5e-4
+schedule = "cosine"
+[models.resnet]
+arch = "resnet"
+depth = 8
+channels = [8, 8, 16, 32]
+[models.wrn]
+arch = "wrn"
+depth = 10
+[models.vgg]
+arch = "vgg"
+depth = 8
+[[stages]]
+name = "teacher"
+model = "resnet"
+method = "scratch"
+[[stages]]
+name = "wrn_at"
+model = "wrn"
+method = "at"
+teacher = "teacher"
+[[stages]]
+name = "vgg_kd"
+model = "vgg"
+method = "kd"
+teacher = "teacher"
+[[stages]]
+name = "resnet_fitnets"
+model = "resnet"
+method = "fitnets"
+teacher = "teacher"
+hint_epochs = 0
+[[stages]]
+name = "wrn_rkd"
+model = "wrn"
+method = "rkd"
+teacher = "teacher"
+"#
+    )
+}
+
+#[test]
+fn residual_and_vgg_networks_train_on_every_image_format() {
+    let formats = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
+    for (name, extra) in [("cifar10-bin", ""), ("cifar100-py", "labels = \"coarse\""), ("folder", "image_size = 32")] {
+        let dir = scratch_dir(&format!("residual_{name}"));
+        let data = format!("path = \"{}\"\n{extra}", formats.join(name).display());
+        let preset = write(&dir, "residual.toml", &residual_preset(&data));
+        let output = run_preset(&dir, &preset, &[]);
+        assert!(output.status.success(), "{name}: {}", text(&output.stderr));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+        let stages = summary["stages"].as_array().unwrap();
+        assert_eq!(stages.len(), 5, "{name}");
+        for stage in stages {
+            assert!(stage["test_accuracy"].as_f64().is_some_and(f64::is_finite), "{name}: {stage}");
+            assert_eq!(stage["diverged"], false, "{name}: {stage}");
+        }
+    }
+}
+
+#[test]
+fn attention_transfer_between_maps_of_different_sizes_is_refused() {
+    let dir = scratch_dir("at_sizes");
+    let formats = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
+    let data = format!("path = \"{}\"", formats.join("cifar10-bin").display());
+    let preset = residual_preset(&data).replace("arch = \"wrn\"\ndepth = 10", "arch = \"cnn\"\nchannels = [8, 16, 32]");
+    let message = rejected(&dir, "at_sizes.toml", &preset);
+    assert!(
+        message.contains("stages[1].teacher: attention transfer pairs feature maps of the same size: the student's are 16×16, 8×8, 4×4 and \"teacher\"'s 32×32, 16×16, 8×8"),
+        "{message}"
+    );
+    let depth = rejected(&dir, "depth.toml", &residual_preset(&data).replace("depth = 8\n", "depth = 9\n"));
+    assert!(depth.contains("models.resnet.depth: expected 6n + 2"), "{depth}");
 }

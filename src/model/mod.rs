@@ -1,8 +1,13 @@
-//! The model families: MLPs (hidden sizes) and small CNNs (3×3 conv + ReLU + 2×2 max-pool
-//! blocks, then optional dense layers). Every network returns its logits together with the
-//! intermediate features the representation-level methods need.
+//! The model families: MLPs (hidden sizes), small CNNs (3×3 conv + ReLU + 2×2 max-pool blocks,
+//! then optional dense layers), and the CIFAR papers' networks with batch norm: ResNet, WRN
+//! ([`resnet`]) and VGG ([`vgg`]). Every network returns its logits together with the
+//! intermediate features the representation-level methods need. Batch norm updates its
+//! statistics only in training (on an autodiff device); evaluation, probes and cached teachers
+//! run on the plain device and use the running statistics.
 
 mod conv_block;
+mod resnet;
+mod vgg;
 
 use crate::data::InputShape;
 use burn::module::Module;
@@ -25,6 +30,47 @@ pub enum ModelSpec {
         #[serde(default)]
         hidden: Vec<usize>,
     },
+    /// CIFAR ResNet: `depth` = 6n + 2; `channels`: the stem's then the three stages' widths.
+    Resnet {
+        depth: usize,
+        #[serde(default = "default_resnet_channels")]
+        channels: Vec<usize>,
+    },
+    /// Wide ResNet WRN-`depth`-`widen`: `depth` = 6n + 4.
+    Wrn {
+        depth: usize,
+        #[serde(default = "default_widen")]
+        widen: usize,
+    },
+    /// VGG with batch norm: `depth` 8, 11, 13, 16 or 19.
+    Vgg { depth: usize },
+}
+
+fn default_resnet_channels() -> Vec<usize> {
+    vec![16, 16, 32, 64]
+}
+fn default_widen() -> usize {
+    1
+}
+
+/// A ResNet (`pre_activation`: a WRN) of `blocks` blocks a stage.
+fn residual(
+    shape: InputShape,
+    widths: [usize; 4],
+    blocks: usize,
+    pre_activation: bool,
+    classes: usize,
+    device: &Device,
+) -> Network {
+    Network::Residual(resnet::ResNet::new(image_dims(shape), widths, blocks, pre_activation, classes, device))
+}
+
+/// `[channels, height, width]` of image inputs (flat inputs: one channel, one row).
+fn image_dims(shape: InputShape) -> [usize; 3] {
+    match shape {
+        InputShape::Image { channels, height, width } => [channels, height, width],
+        InputShape::Flat { features } => [1, 1, features],
+    }
 }
 
 impl ModelSpec {
@@ -35,6 +81,80 @@ impl ModelSpec {
             ModelSpec::Mlp { hidden } => format!("mlp[{}]", list(hidden)),
             ModelSpec::Cnn { channels, hidden } if hidden.is_empty() => format!("cnn[{}]", list(channels)),
             ModelSpec::Cnn { channels, hidden } => format!("cnn[{}]+fc[{}]", list(channels), list(hidden)),
+            ModelSpec::Resnet { depth, channels } => format!("resnet{depth}[{}]", list(channels)),
+            ModelSpec::Wrn { depth, widen } => format!("wrn-{depth}-{widen}"),
+            ModelSpec::Vgg { depth } => format!("vgg{depth}"),
+        }
+    }
+
+    /// Why this architecture's depth or widths are impossible, if they are: the field to change
+    /// and what it expects. (Checked before the data is read.)
+    pub fn check_structure(&self) -> Result<(), (&'static str, String)> {
+        match self {
+            ModelSpec::Mlp { .. } | ModelSpec::Cnn { .. } => Ok(()),
+            ModelSpec::Resnet { depth, channels } => {
+                if *depth < 8 || (depth - 2) % 6 != 0 {
+                    return Err(("depth", format!("expected 6n + 2 (8, 14, 20, 32, 44, 56, 110), found {depth}")));
+                }
+                if channels.len() != 4 || channels.contains(&0) {
+                    return Err(("channels", "expected 4 widths ≥ 1: the stem's and the three stages'".into()));
+                }
+                Ok(())
+            }
+            ModelSpec::Wrn { depth, widen } => {
+                if *depth < 10 || (depth - 4) % 6 != 0 {
+                    return Err(("depth", format!("expected 6n + 4 (10, 16, 22, 28, 40), found {depth}")));
+                }
+                if *widen == 0 {
+                    return Err(("widen", "expected a widening factor ≥ 1".into()));
+                }
+                Ok(())
+            }
+            ModelSpec::Vgg { depth } => match vgg::layers_of(*depth) {
+                Some(_) => Ok(()),
+                None => Err(("depth", format!("expected 8, 11, 13, 16 or 19, found {depth}"))),
+            },
+        }
+    }
+
+    /// `[channels, height, width]` of each feature map the network returns for inputs of
+    /// `shape` (empty for MLPs).
+    pub fn feature_shapes(&self, shape: InputShape) -> Vec<[usize; 3]> {
+        let [_, height, width] = image_dims(shape);
+        // A 3×3 stride-2 conv with padding 1 rounds up; a 2×2 max-pool rounds down.
+        let halved = |length: usize, times: usize| (0..times).fold(length, |l, _| l.div_ceil(2));
+        match self {
+            ModelSpec::Mlp { .. } => Vec::new(),
+            ModelSpec::Cnn { channels, .. } => channels
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| {
+                    [c, height.checked_shr(i as u32 + 1).unwrap_or(0), width.checked_shr(i as u32 + 1).unwrap_or(0)]
+                })
+                .collect(),
+            ModelSpec::Resnet { .. } | ModelSpec::Wrn { .. } => self
+                .stage_widths()
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| [c, halved(height, i), halved(width, i)])
+                .collect(),
+            ModelSpec::Vgg { .. } => vgg::WIDTHS
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| [c, height.checked_shr(i as u32).unwrap_or(0), width.checked_shr(i as u32).unwrap_or(0)])
+                .collect(),
+        }
+    }
+
+    /// The three stage widths of a residual network, the widths of a VGG's groups, a CNN's
+    /// block widths.
+    fn stage_widths(&self) -> Vec<usize> {
+        match self {
+            ModelSpec::Mlp { .. } => Vec::new(),
+            ModelSpec::Cnn { channels, .. } => channels.clone(),
+            ModelSpec::Resnet { channels, .. } => channels.iter().skip(1).copied().collect(),
+            ModelSpec::Wrn { widen, .. } => vec![16 * widen, 32 * widen, 64 * widen],
+            ModelSpec::Vgg { .. } => vgg::WIDTHS.to_vec(),
         }
     }
 
@@ -58,6 +178,17 @@ impl ModelSpec {
                 }
                 Ok(())
             }
+            ModelSpec::Resnet { .. } | ModelSpec::Wrn { .. } | ModelSpec::Vgg { .. } => {
+                self.check_structure().map_err(|(field, expected)| format!("`{field}`: {expected}"))?;
+                let InputShape::Image { height, width, .. } = shape else {
+                    return Err(format!("a {} needs image data", self.describe()));
+                };
+                let smallest = if matches!(self, ModelSpec::Vgg { .. }) { 16 } else { 4 };
+                if height.min(width) < smallest {
+                    return Err(format!("a {} needs images of at least {smallest}×{smallest}", self.describe()));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -72,15 +203,15 @@ impl ModelSpec {
                 };
                 channels.last().copied().unwrap_or(1) * (height >> channels.len()) * (width >> channels.len())
             }),
+            ModelSpec::Resnet { .. } | ModelSpec::Wrn { .. } | ModelSpec::Vgg { .. } => {
+                self.stage_widths().last().copied().unwrap_or(0)
+            }
         }
     }
 
-    /// Channels of each conv block's output (empty for MLPs).
-    pub fn block_channels(&self) -> &[usize] {
-        match self {
-            ModelSpec::Mlp { .. } => &[],
-            ModelSpec::Cnn { channels, .. } => channels,
-        }
+    /// Channels of each feature map (conv block, residual stage, VGG group; empty for MLPs).
+    pub fn block_channels(&self) -> Vec<usize> {
+        self.stage_widths()
     }
 
     /// Builds the network with fresh parameters on `device`.
@@ -88,6 +219,14 @@ impl ModelSpec {
         match self {
             ModelSpec::Mlp { hidden } => Network::Mlp(Mlp::new(shape.len(), hidden, classes, device)),
             ModelSpec::Cnn { channels, hidden } => Network::Cnn(Cnn::new(shape, channels, hidden, classes, device)),
+            ModelSpec::Resnet { depth, channels } => {
+                let widths = [0, 1, 2, 3].map(|i| channels.get(i).copied().unwrap_or(1));
+                residual(shape, widths, (depth - 2) / 6, false, classes, device)
+            }
+            ModelSpec::Wrn { depth, widen } => {
+                residual(shape, [16, 16 * widen, 32 * widen, 64 * widen], (depth - 4) / 6, true, classes, device)
+            }
+            ModelSpec::Vgg { depth } => Network::Vgg(vgg::Vgg::new(image_dims(shape), *depth, classes, device)),
         }
     }
 }
@@ -113,11 +252,16 @@ pub struct Forward {
     pub feature_maps: Vec<Tensor<4>>,
 }
 
-/// A network of either family.
+/// A network of any family. (Its size is that of the largest, a ResNet's few hundred bytes of
+/// layer handles, moved once per optimizer step: not worth a box.)
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Network {
     Mlp(Mlp),
     Cnn(Cnn),
+    /// ResNet or WRN.
+    Residual(resnet::ResNet),
+    Vgg(vgg::Vgg),
 }
 
 impl Network {
@@ -126,6 +270,8 @@ impl Network {
         match self {
             Network::Mlp(mlp) => mlp.forward(input),
             Network::Cnn(cnn) => cnn.forward(input),
+            Network::Residual(network) => network.forward(input),
+            Network::Vgg(network) => network.forward(input),
         }
     }
 
@@ -242,6 +388,76 @@ mod tests {
         assert_eq!(out.logits.dims(), [3, 10]);
         assert_eq!(out.embedding.dims(), [3, 128]);
         assert_eq!(out.feature_maps[1].dims(), [3, 64, 7, 7]);
+    }
+
+    /// Sizes of RepDistiller's CIFAR-100 models, counted with PyTorch: `parameters()` (1,233,540
+    /// for resnet8x4, the published 1.23 M) plus the batch norms' running means and variances,
+    /// which burn's `num_params` counts too.
+    #[test]
+    fn the_cifar_papers_models_have_their_parameter_counts() {
+        let device = Device::flex();
+        let cifar = InputShape::Image { channels: 3, height: 32, width: 32 };
+        let wide = vec![32, 64, 128, 256];
+        let cases = [
+            (ModelSpec::Resnet { depth: 8, channels: wide.clone() }, 1_236_292),
+            (ModelSpec::Resnet { depth: 32, channels: wide }, 7_443_780),
+            (ModelSpec::Resnet { depth: 20, channels: default_resnet_channels() }, 279_892),
+            (ModelSpec::Wrn { depth: 40, widen: 2 }, 2_260_564),
+            (ModelSpec::Wrn { depth: 16, widen: 2 }, 705_108),
+            (ModelSpec::Vgg { depth: 8 }, 3_967_972),
+            (ModelSpec::Vgg { depth: 13 }, 9_468_068),
+        ];
+        for (spec, params) in cases {
+            assert_eq!(spec.init(cifar, 100, &device).num_params(), params, "{}", spec.describe());
+        }
+    }
+
+    /// Each network's feature maps and embedding have the shapes its spec announces (what AT,
+    /// FitNets and the views rely on), on CIFAR-sized and on odd-sized images.
+    #[test]
+    fn feature_maps_have_the_announced_shapes() {
+        let device = Device::flex();
+        let specs = [
+            ModelSpec::Cnn { channels: vec![4, 8], hidden: vec![] },
+            ModelSpec::Resnet { depth: 8, channels: vec![4, 4, 8, 16] },
+            ModelSpec::Wrn { depth: 10, widen: 1 },
+            ModelSpec::Vgg { depth: 8 },
+        ];
+        for shape in [
+            InputShape::Image { channels: 3, height: 32, width: 32 },
+            InputShape::Image { channels: 1, height: 28, width: 28 },
+        ] {
+            for spec in &specs {
+                let out = spec.init(shape, 10, &device).forward(Tensor::zeros([2, shape.len()], &device));
+                let shapes: Vec<[usize; 3]> = out
+                    .feature_maps
+                    .iter()
+                    .map(|m| {
+                        let [_, c, h, w] = m.dims();
+                        [c, h, w]
+                    })
+                    .collect();
+                assert_eq!(shapes, spec.feature_shapes(shape), "{} on {shape:?}", spec.describe());
+                assert_eq!(out.embedding.dims(), [2, spec.embedding_width(shape)], "{}", spec.describe());
+                assert_eq!(out.logits.dims(), [2, 10]);
+            }
+        }
+    }
+
+    /// Batch norm learns its statistics in training only: a forward pass on the autodiff device
+    /// moves the running mean, one on the plain device (evaluation) does not.
+    #[test]
+    fn batch_norm_statistics_move_in_training_only() {
+        let device = Device::flex().autodiff();
+        let shape = InputShape::Image { channels: 3, height: 8, width: 8 };
+        let network = ModelSpec::Resnet { depth: 8, channels: vec![2, 2, 2, 2] }.init(shape, 3, &device);
+        let inputs = Tensor::<2>::ones([4, shape.len()], &device).mul_scalar(5.0);
+        let evaluated = network.valid();
+        let before = evaluated.forward(inputs.clone().inner()).logits.into_data();
+        assert_eq!(evaluated.forward(inputs.clone().inner()).logits.into_data(), before, "evaluation changes nothing");
+        let _ = network.forward(inputs.clone());
+        let after = network.valid().forward(inputs.inner()).logits.into_data();
+        assert_ne!(after, before, "a training pass moved the running statistics");
     }
 
     #[test]

@@ -720,16 +720,13 @@ impl Preset {
                     return invalid(path, format!("\"{teacher}\" {why}"));
                 };
                 if stage.method == Method::At {
-                    let blocks = |spec: Option<&ModelSpec>| match spec {
-                        Some(ModelSpec::Cnn { channels, .. }) => channels.len(),
-                        _ => 0,
-                    };
+                    let blocks = |spec: Option<&ModelSpec>| spec.map_or(0, |spec| spec.block_channels().len());
                     let (student, teacher_blocks) = (blocks(Some(model)), blocks(self.models.get(&earlier.model)));
                     if student == 0 || student != teacher_blocks {
                         return invalid(
                             path,
                             format!(
-                                "attention transfer matches conv blocks one to one: the student has {student} and \"{teacher}\" has {teacher_blocks}; use two cnn models with as many blocks"
+                                "attention transfer matches feature maps one to one: the student has {student} and \"{teacher}\" has {teacher_blocks}; use two convolutional models with as many blocks (stages, groups)"
                             ),
                         );
                     }
@@ -798,6 +795,9 @@ impl Preset {
 }
 
 fn validate_model(spec: &ModelSpec, path: &FieldPath) -> Result<(), FieldError> {
+    if let Err((key, expected)) = spec.check_structure() {
+        return invalid(path.clone().key(key), expected);
+    }
     let (key, widths) = match spec {
         ModelSpec::Mlp { hidden } => ("hidden", hidden),
         ModelSpec::Cnn { channels, hidden } => {
@@ -806,6 +806,7 @@ fn validate_model(spec: &ModelSpec, path: &FieldPath) -> Result<(), FieldError> 
             }
             ("channels", channels)
         }
+        ModelSpec::Resnet { .. } | ModelSpec::Wrn { .. } | ModelSpec::Vgg { .. } => return Ok(()),
     };
     if widths.is_empty() {
         return invalid(path.clone().key(key), "expected a non-empty list of widths, e.g. [64]");

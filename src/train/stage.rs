@@ -532,7 +532,10 @@ impl Reporter<'_> {
             self.report(state, sink, controls, true)?;
         }
         let keep_training = controls.keep_training(self.ctx.stage.keep_training);
-        Ok(Resume { seconds: self.clock.seconds(controls), keep_training, ..state.clone() })
+        // A clone of a module shares its batch norms' running statistics (burn keeps them in
+        // shared cells); through `valid` and back the fork gets statistics of its own.
+        let trainee = state.trainee.valid().train();
+        Ok(Resume { seconds: self.clock.seconds(controls), keep_training, trainee, ..state.clone() })
     }
 
     /// Whether this report should evaluate on the test split: at least `eval_interval` steps

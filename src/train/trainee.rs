@@ -10,9 +10,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
-/// FitNets' regressor: a 3×3 conv from the student's last conv block to the teacher's when
-/// both are CNNs with as many blocks (so the maps have the same size), else a linear map
-/// between the penultimate embeddings.
+/// FitNets' regressor: a 3×3 conv from the student's last feature map to the teacher's when both
+/// have as many maps and the last ones are the same size, else a linear map between the
+/// penultimate embeddings.
 #[derive(Module, Debug)]
 pub enum Regressor {
     Conv(Conv2d),
@@ -21,11 +21,13 @@ pub enum Regressor {
 
 impl Regressor {
     fn new(student: &ModelSpec, teacher: &ModelSpec, shape: InputShape, device: &Device) -> Regressor {
-        let (student_blocks, teacher_blocks) = (student.block_channels(), teacher.block_channels());
-        match (student_blocks.last(), teacher_blocks.last()) {
-            (Some(&from), Some(&to)) if student_blocks.len() == teacher_blocks.len() => Regressor::Conv(
-                Conv2dConfig::new([from, to], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device),
-            ),
+        let (student_maps, teacher_maps) = (student.feature_shapes(shape), teacher.feature_shapes(shape));
+        match (student_maps.last(), teacher_maps.last()) {
+            (Some(from), Some(to)) if student_maps.len() == teacher_maps.len() && from[1..] == to[1..] => {
+                let conv =
+                    Conv2dConfig::new([from[0], to[0]], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1));
+                Regressor::Conv(conv.init(device))
+            }
             _ => Regressor::Dense(
                 LinearConfig::new(student.embedding_width(shape), teacher.embedding_width(shape)).init(device),
             ),
