@@ -856,3 +856,29 @@ fn attention_transfer_between_maps_of_different_sizes_is_refused() {
     let depth = rejected(&dir, "depth.toml", &residual_preset(&data).replace("depth = 8\n", "depth = 9\n"));
     assert!(depth.contains("models.resnet.depth: expected 6n + 2"), "{depth}");
 }
+
+#[test]
+fn augmented_batches_are_reproducible_and_need_images() {
+    let formats = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
+    let data =
+        format!("path = \"{}\"\n[data.augment]\ncrop_padding = 4\nflip = true", formats.join("cifar10-py").display());
+    // Each run in a folder of its own; the metrics it wrote.
+    let metrics = |name: &str, data: &str| {
+        let dir = scratch_dir(&format!("augment_{name}"));
+        let preset = write(&dir, "augmented.toml", &residual_preset(data));
+        let output = run_preset(&dir, &preset, &["--no-cache"]);
+        assert!(output.status.success(), "{name}: {}", text(&output.stderr));
+        std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap()
+    };
+    let first = metrics("first", &data);
+    assert_eq!(metrics("second", &data), first, "the same seed, the same augmented batches");
+    let unaugmented = data.replace("flip = true", "flip = false").replace("crop_padding = 4", "crop_padding = 0");
+    assert_ne!(metrics("plain", &unaugmented), first, "augmentation changes what the networks see");
+
+    let dir = scratch_dir("augment_errors");
+    let moons = MOONS.replace("noise = 0.15", "noise = 0.15\n[data.augment]\nflip = true");
+    let message = rejected(&dir, "moons_flip.toml", &moons);
+    assert!(message.contains("data.augment: random crops and flips need image data"), "{message}");
+    let wide = rejected(&dir, "wide.toml", &residual_preset(&data.replace("crop_padding = 4", "crop_padding = 40")));
+    assert!(wide.contains("crop_padding: expected fewer pixels than the images' side (32×32), found 40"), "{wide}");
+}

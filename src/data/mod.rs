@@ -6,6 +6,7 @@
 //! Everything here is plain `Vec<f32>` data with no tensors: the engine uploads it to whatever
 //! device it trains on.
 
+mod augment;
 mod bundled;
 mod cifar;
 mod csv_file;
@@ -15,6 +16,7 @@ mod image_folder;
 mod split;
 mod synthetic;
 
+pub use augment::Augment;
 pub use cifar::CifarLabels;
 pub use error::DataError;
 pub use split::{Standardization, stratified_split};

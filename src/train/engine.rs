@@ -14,7 +14,7 @@ use super::plan::{EnsemblePlan, Hypers, Plan, StagePlan};
 use super::preset::{Hyper, PresetSource};
 use super::preset::{Method, TrainSettings};
 use super::stage::{DeviceData, Resume, StageContext, StageEnd, Trained, blank_outcome, train};
-use crate::data::Dataset;
+use crate::data::{Augment, Dataset};
 use crate::device::{self, Backend, ComputeDevice, DeviceChoice};
 use crate::model::ModelSpec;
 use burn::module::Module;
@@ -167,6 +167,9 @@ struct StageIdentity<'a> {
     seed: u64,
     backend: Backend,
     teacher: Option<&'a str>,
+    /// Absent without augmentation, so the keys of earlier caches stay valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    augment: Option<Augment>,
 }
 
 /// What a run trains on, shared with the runs forked off it.
@@ -197,6 +200,7 @@ impl Setup {
                 seed: stage.seed,
                 backend: device.backend,
                 teacher: stage.teacher.map(|t| keys[t].as_str()),
+                augment: stage.augment,
             };
             keys.push(key_of(&identity));
         }

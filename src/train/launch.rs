@@ -53,6 +53,19 @@ fn check_models(
             return Err(source.place(&path, message, overrides));
         }
     }
+    if let Some(augment) = preset.data.augment.filter(|a| a.is_active()) {
+        let path = FieldPath(vec![PathSegment::Key("data".into()), PathSegment::Key("augment".into())]);
+        let InputShape::Image { height, width, .. } = shape else {
+            return Err(source.place(&path, "random crops and flips need image data".into(), overrides));
+        };
+        if augment.crop_padding >= height.min(width) {
+            let message = format!(
+                "crop_padding: expected fewer pixels than the images' side ({height}×{width}), found {}",
+                augment.crop_padding
+            );
+            return Err(source.place(&path, message, overrides));
+        }
+    }
     for (index, stage) in preset.stages.iter().enumerate() {
         if let Err(message) = check_attention_pairs(preset, stage, shape) {
             let path = FieldPath(vec![

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod evaluate;
 pub mod events;
 pub mod launch;
+mod loader;
 pub mod method;
 pub mod plan;
 pub mod preset;

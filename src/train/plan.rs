@@ -2,6 +2,7 @@
 //! their merged training settings, hyperparameters and seeds.
 
 use super::preset::{Hyper, Method, Preset, TrainSettings};
+use crate::data::Augment;
 use crate::hash::Fnv64;
 use crate::model::ModelSpec;
 use serde::Serialize;
@@ -39,6 +40,8 @@ pub struct StagePlan {
     pub is_teacher: bool,
     /// Whether the stage goes on past its epochs until stopped.
     pub keep_training: bool,
+    /// How training batches are augmented (`None`: not at all).
+    pub augment: Option<Augment>,
 }
 
 /// Averaged predictions of several stages.
@@ -88,6 +91,7 @@ impl Plan {
                     seed: stage_seed(preset.train_seed(), &stage.name),
                     is_teacher: preset.stages.iter().any(|s| s.teacher.as_deref() == Some(stage.name.as_str())),
                     keep_training: stage.keep_training,
+                    augment: preset.data.augment.filter(Augment::is_active),
                 }
             })
             .collect();

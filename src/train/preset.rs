@@ -2,7 +2,7 @@
 //! the checks that turn a bad file into one message naming the file, `line:column`, the field
 //! and what was expected.
 
-use crate::data::{CifarLabels, DATASET_NAMES, DataSource, DataSpec, ImageFormat};
+use crate::data::{Augment, CifarLabels, DATASET_NAMES, DataSource, DataSpec, ImageFormat};
 use crate::model::ModelSpec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -51,6 +51,9 @@ pub struct DataSection {
     /// Image folders: the side images are resized to (default 32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<usize>,
+    /// `[data.augment]`: random crops and flips of the training batches (images only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<Augment>,
     #[serde(default = "default_test_fraction")]
     pub test_fraction: f64,
     #[serde(default)]

@@ -6,6 +6,7 @@ use super::evaluate::{
     accuracy, agreement, embed, kl_divergence, predict, prediction_matrix, probe_examples, select_rows, to_host,
 };
 use super::events::{Disconnected, Event, EventSink, MetricPoint, Parameter, Probe, StageOutcome, StageStart};
+use super::loader::BatchLoader;
 use super::method::{StepInputs, StepLoss, step_loss};
 use super::plan::{Hypers, Plan, StagePlan};
 use super::preset::Method;
@@ -24,6 +25,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use std::thread::Scope;
 
 /// Test examples per class whose predictions every metric report sends (the probe set).
 const PROBES_PER_CLASS: usize = 3;
@@ -299,6 +301,13 @@ impl Resume {
         true
     }
 
+    /// The training examples of the batch after this one when it is in the same epoch (a new
+    /// epoch's order is drawn when it starts), without taking it.
+    fn peek_batch(&self, batch_size: usize) -> Option<Vec<usize>> {
+        let start = self.batch * batch_size;
+        (start < self.order.len()).then(|| self.order[start..(start + batch_size).min(self.order.len())].to_vec())
+    }
+
     /// The training examples of the next batch, which is then taken.
     fn take_batch(&mut self, batch_size: usize) -> Vec<usize> {
         let rows = self.order[self.batch * batch_size..((self.batch + 1) * batch_size).min(self.order.len())].to_vec();
@@ -320,11 +329,21 @@ struct Stepper<'a> {
     teacher_embeddings: Option<Tensor<2>>,
     /// The teacher itself, for methods that match its feature maps on every batch.
     teacher_maps: Option<&'a Trained>,
+    /// With augmentation: the loader of augmented batches, and the teacher, which then sees each
+    /// augmented batch (its outputs on the plain training set would not match the student's
+    /// inputs).
+    augmented: Option<(BatchLoader, Option<&'a Trained>)>,
 }
 
 impl<'a> Stepper<'a> {
-    fn new(ctx: &'a StageContext<'a>, trainee: &Trainee) -> Stepper<'a> {
+    fn new<'scope>(ctx: &'a StageContext<'a>, trainee: &Trainee, scope: &'scope Scope<'scope, 'a>) -> Stepper<'a> {
         let stage = ctx.stage;
+        if let Some(augment) = stage.augment {
+            let loader = BatchLoader::spawn(scope, ctx.dataset, augment, stage.seed);
+            let stepper =
+                Stepper { ctx, teacher_logits: None, teacher_embeddings: None, teacher_maps: None, augmented: None };
+            return Stepper { augmented: Some((loader, ctx.teacher)), ..stepper };
+        }
         let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher).flatten();
         let needs_maps = stage.method == Method::At || trainee.regressor.as_ref().is_some_and(Regressor::uses_maps);
         Stepper {
@@ -334,14 +353,54 @@ impl<'a> Stepper<'a> {
                 .filter(|_| !needs_maps)
                 .map(|t| embed(&t.network, &ctx.data.train_inputs)),
             teacher_maps: teacher_features.filter(|_| needs_maps),
+            augmented: None,
         }
+    }
+
+    /// Starts preparing the augmented batch of `step` (with augmentation; otherwise nothing).
+    fn prefetch(&mut self, step: u64, rows: Option<Vec<usize>>) {
+        if let (Some((loader, _)), Some(rows)) = (&mut self.augmented, rows) {
+            loader.prefetch(step, rows);
+        }
+    }
+
+    /// The inputs of a batch and, where the method reads them, the teacher's logits and
+    /// forward pass on it.
+    fn batch(
+        &mut self,
+        rows: &[usize],
+        step: u64,
+        indices: &Tensor<1, Int>,
+    ) -> (Tensor<2>, Option<Tensor<2>>, Option<Forward>) {
+        let (ctx, device) = (self.ctx, &self.ctx.device.device);
+        let augmented =
+            self.augmented.as_mut().and_then(|(loader, teacher)| Some((loader.take(step, rows)?, *teacher)));
+        if let Some((values, teacher)) = augmented {
+            let inputs = Tensor::<2>::from_data(TensorData::new(values, [rows.len(), ctx.dataset.shape.len()]), device);
+            let teacher_forward = teacher.map(|t| t.network.forward(inputs.clone()));
+            let logits = teacher_forward.as_ref().map(|f| f.logits.clone());
+            let features = teacher_forward.filter(|_| ctx.stage.method.needs_teacher_features());
+            return (inputs, logits, features);
+        }
+        let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
+        let teacher_logits = self.teacher_logits.as_ref().map(|t| t.clone().select(0, indices.clone()));
+        let teacher = match (&self.teacher_embeddings, self.teacher_maps) {
+            (Some(embeddings), _) => Some(Forward {
+                logits: teacher_logits.clone().unwrap_or_else(|| embeddings.clone()),
+                embedding: embeddings.clone().select(0, indices.clone()),
+                feature_maps: Vec::new(),
+            }),
+            (None, Some(t)) => Some(t.network.forward(inputs.clone())),
+            (None, None) => None,
+        };
+        (inputs, teacher_logits, teacher)
     }
 
     /// Optimizer step `step` of `trainee` on the examples `rows`, at the schedule's learning rate;
     /// returns the trained trainee. The loss stays on the device: it is added to the interval's
     /// sums, whose report catches a loss that is not finite (no host read per step).
     fn step(
-        &self,
+        &mut self,
         trainee: Trainee,
         optimizer: &mut ModuleOptimizer,
         rows: &[usize],
@@ -351,18 +410,8 @@ impl<'a> Stepper<'a> {
     ) -> Trainee {
         let (ctx, device) = (self.ctx, &self.ctx.device.device);
         let indices = index_tensor(rows.iter().copied(), device);
-        let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
         let labels = ctx.data.train_labels.clone().select(0, indices.clone());
-        let teacher_logits = self.teacher_logits.as_ref().map(|t| t.clone().select(0, indices.clone()));
-        let teacher = match (&self.teacher_embeddings, self.teacher_maps) {
-            (Some(embeddings), _) => Some(Forward {
-                logits: teacher_logits.clone().unwrap_or_else(|| embeddings.clone()),
-                embedding: embeddings.clone().select(0, indices),
-                feature_maps: Vec::new(),
-            }),
-            (None, Some(t)) => Some(t.network.forward(inputs.clone())),
-            (None, None) => None,
-        };
+        let (inputs, teacher_logits, teacher) = self.batch(rows, step, &indices);
         let forward = trainee.forward(inputs);
         let logits = forward.student.logits.clone();
         let step_inputs = StepInputs {
@@ -392,7 +441,7 @@ pub fn train(
     let stage = ctx.stage;
     controls.start_stage();
     let resumed = resume.is_some();
-    let mut state = resume.unwrap_or_else(|| Resume::fresh(ctx));
+    let state = resume.unwrap_or_else(|| Resume::fresh(ctx));
     if state.keep_training != stage.keep_training {
         controls.set_keep_training(state.keep_training);
     }
@@ -401,7 +450,6 @@ pub fn train(
     if let Some(regressor) = &state.trainee.regressor {
         sink.send(Event::Notice(format!("{}: FitNets hint from the {}", stage.name, regressor.describe())))?;
     }
-    let stepper = Stepper::new(ctx, &state.trainee);
     let clock = StageClock::start(controls, state.seconds);
     let mut reporter = Reporter {
         ctx,
@@ -417,33 +465,41 @@ pub fn train(
         reporter.report(&state, sink, controls, true)?;
         sink.progress(ctx.index, state.step, state.epoch, controls.is_paused(), true)?;
     }
-    let end = loop {
-        if !state.has_batch(ctx, controls) {
-            break StageEnd::Completed;
-        }
-        match controls.next_turn(sink, ctx.index, state.step, state.epoch)? {
-            Turn::Go => {}
-            Turn::Fork(changes) => {
-                fork(reporter.fork_point(&state, sink, controls)?, changes);
-                continue;
+    // The loader of augmented batches, if any, is a scoped thread: it ends with the loop. The
+    // loop owns `state` meanwhile and hands it back.
+    let (end, state) = std::thread::scope(|scope| -> Result<(StageEnd, Resume), Disconnected> {
+        let mut state = state;
+        let mut stepper = Stepper::new(ctx, &state.trainee, scope);
+        let end = loop {
+            if !state.has_batch(ctx, controls) {
+                break StageEnd::Completed;
             }
-            Turn::Stop => break StageEnd::Stopped,
-            Turn::Cancel => break StageEnd::Cancelled,
-        }
-        apply_changes(controls, stage, &mut state.hypers, sink, (ctx.index, state.step, state.epoch))?;
-        let rows = state.take_batch(stage.settings.batch_size);
-        state.trainee =
-            stepper.step(state.trainee, &mut state.optimizer, &rows, state.step, &state.hypers, &mut reporter.sums);
-        state.step += 1;
-        if state.step.is_multiple_of(stage.settings.metric_interval as u64) || state.step == total_steps {
-            let evaluate = reporter.evaluation_due(state.step, state.step == total_steps);
-            let finite = reporter.report(&state, sink, controls, evaluate)?;
-            if !finite {
-                break StageEnd::Diverged { step: state.step };
+            match controls.next_turn(sink, ctx.index, state.step, state.epoch)? {
+                Turn::Go => {}
+                Turn::Fork(changes) => {
+                    fork(reporter.fork_point(&state, sink, controls)?, changes);
+                    continue;
+                }
+                Turn::Stop => break StageEnd::Stopped,
+                Turn::Cancel => break StageEnd::Cancelled,
             }
-        }
-        sink.progress(ctx.index, state.step, state.epoch, controls.is_paused(), controls.is_paused())?;
-    };
+            apply_changes(controls, stage, &mut state.hypers, sink, (ctx.index, state.step, state.epoch))?;
+            let rows = state.take_batch(stage.settings.batch_size);
+            stepper.prefetch(state.step + 1, state.peek_batch(stage.settings.batch_size));
+            state.trainee =
+                stepper.step(state.trainee, &mut state.optimizer, &rows, state.step, &state.hypers, &mut reporter.sums);
+            state.step += 1;
+            if state.step.is_multiple_of(stage.settings.metric_interval as u64) || state.step == total_steps {
+                let evaluate = reporter.evaluation_due(state.step, state.step == total_steps);
+                let finite = reporter.report(&state, sink, controls, evaluate)?;
+                if !finite {
+                    break StageEnd::Diverged { step: state.step };
+                }
+            }
+            sink.progress(ctx.index, state.step, state.epoch, controls.is_paused(), controls.is_paused())?;
+        };
+        Ok((end, state))
+    })?;
     if let StageEnd::Diverged { step } = end {
         sink.send(Event::Diverged { stage: ctx.index, step })?;
     } else if reporter.sums.steps > 0 || reporter.last_evaluated != Some(state.step) {
