@@ -882,3 +882,28 @@ fn augmented_batches_are_reproducible_and_need_images() {
     let wide = rejected(&dir, "wide.toml", &residual_preset(&data.replace("crop_padding = 4", "crop_padding = 40")));
     assert!(wide.contains("crop_padding: expected fewer pixels than the images' side (32×32), found 40"), "{wide}");
 }
+
+/// The CIFAR-100 preset, one epoch on the generated CIFAR-100-format set (the real run is hours
+/// on a GPU): every stage trains, with the schedule's learning rate in metrics.csv.
+#[test]
+fn the_cifar100_preset_smoke_runs_on_cifar100_format_data() {
+    let dir = scratch_dir("cifar100");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats/cifar100-py");
+    let output = kdlab()
+        .args(["run", "cifar100", "--device", "cpu", "--epochs", "1", "--no-cache", "--out"])
+        .arg(dir.join("out"))
+        .arg("--set")
+        .arg(format!("data.path={}", data.display()))
+        .args(["--set", "stages.student_fitnets.hint_epochs=0"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    let stages = summary["stages"].as_array().unwrap();
+    let names: Vec<&str> = stages.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["teacher", "student_scratch", "student_kd", "student_fitnets", "student_at", "student_rkd"]);
+    assert!(stages.iter().all(|s| s["test_accuracy"].as_f64().is_some_and(f64::is_finite)));
+    let metrics = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    assert!(metrics.lines().any(|l| l.starts_with("teacher,") && l.contains(",learning_rate,0.05")), "{metrics}");
+}
