@@ -416,7 +416,16 @@ fn describe_outcome(outcome: &kdlab::train::StageOutcome) -> String {
     } else {
         "trained"
     };
-    format!("{}: {how}, test accuracy {accuracy} ({:.1} s)", outcome.name, outcome.wall_seconds)
+    let mut line = format!("{}: {how}, test accuracy {accuracy} ({:.1} s)", outcome.name, outcome.wall_seconds);
+    for class in &outcome.excluded_classes {
+        line.push_str(&format!(
+            "; class {} (never seen in training) {:.1}% of its {} test examples",
+            class.class,
+            100.0 * class.test_accuracy,
+            class.test_examples
+        ));
+    }
+    line
 }
 
 fn print_table(summary: &Summary) {

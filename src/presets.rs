@@ -14,6 +14,7 @@ pub struct BundledPreset {
 /// Every bundled preset, in the order `kdlab presets` lists them.
 pub const BUNDLED: &[BundledPreset] = &[
     BundledPreset { file: "kd.toml", text: include_str!("../presets/kd.toml") },
+    BundledPreset { file: "dark_knowledge.toml", text: include_str!("../presets/dark_knowledge.toml") },
     BundledPreset { file: "ta.toml", text: include_str!("../presets/ta.toml") },
     BundledPreset { file: "ban.toml", text: include_str!("../presets/ban.toml") },
     BundledPreset { file: "label_smoothing.toml", text: include_str!("../presets/label_smoothing.toml") },

@@ -892,3 +892,19 @@ fn the_views_show_residual_networks() {
     show_tab(&mut harness, "Decision boundary");
     harness.get_by_label_contains("No decision boundary: it needs 2-D data");
 }
+
+/// The omitted-class experiment in the window: the stage list gives each student's accuracy on
+/// the class it never saw.
+#[test]
+fn the_stage_list_shows_the_accuracy_on_a_class_never_seen() {
+    let mut harness = harness();
+    let preset = MOONS.replace("epochs = 2000", "epochs = 20\nexclude_classes = [1]");
+    open(&mut harness, &write_preset("moons_unseen.toml", &preset));
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the end of the run", |h| h.finished);
+    harness.run_steps(3);
+    let outcome = history(&harness).stages[1].outcome.clone().expect("the student's outcome");
+    let unseen = &outcome.excluded_classes[0];
+    assert_eq!(unseen.class, "1");
+    harness.get_by_label_contains(&format!("unseen class 1 {:.2}%", 100.0 * unseen.test_accuracy));
+}

@@ -907,3 +907,44 @@ fn the_cifar100_preset_smoke_runs_on_cifar100_format_data() {
     let metrics = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
     assert!(metrics.lines().any(|l| l.starts_with("teacher,") && l.contains(",learning_rate,0.05")), "{metrics}");
 }
+
+/// Hinton's omitted class: students that never see a 3 in training; the one taught by soft
+/// targets still recognises 3s, the one on hard labels cannot.
+#[test]
+fn dark_knowledge_teaches_a_class_the_student_never_saw() {
+    let dir = scratch_dir("dark_knowledge");
+    let output = kdlab()
+        .args(["run", "dark_knowledge", "--device", "cpu", "--no-cache", "--out"])
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("class 3 (never seen in training)"), "{}", text(&output.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    let threes = |stage: usize| {
+        let excluded = &summary["stages"][stage]["excluded_classes"][0];
+        assert_eq!(excluded["class"], "3");
+        assert_eq!(excluded["test_examples"], 100);
+        excluded["test_accuracy"].as_f64().unwrap()
+    };
+    assert!(threes(1) < 0.05, "hard labels without 3s: {}", threes(1));
+    assert!(threes(2) > 0.25, "soft targets teach the 3s: {}", threes(2));
+    assert!(summary["stages"][0].get("excluded_classes").is_none(), "the teacher saw every class");
+    // 3,600 training digits without the 3s: 29 batches of 128 an epoch.
+    assert_eq!(summary["stages"][1]["steps"], 30 * 29);
+
+    let bad = |name: &str, classes: &str| {
+        let preset = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/dark_knowledge.toml"))
+            .unwrap()
+            .replacen("exclude_classes = [3]", &format!("exclude_classes = {classes}"), 1);
+        rejected(&dir, name, &preset)
+    };
+    let missing = bad("missing.toml", "[10]");
+    assert!(
+        missing.contains("stages[1].exclude_classes: class 10 does not exist: mnist5k has classes 0 to 9"),
+        "{missing}"
+    );
+    let twice = bad("twice.toml", "[3, 3]");
+    assert!(twice.contains("stages[1].exclude_classes: class 3 is listed twice"), "{twice}");
+}

@@ -4,7 +4,9 @@
 
 use super::{ForkRecord, PROBES_FILE, ProbeRecord};
 use crate::train::preset::Method;
-use crate::train::{DataInfo, Event, ForkOrigin, MetricPoint, Parameter, RunInfo, StageInfo, StageOutcome, StageStart};
+use crate::train::{
+    ClassAccuracy, DataInfo, Event, ForkOrigin, MetricPoint, Parameter, RunInfo, StageInfo, StageOutcome, StageStart,
+};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -50,6 +52,8 @@ struct StageFile {
     #[serde(default)]
     cached: bool,
     skipped: Option<String>,
+    #[serde(default)]
+    excluded_classes: Vec<ClassAccuracy>,
 }
 
 /// A row of `metrics.csv`.
@@ -229,5 +233,6 @@ fn outcome(index: usize, stage: &StageFile) -> StageOutcome {
         stopped: stage.stopped,
         cached: stage.cached,
         skipped: stage.skipped.clone(),
+        excluded_classes: stage.excluded_classes.clone(),
     }
 }

@@ -298,6 +298,7 @@ impl Run {
                 device: &self.setup.device,
                 teacher: stage.teacher.and_then(|t| self.trained[t].as_ref()),
                 teacher_model: stage.teacher.map(|t| &plan.stages[t].model),
+                rows: stage.training_rows(&self.setup.dataset.train.labels),
             };
             let cached = match resume.is_none() {
                 true => reuse_cached(&self.setup, &ctx, sink)?,
@@ -346,7 +347,7 @@ impl Run {
     fn replay_inherited(&self, index: usize, sink: &mut EventSink) -> Result<(), Disconnected> {
         let Some(outcome) = self.outcomes[index].clone() else { return Ok(()) };
         let stage = &self.setup.plan.stages[index];
-        let examples = self.setup.dataset.train.len();
+        let examples = stage.training_rows(&self.setup.dataset.train.labels).len();
         sink.send(Event::StageStarted(StageStart {
             stage: index,
             name: stage.name.clone(),

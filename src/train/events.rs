@@ -9,7 +9,7 @@
 use super::probe::{Plane, Representations};
 use crate::data::InputShape;
 use crossbeam_channel::{Sender, TrySendError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// A request to the running engine. Temperature and alpha apply from the next optimizer step.
@@ -213,6 +213,17 @@ pub struct StageOutcome {
     /// Why the stage did not run (its teacher diverged), when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// Test accuracy on each class the stage never saw in training.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub excluded_classes: Vec<ClassAccuracy>,
+}
+
+/// How well a model recognises one class: the share of that class's test examples it labels so.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassAccuracy {
+    pub class: String,
+    pub test_accuracy: f64,
+    pub test_examples: usize,
 }
 
 /// The accuracy of averaged predictions.

@@ -27,6 +27,7 @@ pub fn prepare(source: &PresetSource, overrides: &[String]) -> Result<Prepared, 
     let preset = source.load(overrides)?;
     let dataset = data::load(&preset.data_spec(&source.base_dir))?;
     check_models(source, &preset, dataset.shape, overrides)?;
+    check_excluded_classes(source, &preset, &dataset, overrides)?;
     Ok(Prepared { plan: Plan::new(preset), dataset })
 }
 
@@ -68,12 +69,7 @@ fn check_models(
     }
     for (index, stage) in preset.stages.iter().enumerate() {
         if let Err(message) = check_attention_pairs(preset, stage, shape) {
-            let path = FieldPath(vec![
-                PathSegment::Key("stages".into()),
-                PathSegment::Index(index),
-                PathSegment::Key("teacher".into()),
-            ]);
-            return Err(source.place(&path, message, overrides));
+            return Err(source.place(&stage_key(index, "teacher"), message, overrides));
         }
     }
     Ok(())
@@ -102,4 +98,33 @@ fn check_attention_pairs(preset: &Preset, stage: &StageSection, shape: InputShap
         teacher.name,
         teacher_sizes.join(", ")
     ))
+}
+
+/// A stage's `exclude_classes` name classes of the data and leave it examples to train on.
+fn check_excluded_classes(
+    source: &PresetSource,
+    preset: &Preset,
+    dataset: &Dataset,
+    overrides: &[String],
+) -> Result<(), PresetError> {
+    let classes = dataset.num_classes();
+    for (index, stage) in preset.stages.iter().enumerate() {
+        let Some(excluded) = &stage.exclude_classes else { continue };
+        let problem = match excluded.iter().find(|&&class| class >= classes) {
+            Some(class) => {
+                Some(format!("class {class} does not exist: {} has classes 0 to {}", dataset.name, classes - 1))
+            }
+            None => (excluded.len() >= classes)
+                .then(|| format!("excludes every class of {}: nothing is left to train on", dataset.name)),
+        };
+        if let Some(message) = problem {
+            return Err(source.place(&stage_key(index, "exclude_classes"), message, overrides));
+        }
+    }
+    Ok(())
+}
+
+/// The path of `stages[index].key`, for messages.
+fn stage_key(index: usize, key: &str) -> FieldPath {
+    FieldPath(vec![PathSegment::Key("stages".into()), PathSegment::Index(index), PathSegment::Key(key.into())])
 }

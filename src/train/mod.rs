@@ -20,8 +20,8 @@ pub mod trainee;
 pub use cache::TeacherCache;
 pub use engine::Engine;
 pub use events::{
-    Command, DataInfo, EnsembleOutcome, Event, ForkOrigin, MetricPoint, Parameter, Probe, RunInfo, StageInfo,
-    StageOutcome, StageStart,
+    ClassAccuracy, Command, DataInfo, EnsembleOutcome, Event, ForkOrigin, MetricPoint, Parameter, Probe, RunInfo,
+    StageInfo, StageOutcome, StageStart,
 };
 pub use launch::{PrepareError, Prepared, prepare};
 pub use plan::Plan;

@@ -42,6 +42,15 @@ pub struct StagePlan {
     pub keep_training: bool,
     /// How training batches are augmented (`None`: not at all).
     pub augment: Option<Augment>,
+    /// Classes whose training examples this stage never sees (Hinton's omitted class).
+    pub exclude_classes: Vec<u32>,
+}
+
+impl StagePlan {
+    /// The training rows this stage learns from: those of classes it does not exclude.
+    pub fn training_rows(&self, labels: &[u32]) -> Vec<usize> {
+        (0..labels.len()).filter(|&row| !self.exclude_classes.contains(&labels[row])).collect()
+    }
 }
 
 /// Averaged predictions of several stages.
@@ -92,6 +101,7 @@ impl Plan {
                     is_teacher: preset.stages.iter().any(|s| s.teacher.as_deref() == Some(stage.name.as_str())),
                     keep_training: stage.keep_training,
                     augment: preset.data.augment.filter(Augment::is_active),
+                    exclude_classes: stage.exclude_classes.iter().flatten().map(|&c| c as u32).collect(),
                 }
             })
             .collect();

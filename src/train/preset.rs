@@ -434,6 +434,9 @@ pub struct StageSection {
     pub milestones: Option<Vec<usize>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gamma: Option<f64>,
+    /// Classes whose training examples the stage never sees (their test examples stay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_classes: Option<Vec<usize>>,
     /// After its epochs the stage goes on until the user stops it (in the app; headless runs
     /// end it after its epochs).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -695,6 +698,11 @@ impl Preset {
             if let Err(expected) = hyper.check(value) {
                 return invalid(stage_field(index, hyper.key()), format!("expected {expected}, found {value}"));
             }
+        }
+        if let Some(excluded) = &stage.exclude_classes
+            && let Some(class) = excluded.iter().enumerate().find_map(|(i, c)| excluded[..i].contains(c).then_some(c))
+        {
+            return invalid(stage_field(index, "exclude_classes"), format!("class {class} is listed twice"));
         }
         let path = field(&["stages"]).index(index);
         let settings = stage.settings(&self.train);

@@ -3,9 +3,12 @@
 
 use super::controls::{Controls, StageClock, Turn};
 use super::evaluate::{
-    accuracy, agreement, embed, kl_divergence, predict, prediction_matrix, probe_examples, select_rows, to_host,
+    accuracy, agreement, argmax_rows, embed, kl_divergence, predict, prediction_matrix, probe_examples, select_rows,
+    to_host,
 };
-use super::events::{Disconnected, Event, EventSink, MetricPoint, Parameter, Probe, StageOutcome, StageStart};
+use super::events::{
+    ClassAccuracy, Disconnected, Event, EventSink, MetricPoint, Parameter, Probe, StageOutcome, StageStart,
+};
 use super::loader::BatchLoader;
 use super::method::{StepInputs, StepLoss, step_loss};
 use super::plan::{Hypers, Plan, StagePlan};
@@ -110,12 +113,14 @@ pub struct StageContext<'a> {
     pub teacher: Option<&'a Trained>,
     /// The teacher's architecture (FitNets shapes its regressor after it).
     pub teacher_model: Option<&'a ModelSpec>,
+    /// The training rows the stage learns from (all but those of its excluded classes).
+    pub rows: Vec<usize>,
 }
 
 impl StageContext<'_> {
     /// The announcement of this stage.
     pub fn start_event(&self, params: usize, reused_from: Option<String>) -> StageStart {
-        let examples = self.dataset.train.len();
+        let examples = self.rows.len();
         StageStart {
             stage: self.index,
             name: self.stage.name.clone(),
@@ -144,8 +149,29 @@ impl StageContext<'_> {
             agreement_with_teacher: self.teacher.map(|t| agreement(&t.test_logits, &trained.test_logits, classes)),
             diverged: matches!(end, StageEnd::Diverged { .. }),
             stopped: matches!(end, StageEnd::Stopped | StageEnd::Cancelled),
+            excluded_classes: self.excluded_class_accuracy(&trained.test_logits),
             ..blank_outcome(self.index, self.stage, self.teacher_name.clone())
         }
+    }
+
+    /// The test accuracy on each class this stage excluded from its training data.
+    fn excluded_class_accuracy(&self, test_logits: &[f32]) -> Vec<ClassAccuracy> {
+        let (labels, classes) = (&self.dataset.test.labels, self.dataset.num_classes());
+        let predictions = argmax_rows(test_logits, classes);
+        let of_class = |class: u32| labels.iter().zip(&predictions).filter(move |(label, _)| **label == class);
+        self.stage
+            .exclude_classes
+            .iter()
+            .map(|&class| {
+                let examples = of_class(class).count();
+                let right = of_class(class).filter(|(_, predicted)| **predicted == class).count();
+                ClassAccuracy {
+                    class: self.dataset.class_names.get(class as usize).cloned().unwrap_or_else(|| class.to_string()),
+                    test_accuracy: if examples == 0 { 0.0 } else { right as f64 / examples as f64 },
+                    test_examples: examples,
+                }
+            })
+            .collect()
     }
 }
 
@@ -168,6 +194,7 @@ pub fn blank_outcome(index: usize, stage: &StagePlan, teacher: Option<String>) -
         stopped: false,
         cached: false,
         skipped: None,
+        excluded_classes: Vec::new(),
     }
 }
 
@@ -269,7 +296,7 @@ impl Resume {
         let classes = ctx.dataset.num_classes();
         let trainee = Trainee::new(stage, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
         let mut rng = StdRng::seed_from_u64(stage.seed);
-        let order = shuffled(ctx.dataset.train.len(), &mut rng);
+        let order = shuffled(ctx.rows.clone(), &mut rng);
         Resume {
             trainee,
             optimizer: optimizer(&stage.settings),
@@ -296,7 +323,7 @@ impl Resume {
             return false;
         }
         self.epoch += 1;
-        self.order = shuffled(self.order.len(), &mut self.rng);
+        self.order = shuffled(std::mem::take(&mut self.order), &mut self.rng);
         self.batch = 0;
         true
     }
@@ -459,7 +486,7 @@ pub fn train(
         clock,
         last_evaluated: None,
     };
-    let total_steps = Plan::steps_of(stage, ctx.dataset.train.len());
+    let total_steps = Plan::steps_of(stage, ctx.rows.len());
     if resumed {
         // A fork's curves start where its parent's were when it branched off.
         reporter.report(&state, sink, controls, true)?;
@@ -514,11 +541,12 @@ pub fn train(
     Ok(StageRun { trained, outcome, history: reporter.history, end })
 }
 
-/// `0..examples` in a fresh random order.
-fn shuffled(examples: usize, rng: &mut StdRng) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..examples).collect();
-    order.shuffle(rng);
-    order
+/// `rows` in a fresh random order (drawn from their sorted order, so it depends on the set and
+/// the generator only).
+fn shuffled(mut rows: Vec<usize>, rng: &mut StdRng) -> Vec<usize> {
+    rows.sort_unstable();
+    rows.shuffle(rng);
+    rows
 }
 
 /// Applies temperature and alpha changes the user asked for, from the next step on.
@@ -683,7 +711,7 @@ impl Reporter<'_> {
 impl StageContext<'_> {
     /// Optimizer steps in one epoch of this stage.
     fn steps_per_epoch(&self) -> u64 {
-        Plan::steps_per_epoch(self.stage, self.dataset.train.len())
+        Plan::steps_per_epoch(self.stage, self.rows.len())
     }
 
     /// The learning rate of optimizer step `step` (0-based).

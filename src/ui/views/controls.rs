@@ -454,7 +454,14 @@ fn stage_status(history: &RunHistory, index: usize, stage: &StageHistory) -> Str
         Some(o) if o.skipped.is_some() => "skipped".into(),
         Some(o) if o.stopped => format!("stopped at step {}, test {}", o.steps, percent(o.test_accuracy)),
         Some(o) if o.cached => format!("cached, test {}", percent(o.test_accuracy)),
-        Some(o) => format!("test {}", percent(o.test_accuracy)),
+        Some(o) => {
+            // Classes the stage never saw in training: how many of their test examples it names.
+            let unseen = o
+                .excluded_classes
+                .iter()
+                .map(|c| format!(", unseen class {} {}", c.class, percent(Some(c.test_accuracy))));
+            format!("test {}{}", percent(o.test_accuracy), unseen.collect::<String>())
+        }
         None if history.current_stage() == Some(index) && !history.finished => {
             let last = stage.series.get("test_accuracy").and_then(|s| s.last()).map(|p| p[1]);
             format!("running, test {}", percent(last))
