@@ -196,3 +196,22 @@ fn a_folder_that_holds_nothing_known_says_what_it_looked_for() {
     let coarse = error_of(&spec(&fixture("cifar10-py"), None, CifarLabels::Coarse, 32));
     assert!(coarse.contains("data.labels") && coarse.contains("CIFAR-100 only"), "{coarse}");
 }
+
+/// Image sizes are checked before any image is decoded: a folder that would not fit in memory at
+/// the asked size gives one line naming the field.
+#[test]
+fn an_image_size_too_large_for_memory_is_refused_before_decoding() {
+    let root = scratch_dir("too_large");
+    let image = fixture("folder/train/class_a/0004.png");
+    for class in ["a", "b"] {
+        let folder = root.join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        for index in 0..350 {
+            std::fs::copy(&image, folder.join(format!("{index:04}.png"))).unwrap();
+        }
+    }
+    let message = error_of(&spec(&root, Some(ImageFormat::ImageFolder), CifarLabels::Fine, 1024));
+    assert!(message.starts_with("data.image_size: 700 images of 3×1024×1024 would exceed 8 GB"), "{message}");
+    let small = load(&spec(&root, None, CifarLabels::Fine, 8)).unwrap();
+    assert_eq!(small.train.len() + small.test.len(), 700, "fine at a small size");
+}

@@ -9,6 +9,8 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+/// The most values a split of decoded images may hold (8 GB of `f32`).
+const MAX_VALUES: usize = 2 << 30;
 
 /// Whether `dir` holds `train/` and `test/` folders (else its subfolders are the classes).
 pub(crate) fn has_split_folders(dir: &Path) -> bool {
@@ -109,6 +111,18 @@ fn is_image(path: &Path) -> bool {
 fn read_classes(classes: &[ClassFolder], size: usize) -> Result<Split, DataError> {
     let files: Vec<(&PathBuf, usize)> =
         classes.iter().flat_map(|c| c.images.iter().map(move |path| (path, c.label))).collect();
+    // Checked before decoding: the values the split will hold.
+    let values = files.len().checked_mul(3 * size * size).filter(|&v| v <= MAX_VALUES);
+    if values.is_none() {
+        return Err(DataError::Parameter {
+            field: "data.image_size",
+            expected: format!(
+                "{} images of 3×{size}×{size} would exceed {} GB as 32-bit floats; lower image_size",
+                files.len(),
+                (MAX_VALUES * 4) >> 30
+            ),
+        });
+    }
     let decoded: Vec<Vec<f32>> = files.par_iter().map(|(path, _)| read_image(path, size)).collect::<Result<_, _>>()?;
     Ok(Split { features: decoded.concat(), labels: files.iter().map(|&(_, label)| label as u32).collect() })
 }

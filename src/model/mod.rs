@@ -46,6 +46,11 @@ pub enum ModelSpec {
     Vgg { depth: usize },
 }
 
+/// The deepest residual network accepted (the CIFAR ResNet paper's deepest is 1202 layers).
+const MAX_DEPTH: usize = 2000;
+/// The widest stage accepted: sizes are bounded before any layer is allocated.
+const MAX_CHANNELS: usize = 4096;
+
 fn default_resnet_channels() -> Vec<usize> {
     vec![16, 16, 32, 64]
 }
@@ -93,20 +98,29 @@ impl ModelSpec {
         match self {
             ModelSpec::Mlp { .. } | ModelSpec::Cnn { .. } => Ok(()),
             ModelSpec::Resnet { depth, channels } => {
-                if *depth < 8 || (depth - 2) % 6 != 0 {
-                    return Err(("depth", format!("expected 6n + 2 (8, 14, 20, 32, 44, 56, 110), found {depth}")));
+                if *depth < 8 || *depth > MAX_DEPTH || (depth - 2) % 6 != 0 {
+                    return Err((
+                        "depth",
+                        format!("expected 6n + 2 up to {MAX_DEPTH} (8, 14, 20, 32, 44, 56, 110, 1202), found {depth}"),
+                    ));
                 }
-                if channels.len() != 4 || channels.contains(&0) {
-                    return Err(("channels", "expected 4 widths ≥ 1: the stem's and the three stages'".into()));
+                if channels.len() != 4 || channels.iter().any(|&c| c == 0 || c > MAX_CHANNELS) {
+                    return Err((
+                        "channels",
+                        format!("expected 4 widths from 1 to {MAX_CHANNELS}: the stem's and the three stages'"),
+                    ));
                 }
                 Ok(())
             }
             ModelSpec::Wrn { depth, widen } => {
-                if *depth < 10 || (depth - 4) % 6 != 0 {
-                    return Err(("depth", format!("expected 6n + 4 (10, 16, 22, 28, 40), found {depth}")));
+                if *depth < 10 || *depth > MAX_DEPTH || (depth - 4) % 6 != 0 {
+                    return Err((
+                        "depth",
+                        format!("expected 6n + 4 up to {MAX_DEPTH} (10, 16, 22, 28, 40), found {depth}"),
+                    ));
                 }
-                if *widen == 0 {
-                    return Err(("widen", "expected a widening factor ≥ 1".into()));
+                if *widen == 0 || 64 * widen > MAX_CHANNELS {
+                    return Err(("widen", format!("expected a widening factor from 1 to {}", MAX_CHANNELS / 64)));
                 }
                 Ok(())
             }
@@ -462,6 +476,13 @@ mod tests {
 
     #[test]
     fn bad_architectures_are_explained() {
+        let depth_of = |spec: ModelSpec| spec.check_structure().err().map(|(field, _)| field);
+        assert_eq!(depth_of(ModelSpec::Resnet { depth: 9, channels: default_resnet_channels() }), Some("depth"));
+        assert_eq!(depth_of(ModelSpec::Resnet { depth: 6 * 1_000_000 + 2, channels: vec![16; 4] }), Some("depth"));
+        assert_eq!(depth_of(ModelSpec::Resnet { depth: 8, channels: vec![16, 16, 1 << 40, 64] }), Some("channels"));
+        assert_eq!(depth_of(ModelSpec::Wrn { depth: 16, widen: 1 << 40 }), Some("widen"));
+        assert_eq!(depth_of(ModelSpec::Vgg { depth: 12 }), Some("depth"));
+        assert_eq!(depth_of(ModelSpec::Resnet { depth: 1202, channels: default_resnet_channels() }), None);
         let image = InputShape::Image { channels: 1, height: 8, width: 8 };
         assert!(ModelSpec::Mlp { hidden: vec![] }.check(image).is_err());
         assert!(ModelSpec::Cnn { channels: vec![4, 4, 4, 4], hidden: vec![] }.check(image).is_err());
