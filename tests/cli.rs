@@ -948,3 +948,20 @@ fn dark_knowledge_teaches_a_class_the_student_never_saw() {
     let twice = bad("twice.toml", "[3, 3]");
     assert!(twice.contains("stages[1].exclude_classes: class 3 is listed twice"), "{twice}");
 }
+
+/// A teacher trained without some classes is another teacher: the cache keeps them apart.
+#[test]
+fn excluded_classes_are_part_of_the_teacher_cache_key() {
+    let dir = scratch_dir("exclude_cache");
+    let preset = write(&dir, "moons.toml", MOONS);
+    let reused = |extra: &[&str]| {
+        let output = run_preset(&dir, &preset, extra);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stderr).contains("teacher: reusing the cached model")
+    };
+    assert!(!reused(&[]), "the first run trains its teacher");
+    let without_one = ["--set", "stages.teacher.exclude_classes=[1]"];
+    assert!(!reused(&without_one), "a teacher that never saw class 1 is not the cached one");
+    assert!(reused(&without_one), "but it is cached in turn");
+    assert!(reused(&[]), "and the first one is still there");
+}

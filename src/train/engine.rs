@@ -170,6 +170,9 @@ struct StageIdentity<'a> {
     /// Absent without augmentation, so the keys of earlier caches stay valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     augment: Option<Augment>,
+    /// Classes the stage never trains on (absent when none, as in earlier caches).
+    #[serde(skip_serializing_if = "<[u32]>::is_empty")]
+    exclude_classes: &'a [u32],
 }
 
 /// What a run trains on, shared with the runs forked off it.
@@ -201,6 +204,7 @@ impl Setup {
                 backend: device.backend,
                 teacher: stage.teacher.map(|t| keys[t].as_str()),
                 augment: stage.augment,
+                exclude_classes: &stage.exclude_classes,
             };
             keys.push(key_of(&identity));
         }
