@@ -153,9 +153,15 @@ pub enum ImageFormat {
 const ARCHIVE_FOLDERS: [&str; 4] =
     ["cifar-10-batches-bin", "cifar-10-batches-py", "cifar-100-binary", "cifar-100-python"];
 
-/// The folder and format of the dataset at `path`: `path` itself or one of the archive folders
+/// What a folder holds: a CIFAR set in one of its versions, or class folders of images.
+enum Layout {
+    Cifar(cifar::Cifar, cifar::Version),
+    ImageFolder,
+}
+
+/// The folder and layout of the dataset at `path`: `path` itself or one of the archive folders
 /// inside it, in the format asked for or the first one whose files are there.
-fn locate(path: &Path, format: Option<ImageFormat>) -> Result<(PathBuf, ImageFormat), DataError> {
+fn locate(path: &Path, format: Option<ImageFormat>) -> Result<(PathBuf, Layout), DataError> {
     if !path.is_dir() {
         return Err(DataError::Io {
             path: path.to_path_buf(),
@@ -164,8 +170,8 @@ fn locate(path: &Path, format: Option<ImageFormat>) -> Result<(PathBuf, ImageFor
     }
     let cifar = |dir: &Path| {
         let kinds = [(cifar::Cifar::Ten, ImageFormat::Cifar10), (cifar::Cifar::Hundred, ImageFormat::Cifar100)];
-        let wanted = kinds.into_iter().filter(|(_, f)| format.is_none_or(|asked| asked == *f));
-        wanted.into_iter().find(|(c, _)| c.version_in(dir).is_some()).map(|(_, f)| (dir.to_path_buf(), f))
+        let mut wanted = kinds.into_iter().filter(|(_, f)| format.is_none_or(|asked| asked == *f));
+        wanted.find_map(|(c, _)| Some((dir.to_path_buf(), Layout::Cifar(c, c.version_in(dir)?))))
     };
     let folder_wanted = format.is_none_or(|asked| asked == ImageFormat::ImageFolder);
     let inside = ARCHIVE_FOLDERS.iter().map(|name| path.join(name)).filter(|dir| dir.is_dir());
@@ -175,8 +181,7 @@ fn locate(path: &Path, format: Option<ImageFormat>) -> Result<(PathBuf, ImageFor
         .chain(inside)
         .find_map(|dir| cifar(&dir))
         .or_else(|| {
-            (folder_wanted && image_folder::has_subfolders(path))
-                .then(|| (path.to_path_buf(), ImageFormat::ImageFolder))
+            (folder_wanted && image_folder::has_subfolders(path)).then(|| (path.to_path_buf(), Layout::ImageFolder))
         })
         .ok_or_else(|| DataError::Format {
             path: path.to_path_buf(),
@@ -198,11 +203,9 @@ fn load_images(
     labels: CifarLabels,
     image_size: usize,
 ) -> Result<(RawData, Option<Split>), DataError> {
-    let (dir, format) = locate(path, format)?;
-    let cifar = match format {
-        ImageFormat::Cifar10 => cifar::Cifar::Ten,
-        ImageFormat::Cifar100 => cifar::Cifar::Hundred,
-        ImageFormat::ImageFolder => return image_folder::load(&dir, image_size),
+    let (dir, cifar, version) = match locate(path, format)? {
+        (dir, Layout::ImageFolder) => return image_folder::load(&dir, image_size),
+        (dir, Layout::Cifar(cifar, version)) => (dir, cifar, version),
     };
     if cifar == cifar::Cifar::Ten && labels == CifarLabels::Coarse {
         return Err(DataError::Parameter {
@@ -210,7 +213,6 @@ fn load_images(
             expected: format!("\"coarse\" applies to CIFAR-100 only; {} holds CIFAR-10", dir.display()),
         });
     }
-    let version = cifar.version_in(&dir).unwrap_or(cifar::Version::Binary);
     let (raw, test) = cifar::load(&dir, cifar, version, labels)?;
     Ok((raw, Some(test)))
 }

@@ -135,34 +135,19 @@ impl ModelSpec {
     /// `shape` (empty for MLPs).
     pub fn feature_shapes(&self, shape: InputShape) -> Vec<[usize; 3]> {
         let [_, height, width] = image_dims(shape);
-        // A 3×3 stride-2 conv with padding 1 rounds up; a 2×2 max-pool rounds down.
-        let halved = |length: usize, times: usize| (0..times).fold(length, |l, _| l.div_ceil(2));
-        match self {
-            ModelSpec::Mlp { .. } => Vec::new(),
-            ModelSpec::Cnn { channels, .. } => channels
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| {
-                    [c, height.checked_shr(i as u32 + 1).unwrap_or(0), width.checked_shr(i as u32 + 1).unwrap_or(0)]
-                })
-                .collect(),
-            ModelSpec::Resnet { .. } | ModelSpec::Wrn { .. } => self
-                .stage_widths()
-                .into_iter()
-                .enumerate()
-                .map(|(i, c)| [c, halved(height, i), halved(width, i)])
-                .collect(),
-            ModelSpec::Vgg { .. } => vgg::WIDTHS
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| [c, height.checked_shr(i as u32).unwrap_or(0), width.checked_shr(i as u32).unwrap_or(0)])
-                .collect(),
-        }
+        // Map `i`'s side: a CNN pools after each block, a VGG before each group but the first
+        // (2×2 max-pools round down); a residual stage halves with a stride-2 conv (rounds up).
+        let side = |length: usize, i: usize| match self {
+            ModelSpec::Cnn { .. } => length.checked_shr(i as u32 + 1).unwrap_or(0),
+            ModelSpec::Vgg { .. } => length.checked_shr(i as u32).unwrap_or(0),
+            _ => (0..i).fold(length, |l, _| l.div_ceil(2)),
+        };
+        self.block_channels().into_iter().enumerate().map(|(i, c)| [c, side(height, i), side(width, i)]).collect()
     }
 
-    /// The three stage widths of a residual network, the widths of a VGG's groups, a CNN's
-    /// block widths.
-    fn stage_widths(&self) -> Vec<usize> {
+    /// Channels of each feature map: a CNN's blocks, a residual network's three stages, a VGG's
+    /// groups (empty for MLPs).
+    pub fn block_channels(&self) -> Vec<usize> {
         match self {
             ModelSpec::Mlp { .. } => Vec::new(),
             ModelSpec::Cnn { channels, .. } => channels.clone(),
@@ -218,14 +203,9 @@ impl ModelSpec {
                 channels.last().copied().unwrap_or(1) * (height >> channels.len()) * (width >> channels.len())
             }),
             ModelSpec::Resnet { .. } | ModelSpec::Wrn { .. } | ModelSpec::Vgg { .. } => {
-                self.stage_widths().last().copied().unwrap_or(0)
+                self.block_channels().last().copied().unwrap_or(0)
             }
         }
-    }
-
-    /// Channels of each feature map (conv block, residual stage, VGG group; empty for MLPs).
-    pub fn block_channels(&self) -> Vec<usize> {
-        self.stage_widths()
     }
 
     /// Builds the network with fresh parameters on `device`.

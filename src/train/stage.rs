@@ -314,8 +314,7 @@ impl Resume {
     /// Whether a batch is left to train on: starts the next epoch (a fresh order) when this one
     /// is done, unless the planned epochs are done and the stage is not kept training.
     fn has_batch(&mut self, ctx: &StageContext, controls: &Controls) -> bool {
-        let batch_size = ctx.stage.settings.batch_size;
-        if self.batch * batch_size < self.order.len() {
+        if self.rows_of(self.batch, ctx.stage.settings.batch_size).is_some() {
             return true;
         }
         let planned = self.epoch >= ctx.stage.settings.epochs as u64;
@@ -328,16 +327,15 @@ impl Resume {
         true
     }
 
-    /// The training examples of the batch after this one when it is in the same epoch (a new
-    /// epoch's order is drawn when it starts), without taking it.
-    fn peek_batch(&self, batch_size: usize) -> Option<Vec<usize>> {
-        let start = self.batch * batch_size;
-        (start < self.order.len()).then(|| self.order[start..(start + batch_size).min(self.order.len())].to_vec())
+    /// The training rows of batch `index` of this epoch, if the epoch has that batch.
+    fn rows_of(&self, index: usize, batch_size: usize) -> Option<&[usize]> {
+        let start = index * batch_size;
+        (start < self.order.len()).then(|| &self.order[start..(start + batch_size).min(self.order.len())])
     }
 
     /// The training examples of the next batch, which is then taken.
     fn take_batch(&mut self, batch_size: usize) -> Vec<usize> {
-        let rows = self.order[self.batch * batch_size..((self.batch + 1) * batch_size).min(self.order.len())].to_vec();
+        let rows = self.rows_of(self.batch, batch_size).map(<[usize]>::to_vec).unwrap_or_default();
         self.batch += 1;
         rows
     }
@@ -367,9 +365,8 @@ impl<'a> Stepper<'a> {
         let stage = ctx.stage;
         if let Some(augment) = stage.augment {
             let loader = BatchLoader::spawn(scope, ctx.dataset, augment, stage.seed);
-            let stepper =
-                Stepper { ctx, teacher_logits: None, teacher_embeddings: None, teacher_maps: None, augmented: None };
-            return Stepper { augmented: Some((loader, ctx.teacher)), ..stepper };
+            let augmented = Some((loader, ctx.teacher));
+            return Stepper { ctx, teacher_logits: None, teacher_embeddings: None, teacher_maps: None, augmented };
         }
         let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher).flatten();
         let needs_maps = stage.method == Method::At || trainee.regressor.as_ref().is_some_and(Regressor::uses_maps);
@@ -385,9 +382,9 @@ impl<'a> Stepper<'a> {
     }
 
     /// Starts preparing the augmented batch of `step` (with augmentation; otherwise nothing).
-    fn prefetch(&mut self, step: u64, rows: Option<Vec<usize>>) {
+    fn prefetch(&mut self, step: u64, rows: Option<&[usize]>) {
         if let (Some((loader, _)), Some(rows)) = (&mut self.augmented, rows) {
-            loader.prefetch(step, rows);
+            loader.prefetch(step, rows.to_vec());
         }
     }
 
@@ -512,7 +509,8 @@ pub fn train(
             }
             apply_changes(controls, stage, &mut state.hypers, sink, (ctx.index, state.step, state.epoch))?;
             let rows = state.take_batch(stage.settings.batch_size);
-            stepper.prefetch(state.step + 1, state.peek_batch(stage.settings.batch_size));
+            // The next batch of this epoch (a new epoch's order is drawn when it starts).
+            stepper.prefetch(state.step + 1, state.rows_of(state.batch, stage.settings.batch_size));
             state.trainee =
                 stepper.step(state.trainee, &mut state.optimizer, &rows, state.step, &state.hypers, &mut reporter.sums);
             state.step += 1;
