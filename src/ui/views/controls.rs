@@ -455,11 +455,12 @@ fn stage_status(history: &RunHistory, index: usize, stage: &StageHistory) -> Str
         Some(o) if o.stopped => format!("stopped at step {}, test {}", o.steps, percent(o.test_accuracy)),
         Some(o) if o.cached => format!("cached, test {}", percent(o.test_accuracy)),
         Some(o) => {
-            // Classes the stage never saw in training: how many of their test examples it names.
+            // Classes the stage never saw in training: how many of their test examples it names,
+            // a line each (the column is narrow).
             let unseen = o
                 .excluded_classes
                 .iter()
-                .map(|c| format!(", unseen class {} {}", c.class, percent(Some(c.test_accuracy))));
+                .map(|c| format!("\nunseen class {} {}", c.class, percent(Some(c.test_accuracy))));
             format!("test {}{}", percent(o.test_accuracy), unseen.collect::<String>())
         }
         None if history.current_stage() == Some(index) && !history.finished => {
@@ -482,7 +483,8 @@ fn stage_list(ui: &mut egui::Ui, view: &mut ViewContext) {
             let name = if running { format!("> {}", stage.name) } else { stage.name.clone() };
             ui.label(name);
             ui.label(stage.method);
-            ui.label(stage_status(history, index, stage));
+            // Wrapped: long stage names leave the status little room in a narrow panel.
+            ui.add(egui::Label::new(stage_status(history, index, stage)).wrap());
             ui.end_row();
         }
     });
