@@ -694,6 +694,8 @@ fn image_data_on_disk_trains_and_its_options_are_checked() {
     ];
     let cases = cases.map(|(name, data, expected)| (name, image_preset(&data), expected));
     expect_rejections(&dir, &cases);
+    let missing = rejected(&dir, "missing.toml", &image_preset("path = \"no_such_folder\""));
+    assert_eq!(missing.matches("no such folder").count(), 1, "the cause once: {missing}");
 }
 
 /// moons with SGD (Nesterov), a one-epoch warm-up and step decay: 10 steps an epoch.

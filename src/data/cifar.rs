@@ -123,7 +123,7 @@ pub(crate) fn load(
 
 /// Reads one binary file: whole records only, every label in range.
 fn read_binary(path: &Path, cifar: Cifar, labels: CifarLabels) -> Result<Split, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
     let format_error = |message: String| DataError::Format { path: path.to_path_buf(), message };
     let record = cifar.label_bytes() + PIXELS;
     if bytes.is_empty() {
@@ -188,7 +188,7 @@ fn read_pickle(path: &Path, cifar: Cifar, labels: CifarLabels) -> Result<Split, 
 
 /// A pickled dict (numpy's globals left unresolved: its arrays arrive as their state tuples).
 fn read_dict(path: &Path) -> Result<Vec<(HashableValue, Value)>, DataError> {
-    let file = std::fs::File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
     let options = DeOptions::new().replace_unresolved_globals();
     let value = serde_pickle::value_from_reader(std::io::BufReader::new(file), options)
         .map_err(|e| DataError::Format { path: path.to_path_buf(), message: format!("not a readable pickle: {e}") })?;
@@ -237,7 +237,7 @@ fn class_names(dir: &Path, cifar: Cifar, version: Version, labels: CifarLabels) 
     }
     let names: Vec<String> = match version {
         Version::Binary => std::fs::read_to_string(&path)
-            .map_err(|source| DataError::Io { path: path.clone(), source })?
+            .map_err(|source| DataError::Io { path: path.clone(), cause: source })?
             .lines()
             .map(str::trim)
             .filter(|line| !line.is_empty())

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 /// A dataset that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{}: cannot read: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    // The I/O error is part of the message, not a `source`: a reporter that prints the chain
+    // would otherwise say the cause twice.
+    #[error("{}: cannot read: {cause}", path.display())]
+    Io { path: PathBuf, cause: std::io::Error },
 
-    #[error("{}: not a complete gzip stream ({source}); the file may be truncated", path.display())]
-    Gzip { path: PathBuf, source: std::io::Error },
+    #[error("{}: not a complete gzip stream ({cause}); the file may be truncated", path.display())]
+    Gzip { path: PathBuf, cause: std::io::Error },
 
     #[error("{}:{line}: {field}: {expected}", path.display())]
     Malformed { path: PathBuf, line: u64, field: String, expected: String },
@@ -34,4 +36,14 @@ pub enum DataError {
 
     #[error("bundled dataset {name} is corrupt: {message}")]
     Bundled { name: &'static str, message: String },
+}
+
+impl DataError {
+    /// `path` is not a folder (a source that reads one).
+    pub(crate) fn no_folder(path: &std::path::Path) -> DataError {
+        DataError::Io {
+            path: path.to_path_buf(),
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
+        }
+    }
 }

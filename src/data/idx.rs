@@ -10,10 +10,7 @@ const LABELS_MAGIC: u32 = 0x0000_0801;
 /// Loads the training and test pairs of an IDX folder.
 pub(crate) fn load(dir: &Path) -> Result<(RawData, Split), DataError> {
     if !dir.is_dir() {
-        return Err(DataError::Io {
-            path: dir.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
-        });
+        return Err(DataError::no_folder(dir));
     }
     let (train, side) = load_pair(dir, "train")?;
     let (test, test_side) = load_pair(dir, "t10k")?;

@@ -95,7 +95,7 @@ fn class_folders(dir: &Path) -> Result<Vec<ClassFolder>, DataError> {
 }
 
 fn list(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
-    let io_error = |source| DataError::Io { path: dir.to_path_buf(), source };
+    let io_error = |source| DataError::Io { path: dir.to_path_buf(), cause: source };
     std::fs::read_dir(dir).map_err(io_error)?.map(|entry| entry.map(|e| e.path()).map_err(io_error)).collect()
 }
 

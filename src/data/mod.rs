@@ -163,10 +163,7 @@ enum Layout {
 /// inside it, in the format asked for or the first one whose files are there.
 fn locate(path: &Path, format: Option<ImageFormat>) -> Result<(PathBuf, Layout), DataError> {
     if !path.is_dir() {
-        return Err(DataError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
-        });
+        return Err(DataError::no_folder(path));
     }
     let cifar = |dir: &Path| {
         let kinds = [(cifar::Cifar::Ten, ImageFormat::Cifar10), (cifar::Cifar::Hundred, ImageFormat::Cifar100)];
@@ -319,9 +316,9 @@ fn file_name(path: &Path) -> String {
 
 /// Reads a file whole, gunzipping it when it starts with the gzip magic bytes.
 pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        gunzip(&bytes).map_err(|source| DataError::Gzip { path: path.to_path_buf(), source })
+        gunzip(&bytes).map_err(|source| DataError::Gzip { path: path.to_path_buf(), cause: source })
     } else {
         Ok(bytes)
     }
