@@ -19,7 +19,7 @@ mod synthetic;
 pub use augment::Augment;
 pub use cifar::CifarLabels;
 pub use error::DataError;
-pub use split::{Standardization, stratified_split};
+pub use split::{Standardization, balanced_subset, stratified_split};
 pub use synthetic::SyntheticKind;
 
 use serde::{Deserialize, Serialize};

@@ -173,6 +173,9 @@ struct StageIdentity<'a> {
     /// Classes the stage never trains on (absent when none, as in earlier caches).
     #[serde(skip_serializing_if = "<[u32]>::is_empty")]
     exclude_classes: &'a [u32],
+    /// The size of the stage's training subset (absent when it uses every example).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    train_examples: Option<usize>,
 }
 
 /// What a run trains on, shared with the runs forked off it.
@@ -205,6 +208,7 @@ impl Setup {
                 teacher: stage.teacher.map(|t| keys[t].as_str()),
                 augment: stage.augment,
                 exclude_classes: &stage.exclude_classes,
+                train_examples: stage.train_examples,
             };
             keys.push(key_of(&identity));
         }

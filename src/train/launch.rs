@@ -28,6 +28,7 @@ pub fn prepare(source: &PresetSource, overrides: &[String]) -> Result<Prepared, 
     let dataset = data::load(&preset.data_spec(&source.base_dir))?;
     check_models(source, &preset, dataset.shape, overrides)?;
     check_excluded_classes(source, &preset, &dataset, overrides)?;
+    check_train_examples(source, &preset, &dataset, overrides)?;
     Ok(Prepared { plan: Plan::new(preset), dataset })
 }
 
@@ -119,6 +120,26 @@ fn check_excluded_classes(
         };
         if let Some(message) = problem {
             return Err(source.place(&stage_key(index, "exclude_classes"), message, overrides));
+        }
+    }
+    Ok(())
+}
+
+/// A stage's `train_examples` fit in what the data has for it (after its excluded classes).
+fn check_train_examples(
+    source: &PresetSource,
+    preset: &Preset,
+    dataset: &Dataset,
+    overrides: &[String],
+) -> Result<(), PresetError> {
+    for (index, stage) in preset.stages.iter().enumerate() {
+        let Some(wanted) = stage.train_examples else { continue };
+        let excluded = stage.exclude_classes.as_deref().unwrap_or_default();
+        let available = dataset.train.labels.iter().filter(|&&label| !excluded.contains(&(label as usize))).count();
+        if wanted > available {
+            let message =
+                format!("asks for {wanted} training examples; {} has {available} for this stage", dataset.name);
+            return Err(source.place(&stage_key(index, "train_examples"), message, overrides));
         }
     }
     Ok(())

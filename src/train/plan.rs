@@ -2,7 +2,7 @@
 //! their merged training settings, hyperparameters and seeds.
 
 use super::preset::{Hyper, Method, Preset, TrainSettings};
-use crate::data::Augment;
+use crate::data::{Augment, balanced_subset};
 use crate::hash::Fnv64;
 use crate::model::ModelSpec;
 use serde::Serialize;
@@ -44,12 +44,21 @@ pub struct StagePlan {
     pub augment: Option<Augment>,
     /// Classes whose training examples this stage never sees (Hinton's omitted class).
     pub exclude_classes: Vec<u32>,
+    /// How many training examples the stage learns from (`None`: all it does not exclude).
+    pub train_examples: Option<usize>,
+    /// Seed of the subset `train_examples` picks (the data seed: one subset for every stage).
+    pub subset_seed: u64,
 }
 
 impl StagePlan {
-    /// The training rows this stage learns from: those of classes it does not exclude.
+    /// The training rows this stage learns from: those of classes it does not exclude, cut to
+    /// a class-balanced `train_examples` of them.
     pub fn training_rows(&self, labels: &[u32]) -> Vec<usize> {
-        (0..labels.len()).filter(|&row| !self.exclude_classes.contains(&labels[row])).collect()
+        let rows: Vec<usize> = (0..labels.len()).filter(|&row| !self.exclude_classes.contains(&labels[row])).collect();
+        match self.train_examples {
+            Some(count) if count < rows.len() => balanced_subset(&rows, labels, count, self.subset_seed),
+            _ => rows,
+        }
     }
 }
 
@@ -102,6 +111,8 @@ impl Plan {
                     keep_training: stage.keep_training,
                     augment: preset.data.augment.filter(Augment::is_active),
                     exclude_classes: stage.exclude_classes.iter().flatten().map(|&c| c as u32).collect(),
+                    train_examples: stage.train_examples,
+                    subset_seed: preset.data.seed,
                 }
             })
             .collect();

@@ -437,6 +437,10 @@ pub struct StageSection {
     /// Classes whose training examples the stage never sees (their test examples stay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_classes: Option<Vec<usize>>,
+    /// Learn from only this many training examples, a class-balanced subset that is the same
+    /// for every stage (fewer examples is where a teacher's soft targets matter most).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_examples: Option<usize>,
     /// After its epochs the stage goes on until the user stops it (in the app; headless runs
     /// end it after its epochs).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -703,6 +707,9 @@ impl Preset {
             && let Some(class) = excluded.iter().enumerate().find_map(|(i, c)| excluded[..i].contains(c).then_some(c))
         {
             return invalid(stage_field(index, "exclude_classes"), format!("class {class} is listed twice"));
+        }
+        if stage.train_examples == Some(0) {
+            return invalid(stage_field(index, "train_examples"), "expected at least 1 example, found 0");
         }
         let path = field(&["stages"]).index(index);
         let settings = stage.settings(&self.train);
