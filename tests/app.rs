@@ -111,7 +111,7 @@ fn start_steer_pause_step_and_stop_a_run() {
     run_until(&mut harness, "the temperature change", |h| !h.stages[1].markers.is_empty());
     let marker = history(&harness).stages[1].markers[0].clone();
     assert_ne!(marker.value, 4.0, "the slider moved off the preset's T = 4");
-    assert_eq!(history(&harness).stages[1].temperature, Some(marker.value));
+    assert_eq!(history(&harness).stages[1].value("temperature"), Some(marker.value));
     run_until(&mut harness, "metrics with the new temperature", |h| {
         h.stages[1].series.get("temperature").and_then(|s| s.last()).is_some_and(|p| p[1] == marker.value)
     });
@@ -329,7 +329,7 @@ fn representation_views_show_the_probes_of_a_run() {
     harness.key_press(egui::Key::ArrowRight);
     harness.run_steps(2);
     run_until(&mut harness, "the beta change", |h| {
-        h.stages[1].markers.iter().any(|m| m.parameter == kdlab::train::Parameter::Beta)
+        h.stages[1].markers.iter().any(|m| m.parameter == kdlab::train::Parameter::named("beta").unwrap())
     });
     let marker = history(&harness).stages[1].markers.last().cloned().unwrap();
     assert_ne!(marker.value, 1000.0, "the slider moved off the default beta");
@@ -439,7 +439,7 @@ fn a_sweep_and_a_seed_repeat_run_side_by_side_in_the_table_and_the_curves() {
     }
     harness.run_steps(2);
     let temperatures: Vec<Option<f64>> =
-        harness.state().runs().runs.iter().map(|r| r.history().unwrap().stages[1].temperature).collect();
+        harness.state().runs().runs.iter().map(|r| r.history().unwrap().stages[1].value("temperature")).collect();
     assert_eq!(temperatures, vec![Some(1.0), Some(8.0)], "each run got its value");
 
     // Both runs are rows of the table, with their accuracies.
@@ -543,7 +543,7 @@ fn a_run_folder_from_the_cli_opens_beside_the_others() {
     let points: usize = run.stages.iter().flat_map(|s| s.series.values()).map(Vec::len).sum();
     assert_eq!(points, rows, "every metrics.csv row is a point");
     // Its T and α, and the probes the run recorded (probes.json): the views show them.
-    assert_eq!((run.stages[1].temperature, run.stages[1].alpha), (Some(4.0), Some(0.9)));
+    assert_eq!((run.stages[1].value("temperature"), run.stages[1].value("alpha")), (Some(4.0), Some(0.9)));
     assert!(run.stages.iter().all(|s| s.probe.is_some()), "each stage's last probe");
     assert_eq!(run.info.as_ref().unwrap().data.class_names.len(), 2);
     show_tab(&mut harness, "Decision boundary");
@@ -803,7 +803,7 @@ fn a_fork_trains_beside_its_parent_from_the_fork_step() {
     // The new temperature applies from the fork's first step, and only there.
     let marker = fork.stages[1].markers.first().expect("the fork's temperature change").clone();
     assert_eq!(marker.step, fork_step + 1);
-    assert!(marker.value > 4.0 && parent.stages[1].temperature == Some(4.0));
+    assert!(marker.value > 4.0 && parent.stages[1].value("temperature") == Some(4.0));
     assert!(fork.stages[0].series.is_empty(), "the teacher is the parent's, not retrained");
 
     // Both train side by side once the parent resumes.

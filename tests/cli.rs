@@ -256,12 +256,12 @@ fn bad_presets_name_file_line_field_and_expectation() {
         (
             "temperature.toml",
             MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\ntemperature = 0.0"),
-            "stages[1].temperature: expected a temperature > 0, found 0",
+            "stages[1].temperature: expected a number > 0, found 0",
         ),
         (
             "alpha.toml",
             MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\nalpha = 1.5"),
-            "stages[1].alpha: expected an alpha in [0, 1], found 1.5",
+            "stages[1].alpha: expected a number in [0, 1], found 1.5",
         ),
         (
             "lr.toml",
@@ -297,7 +297,7 @@ fn bad_presets_name_file_line_field_and_expectation() {
         (
             "peers.toml",
             MOONS.replace("method = \"kd\"\nteacher = \"teacher\"", "method = \"dml\"\npeers = 1"),
-            "stages[1].peers: expected a whole number of peers from 2 to 8, found 1",
+            "stages[1].peers: expected a whole number from 2 to 8, found 1",
         ),
         (
             "beta.toml",

@@ -87,10 +87,10 @@ fn live_controls_act_between_steps() {
     assert_eq!(paused_at(events), paused + 1);
 
     // A temperature change applies from the next step and is reported with it.
-    engine.commands.send(Command::SetTemperature(8.0)).unwrap();
+    engine.commands.send(Command::Set(Parameter::named("temperature").unwrap(), 8.0)).unwrap();
     engine.commands.send(Command::Step).unwrap();
     let (step, value) = wait_for(events, |e| match e {
-        Event::ParameterChanged { stage: 1, step, parameter: Parameter::Temperature, value, .. } => {
+        Event::ParameterChanged { stage: 1, step, parameter, value, .. } if parameter.name() == "temperature" => {
             Some((*step, *value))
         }
         _ => None,
@@ -249,7 +249,7 @@ fn a_fork_goes_on_from_the_parents_state() {
     wait_for(events, |e| matches!(e, Event::StageStarted(s) if s.name == "student").then_some(()));
     engine.commands.send(Command::Pause).unwrap();
     let step = paused_at(events);
-    engine.commands.send(Command::Fork(vec![(Parameter::Temperature, 9.0)])).unwrap();
+    engine.commands.send(Command::Fork(vec![(Parameter::named("temperature").unwrap(), 9.0)])).unwrap();
     let fork = engine.forks.recv_timeout(Duration::from_secs(30)).expect("the fork's engine");
     let info = wait_for(&fork.events, |e| match e {
         Event::Ready(info) => Some(info.clone()),
@@ -262,7 +262,9 @@ fn a_fork_goes_on_from_the_parents_state() {
     });
     assert_eq!(first.step, step, "the fork reports where it branched off");
     let change = wait_for(&fork.events, |e| match e {
-        Event::ParameterChanged { parameter: Parameter::Temperature, value, step, .. } => Some((*value, *step)),
+        Event::ParameterChanged { parameter, value, step, .. } if parameter.name() == "temperature" => {
+            Some((*value, *step))
+        }
         _ => None,
     });
     assert_eq!(change, (9.0, step + 1));

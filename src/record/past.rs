@@ -3,9 +3,9 @@
 //! produced them, so the app can show a past run next to live ones with the same views.
 
 use super::{ForkRecord, PROBES_FILE, ProbeRecord};
-use crate::train::preset::Method;
 use crate::train::{
-    ClassAccuracy, DataInfo, Event, ForkOrigin, MetricPoint, Parameter, RunInfo, StageInfo, StageOutcome, StageStart,
+    ClassAccuracy, DataInfo, Event, ForkOrigin, Method, MetricPoint, Parameter, RunInfo, StageInfo, StageOutcome,
+    StageStart,
 };
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ struct SummaryFile {
 struct StageFile {
     name: String,
     model: String,
-    method: String,
+    method: Method,
     teacher: Option<String>,
     params: usize,
     epochs: usize,
@@ -97,7 +97,7 @@ pub fn read_past_run(dir: &Path) -> Result<PastRun, PastRunError> {
             let message = format!("line {}: stage \"{}\" is not in summary.json", line + 2, row.stage);
             return Err(PastRunError::Invalid { path: metrics_path, message });
         };
-        match row.metric.strip_prefix("set_").and_then(parameter_named) {
+        match row.metric.strip_prefix("set_").and_then(Parameter::named) {
             Some(parameter) => markers.push(Event::ParameterChanged {
                 stage,
                 step: row.step,
@@ -123,7 +123,7 @@ pub fn read_past_run(dir: &Path) -> Result<PastRun, PastRunError> {
             stage: index,
             name: stage.name.clone(),
             model: stage.model.clone(),
-            method: method_name(&stage.method),
+            method: stage.method,
             teacher: stage.teacher.clone(),
             params: stage.params,
             epochs: stage.epochs,
@@ -166,15 +166,6 @@ fn invalid(path: &Path, error: csv::Error) -> PastRunError {
     PastRunError::Invalid { path: path.to_path_buf(), message: format!("{at}{error}") }
 }
 
-fn parameter_named(name: &str) -> Option<Parameter> {
-    Parameter::named(name)
-}
-
-/// The static name of a known method (events carry `&'static str`); unknown names read as "?".
-fn method_name(name: &str) -> &'static str {
-    Method::ALL.iter().map(|m| m.name()).find(|m| *m == name).unwrap_or("?")
-}
-
 fn info(summary: &SummaryFile, dir: &Path, points: &[MetricPoint], markers: &[Event], data: DataInfo) -> RunInfo {
     // The values a stage started with: its first recorded value, or the first live change.
     let started_with = |stage: usize, parameter: Parameter| {
@@ -201,11 +192,14 @@ fn info(summary: &SummaryFile, dir: &Path, points: &[MetricPoint], markers: &[Ev
             .map(|(index, s)| StageInfo {
                 name: s.name.clone(),
                 model: s.model.clone(),
-                method: method_name(&s.method),
+                method: s.method,
                 teacher: s.teacher.clone(),
-                temperature: started_with(index, Parameter::Temperature),
-                alpha: started_with(index, Parameter::Alpha),
-                beta: started_with(index, Parameter::Beta),
+                parameters: s
+                    .method
+                    .live()
+                    .filter_map(|hyper| Parameter::named(hyper.name))
+                    .filter_map(|parameter| started_with(index, parameter).map(|value| (parameter, value)))
+                    .collect(),
             })
             .collect(),
         fork: summary.fork.as_ref().and_then(|fork| {
@@ -220,7 +214,7 @@ fn outcome(index: usize, stage: &StageFile) -> StageOutcome {
         stage: index,
         name: stage.name.clone(),
         model: stage.model.clone(),
-        method: method_name(&stage.method),
+        method: stage.method,
         teacher: stage.teacher.clone(),
         params: stage.params,
         epochs: stage.epochs,

@@ -2,7 +2,8 @@
 //! resume, single steps, stop, cancel, forks, whether the stage keeps training past its
 //! epochs, pending parameter changes, and how long training has been paused.
 
-use super::events::{Command, Disconnected, EventSink, Parameter};
+use super::events::{Command, Disconnected, EventSink};
+use super::methods::Parameter;
 use crossbeam_channel::Receiver;
 use std::time::{Duration, Instant};
 
@@ -57,9 +58,7 @@ impl Controls {
 
     fn apply(&mut self, command: Command) {
         match command {
-            Command::SetTemperature(value) => self.changes.push((Parameter::Temperature, value)),
-            Command::SetAlpha(value) => self.changes.push((Parameter::Alpha, value)),
-            Command::SetBeta(value) => self.changes.push((Parameter::Beta, value)),
+            Command::Set(parameter, value) => self.changes.push((parameter, value)),
             Command::KeepTraining(keep) => self.keep_training = Some(keep),
             Command::Fork(changes) => self.forks.push(changes),
             Command::Pause => self.paused = true,

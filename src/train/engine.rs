@@ -6,13 +6,13 @@ use super::cache::{CachedStage, TeacherCache, key_of};
 use super::controls::Controls;
 use super::evaluate::{ensemble_accuracy, predict, to_host};
 use super::events::{
-    Command, DataInfo, Disconnected, EnsembleOutcome, Event, EventSink, ForkOrigin, MetricPoint, Parameter, RunInfo,
-    StageInfo, StageOutcome, StageStart,
+    Command, DataInfo, Disconnected, EnsembleOutcome, Event, EventSink, ForkOrigin, MetricPoint, RunInfo, StageInfo,
+    StageOutcome, StageStart,
 };
 use super::launch::prepare;
-use super::plan::{EnsemblePlan, Hypers, Plan, StagePlan};
-use super::preset::{Hyper, PresetSource};
-use super::preset::{Method, TrainSettings};
+use super::methods::{Hypers, Method, Parameter};
+use super::plan::{EnsemblePlan, Plan, StagePlan};
+use super::preset::{PresetSource, TrainSettings};
 use super::stage::{DeviceData, Resume, StageContext, StageEnd, Trained, blank_outcome, train};
 use crate::data::{Augment, Dataset};
 use crate::device::{self, Backend, ComputeDevice, DeviceChoice};
@@ -260,17 +260,17 @@ impl Run {
             stages: plan
                 .stages
                 .iter()
-                .map(|stage| {
-                    let has = |hyper| stage.method.parameters().contains(&hyper);
-                    StageInfo {
-                        name: stage.name.clone(),
-                        model: stage.model_name.clone(),
-                        method: stage.method.name(),
-                        teacher: self.teacher_name(stage),
-                        temperature: has(Hyper::Temperature).then_some(stage.hypers.temperature),
-                        alpha: has(Hyper::Alpha).then_some(stage.hypers.alpha),
-                        beta: has(Hyper::Beta).then_some(stage.hypers.beta),
-                    }
+                .map(|stage| StageInfo {
+                    name: stage.name.clone(),
+                    model: stage.model_name.clone(),
+                    method: stage.method,
+                    teacher: self.teacher_name(stage),
+                    parameters: stage
+                        .method
+                        .live()
+                        .filter_map(|hyper| Parameter::named(hyper.name))
+                        .map(|parameter| (parameter, stage.hypers.get(parameter.name())))
+                        .collect(),
                 })
                 .collect(),
             fork,
@@ -360,7 +360,7 @@ impl Run {
             stage: index,
             name: stage.name.clone(),
             model: stage.model_name.clone(),
-            method: stage.method.name(),
+            method: stage.method,
             teacher: outcome.teacher.clone(),
             params: outcome.params,
             epochs: outcome.epochs,

@@ -6,19 +6,18 @@
 //! of probe snapshots only the latest waits for room; progress ticks are dropped when the
 //! channel is full, because the next one supersedes them.
 
+use super::methods::{Method, Parameter};
 use super::probe::{Plane, Representations};
 use crate::data::InputShape;
 use crossbeam_channel::{Sender, TrySendError};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-/// A request to the running engine. Temperature and alpha apply from the next optimizer step.
+/// A request to the running engine.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    SetTemperature(f64),
-    SetAlpha(f64),
-    /// AT's attention weight or DKD's non-target weight.
-    SetBeta(f64),
+    /// A live hyperparameter of the running stage's method, from the next optimizer step.
+    Set(Parameter, f64),
     /// Whether the running stage goes on past its planned epochs until `Stop`.
     KeepTraining(bool),
     /// Branch off a new run from this step: the same weights, optimizer state and data order,
@@ -34,41 +33,6 @@ pub enum Command {
     Stop,
     /// End the whole run after the current step.
     Cancel,
-}
-
-/// A live-adjustable distillation parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Parameter {
-    Temperature,
-    Alpha,
-    Beta,
-}
-
-impl Parameter {
-    pub const ALL: [Parameter; 3] = [Parameter::Temperature, Parameter::Alpha, Parameter::Beta];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Parameter::Temperature => "temperature",
-            Parameter::Alpha => "alpha",
-            Parameter::Beta => "beta",
-        }
-    }
-
-    /// The parameter a name (`temperature`, `alpha`, `beta`) stands for.
-    pub fn named(name: &str) -> Option<Parameter> {
-        Parameter::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    /// The short symbol the curves' markers use.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Parameter::Temperature => "T",
-            Parameter::Alpha => "α",
-            Parameter::Beta => "β",
-        }
-    }
 }
 
 /// One measured value: a row of `metrics.csv`.
@@ -160,14 +124,10 @@ pub struct ForkOrigin {
 pub struct StageInfo {
     pub name: String,
     pub model: String,
-    pub method: &'static str,
+    pub method: Method,
     pub teacher: Option<String>,
-    /// The starting temperature, for methods that have one.
-    pub temperature: Option<f64>,
-    /// The starting alpha, for methods that have one.
-    pub alpha: Option<f64>,
-    /// The starting beta (AT, DKD).
-    pub beta: Option<f64>,
+    /// The starting value of each live hyperparameter of its method.
+    pub parameters: Vec<(Parameter, f64)>,
 }
 
 /// What a listener needs to know about a stage when it starts.
@@ -176,7 +136,7 @@ pub struct StageStart {
     pub stage: usize,
     pub name: String,
     pub model: String,
-    pub method: &'static str,
+    pub method: Method,
     pub teacher: Option<String>,
     pub params: usize,
     pub epochs: usize,
@@ -196,7 +156,7 @@ pub struct StageOutcome {
     pub stage: usize,
     pub name: String,
     pub model: String,
-    pub method: &'static str,
+    pub method: Method,
     pub teacher: Option<String>,
     pub params: usize,
     pub epochs: usize,
@@ -253,7 +213,7 @@ pub enum Event {
         epoch: u64,
         paused: bool,
     },
-    /// A temperature or alpha change; `step` is the first optimizer step that uses it.
+    /// A live hyperparameter change; `step` is the first optimizer step that uses it.
     ParameterChanged {
         stage: usize,
         step: u64,

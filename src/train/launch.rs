@@ -3,8 +3,9 @@
 //! so the window never waits for data to load, and checks a preset without its data (when the
 //! data's shape is known without reading it) as soon as the user picks it.
 
+use super::methods::TeacherPair;
 use super::plan::Plan;
-use super::preset::{FieldPath, Method, PathSegment, Preset, PresetError, PresetSource, StageSection};
+use super::preset::{FieldPath, PathSegment, Preset, PresetError, PresetSource, StageSection};
 use crate::data::{self, DataError, Dataset, InputShape};
 
 /// A plan with its data, ready for the engine.
@@ -69,36 +70,26 @@ fn check_models(
         }
     }
     for (index, stage) in preset.stages.iter().enumerate() {
-        if let Err(message) = check_attention_pairs(preset, stage, shape) {
+        if let Err(message) = check_teacher_on_data(preset, stage, shape) {
             return Err(source.place(&stage_key(index, "teacher"), message, overrides));
         }
     }
     Ok(())
 }
 
-/// Attention transfer compares maps position by position: an AT stage's maps and its teacher's
-/// must be the same sizes on this data.
-fn check_attention_pairs(preset: &Preset, stage: &StageSection, shape: InputShape) -> Result<(), String> {
+/// The method's check of a stage's teacher, now that the data's shape is known (attention
+/// transfer, for one, pairs maps of the same size).
+fn check_teacher_on_data(preset: &Preset, stage: &StageSection, shape: InputShape) -> Result<(), String> {
     let teacher = stage.teacher.as_ref().and_then(|t| preset.stages.iter().find(|s| &s.name == t));
-    let (Method::At, Some(teacher)) = (stage.method, teacher) else { return Ok(()) };
+    let Some(teacher) = teacher else { return Ok(()) };
     let (Some(student_model), Some(teacher_model)) =
         (preset.models.get(&stage.model), preset.models.get(&teacher.model))
     else {
         return Ok(());
     };
-    let sizes = |spec: &crate::model::ModelSpec| {
-        spec.feature_shapes(shape).iter().map(|[_, h, w]| format!("{h}×{w}")).collect::<Vec<_>>()
-    };
-    let (student_sizes, teacher_sizes) = (sizes(student_model), sizes(teacher_model));
-    if student_sizes == teacher_sizes {
-        return Ok(());
-    }
-    Err(format!(
-        "attention transfer pairs feature maps of the same size: the student's are {} and \"{}\"'s {}",
-        student_sizes.join(", "),
-        teacher.name,
-        teacher_sizes.join(", ")
-    ))
+    let pair =
+        TeacherPair { student: student_model, teacher: teacher_model, teacher_name: &teacher.name, shape: Some(shape) };
+    (stage.method.spec().check_teacher)(&pair)
 }
 
 /// A stage's `exclude_classes` name classes of the data and leave it examples to train on.

@@ -9,7 +9,7 @@ pub mod evaluate;
 pub mod events;
 pub mod launch;
 mod loader;
-pub mod method;
+pub mod methods;
 pub mod plan;
 pub mod preset;
 pub mod probe;
@@ -20,9 +20,10 @@ pub mod trainee;
 pub use cache::TeacherCache;
 pub use engine::Engine;
 pub use events::{
-    ClassAccuracy, Command, DataInfo, EnsembleOutcome, Event, ForkOrigin, MetricPoint, Parameter, Probe, RunInfo,
-    StageInfo, StageOutcome, StageStart,
+    ClassAccuracy, Command, DataInfo, EnsembleOutcome, Event, ForkOrigin, MetricPoint, Probe, RunInfo, StageInfo,
+    StageOutcome, StageStart,
 };
 pub use launch::{PrepareError, Prepared, prepare};
+pub use methods::{Method, Parameter};
 pub use plan::Plan;
 pub use preset::{Preset, PresetError, PresetSource};

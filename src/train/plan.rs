@@ -1,26 +1,11 @@
 //! A validated preset turned into what the engine runs: stages with their teacher as an index,
 //! their merged training settings, hyperparameters and seeds.
 
-use super::preset::{Hyper, Method, Preset, TrainSettings};
+use super::methods::{Hypers, Method};
+use super::preset::{Preset, TrainSettings};
 use crate::data::{Augment, balanced_subset};
 use crate::hash::Fnv64;
 use crate::model::ModelSpec;
-use serde::Serialize;
-
-/// The method hyperparameters of one stage (those the method does not use are ignored).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Hypers {
-    pub temperature: f64,
-    pub alpha: f64,
-    pub epsilon: f64,
-    pub correct_prob: f64,
-    pub beta: f64,
-    pub distance_weight: f64,
-    pub angle_weight: f64,
-    pub hint_epochs: f64,
-    pub warmup_epochs: f64,
-    pub peers: f64,
-}
 
 /// One stage, ready to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,35 +70,21 @@ impl Plan {
         let stages: Vec<StagePlan> = preset
             .stages
             .iter()
-            .map(|stage| {
-                let value = |hyper: Hyper| stage.hyper(hyper).unwrap_or(stage.method.default_value(hyper));
-                StagePlan {
-                    name: stage.name.clone(),
-                    model_name: stage.model.clone(),
-                    model: preset.models[&stage.model].clone(),
-                    method: stage.method,
-                    teacher: stage.teacher.as_deref().and_then(index_of),
-                    hypers: Hypers {
-                        temperature: value(Hyper::Temperature),
-                        alpha: value(Hyper::Alpha),
-                        epsilon: value(Hyper::Epsilon),
-                        correct_prob: value(Hyper::CorrectProb),
-                        beta: value(Hyper::Beta),
-                        distance_weight: value(Hyper::DistanceWeight),
-                        angle_weight: value(Hyper::AngleWeight),
-                        hint_epochs: value(Hyper::HintEpochs),
-                        warmup_epochs: value(Hyper::WarmupEpochs),
-                        peers: value(Hyper::Peers),
-                    },
-                    settings: stage.settings(&preset.train),
-                    seed: stage_seed(preset.train_seed(), &stage.name),
-                    is_teacher: preset.stages.iter().any(|s| s.teacher.as_deref() == Some(stage.name.as_str())),
-                    keep_training: stage.keep_training,
-                    augment: preset.data.augment.filter(Augment::is_active),
-                    exclude_classes: stage.exclude_classes.iter().flatten().map(|&c| c as u32).collect(),
-                    train_examples: stage.train_examples,
-                    subset_seed: preset.data.seed,
-                }
+            .map(|stage| StagePlan {
+                name: stage.name.clone(),
+                model_name: stage.model.clone(),
+                model: preset.models[&stage.model].clone(),
+                method: stage.method,
+                teacher: stage.teacher.as_deref().and_then(index_of),
+                hypers: Hypers::resolve(stage.method.spec().hypers, |name| stage.hyper(name)),
+                settings: stage.settings(&preset.train),
+                seed: stage_seed(preset.train_seed(), &stage.name),
+                is_teacher: preset.stages.iter().any(|s| s.teacher.as_deref() == Some(stage.name.as_str())),
+                keep_training: stage.keep_training,
+                augment: preset.data.augment.filter(Augment::is_active),
+                exclude_classes: stage.exclude_classes.iter().flatten().map(|&c| c as u32).collect(),
+                train_examples: stage.train_examples,
+                subset_seed: preset.data.seed,
             })
             .collect();
         let ensembles = preset

@@ -6,14 +6,11 @@ use super::evaluate::{
     accuracy, agreement, argmax_rows, embed, kl_divergence, predict, prediction_matrix, probe_examples, select_rows,
     to_host,
 };
-use super::events::{
-    ClassAccuracy, Disconnected, Event, EventSink, MetricPoint, Parameter, Probe, StageOutcome, StageStart,
-};
+use super::events::{ClassAccuracy, Disconnected, Event, EventSink, MetricPoint, Probe, StageOutcome, StageStart};
 use super::loader::BatchLoader;
-use super::method::{StepInputs, StepLoss, step_loss};
-use super::plan::{Hypers, Plan, StagePlan};
-use super::preset::Method;
-use super::preset::{Hyper, Optimizer, TrainSettings};
+use super::methods::{Hypers, Parameter, StepInputs, StepLoss};
+use super::plan::{Plan, StagePlan};
+use super::preset::{Optimizer, TrainSettings};
 use super::probe::{ProbeInputs, TeacherProbe, representations};
 use super::schedule;
 use super::trainee::{Regressor, Trainee};
@@ -125,7 +122,7 @@ impl StageContext<'_> {
             stage: self.index,
             name: self.stage.name.clone(),
             model: self.stage.model_name.clone(),
-            method: self.stage.method.name(),
+            method: self.stage.method,
             teacher: self.teacher_name.clone(),
             params,
             epochs: self.stage.settings.epochs,
@@ -181,7 +178,7 @@ pub fn blank_outcome(index: usize, stage: &StagePlan, teacher: Option<String>) -
         stage: index,
         name: stage.name.clone(),
         model: stage.model_name.clone(),
-        method: stage.method.name(),
+        method: stage.method,
         teacher,
         params: 0,
         epochs: stage.settings.epochs,
@@ -305,7 +302,7 @@ impl Resume {
             batch: 0,
             epoch: 1,
             step: 0,
-            hypers: stage.hypers,
+            hypers: stage.hypers.clone(),
             seconds: 0.0,
             keep_training: stage.keep_training,
         }
@@ -369,7 +366,8 @@ impl<'a> Stepper<'a> {
             return Stepper { ctx, teacher_logits: None, teacher_embeddings: None, teacher_maps: None, augmented };
         }
         let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher).flatten();
-        let needs_maps = stage.method == Method::At || trainee.regressor.as_ref().is_some_and(Regressor::uses_maps);
+        let needs_maps =
+            stage.method.spec().uses_feature_maps || trainee.regressor.as_ref().is_some_and(Regressor::uses_maps);
         Stepper {
             ctx,
             teacher_logits: ctx.teacher.map(|t| predict(&t.network, &ctx.data.train_inputs)),
@@ -446,7 +444,7 @@ impl<'a> Stepper<'a> {
             labels: labels.clone(),
             progress: step as f64 / ctx.steps_per_epoch() as f64,
         };
-        let loss = step_loss(ctx.stage.method, step_inputs, hypers);
+        let loss = ctx.stage.method.loss(&step_inputs, hypers);
         sums.add(&loss, &logits, &labels);
         let gradients = GradientsParams::from_grads(loss.total.backward(), &trainee);
         optimizer.step(ctx.learning_rate(step), trainee, gradients)
@@ -547,7 +545,7 @@ fn shuffled(mut rows: Vec<usize>, rng: &mut StdRng) -> Vec<usize> {
     rows
 }
 
-/// Applies temperature and alpha changes the user asked for, from the next step on.
+/// Applies the live hyperparameter changes the user asked for, from the next step on.
 fn apply_changes(
     controls: &mut Controls,
     stage: &StagePlan,
@@ -556,24 +554,18 @@ fn apply_changes(
     (index, step, epoch): (usize, u64, u64),
 ) -> Result<(), Disconnected> {
     for (parameter, value) in controls.take_changes() {
-        let (hyper, slot) = match parameter {
-            Parameter::Temperature => (Hyper::Temperature, &mut hypers.temperature),
-            Parameter::Alpha => (Hyper::Alpha, &mut hypers.alpha),
-            Parameter::Beta => (Hyper::Beta, &mut hypers.beta),
+        let method = stage.method;
+        let Some(hyper) = method.live().find(|h| h.name == parameter.name()) else {
+            let notice = format!("{method} has no live {}; the change was ignored", parameter.name());
+            sink.send(Event::Notice(notice))?;
+            continue;
         };
-        if !stage.method.parameters().contains(&hyper) {
-            sink.send(Event::Notice(format!(
-                "{} has no {}; the change was ignored",
-                stage.method.name(),
-                parameter.name()
-            )))?;
+        if !hyper.valid.allows(value) {
+            let notice = format!("{} {value} ignored: expected {}", parameter.name(), hyper.valid.expected());
+            sink.send(Event::Notice(notice))?;
             continue;
         }
-        if let Err(expected) = hyper.check(value) {
-            sink.send(Event::Notice(format!("{} {value} ignored: expected {expected}", parameter.name())))?;
-            continue;
-        }
-        *slot = value;
+        hypers.set(hyper.name, value);
         sink.send(Event::ParameterChanged { stage: index, step: step + 1, epoch, parameter, value })?;
     }
     Ok(())
@@ -644,15 +636,8 @@ impl Reporter<'_> {
         let method = ctx.stage.method;
         // The rate the interval's last step used.
         values.push(("learning_rate", ctx.learning_rate(step.saturating_sub(1))));
-        if method.parameters().contains(&Hyper::Temperature) {
-            values.push(("temperature", hypers.temperature));
-        }
-        if method.parameters().contains(&Hyper::Alpha) {
-            values.push(("alpha", hypers.alpha));
-        }
-        if method.parameters().contains(&Hyper::Beta) {
-            values.push(("beta", hypers.beta));
-        }
+        // The live values in force, so the curves show what each step used.
+        values.extend(method.live().map(|hyper| (hyper.name, hypers.get(hyper.name))));
         let probe = if evaluate {
             let (evaluation, probe) = self.evaluate(&state.trainee.valid(), step);
             values.extend(evaluation);

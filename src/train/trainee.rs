@@ -1,8 +1,8 @@
 //! What a stage optimises: the student network, plus what some methods train beside it —
 //! FitNets' regressor from a student layer onto the teacher's, and DML's peers.
 
+use super::methods::Companions;
 use super::plan::StagePlan;
-use super::preset::Method;
 use crate::data::InputShape;
 use crate::model::{Forward, ModelSpec, Network};
 use burn::module::Module;
@@ -84,11 +84,12 @@ impl Trainee {
         device: &Device,
     ) -> Trainee {
         let network = stage.model.init(shape, classes, device);
-        let regressor = match (stage.method, teacher) {
-            (Method::Fitnets, Some(teacher)) => Some(Regressor::new(&stage.model, teacher, shape, device)),
+        let companions = stage.method.spec().companions;
+        let regressor = match (companions, teacher) {
+            (Companions::Regressor, Some(teacher)) => Some(Regressor::new(&stage.model, teacher, shape, device)),
             _ => None,
         };
-        let peer_count = if stage.method == Method::Dml { stage.hypers.peers as usize } else { 1 };
+        let peer_count = if companions == Companions::Peers { stage.hypers.get("peers") as usize } else { 1 };
         let peers = (1..peer_count as u64)
             .map(|k| {
                 device.seed(stage.seed.wrapping_add(k));

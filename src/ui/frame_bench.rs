@@ -17,7 +17,7 @@ use super::session::Session;
 use super::settings::Settings;
 use super::views;
 use crate::device::DeviceChoice;
-use crate::train::{Engine, Event, MetricPoint, Parameter, PresetError, RunInfo, StageInfo, TeacherCache};
+use crate::train::{Engine, Event, MetricPoint, PresetError, RunInfo, StageInfo, TeacherCache};
 use crossbeam_channel::Sender;
 use std::time::{Duration, Instant};
 
@@ -179,16 +179,11 @@ fn send_history(info: &RunInfo, reports: u64, nudge: f64, out: &Sender<Event>) {
             if chunk.len() >= CHUNK {
                 let _ = out.send(Event::Metrics(std::mem::take(&mut chunk)));
             }
-            if stage.temperature.is_some() && report % marker_every == 0 {
+            let temperature = stage.parameters.iter().map(|(p, _)| *p).find(|p| p.name() == "temperature");
+            if let Some(parameter) = temperature.filter(|_| report % marker_every == 0) {
                 let _ = out.send(Event::Metrics(std::mem::take(&mut chunk)));
                 let value = 1.0 + (report / marker_every % 8) as f64;
-                let _ = out.send(Event::ParameterChanged {
-                    stage: index,
-                    step,
-                    epoch: 1,
-                    parameter: Parameter::Temperature,
-                    value,
-                });
+                let _ = out.send(Event::ParameterChanged { stage: index, step, epoch: 1, parameter, value });
             }
         }
         let _ = out.send(Event::Metrics(chunk));
@@ -201,12 +196,7 @@ fn metric_names(stage: &StageInfo) -> Vec<&'static str> {
     if stage.teacher.is_some() {
         names.extend(["loss_kd", "agreement", "kl_teacher_student"]);
     }
-    if stage.temperature.is_some() {
-        names.push("temperature");
-    }
-    if stage.alpha.is_some() {
-        names.push("alpha");
-    }
+    names.extend(stage.parameters.iter().map(|(parameter, _)| parameter.name()));
     names
 }
 

@@ -1,13 +1,13 @@
 //! Everything the app has heard from the engine, arranged for drawing: per-stage metric
-//! series, temperature and alpha change markers, the latest probe, progress, time trained
+//! series, live hyperparameter change markers, the latest probe, progress, time trained
 //! (pauses excluded) and errors. Built only from events, so the views never touch the engine
 //! or burn.
 
-use crate::train::{EnsembleOutcome, Event, Parameter, Probe, RunInfo, StageOutcome, StageStart};
+use crate::train::{EnsembleOutcome, Event, Method, Parameter, Probe, RunInfo, StageOutcome, StageStart};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// A live change of temperature or alpha, drawn as a vertical marker.
+/// A live hyperparameter change, drawn as a vertical marker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Marker {
     pub step: u64,
@@ -19,7 +19,8 @@ pub struct Marker {
 #[derive(Debug, Clone, Default)]
 pub struct StageHistory {
     pub name: String,
-    pub method: &'static str,
+    /// `None` only before the run's plan arrives.
+    pub method: Option<Method>,
     pub teacher: Option<String>,
     pub start: Option<StageStart>,
     /// Metric name → `(step, value)` points in step order.
@@ -28,10 +29,8 @@ pub struct StageHistory {
     pub probe: Option<Probe>,
     pub outcome: Option<StageOutcome>,
     pub diverged_at: Option<u64>,
-    /// The temperature and alpha now in force (for methods that have them).
-    pub temperature: Option<f64>,
-    pub alpha: Option<f64>,
-    pub beta: Option<f64>,
+    /// The live hyperparameters of its method and the values now in force.
+    pub parameters: BTreeMap<Parameter, f64>,
     /// `(step, seconds trained)` at each metric report, for the wall-time axis.
     pub clock: Vec<[f64; 2]>,
     /// Whether the stage goes on past its planned epochs until stopped (the user's toggle).
@@ -45,24 +44,22 @@ impl StageHistory {
 
     /// The value of a live parameter now in force.
     pub fn parameter(&self, parameter: Parameter) -> Option<f64> {
-        match parameter {
-            Parameter::Temperature => self.temperature,
-            Parameter::Alpha => self.alpha,
-            Parameter::Beta => self.beta,
-        }
+        self.parameters.get(&parameter).copied()
     }
 
-    fn set_parameter(&mut self, parameter: Parameter, value: f64) {
-        match parameter {
-            Parameter::Temperature => self.temperature = Some(value),
-            Parameter::Alpha => self.alpha = Some(value),
-            Parameter::Beta => self.beta = Some(value),
-        }
+    /// The value now in force of the live parameter called `name`.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        self.parameter(Parameter::named(name)?)
     }
 
     /// Whether the stage has a live parameter to steer.
     pub fn is_steerable(&self) -> bool {
-        Parameter::ALL.iter().any(|&p| self.parameter(p).is_some())
+        !self.parameters.is_empty()
+    }
+
+    /// The method's name ("" before the plan arrives).
+    pub fn method_name(&self) -> &'static str {
+        self.method.map_or("", Method::name)
     }
 
     /// Optimizer steps per epoch (0 when not known yet).
@@ -177,11 +174,9 @@ impl RunHistory {
                     .iter()
                     .map(|s| StageHistory {
                         name: s.name.clone(),
-                        method: s.method,
+                        method: Some(s.method),
                         teacher: s.teacher.clone(),
-                        temperature: s.temperature,
-                        alpha: s.alpha,
-                        beta: s.beta,
+                        parameters: s.parameters.iter().copied().collect(),
                         ..StageHistory::default()
                     })
                     .collect();
@@ -222,7 +217,7 @@ impl RunHistory {
             Event::ParameterChanged { stage, step, parameter, value, .. } => {
                 if let Some(history) = self.stages.get_mut(stage) {
                     history.markers.push(Marker { step, parameter, value });
-                    history.set_parameter(parameter, value);
+                    history.parameters.insert(parameter, value);
                 }
             }
             Event::Diverged { stage, step } => {

@@ -1,25 +1,17 @@
 //! The control panel: preset (checked as soon as it is picked), dataset (those the preset cannot
 //! use greyed with the reason) and device pickers; the run buttons (Start adds a run, Reset asks
-//! first); keep training; the live sliders of the followed stage (T, α and, for AT and DKD, β)
-//! showing its real values; forking the followed run; the stage list; comparison and export.
+//! first); keep training; the live sliders of the followed stage (one per live hyperparameter
+//! its method declares, with that declaration's range and meaning) showing its real values; forking the followed run; the stage list; comparison and export.
 
 use super::{Action, Browse, Queue, ViewContext};
 use crate::data::DATASET_NAMES;
 use crate::device::DeviceChoice;
+use crate::train::methods::{HyperSpec, Slider};
 use crate::train::{Command, Parameter};
 use crate::ui::history::{RunHistory, StageHistory};
 use crate::ui::settings::{PresetChoice, Settings};
 use std::collections::HashMap;
 use std::path::PathBuf;
-
-const TEMPERATURE_HELP: &str = "Temperature T of the soft targets, from the next optimizer step:\n\
-    loss = (1 - α)·CE(s, y) + α·T²·KL(softmax(t/T) || softmax(s/T))";
-const ALPHA_HELP: &str = "Weight α of the soft-target term, from the next optimizer step:\n\
-    loss = (1 - α)·CE(s, y) + α·T²·KL(softmax(t/T) || softmax(s/T))";
-const AT_BETA_HELP: &str = "Weight β of attention transfer, from the next optimizer step:\n\
-    loss = (1 - α)·CE + α·T²·KL + β·Σ_blocks mean((a_s - a_t)²),  a = normalised channel mean of F²";
-const DKD_BETA_HELP: &str = "Weight β of the non-target-class term, from the next optimizer step:\n\
-    loss = CE + warm-up·(α·TCKD + β·NCKD)";
 
 /// Text fields never get narrower than this, nor wider than the panel.
 const MIN_FIELD: f32 = 80.0;
@@ -242,21 +234,15 @@ fn keep_training(ui: &mut egui::Ui, view: &mut ViewContext) {
     }
 }
 
-/// How a live parameter's slider behaves: its range, log scale, decimals and help.
-fn slider_spec(parameter: Parameter, method: &str) -> (std::ops::RangeInclusive<f64>, bool, usize, &'static str) {
-    match parameter {
-        Parameter::Temperature => (0.5..=50.0, true, 2, TEMPERATURE_HELP),
-        Parameter::Alpha => (0.0..=1.0, false, 3, ALPHA_HELP),
-        Parameter::Beta => (0.0..=5000.0, true, 2, if method == "at" { AT_BETA_HELP } else { DKD_BETA_HELP }),
-    }
+/// The live parameters of the stage's method, in the order it declares them.
+fn live_order(stage: &StageHistory) -> Vec<Parameter> {
+    stage.method.into_iter().flat_map(|m| m.live()).filter_map(|h| Parameter::named(h.name)).collect()
 }
 
-fn slider_label(parameter: Parameter) -> &'static str {
-    match parameter {
-        Parameter::Temperature => "Temperature",
-        Parameter::Alpha => "α",
-        Parameter::Beta => "β",
-    }
+/// The declaration of a live parameter of the stage's method, with its slider.
+fn live_spec(stage: &StageHistory, parameter: Parameter) -> Option<(&'static HyperSpec, Slider)> {
+    let hyper = stage.method?.live().find(|h| h.name == parameter.name())?;
+    Some((hyper, hyper.live?))
 }
 
 /// The followed stage's live parameters at their real values: steerable while the stage runs,
@@ -265,7 +251,7 @@ fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
     let history = view.history;
     let stage = history.and_then(|h| Some((h, h.slider_stage()?)));
     let Some((history, index)) = stage else {
-        let why = if history.is_some() { "this run has no stage with T, α or β" } else { "no run yet" };
+        let why = if history.is_some() { "this run has no stage with a live hyperparameter" } else { "no run yet" };
         ui.label(format!("Distillation: {why}"));
         return;
     };
@@ -278,9 +264,10 @@ fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
         (None, _) => " (starts later)",
     };
     ui.label(format!("Distillation: {}{when}", stage.name));
-    for parameter in Parameter::ALL {
-        let Some(confirmed) = stage.parameter(parameter) else { continue };
-        let (range, logarithmic, decimals, help) = slider_spec(parameter, stage.method);
+    for parameter in live_order(stage) {
+        let (Some(confirmed), Some((hyper, spec))) = (stage.parameter(parameter), live_spec(stage, parameter)) else {
+            continue;
+        };
         let pending = view.selection.pending.entry(parameter);
         let mut value = match pending {
             std::collections::hash_map::Entry::Occupied(entry) if live && (*entry.get() - confirmed).abs() > 1e-9 => {
@@ -292,21 +279,16 @@ fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
             }
             std::collections::hash_map::Entry::Vacant(_) => confirmed,
         };
-        let slider = egui::Slider::new(&mut value, range)
-            .text(slider_label(parameter))
-            .max_decimals(decimals)
-            .logarithmic(logarithmic);
-        let response = ui.add_enabled(live, slider).on_hover_text(help);
+        let slider = egui::Slider::new(&mut value, spec.min..=spec.max)
+            .text(hyper.label)
+            .max_decimals(spec.decimals)
+            .logarithmic(spec.logarithmic);
+        let response = ui.add_enabled(live, slider).on_hover_text(hyper.help);
         if response.dragged() || committed(&response) {
             view.selection.pending.insert(parameter, value);
         }
         if committed(&response) {
-            let command = match parameter {
-                Parameter::Temperature => Command::SetTemperature(value),
-                Parameter::Alpha => Command::SetAlpha(value),
-                Parameter::Beta => Command::SetBeta(value),
-            };
-            view.actions.push(Action::Command(command));
+            view.actions.push(Action::Command(Command::Set(parameter, value)));
         }
     }
     fork_controls(ui, view, stage, view.running);
@@ -321,8 +303,7 @@ fn committed(response: &egui::Response) -> bool {
 /// "Fork here": a new run from the followed run's current step, the same weights and optimizer
 /// state, with the values set here; both then train side by side.
 fn fork_controls(ui: &mut egui::Ui, view: &mut ViewContext, stage: &StageHistory, running: bool) {
-    let current: HashMap<Parameter, f64> =
-        Parameter::ALL.iter().filter_map(|&p| stage.parameter(p).map(|v| (p, v))).collect();
+    let current: HashMap<Parameter, f64> = stage.parameters.iter().map(|(&p, &v)| (p, v)).collect();
     let Some(draft) = view.selection.fork_draft.as_mut() else {
         let button = ui.add_enabled(running, egui::Button::new("Fork here…"));
         let hint = "Branch a new run off this one at its current step (same weights and optimizer state), \
@@ -333,15 +314,13 @@ fn fork_controls(ui: &mut egui::Ui, view: &mut ViewContext, stage: &StageHistory
         return;
     };
     ui.label("Fork at the current step with:");
-    let mut parameters: Vec<Parameter> = draft.keys().copied().collect();
-    parameters.sort_by_key(|p| Parameter::ALL.iter().position(|q| q == p));
     egui::Grid::new("fork_values").num_columns(2).show(ui, |ui| {
-        for parameter in parameters {
-            let (range, _, decimals, _) = slider_spec(parameter, stage.method);
-            let label = ui.label(format!("fork {}", slider_label(parameter)));
+        for parameter in live_order(stage) {
+            let Some((hyper, spec)) = live_spec(stage, parameter) else { continue };
+            let label = ui.label(format!("fork {}", hyper.label));
             if let Some(value) = draft.get_mut(&parameter) {
-                let speed = (*range.end() - *range.start()) / 500.0;
-                ui.add(egui::DragValue::new(value).range(range).speed(speed).max_decimals(decimals))
+                let speed = (spec.max - spec.min) / 500.0;
+                ui.add(egui::DragValue::new(value).range(spec.min..=spec.max).speed(speed).max_decimals(spec.decimals))
                     .labelled_by(label.id);
             }
             ui.end_row();
@@ -482,7 +461,7 @@ fn stage_list(ui: &mut egui::Ui, view: &mut ViewContext) {
             let running = history.current_stage() == Some(index) && stage.outcome.is_none() && !history.finished;
             let name = if running { format!("> {}", stage.name) } else { stage.name.clone() };
             ui.label(name);
-            ui.label(stage.method);
+            ui.label(stage.method_name());
             // Wrapped: long stage names leave the status little room in a narrow panel.
             ui.add(egui::Label::new(stage_status(history, index, stage)).wrap());
             ui.end_row();

@@ -40,8 +40,8 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
 /// running stage, else the stage's own.
 pub fn current_temperature(view: &ViewContext, stage: &crate::ui::history::StageHistory) -> Option<f64> {
     let steering = view.history.and_then(|h| h.steerable_stage()).is_some_and(|s| s.name == stage.name);
-    let pending = view.selection.pending.get(&Parameter::Temperature).copied();
-    if steering { pending.or(stage.temperature) } else { stage.temperature }
+    let pending = Parameter::named("temperature").and_then(|t| view.selection.pending.get(&t).copied());
+    if steering { pending.or(stage.value("temperature")) } else { stage.value("temperature") }
 }
 
 /// Thumbnails of the probe images (or row numbers for tabular data) to pick a sample.

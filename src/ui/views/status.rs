@@ -27,7 +27,7 @@ pub fn ui(ui: &mut egui::Ui, view: &ViewContext) {
         match (history.current_stage().and_then(|s| history.stages.get(s)), history.progress) {
             (Some(stage), Some(progress)) => {
                 let (total, epochs) = stage.start.as_ref().map_or((0, 0), |s| (s.total_steps, s.epochs));
-                ui.label(format!("Stage: {} ({})", stage.name, stage.method));
+                ui.label(format!("Stage: {} ({})", stage.name, stage.method_name()));
                 ui.separator();
                 if stage.keep_training && stage.outcome.is_none() {
                     ui.label(format!("Epoch {} ({epochs} planned, keeps training until Stop)", progress.epoch));
