@@ -153,8 +153,27 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 }
 
 fn list_presets() {
+    use kdlab::train::methods::Valid;
     for preset in kdlab::presets::BUNDLED {
         println!("{:<18} {}", preset.stem(), citation(&preset.description()));
+    }
+    println!("\nmethods (a stage's `method`; its hyperparameters with their defaults, * = steerable while it trains):");
+    for method in kdlab::train::Method::all() {
+        let spec = method.spec();
+        let paper = if spec.paper.is_empty() { String::new() } else { format!(" ({})", spec.paper) };
+        println!("{:<18} {}{paper}", spec.name, spec.summary);
+        let hypers: Vec<String> = spec
+            .hypers
+            .iter()
+            .map(|h| {
+                let default =
+                    if h.valid == Valid::Switch { (h.default == 1.0).to_string() } else { h.default.to_string() };
+                format!("{} = {default}{}", h.name, if h.live.is_some() { "*" } else { "" })
+            })
+            .collect();
+        if !hypers.is_empty() {
+            println!("{:<18} {}", "", hypers.join(", "));
+        }
     }
 }
 
@@ -430,8 +449,10 @@ fn describe_outcome(outcome: &kdlab::train::StageOutcome) -> String {
 
 fn print_table(summary: &Summary) {
     let percent = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}%", 100.0 * v));
+    // The stage column fits the longest name (at least 20 wide).
+    let width = summary.stages.iter().map(|s| s.name.chars().count()).max().unwrap_or(0).max(20);
     println!(
-        "{:<20} {:<12} {:<16} {:<16} {:>9} {:>6} {:>8} {:>10} {:>10} {:>10}",
+        "{:<width$} {:<12} {:<16} {:<16} {:>9} {:>6} {:>8} {:>10} {:>10} {:>10}",
         "stage", "model", "method", "teacher", "params", "steps", "time", "train acc", "test acc", "agreement"
     );
     for s in &summary.stages {
@@ -443,7 +464,7 @@ fn print_table(summary: &Summary) {
             ""
         };
         println!(
-            "{:<20} {:<12} {:<16} {:<16} {:>9} {:>6} {:>7.1}s {:>10} {:>10} {:>10}{status}",
+            "{:<width$} {:<12} {:<16} {:<16} {:>9} {:>6} {:>7.1}s {:>10} {:>10} {:>10}{status}",
             s.name,
             s.model,
             s.method,

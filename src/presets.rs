@@ -23,6 +23,7 @@ pub const BUNDLED: &[BundledPreset] = &[
     BundledPreset { file: "fitnets.toml", text: include_str!("../presets/fitnets.toml") },
     BundledPreset { file: "dml.toml", text: include_str!("../presets/dml.toml") },
     BundledPreset { file: "dkd.toml", text: include_str!("../presets/dkd.toml") },
+    BundledPreset { file: "modern_logits.toml", text: include_str!("../presets/modern_logits.toml") },
     BundledPreset { file: "playground.toml", text: include_str!("../presets/playground.toml") },
     BundledPreset { file: "cifar100.toml", text: include_str!("../presets/cifar100.toml") },
 ];

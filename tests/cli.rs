@@ -490,11 +490,12 @@ fn every_bundled_preset_runs_to_the_end() {
         ("fitnets", &["loss_hint", "loss_kd"]),
         ("dml", &["loss_dml", "peer2_test_accuracy"]),
         ("dkd", &["loss_tckd", "loss_nckd", "beta"]),
+        ("modern_logits", &["loss_dist_inter", "loss_dist_intra", "loss_nkd_target", "loss_ttm", "loss_wttm", "gamma"]),
     ];
     for (name, expected) in terms {
         let out = dir.join(name);
         // Students on 500 examples (`train_examples`) take 8 steps an epoch: give them 32.
-        let epochs = if ["ta", "at", "fitnets", "rkd", "dkd"].contains(name) { 4 } else { 1 };
+        let epochs = if ["ta", "at", "fitnets", "rkd", "dkd", "modern_logits"].contains(name) { 4 } else { 1 };
         let mut command = kdlab();
         command
             .args(["run", name, "--device", "cpu", "--epochs", &epochs.to_string(), "--no-cache", "--out"])

@@ -295,3 +295,48 @@ fn paused_time_is_left_out_of_wall_seconds() {
     assert!(took >= 1.5 && outcome.wall_seconds < took - 1.2, "{} s trained of {took} s", outcome.wall_seconds);
     engine.join();
 }
+
+/// Every registered method (but those that pair conv feature maps, which the bundled `at`
+/// preset runs) trains a small network on moons with its declared defaults: the run ends, no
+/// loss diverges (a loss reading a hyperparameter its method did not declare would), and every
+/// stage learns.
+#[test]
+fn every_registered_method_trains_with_its_defaults() {
+    let methods: Vec<kdlab::train::Method> =
+        kdlab::train::Method::all().filter(|m| !m.spec().uses_feature_maps).collect();
+    let mut text = String::from(
+        "name = \"all\"\n[data]\ndataset = \"moons\"\nsamples = 400\n[train]\nbatch_size = 32\nepochs = 12\n\
+         [models.net]\narch = \"mlp\"\nhidden = [16, 16]\n\
+         [[stages]]\nname = \"teacher\"\nmodel = \"net\"\nmethod = \"scratch\"\n",
+    );
+    for method in &methods {
+        let teacher = if method.needs_teacher() { "teacher = \"teacher\"\n" } else { "" };
+        let hint = if method.name() == "fitnets" { "hint_epochs = 4\n" } else { "" };
+        text += &format!("[[stages]]\nname = \"{method}\"\nmodel = \"net\"\nmethod = \"{method}\"\n{teacher}{hint}");
+    }
+    let engine = start_with(&text);
+    let ctkd = 1 + methods.iter().position(|m| m.name() == "ctkd").expect("ctkd is registered");
+    let mut outcomes = Vec::new();
+    let mut learned_temperatures = Vec::new();
+    loop {
+        match engine.events.recv_timeout(Duration::from_secs(120)).expect("the engine kept talking") {
+            Event::StageFinished(outcome) => outcomes.push(outcome),
+            Event::Metrics(points) => learned_temperatures
+                .extend(points.iter().filter(|p| p.stage == ctkd && p.metric == "temperature").map(|p| p.value)),
+            Event::Diverged { stage, step } => panic!("stage {stage} diverged at step {step}"),
+            Event::Finished { .. } => break,
+            Event::Error(message) => panic!("{message}"),
+            _ => {}
+        }
+    }
+    assert_eq!(outcomes.len(), methods.len() + 1);
+    for outcome in &outcomes {
+        let accuracy = outcome.test_accuracy.unwrap_or(0.0);
+        assert!(accuracy > 0.75, "{} ({}): test accuracy {accuracy}", outcome.name, outcome.method);
+    }
+    // CTKD's temperature is learned (1 + 20·sigmoid(θ), θ from 1) and reported as it moves.
+    let (first, last) = (learned_temperatures[0], learned_temperatures[learned_temperatures.len() - 1]);
+    assert!((first - (1.0 + 20.0 / (1.0 + (-1.0f64).exp()))).abs() < 0.5, "starts near 15.6: {first}");
+    assert!((first - last).abs() > 1e-3, "the temperature moved: {learned_temperatures:?}");
+    assert!(learned_temperatures.iter().all(|t| (1.0..=21.0).contains(t)), "{learned_temperatures:?}");
+}

@@ -1,7 +1,8 @@
 //! Every distillation loss against PyTorch reference values.
 //!
-//! Reads `tests/fixtures/losses.json`, or the file named by `KDLAB_LOSS_FIXTURES`, and checks
-//! each case in f32 with a relative tolerance of 1e-4. A case whose name this test does not know
+//! Reads `tests/fixtures/losses.json` and `tests/fixtures/losses_modern.json`, or only the file
+//! named by `KDLAB_LOSS_FIXTURES` (in either format), and checks each case in f32 with a
+//! relative tolerance of 1e-4. A case whose name this test does not know
 //! fails the test, so a new loss in the fixtures cannot pass unnoticed.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -11,10 +12,13 @@ use serde_json::Value;
 const RELATIVE_TOLERANCE: f64 = 1e-4;
 const ABSOLUTE_TOLERANCE: f64 = 1e-6;
 
-fn fixture_path() -> std::path::PathBuf {
+fn fixture_paths() -> Vec<std::path::PathBuf> {
     match std::env::var_os("KDLAB_LOSS_FIXTURES") {
-        Some(path) => path.into(),
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/losses.json"),
+        Some(path) => vec![path.into()],
+        None => ["losses.json", "losses_modern.json"]
+            .iter()
+            .map(|file| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(file))
+            .collect(),
     }
 }
 
@@ -106,6 +110,33 @@ impl Case<'_> {
             }
             "fitnet" => distill::fitnet(self.float("student_features"), self.float("teacher_features")),
             "cross_entropy" => distill::cross_entropy(self.float("student_logits"), self.labels()),
+            "dist" => distill::dist(
+                self.float("student_logits"),
+                self.float("teacher_logits"),
+                self.param("temperature"),
+                self.param("beta"),
+                self.param("gamma"),
+            ),
+            "kd_standardized" => distill::kd_standardized(
+                self.float("student_logits"),
+                self.float("teacher_logits"),
+                self.labels(),
+                self.param("temperature"),
+                self.param("alpha"),
+            ),
+            "nkd" => distill::nkd(
+                self.float("student_logits"),
+                self.float("teacher_logits"),
+                self.labels(),
+                self.param("temperature"),
+                self.param("gamma"),
+            ),
+            "ttm" => {
+                distill::ttm(self.float("student_logits"), self.float("teacher_logits"), self.param("temperature"))
+            }
+            "wttm" => {
+                distill::wttm(self.float("student_logits"), self.float("teacher_logits"), self.param("temperature"))
+            }
             _ => return None,
         };
         Some(loss)
@@ -114,8 +145,13 @@ impl Case<'_> {
 
 #[test]
 fn every_fixture_case_matches_pytorch() {
-    let path = fixture_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for path in fixture_paths() {
+        check_fixture(&path);
+    }
+}
+
+fn check_fixture(path: &std::path::Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let fixture: Value = serde_json::from_str(&text).expect("fixture is JSON");
     let cases = fixture["cases"].as_array().expect("fixture has a cases array");
     assert!(!cases.is_empty(), "{} holds no cases", path.display());

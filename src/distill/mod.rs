@@ -3,11 +3,18 @@
 //! Every function here takes logits, labels or features and returns a scalar tensor (shape `[1]`),
 //! differentiable with respect to whichever inputs live on an autodiff device. Nothing here
 //! knows about models, optimisers or training loops, so each loss can be checked on its own
-//! against the PyTorch reference values in `tests/fixtures/losses.json`.
+//! against the PyTorch reference values in `tests/fixtures/losses.json` (and, for the methods
+//! from 2022 on in [`modern`], `tests/fixtures/losses_modern.json`).
 //!
 //! Conventions follow the reference code the fixtures were computed from: torchdistill's
 //! `KDLoss`, RepDistiller's `DistillKL`, `RKDLoss` and `Attention`, mdistiller's `DKD`, and the
 //! virtual teacher of Teacher-free KD.
+
+mod modern;
+
+pub use modern::{
+    DistTerms, NkdTerms, dist, dist_terms, kd_standardized, nkd, nkd_terms, soft_target_kl_at, standardize, ttm, wttm,
+};
 
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Int, Tensor};

@@ -221,10 +221,10 @@ pub struct StageSection {
     pub nesterov: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
+    /// A stage sets its own milestones; the decay factor `gamma` is `[train]`'s (a stage's
+    /// `gamma` is its method's, as DIST's and NKD's γ).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub milestones: Option<Vec<usize>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gamma: Option<f64>,
     /// Classes whose training examples the stage never sees (their test examples stay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_classes: Option<Vec<usize>>,
@@ -266,7 +266,6 @@ impl StageSection {
             nesterov: self.nesterov.unwrap_or(defaults.nesterov),
             schedule: self.schedule.unwrap_or(defaults.schedule),
             milestones: self.milestones.clone().unwrap_or_else(|| defaults.milestones.clone()),
-            gamma: self.gamma.unwrap_or(defaults.gamma),
             ..defaults.clone()
         }
     }

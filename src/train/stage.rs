@@ -638,6 +638,9 @@ impl Reporter<'_> {
         values.push(("learning_rate", ctx.learning_rate(step.saturating_sub(1))));
         // The live values in force, so the curves show what each step used.
         values.extend(method.live().map(|hyper| (hyper.name, hypers.get(hyper.name))));
+        if let Some(temperature) = state.trainee.learned_temperature(hypers) {
+            values.push(("temperature", temperature));
+        }
         let probe = if evaluate {
             let (evaluation, probe) = self.evaluate(&state.trainee.valid(), step);
             values.extend(evaluation);

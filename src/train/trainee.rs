@@ -1,11 +1,12 @@
 //! What a stage optimises: the student network, plus what some methods train beside it —
-//! FitNets' regressor from a student layer onto the teacher's, and DML's peers.
+//! FitNets' regressor from a student layer onto the teacher's, DML's peers and CTKD's learned
+//! temperature.
 
-use super::methods::Companions;
+use super::methods::{Companions, Hypers};
 use super::plan::StagePlan;
 use crate::data::InputShape;
 use crate::model::{Forward, ModelSpec, Network};
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
@@ -66,12 +67,16 @@ pub struct Trainee {
     pub regressor: Option<Regressor>,
     /// DML's other peers (the stage's model is the first).
     pub peers: Vec<Network>,
+    /// CTKD's temperature parameter θ (the temperature is a function of it).
+    pub temperature: Option<Param<Tensor<1>>>,
 }
 
 /// The forward passes of a trainee on one batch.
 pub struct TraineeForward {
     pub student: Forward,
     pub peers: Vec<Forward>,
+    /// CTKD's temperature parameter θ, tracked for its gradient.
+    pub temperature: Option<Tensor<1>>,
 }
 
 impl Trainee {
@@ -96,13 +101,23 @@ impl Trainee {
                 stage.model.init(shape, classes, device)
             })
             .collect();
-        Trainee { network, regressor, peers }
+        // Li et al. start θ at 1.
+        let temperature =
+            (companions == Companions::Temperature).then(|| Param::from_tensor(Tensor::ones([1], device)));
+        Trainee { network, regressor, peers, temperature }
+    }
+
+    /// CTKD's temperature now, `t_start + t_range·sigmoid(θ)` (one read from the device).
+    pub fn learned_temperature(&self, hypers: &Hypers) -> Option<f64> {
+        let theta = f64::from(self.temperature.as_ref()?.val().into_scalar::<f32>());
+        Some(hypers.get("t_start") + hypers.get("t_range") / (1.0 + (-theta).exp()))
     }
 
     pub fn forward(&self, input: Tensor<2>) -> TraineeForward {
         TraineeForward {
             student: self.network.forward(input.clone()),
             peers: self.peers.iter().map(|p| p.forward(input.clone())).collect(),
+            temperature: self.temperature.as_ref().map(|theta| theta.val()),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! (NCKD), weighted α and β, with a warm-up.
 
 use super::{
-    ALPHA, BETA, Companions, HyperSpec, Hypers, MethodSpec, StepInputs, StepLoss, TEMPERATURE, TeacherUse, Valid,
-    any_stage, any_teacher,
+    ALPHA, BETA, Companions, HyperSpec, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse,
+    Valid, any_stage, any_teacher,
 };
 use crate::distill;
 
@@ -36,6 +36,7 @@ pub static METHOD: MethodSpec = MethodSpec {
             ..BETA
         },
         WARMUP_EPOCHS,
+        STANDARDIZE,
     ],
     check_stage: any_stage,
     check_teacher: any_teacher,
@@ -43,9 +44,9 @@ pub static METHOD: MethodSpec = MethodSpec {
 };
 
 fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
-    let Some(teacher) = inputs.teacher_logits.clone() else { return inputs.cross_entropy() };
+    let Some((student, teacher)) = inputs.distilled_logits(hypers) else { return inputs.cross_entropy() };
     let ce = distill::cross_entropy(inputs.logits(), inputs.labels());
-    let terms = distill::dkd_terms(inputs.logits(), teacher, inputs.labels(), hypers.get("temperature"));
+    let terms = distill::dkd_terms(student, teacher, inputs.labels(), hypers.get("temperature"));
     let warmup_epochs = hypers.get("warmup_epochs");
     let warmup = if warmup_epochs > 0.0 { (inputs.progress / warmup_epochs).min(1.0) } else { 1.0 };
     let total = ce.clone() + terms.combine(hypers.get("alpha"), hypers.get("beta")).mul_scalar(warmup);

@@ -200,3 +200,15 @@ pub const BETA: HyperSpec = HyperSpec {
     live: Some(Slider { min: 0.0, max: 5000.0, logarithmic: true, decimals: 2 }),
     help: "Weight β",
 };
+
+/// Logit standardization (Sun et al., 2024): the distillation term sees each row of logits
+/// z-scored, so the student matches the teacher's shape rather than its scale.
+pub const STANDARDIZE: HyperSpec = HyperSpec {
+    name: "standardize",
+    symbol: "z",
+    label: "standardize",
+    default: 0.0,
+    valid: Valid::Switch,
+    live: None,
+    help: "Distil z-scored logits: (x − mean) / std over the classes, for teacher and student (Sun et al. 2024)",
+};

@@ -2,7 +2,8 @@
 //! labels.
 
 use super::{
-    ALPHA, Companions, Hypers, MethodSpec, StepInputs, StepLoss, TEMPERATURE, TeacherUse, any_stage, any_teacher,
+    ALPHA, Companions, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse, any_stage,
+    any_teacher,
 };
 
 pub static METHOD: MethodSpec = MethodSpec {
@@ -12,7 +13,7 @@ pub static METHOD: MethodSpec = MethodSpec {
     teacher: TeacherUse::Logits,
     uses_feature_maps: false,
     companions: Companions::None,
-    hypers: &[TEMPERATURE, ALPHA],
+    hypers: &[TEMPERATURE, ALPHA, STANDARDIZE],
     check_stage: any_stage,
     check_teacher: any_teacher,
     loss,

@@ -6,18 +6,23 @@
 //! read these declarations: adding a method is one new file and one line below.
 
 mod at;
+mod ctkd;
+mod dist;
 mod dkd;
 mod dml;
 mod fitnets;
 mod hyper;
 mod kd;
 mod label_smoothing;
+mod nkd;
 mod rkd;
 mod scratch;
 mod tfkd_reg;
 mod tfkd_self;
+mod ttm;
+mod wttm;
 
-pub use hyper::{ALPHA, BETA, HyperSpec, Hypers, Parameter, Slider, TEMPERATURE, Valid};
+pub use hyper::{ALPHA, BETA, HyperSpec, Hypers, Parameter, STANDARDIZE, Slider, TEMPERATURE, Valid};
 
 use super::preset::TrainSettings;
 use super::trainee::{Regressor, TraineeForward};
@@ -40,6 +45,11 @@ pub static METHODS: &[&MethodSpec] = &[
     &fitnets::METHOD,
     &dml::METHOD,
     &dkd::METHOD,
+    &dist::METHOD,
+    &nkd::METHOD,
+    &ttm::METHOD,
+    &wttm::METHOD,
+    &ctkd::METHOD,
 ];
 
 /// What a method needs from the stage it learns from.
@@ -62,6 +72,8 @@ pub enum Companions {
     /// Peer networks of the student's architecture, as many as the `peers` hyperparameter says
     /// (the student included).
     Peers,
+    /// A learnable temperature (CTKD), reported as the `temperature` metric.
+    Temperature,
 }
 
 /// Everything about one method.
@@ -180,7 +192,8 @@ impl fmt::Debug for Method {
 
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.name)
+        // `pad`, so width and alignment apply in tables.
+        f.pad(self.0.name)
     }
 }
 
@@ -242,15 +255,25 @@ impl StepInputs<'_> {
         StepLoss::single("loss_ce", distill::cross_entropy(self.logits(), self.labels()))
     }
 
-    /// `(1 − α)·CE + α·KD` with its terms (cross-entropy alone without a teacher).
-    pub fn kd(&self, hypers: &Hypers) -> StepLoss {
-        match &self.teacher_logits {
-            Some(teacher) => {
-                let terms = distill::kd_terms(self.logits(), teacher.clone(), self.labels(), hypers.get("temperature"));
-                kd_style(terms, hypers.get("alpha"))
-            }
-            None => self.cross_entropy(),
+    /// The student's and the teacher's logits as the distillation term sees them: standardized
+    /// when the method's `standardize` switch is on. `None` without a teacher.
+    pub fn distilled_logits(&self, hypers: &Hypers) -> Option<(Tensor<2>, Tensor<2>)> {
+        let teacher = self.teacher_logits.clone()?;
+        match hypers.on(STANDARDIZE.name) {
+            true => Some((distill::standardize(self.logits()), distill::standardize(teacher))),
+            false => Some((self.logits(), teacher)),
         }
+    }
+
+    /// `(1 − α)·CE + α·KD` with its terms (cross-entropy alone without a teacher); the
+    /// cross-entropy is on the raw logits even when the KD term's are standardized.
+    pub fn kd(&self, hypers: &Hypers) -> StepLoss {
+        let Some((student, teacher)) = self.distilled_logits(hypers) else { return self.cross_entropy() };
+        let terms = distill::KdTerms {
+            hard: distill::cross_entropy(self.logits(), self.labels()),
+            soft: distill::soft_target_kl(student, teacher, hypers.get("temperature")),
+        };
+        kd_style(terms, hypers.get("alpha"))
     }
 }
 

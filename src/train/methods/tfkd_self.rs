@@ -1,7 +1,8 @@
 //! Teacher-free KD, self-training: KD from a trained copy of the student's own architecture.
 
 use super::{
-    ALPHA, Companions, Hypers, MethodSpec, StepInputs, StepLoss, TEMPERATURE, TeacherPair, TeacherUse, any_stage,
+    ALPHA, Companions, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherPair, TeacherUse,
+    any_stage,
 };
 
 pub static METHOD: MethodSpec = MethodSpec {
@@ -11,7 +12,7 @@ pub static METHOD: MethodSpec = MethodSpec {
     teacher: TeacherUse::Logits,
     uses_feature_maps: false,
     companions: Companions::None,
-    hypers: &[TEMPERATURE, ALPHA],
+    hypers: &[TEMPERATURE, ALPHA, STANDARDIZE],
     check_stage: any_stage,
     check_teacher,
     loss,

@@ -60,19 +60,30 @@ pub const LEARNING_RATE: CurveSpec = CurveSpec {
     smoothed: false,
 };
 
-/// The plots the view shows: loss and accuracy, and the learning rate when it changed in a
-/// plotted run (its first and last values differ).
+/// The temperature, drawn only where it moved: the user steered it, or CTKD learns it.
+pub const TEMPERATURE: CurveSpec = CurveSpec {
+    id: "temperature_plot",
+    y_label: "temperature",
+    shows: |m| m == "temperature",
+    headline: "temperature",
+    log_allowed: false,
+    smoothed: false,
+};
+
+/// The plots the view shows: loss and accuracy, and the learning rate and the temperature when
+/// they changed in a plotted run (some stage's values are not all the same).
 fn shown_specs(view: &ViewContext) -> Vec<&'static CurveSpec> {
-    let varies =
+    let varies = |spec: &CurveSpec| {
         plotted_runs(view).iter().flat_map(|(_, histories)| histories.iter()).any(|history| {
-            history.stages.iter().filter_map(|stage| stage.series.get(LEARNING_RATE.headline)).any(
-                |points| matches!((points.first(), points.last()), (Some(first), Some(last)) if first[1] != last[1]),
-            )
-        });
+            history
+                .stages
+                .iter()
+                .filter_map(|stage| stage.series.get(spec.headline))
+                .any(|points| points.iter().any(|p| points.first().is_some_and(|first| first[1] != p[1])))
+        })
+    };
     let mut specs = vec![&LOSS, &ACCURACY];
-    if varies {
-        specs.push(&LEARNING_RATE);
-    }
+    specs.extend([&LEARNING_RATE, &TEMPERATURE].into_iter().filter(|spec| varies(spec)));
     specs
 }
 
