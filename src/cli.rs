@@ -9,6 +9,7 @@ use kdlab::data::DataError;
 use kdlab::device::{self, ComputeDevice, DeviceChoice, NoGpu};
 use kdlab::record::{RunRecorder, Summary};
 use kdlab::report::SeedRun;
+use kdlab::train::metric;
 use kdlab::train::{
     Engine, Event, MetricPoint, Plan, PrepareError, Prepared, PresetError, PresetSource, TeacherCache, prepare,
 };
@@ -395,7 +396,9 @@ fn drive(
             }
             Event::Metrics(points) => {
                 metrics.extend(points.iter().cloned());
-                if let (Some(bar), Some(latest)) = (&bar, points.iter().rev().find(|p| p.metric == "test_accuracy")) {
+                if let (Some(bar), Some(latest)) =
+                    (&bar, points.iter().rev().find(|p| p.metric == metric::TEST_ACCURACY))
+                {
                     bar.set_position(latest.step);
                     bar.set_message(format!("test acc {:.3}", latest.value));
                 }
@@ -408,7 +411,7 @@ fn drive(
             }
             Event::Diverged { stage, step } => eprintln!("{}: diverged at step {step}", plan.stages[*stage].name),
             Event::Notice(text) => eprintln!("{text}"),
-            Event::Error(text) => error = Some(text.clone()),
+            Event::Error(failure) => error = Some(failure.to_string()),
             Event::Finished { .. } => break,
             _ => {}
         }

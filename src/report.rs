@@ -79,7 +79,14 @@ pub fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
             Some(PlotSeries { name: stage.name.clone(), color: palette(index), points, band: Some(band), dash: 0 })
         })
         .collect();
-    PlotSpec { title: title.to_string(), x_label: "step".into(), y_label: metric.into(), series, log_y: false }
+    PlotSpec {
+        title: title.to_string(),
+        x_label: "step".into(),
+        y_label: metric.into(),
+        series,
+        log_y: false,
+        log_x: false,
+    }
 }
 
 /// The plots a report draws: `(file stem, metric, title)`.

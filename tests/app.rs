@@ -908,3 +908,108 @@ fn the_stage_list_shows_the_accuracy_on_a_class_never_seen() {
     assert_eq!(unseen.class, "1");
     harness.get_by_label_contains(&format!("unseen class 1 {:.2}%", 100.0 * unseen.test_accuracy));
 }
+
+/// Every registered view draws a replayed run on its own: a run folder `kdlab run` wrote (an
+/// attention-transfer run on the digits, so the representation views have probes), read back
+/// and replayed into a history; each view shows it (not "No run yet", nor a missing probe) and
+/// none panics.
+#[test]
+fn every_view_draws_a_replayed_run() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/replayed_run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let preset = write_preset("digits_replay.toml", &DIGITS_AT.replace("epochs = 200", "epochs = 2"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kdlab"))
+        .arg("run")
+        .arg(&preset)
+        .args(["--device", "cpu", "--no-cache", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut history = RunHistory::default();
+    for event in kdlab::record::past::read_run(&dir).expect("the run folder reads back") {
+        history.apply(event);
+    }
+    let views = kdlab::ui::views::registry();
+    assert!(views.len() >= 8, "every view is registered");
+    for mut view in views {
+        let info = view.info();
+        let mut settings = kdlab::ui::settings::Settings::default();
+        let mut selection = kdlab::ui::views::Selection::default();
+        let mut actions = Vec::new();
+        let mut harness = Harness::builder().with_size(egui::vec2(1024.0, 700.0)).build_ui(|ui| {
+            let run = kdlab::ui::views::OverlayRun {
+                index: 0,
+                label: "replayed",
+                history: Some(&history),
+                visible: true,
+                group: None,
+                color: 0,
+                parent: None,
+                queued: None,
+                sweep: None,
+            };
+            let mut context = kdlab::ui::views::ViewContext {
+                history: Some(&history),
+                runs: vec![run],
+                current_run: 0,
+                running: false,
+                settings: &mut settings,
+                selection: &mut selection,
+                actions: &mut actions,
+            };
+            view.ui(ui, &mut context);
+        });
+        harness.run_steps(3);
+        for missing in ["No run yet", "Loading data", "No probe yet"] {
+            assert!(
+                harness.query_by_label_contains(missing).is_none(),
+                "{}: shows the run, not {missing:?}",
+                info.title
+            );
+        }
+    }
+}
+
+/// A sweep over T, each value over seeds: the Sweep view puts T on a log x axis (1 to 16 spans
+/// a decade), the student's final test accuracy on y as mean ± std of each value's three seeds,
+/// switches to agreement with the teacher, and exports the plot with its points.
+#[test]
+fn the_sweep_view_answers_which_temperature() {
+    let mut harness = harness();
+    let preset = MOONS.replace("epochs = 2000", "epochs = 3");
+    open(&mut harness, &write_preset("moons_sweep_view.toml", &preset));
+    set_field(&mut harness, "Sweep key", "stages.student.temperature");
+    set_field(&mut harness, "Values", "1, 4, 16");
+    harness.get_by_label("over Seeds").click();
+    harness.run_steps(2);
+    harness.get_by_label("Queue sweep").click();
+    harness.run_steps(2);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !all_runs_finished(&harness, 9) {
+        assert!(Instant::now() < deadline, "the sweep did not finish");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    show_tab(&mut harness, "Sweep");
+    harness.get_by_label("9 finished runs at 3 values · log x");
+    assert!(harness.state().plot_frame("sweep_plot").is_some(), "the plot is drawn");
+    let seeds: Vec<Option<u64>> =
+        harness.state().runs().runs.iter().map(|r| r.history().and_then(|h| h.info.as_ref()).map(|i| i.seed)).collect();
+    assert_eq!(seeds, [0, 1, 2, 0, 1, 2, 0, 1, 2].map(Some), "each value over seeds 0, 1 and 2");
+
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/sweep_exports");
+    let _ = std::fs::remove_dir_all(&dir);
+    set_export_folder(&mut harness, &dir);
+    show_tab(&mut harness, "Sweep");
+    harness.get_by_label("Export plot").click();
+    harness.run_steps(3);
+    let svg = std::fs::read_to_string(dir.join("sweep_temperature_test_accuracy.svg")).expect("the SVG");
+    let x_ticks = [">1<", ">2<", ">5<", ">10<"];
+    assert!(svg.contains("stages.student.temperature"), "the x axis is labelled");
+    assert!(x_ticks.iter().all(|t| svg.contains(t)), "log ticks at 1, 2, 5, 10: {svg}");
+    assert!(svg.contains("<polygon"), "the ± std band");
+    assert!(dir.join("sweep_temperature_test_accuracy.png").exists());
+    let csv = std::fs::read_to_string(dir.join("sweep_temperature_test_accuracy.csv")).expect("the points");
+    assert_eq!(csv.lines().count(), 1 + 9, "a row per run: {csv}");
+}

@@ -143,6 +143,7 @@ mod tests {
             y_label: "loss".into(),
             series: Vec::new(),
             log_y: false,
+            log_x: false,
         };
         let first = export_plot(&dir, "loss", &spec, &[]).unwrap();
         let second = export_plot(&dir, "loss", &spec, &[]).unwrap();

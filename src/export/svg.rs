@@ -26,6 +26,8 @@ pub struct PlotSpec {
     pub series: Vec<PlotSeries>,
     /// Whether the y axis is logarithmic (values ≤ 0 are left out).
     pub log_y: bool,
+    /// Whether the x axis is logarithmic (points at x ≤ 0 are left out).
+    pub log_x: bool,
 }
 
 const MARGIN_LEFT: f64 = 70.0;
@@ -165,6 +167,7 @@ struct Frame {
     x: [f64; 2],
     y: [f64; 2],
     log_y: bool,
+    log_x: bool,
     plot_width: f64,
     plot_height: f64,
 }
@@ -174,9 +177,12 @@ impl Frame {
         let mut x = [f64::INFINITY, f64::NEG_INFINITY];
         let mut y = [f64::INFINITY, f64::NEG_INFINITY];
         let shown = |v: f64| if spec.log_y { (v > 0.0).then(|| v.log10()) } else { Some(v) };
+        let shown_x = |v: f64| if spec.log_x { (v > 0.0).then(|| v.log10()) } else { Some(v) };
         for series in &spec.series {
             for p in &series.points {
-                x = [x[0].min(p[0]), x[1].max(p[0])];
+                if let Some(v) = shown_x(p[0]) {
+                    x = [x[0].min(v), x[1].max(v)];
+                }
                 if let Some(v) = shown(p[1]) {
                     y = [y[0].min(v), y[1].max(v)];
                 }
@@ -202,12 +208,20 @@ impl Frame {
             x: widen(x),
             y: [y[0] - pad, y[1] + pad],
             log_y: spec.log_y,
+            log_x: spec.log_x,
             plot_width: (width - MARGIN_LEFT - MARGIN_RIGHT).max(50.0),
             plot_height: (height - MARGIN_TOP - MARGIN_BOTTOM).max(50.0),
         }
     }
 
+    /// The pixel column of a value (on a log axis, of its logarithm: a value ≤ 0 lies left).
     fn px(&self, x: f64) -> f64 {
+        let x = if self.log_x { if x > 0.0 { x.log10() } else { self.x[0] - 1.0 } } else { x };
+        self.px_axis(x)
+    }
+
+    /// The pixel column of a position on the axis (a logarithm on a log axis).
+    fn px_axis(&self, x: f64) -> f64 {
         MARGIN_LEFT + (x - self.x[0]) / (self.x[1] - self.x[0]) * self.plot_width
     }
 
@@ -225,17 +239,15 @@ impl Frame {
     fn axes(&self, svg: &mut String, spec: &PlotSpec) {
         let (left, top) = (MARGIN_LEFT, MARGIN_TOP);
         let (right, bottom) = (left + self.plot_width, top + self.plot_height);
-        for tick in ticks(self.x[0], self.x[1]) {
-            let x = self.px(tick);
+        let x_ticks = if self.log_x { log_ticks(self.x[0], self.x[1]) } else { ticks(self.x[0], self.x[1]) };
+        for tick in x_ticks {
+            let x = self.px_axis(tick);
+            let label = if self.log_x { format_tick(10f64.powf(tick)) } else { format_tick(tick) };
             let _ = writeln!(svg, r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{bottom}" stroke="#e5e5e5"/>"##);
-            let _ = writeln!(
-                svg,
-                r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-                bottom + 16.0,
-                format_tick(tick)
-            );
+            let _ = writeln!(svg, r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#, bottom + 16.0);
         }
-        for tick in ticks(self.y[0], self.y[1]) {
+        let y_ticks = if self.log_y { log_ticks(self.y[0], self.y[1]) } else { ticks(self.y[0], self.y[1]) };
+        for tick in y_ticks {
             let y = self.py_axis(tick);
             let label = if self.log_y { format_tick(10f64.powf(tick)) } else { format_tick(tick) };
             let _ = writeln!(svg, r##"<line x1="{left}" y1="{y:.1}" x2="{right}" y2="{y:.1}" stroke="#e5e5e5"/>"##);
@@ -316,6 +328,24 @@ pub fn ticks(low: f64, high: f64) -> Vec<f64> {
     (first..=last).map(|k| k as f64 * step).collect()
 }
 
+/// Ticks of a logarithmic axis spanning `low..high` (logarithms): at 1, 2 and 5 times powers of
+/// ten (only the powers when those crowd), as logarithms; evenly spaced when fewer than two fit.
+pub fn log_ticks(low: f64, high: f64) -> Vec<f64> {
+    if !(low.is_finite() && high.is_finite() && high > low) {
+        return ticks(low, high);
+    }
+    let at = |multiples: &[f64]| -> Vec<f64> {
+        let decades = (low.floor() as i64 - 1)..=(high.ceil() as i64 + 1);
+        decades
+            .flat_map(|k| multiples.iter().map(move |m| (m * 10f64.powi(k as i32)).log10()))
+            .filter(|v| (low - 1e-9..=high + 1e-9).contains(v))
+            .collect()
+    };
+    let dense = at(&[1.0, 2.0, 5.0]);
+    let chosen = if dense.len() > 8 { at(&[1.0]) } else { dense };
+    if chosen.len() < 2 { ticks(low, high) } else { chosen }
+}
+
 /// A tick label: whole numbers plainly, others with up to 4 decimals (small ones in
 /// scientific notation).
 pub fn format_tick(value: f64) -> String {
@@ -367,6 +397,7 @@ mod tests {
                 },
             ],
             log_y: false,
+            log_x: false,
         };
         let svg = spec.to_svg(640.0, 360.0);
         assert_eq!(svg.matches("<path ").count(), 2);
@@ -387,8 +418,14 @@ mod tests {
                 dash: 0,
             })
             .collect();
-        let spec =
-            PlotSpec { title: "t".into(), x_label: "step".into(), y_label: "accuracy".into(), series, log_y: false };
+        let spec = PlotSpec {
+            title: "t".into(),
+            x_label: "step".into(),
+            y_label: "accuracy".into(),
+            series,
+            log_y: false,
+            log_x: false,
+        };
         let svg = spec.to_svg(900.0, 420.0);
         let height: f64 = svg.split("height=\"").nth(1).and_then(|h| h.split('"').next()).unwrap().parse().unwrap();
         assert!(height > 420.0, "the legend rows add height: {height}");
@@ -414,10 +451,20 @@ mod tests {
                 dash: 0,
             }],
             log_y: true,
+            log_x: false,
         };
         let svg = spec.to_svg(640.0, 360.0);
         for label in [">0.01<", ">1<", ">100<"] {
             assert!(svg.contains(label), "{label} on the log axis");
         }
+    }
+
+    #[test]
+    fn log_ticks_sit_at_one_two_five_times_powers_of_ten() {
+        let labels = |low: f64, high: f64| -> Vec<String> {
+            log_ticks(low.log10(), high.log10()).into_iter().map(|t| format_tick(10f64.powf(t))).collect()
+        };
+        assert_eq!(labels(1.0, 16.0), ["1", "2", "5", "10"]);
+        assert_eq!(labels(0.001, 1000.0), ["0.001", "0.01", "0.1", "1", "10", "100", "1000"]);
     }
 }

@@ -6,8 +6,8 @@ use super::cache::{CachedStage, TeacherCache, key_of};
 use super::controls::Controls;
 use super::evaluate::{ensemble_accuracy, predict, to_host};
 use super::events::{
-    Command, DataInfo, Disconnected, EnsembleOutcome, Event, EventSink, ForkOrigin, MetricPoint, RunInfo, StageInfo,
-    StageOutcome, StageStart,
+    Command, DataInfo, Disconnected, EngineError, EnsembleOutcome, Event, EventSink, ForkOrigin, MetricPoint, RunInfo,
+    StageInfo, StageOutcome, StageStart,
 };
 use super::launch::prepare;
 use super::methods::{Hypers, Method, Parameter};
@@ -60,16 +60,17 @@ impl Engine {
         cache: Option<TeacherCache>,
     ) -> Engine {
         Engine::on_thread(move |mut ends| {
-            let ready = prepare(&source, &overrides)
-                .map_err(|e| e.to_string())
-                .and_then(|prepared| device::select(choice).map(|d| (prepared, d)).map_err(|e| e.to_string()));
+            let ready =
+                prepare(&source, &overrides).map_err(|e| EngineError::Setup(e.to_string())).and_then(|prepared| {
+                    device::select(choice).map(|d| (prepared, d)).map_err(|e| EngineError::Device(e.to_string()))
+                });
             match ready {
                 Ok((prepared, device)) => {
                     let setup = Setup::new(prepared.plan, Arc::new(prepared.dataset), device, cache);
                     run(setup, ends, None)
                 }
-                Err(message) => {
-                    let _ = ends.sink.send(Event::Error(message));
+                Err(error) => {
+                    let _ = ends.sink.send(Event::Error(error));
                     let _ = ends.sink.send(Event::Finished { cancelled: false });
                 }
             }
@@ -149,7 +150,7 @@ fn run(setup: Setup, ends: Ends, inherited: Option<Inherited>) {
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown failure".into());
-            let _ = sink.send(Event::Error(format!("training failed on {label}: {message}")));
+            let _ = sink.send(Event::Error(EngineError::Failed { device: label, message }));
             false
         }
     };

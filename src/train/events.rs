@@ -35,6 +35,22 @@ pub enum Command {
     Cancel,
 }
 
+/// The names of the metrics every stage reports (method terms add `loss_*` names of their own,
+/// live hyperparameters their own names).
+pub mod metric {
+    /// The total loss minimised, the mean over a report interval.
+    pub const LOSS: &str = "loss";
+    pub const TRAIN_ACCURACY: &str = "train_accuracy";
+    pub const TEST_ACCURACY: &str = "test_accuracy";
+    /// Top-1 agreement of the student with its teacher on the test split.
+    pub const AGREEMENT: &str = "agreement";
+    /// KL(teacher ‖ student) on the test split.
+    pub const KL_TEACHER_STUDENT: &str = "kl_teacher_student";
+    pub const LEARNING_RATE: &str = "learning_rate";
+    /// The temperature in force: a live one, or CTKD's learned one.
+    pub const TEMPERATURE: &str = "temperature";
+}
+
 /// One measured value: a row of `metrics.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MetricPoint {
@@ -231,11 +247,26 @@ pub enum Event {
     /// A line for the user: cache reuse, skipped stages.
     Notice(String),
     /// The run could not go on.
-    Error(String),
+    Error(EngineError),
     /// The run is over; nothing follows.
     Finished {
         cancelled: bool,
     },
+}
+
+/// Why a run could not go on, as it crosses from the engine thread to its listener (kept as
+/// text inside: the causes, I/O errors among them, cannot be cloned into every listener).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    /// The preset or its data cannot be used (the message names the file and field).
+    #[error("{0}")]
+    Setup(String),
+    /// The device asked for is not there.
+    #[error("{0}")]
+    Device(String),
+    /// Training itself failed (a panic inside burn or the engine).
+    #[error("training failed on {device}: {message}")]
+    Failed { device: String, message: String },
 }
 
 /// The sending half, applying the delivery rules above.

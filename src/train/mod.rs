@@ -20,8 +20,8 @@ pub mod trainee;
 pub use cache::TeacherCache;
 pub use engine::Engine;
 pub use events::{
-    ClassAccuracy, Command, DataInfo, EnsembleOutcome, Event, ForkOrigin, MetricPoint, Probe, RunInfo, StageInfo,
-    StageOutcome, StageStart,
+    ClassAccuracy, Command, DataInfo, EngineError, EnsembleOutcome, Event, ForkOrigin, MetricPoint, Probe, RunInfo,
+    StageInfo, StageOutcome, StageStart, metric,
 };
 pub use launch::{PrepareError, Prepared, prepare};
 pub use methods::{Method, Parameter};

@@ -6,7 +6,9 @@ use super::evaluate::{
     accuracy, agreement, argmax_rows, embed, kl_divergence, predict, prediction_matrix, probe_examples, select_rows,
     to_host,
 };
-use super::events::{ClassAccuracy, Disconnected, Event, EventSink, MetricPoint, Probe, StageOutcome, StageStart};
+use super::events::{
+    ClassAccuracy, Disconnected, Event, EventSink, MetricPoint, Probe, StageOutcome, StageStart, metric,
+};
 use super::loader::BatchLoader;
 use super::methods::{Hypers, Parameter, StepInputs, StepLoss};
 use super::plan::{Plan, StagePlan};
@@ -251,11 +253,11 @@ impl IntervalSums {
         let read = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
         let mut values = Vec::with_capacity(self.terms.len() + 2);
         if let Some(total) = self.total.take() {
-            values.push(("loss", read(total) / steps));
+            values.push((metric::LOSS, read(total) / steps));
         }
         values.extend(self.terms.drain(..).map(|(name, sum)| (name, read(sum) / steps)));
         if let Some(correct) = self.correct.take() {
-            values.push(("train_accuracy", read(correct) / self.examples.max(1) as f64));
+            values.push((metric::TRAIN_ACCURACY, read(correct) / self.examples.max(1) as f64));
         }
         self.examples = 0;
         self.steps = 0;
@@ -635,11 +637,11 @@ impl Reporter<'_> {
         let mut values = self.sums.take();
         let method = ctx.stage.method;
         // The rate the interval's last step used.
-        values.push(("learning_rate", ctx.learning_rate(step.saturating_sub(1))));
+        values.push((metric::LEARNING_RATE, ctx.learning_rate(step.saturating_sub(1))));
         // The live values in force, so the curves show what each step used.
         values.extend(method.live().map(|hyper| (hyper.name, hypers.get(hyper.name))));
         if let Some(temperature) = state.trainee.learned_temperature(hypers) {
-            values.push(("temperature", temperature));
+            values.push((metric::TEMPERATURE, temperature));
         }
         let probe = if evaluate {
             let (evaluation, probe) = self.evaluate(&state.trainee.valid(), step);
@@ -680,13 +682,13 @@ impl Reporter<'_> {
             (logits, value)
         };
         let (test_logits, student_accuracy) = test_accuracy(&trainee.network);
-        let mut values = vec![("test_accuracy", student_accuracy)];
+        let mut values = vec![(metric::TEST_ACCURACY, student_accuracy)];
         for (peer, name) in trainee.peers.iter().zip(PEER_ACCURACY) {
             values.push((name, test_accuracy(peer).1));
         }
         if let Some(teacher) = ctx.teacher {
-            values.push(("agreement", agreement(&teacher.test_logits, &test_logits, classes)));
-            values.push(("kl_teacher_student", kl_divergence(&teacher.test_logits, &test_logits, classes)));
+            values.push((metric::AGREEMENT, agreement(&teacher.test_logits, &test_logits, classes)));
+            values.push((metric::KL_TEACHER_STUDENT, kl_divergence(&teacher.test_logits, &test_logits, classes)));
         }
         let (probe, neighbour_agreement) = ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, step);
         values.extend(neighbour_agreement.map(|share| ("neighbour_agreement", share)));

@@ -4,11 +4,11 @@
 //! between launches.
 
 use super::frame_stats::FrameStats;
-use super::runs::{RunRequest, Runs};
+use super::runs::{RunRequest, Runs, SweepPoint};
 use super::session::Session;
 use super::settings::{PresetChoice, Settings};
 use super::views::controls::PresetCheck;
-use super::views::{self, Action, Behavior, Browse, Pane, PlotFrame, Queue, Selection, ViewContext};
+use super::views::{self, Action, Behavior, Browse, Pane, PlotFrame, Queue, Selection, View, ViewContext};
 use crate::device::DeviceChoice;
 use crate::train::{Command, Parameter};
 use crossbeam_channel::Receiver;
@@ -27,17 +27,21 @@ enum Follow {
     ForkOf(u64),
 }
 
-/// What is saved between launches.
+/// What is saved between launches. (Versions before views were a registry saved the
+/// arrangement as `tree`; it is ignored, and the default arrangement used once.)
 #[derive(Serialize, Deserialize)]
 struct Saved {
     settings: Settings,
-    tree: egui_tiles::Tree<Pane>,
+    #[serde(default)]
+    layout: Option<egui_tiles::Tree<Pane>>,
 }
 
 /// The workbench.
 pub struct KdlabApp {
     settings: Settings,
     tree: egui_tiles::Tree<Pane>,
+    /// Every view, with its own state.
+    views: Vec<Box<dyn View>>,
     runs: Runs,
     selection: Selection,
     /// An error not tied to the run (a preset file that cannot be read, a failed export).
@@ -60,18 +64,24 @@ impl KdlabApp {
     /// Restores the saved settings and arrangement, if any.
     pub fn new(cc: &eframe::CreationContext<'_>) -> KdlabApp {
         let saved: Option<Saved> = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY));
-        let (settings, mut tree) =
-            saved.map_or_else(|| (Settings::default(), views::default_tree()), |s| (s.settings, s.tree));
-        if !views::has_every_pane(&tree) {
-            tree = views::default_tree();
-        }
-        KdlabApp::with(settings, tree)
+        let (settings, layout) = saved.map_or_else(|| (Settings::default(), None), |s| (s.settings, s.layout));
+        KdlabApp::with(settings, layout)
     }
 
-    /// An app with these settings and this arrangement, not tied to a window (the frame-time
-    /// benchmark draws it into a bare egui context).
-    pub fn with(settings: Settings, tree: egui_tiles::Tree<Pane>) -> KdlabApp {
+    /// An app with these settings and this arrangement (completed with any view it lacks; the
+    /// default one when `None`), not tied to a window (the frame-time benchmark draws it into a
+    /// bare egui context).
+    pub fn with(settings: Settings, layout: Option<egui_tiles::Tree<Pane>>) -> KdlabApp {
+        let views = views::registry();
+        let tree = match layout {
+            Some(mut tree) => {
+                views::complete_layout(&mut tree, &views);
+                tree
+            }
+            None => views::default_tree(&views),
+        };
         KdlabApp {
+            views,
             saved: (settings.clone(), tree.clone()),
             settings,
             tree,
@@ -284,28 +294,39 @@ impl KdlabApp {
         let Some(source) = self.checked_source() else { return };
         let name = self.settings.preset.short_name();
         let (overrides, device) = (self.settings.overrides(), self.settings.device);
-        let request = |label: String, extra: Option<String>, group: Option<usize>| RunRequest {
+        let request = |label: String, extra: Vec<String>, group: Option<usize>, sweep: Option<SweepPoint>| RunRequest {
             label,
             source: source.clone(),
             overrides: overrides.iter().cloned().chain(extra).collect(),
             device,
             group,
+            sweep,
         };
         let requests: Vec<RunRequest> = match queue {
-            Queue::Once => vec![request(self.fresh_label(&name), None, None)],
-            Queue::Sweep { key, values } => {
+            Queue::Once => vec![request(self.fresh_label(&name), Vec::new(), None, None)],
+            Queue::Sweep { key, values, seeds } => {
                 let short = key.rsplit('.').next().unwrap_or(&key).to_string();
-                values
-                    .iter()
-                    .map(|v| {
-                        request(self.fresh_label(&format!("{name} {short}={v}")), Some(format!("{key}={v}")), None)
-                    })
-                    .collect()
+                let mut requests = Vec::new();
+                for value in values {
+                    let label = self.fresh_label(&format!("{name} {short}={value}"));
+                    let point = SweepPoint { key: key.clone(), value: value.clone() };
+                    let set = format!("{key}={value}");
+                    if seeds <= 1 {
+                        requests.push(request(label, vec![set], None, Some(point)));
+                        continue;
+                    }
+                    let group = Some(self.runs.new_group(label.clone(), seeds as usize));
+                    requests.extend((0..seeds).map(|k| {
+                        let extra = vec![set.clone(), format!("train.seed={k}")];
+                        request(format!("{label} seed {k}"), extra, group, Some(point.clone()))
+                    }));
+                }
+                requests
             }
             Queue::Seeds(count) => {
                 let group = Some(self.runs.new_group(self.fresh_label(&name), count as usize));
                 (0..count)
-                    .map(|k| request(format!("{name} seed {k}"), Some(format!("train.seed={k}")), group))
+                    .map(|k| request(format!("{name} seed {k}"), vec![format!("train.seed={k}")], group, None))
                     .collect()
             }
         };
@@ -599,6 +620,7 @@ impl KdlabApp {
         let running = self.session().is_some_and(Session::is_running);
         let overlay = views::overlay_of(&self.runs);
         let mut behavior = Behavior {
+            views: &mut self.views,
             view: ViewContext {
                 history: self.runs.current().and_then(|r| r.history()),
                 runs: overlay,
@@ -638,7 +660,7 @@ impl eframe::App for KdlabApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        let saved = Saved { settings: self.settings.clone(), tree: self.tree.clone() };
+        let saved = Saved { settings: self.settings.clone(), layout: Some(self.tree.clone()) };
         eframe::set_value(storage, STORAGE_KEY, &saved);
     }
 }

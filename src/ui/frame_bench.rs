@@ -15,8 +15,8 @@ use super::KdlabApp;
 use super::history::RunHistory;
 use super::session::Session;
 use super::settings::Settings;
-use super::views;
 use crate::device::DeviceChoice;
+use crate::train::metric;
 use crate::train::{Engine, Event, MetricPoint, PresetError, RunInfo, StageInfo, TeacherCache};
 use crossbeam_channel::Sender;
 use std::time::{Duration, Instant};
@@ -74,7 +74,7 @@ pub fn run(hours: f64, seconds: f64, runs: usize, device: DeviceChoice) -> Resul
     let engine = engine.relayed(history_in_front(reports, copies));
 
     let settings = Settings { smoothing: 0.6, ..Settings::default() };
-    let mut app = KdlabApp::with(settings, views::default_tree());
+    let mut app = KdlabApp::with(settings, None);
     app.attach("kd", Session::of(engine));
     for (k, engine) in fed.into_iter().enumerate() {
         app.attach(&format!("kd copy {}", k + 1), Session::of(engine));
@@ -127,10 +127,9 @@ pub fn run(hours: f64, seconds: f64, runs: usize, device: DeviceChoice) -> Resul
 
 /// Whether every stage's synthetic history has arrived and a live stage has started.
 fn history_is_in(history: &RunHistory, reports: u64) -> bool {
-    let synthetic_done = history
-        .stages
-        .iter()
-        .all(|s| reports == 0 || s.series.get("test_accuracy").is_some_and(|points| points.len() as u64 >= reports));
+    let synthetic_done = history.stages.iter().all(|s| {
+        reports == 0 || s.series.get(metric::TEST_ACCURACY).is_some_and(|points| points.len() as u64 >= reports)
+    });
     synthetic_done && history.progress.is_some()
 }
 

@@ -241,7 +241,7 @@ impl RunHistory {
             }
             Event::EnsembleEvaluated(outcome) => self.ensembles.push(outcome),
             Event::Notice(text) => self.notices.push(text),
-            Event::Error(text) => self.error = Some(text),
+            Event::Error(error) => self.error = Some(error.to_string()),
             Event::Finished { .. } => {
                 self.track_pause(false);
                 self.finished = true;

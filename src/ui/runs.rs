@@ -16,6 +16,15 @@ pub struct RunRequest {
     pub device: DeviceChoice,
     /// Runs of one "repeat over seeds" share a group and are drawn as mean ± std.
     pub group: Option<usize>,
+    /// The value this run gives a swept key, when it is part of a sweep.
+    pub sweep: Option<SweepPoint>,
+}
+
+/// A run's place in a sweep: the preset key varied and the value it has in this run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepPoint {
+    pub key: String,
+    pub value: String,
 }
 
 enum RunState {
@@ -44,6 +53,8 @@ pub struct Run {
     pub color: usize,
     /// The id of the run this one was forked off.
     pub parent: Option<u64>,
+    /// Its place in a sweep, if it is part of one.
+    pub sweep: Option<SweepPoint>,
     state: RunState,
 }
 
@@ -139,7 +150,11 @@ impl Runs {
     fn push(&mut self, label: String, group: Option<usize>, parent: Option<u64>, state: RunState) {
         let color = self.color_for(group);
         self.next_id += 1;
-        self.runs.push(Run { id: self.next_id, label, group, visible: true, color, parent, state });
+        let sweep = match &state {
+            RunState::Queued(request) => request.sweep.clone(),
+            RunState::Started(_) => None,
+        };
+        self.runs.push(Run { id: self.next_id, label, group, visible: true, color, parent, sweep, state });
     }
 
     pub fn queue(&mut self, request: RunRequest) {

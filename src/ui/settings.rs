@@ -110,6 +110,8 @@ pub struct Settings {
     pub sweep_values: String,
     /// Seeds of "Repeat over seeds".
     pub seeds: u64,
+    /// Whether a sweep runs each value over that many seeds (mean ± std in the sweep view).
+    pub sweep_over_seeds: bool,
 }
 
 /// Half the machine's cores (each flex run uses several threads itself), at least one.
@@ -132,6 +134,7 @@ impl Default for Settings {
             sweep_key: "stages.student_kd.temperature".into(),
             sweep_values: "1, 4, 16".into(),
             seeds: 3,
+            sweep_over_seeds: false,
         }
     }
 }

@@ -92,7 +92,8 @@ mod tests {
         let reversed = reverse_gradient(x.clone(), 0.5);
         assert!((reversed.clone().into_scalar::<f32>() - 0.7).abs() < 1e-6);
         let grads = (reversed.clone() * reversed).backward();
-        let gradient: Vec<f32> = x.grad(&grads).map(|g| g.into_data().try_to_vec::<f32>().unwrap_or_default()).unwrap_or_default();
+        let gradient: Vec<f32> =
+            x.grad(&grads).map(|g| g.into_data().try_to_vec::<f32>().unwrap_or_default()).unwrap_or_default();
         // d(x²)/dx = 1.4, reversed and scaled by λ = 0.5.
         assert!((gradient[0] + 0.7).abs() < 1e-5, "{gradient:?}");
     }

@@ -6,22 +6,23 @@
 use super::legend;
 use super::{ViewContext, export_data_button, run_data, stage_picker};
 use crate::export::table::Table;
+use crate::train::metric;
 use crate::ui::history::RunHistory;
 use crate::ui::views::curves::{CurveSpec, curve_plot, export_button};
 
 const AGREEMENT: CurveSpec = CurveSpec {
     id: "agreement_plot",
     y_label: "agreement",
-    shows: |m| m == "agreement",
-    headline: "agreement",
+    shows: |m| m == metric::AGREEMENT,
+    headline: metric::AGREEMENT,
     log_allowed: false,
     smoothed: true,
 };
 const KL: CurveSpec = CurveSpec {
     id: "kl_plot",
     y_label: "KL(t||s)",
-    shows: |m| m == "kl_teacher_student",
-    headline: "kl_teacher_student",
+    shows: |m| m == metric::KL_TEACHER_STUDENT,
+    headline: metric::KL_TEACHER_STUDENT,
     log_allowed: false,
     smoothed: true,
 };
@@ -34,7 +35,7 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         ui.label("This run has no stage with a teacher.");
         return;
     }
-    if !history.stages.iter().any(|s| s.series.contains_key("agreement")) {
+    if !history.stages.iter().any(|s| s.series.contains_key(metric::AGREEMENT)) {
         let waiting: Vec<&str> = history.stages.iter().filter(|s| s.has_teacher()).map(|s| s.name.as_str()).collect();
         ui.label(format!("Agreement with the teacher appears when {} trains.", waiting.join(" or ")));
         return;
@@ -165,6 +166,19 @@ fn draw_matrix(ui: &mut egui::Ui, matrix: &[u32], class_names: &[String]) {
             "teacher says {}, student says {}: {count} test examples",
             class_names[row], class_names[column]
         ));
+    }
+}
+
+/// The agreement view (stateless: what it shows lives in the run's history).
+pub struct AgreementView;
+
+impl super::View for AgreementView {
+    fn info(&self) -> &'static super::ViewInfo {
+        &super::ViewInfo { id: "Agreement", title: "Agreement", beside: "" }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
+        self::ui(ui, view);
     }
 }
 

@@ -12,16 +12,16 @@ use crate::ui::paint::{cell_grid, color_bar, diverging, viridis};
 /// How many examples the view shows at once.
 pub const SHOWN: usize = 4;
 
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+fn ui(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut AttentionView) {
     let Some((_, info, probe)) = probed_stage(ui, view, "attention_stage") else { return };
     let Some(attention) = available(ui, &probe.representations.attention, "attention maps") else { return };
-    let chosen = view.selection.attention_examples(probe.examples.len());
+    let chosen = state.examples(probe.examples.len());
     let label = "Pick four test images (a click replaces the oldest):";
     ui.label(label);
     if let Some(clicked) = example_strip(ui, view, info, "attention_strip", |i| chosen.contains(&i)) {
-        view.selection.choose_attention_example(clicked, probe.examples.len());
+        state.choose(clicked, probe.examples.len());
     }
-    let chosen = view.selection.attention_examples(probe.examples.len());
+    let chosen = state.examples(probe.examples.len());
     let how = match attention.kind {
         AttentionKind::Activation => "activation-based: channel mean of F², L2-normalised, per conv block",
         AttentionKind::Gradient => "gradient-based: |d loss / d input| (no conv blocks to pair), scaled to 1 per image",
@@ -115,5 +115,47 @@ fn grid(ui: &mut egui::Ui, view: &ViewContext, attention: &AttentionProbe, chose
             color_bar(ui, &format!("map {} scale", block + 1), 0.0, *scale, viridis);
             color_bar(ui, "difference", -scale, *scale, |t| diverging(2.0 * t - 1.0));
         });
+    }
+}
+/// The attention view, with the probe examples the user picked.
+#[derive(Default)]
+pub struct AttentionView {
+    /// Probe examples shown (oldest first); empty: spread over the classes.
+    choice: Vec<usize>,
+}
+
+impl AttentionView {
+    /// The probe examples shown, out of `available`.
+    fn examples(&self, available: usize) -> Vec<usize> {
+        let chosen: Vec<usize> = self.choice.iter().copied().filter(|&i| i < available).collect();
+        if chosen.is_empty() {
+            // Probe examples come grouped by class: spread the default over the groups.
+            let shown = SHOWN.min(available);
+            return (0..shown).map(|k| k * available / shown.max(1)).collect();
+        }
+        chosen
+    }
+
+    /// Adds `example`, dropping the oldest when four are shown.
+    fn choose(&mut self, example: usize, available: usize) {
+        let mut chosen = self.examples(available);
+        if chosen.contains(&example) {
+            return;
+        }
+        if chosen.len() >= SHOWN {
+            chosen.remove(0);
+        }
+        chosen.push(example);
+        self.choice = chosen;
+    }
+}
+
+impl super::View for AttentionView {
+    fn info(&self) -> &'static super::ViewInfo {
+        &super::ViewInfo { id: "Attention", title: "Attention maps", beside: "SoftTargets" }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
+        self::ui(ui, view, self);
     }
 }

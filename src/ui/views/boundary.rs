@@ -98,3 +98,16 @@ fn soft_color(soft: &[f32], classes: usize, cell: usize) -> Color32 {
     }
     Color32::from_rgb(mixed[0] as u8, mixed[1] as u8, mixed[2] as u8).gamma_multiply(0.8)
 }
+
+/// The decision boundary view (stateless: what it shows lives in the run's history).
+pub struct BoundaryView;
+
+impl super::View for BoundaryView {
+    fn info(&self) -> &'static super::ViewInfo {
+        &super::ViewInfo { id: "Boundary", title: "Decision boundary", beside: "SoftTargets" }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
+        self::ui(ui, view);
+    }
+}

@@ -7,6 +7,7 @@ use super::{Action, Browse, Queue, ViewContext};
 use crate::data::DATASET_NAMES;
 use crate::device::DeviceChoice;
 use crate::train::methods::{HyperSpec, Slider};
+use crate::train::metric;
 use crate::train::{Command, Parameter};
 use crate::ui::history::{RunHistory, StageHistory};
 use crate::ui::settings::{PresetChoice, Settings};
@@ -393,8 +394,11 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
         let ready = valid && !values.is_empty() && !view.settings.sweep_key.trim().is_empty();
         if ui.add_enabled(ready, egui::Button::new("Queue sweep")).on_hover_text("One run per value").clicked() {
             let key = view.settings.sweep_key.trim().to_string();
-            view.actions.push(Action::Queue(Queue::Sweep { key, values }));
+            let seeds = if view.settings.sweep_over_seeds { view.settings.seeds } else { 1 };
+            view.actions.push(Action::Queue(Queue::Sweep { key, values, seeds }));
         }
+        ui.checkbox(&mut view.settings.sweep_over_seeds, "over Seeds")
+            .on_hover_text("Each value over seeds 0, 1, … (the Seeds above): the Sweep view draws mean ± std");
         let label = ui.label("Runs at once");
         ui.add(egui::DragValue::new(&mut view.settings.pool_size).range(1..=16)).labelled_by(label.id);
     });
@@ -443,7 +447,7 @@ fn stage_status(history: &RunHistory, index: usize, stage: &StageHistory) -> Str
             format!("test {}{}", percent(o.test_accuracy), unseen.collect::<String>())
         }
         None if history.current_stage() == Some(index) && !history.finished => {
-            let last = stage.series.get("test_accuracy").and_then(|s| s.last()).map(|p| p[1]);
+            let last = stage.series.get(metric::TEST_ACCURACY).and_then(|s| s.last()).map(|p| p[1]);
             format!("running, test {}", percent(last))
         }
         None => String::new(),
@@ -470,5 +474,18 @@ fn stage_list(ui: &mut egui::Ui, view: &mut ViewContext) {
     for ensemble in &history.ensembles {
         let accuracy = ensemble.test_accuracy.map_or("-".into(), |a| format!("{:.2}%", 100.0 * a));
         ui.label(format!("ensemble {}: {accuracy}", ensemble.name));
+    }
+}
+
+/// The controls view (stateless: what it shows lives in the run's history).
+pub struct ControlsView;
+
+impl super::View for ControlsView {
+    fn info(&self) -> &'static super::ViewInfo {
+        &super::ViewInfo { id: "Controls", title: "Controls", beside: "" }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
+        self::ui(ui, view);
     }
 }

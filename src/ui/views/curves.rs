@@ -7,6 +7,7 @@
 use super::{Action, ExportedPlot, OverlayRun, PlotFrame, ViewContext, legend, series_color};
 use crate::export::data::ExportSeries;
 use crate::export::svg::{PlotSeries, PlotSpec, format_tick, palette};
+use crate::train::metric;
 use crate::ui::history::{RunHistory, StageHistory};
 use crate::ui::settings::XAxis;
 use egui_plot::{GridInput, GridMark, Line, MarkerShape, Plot, PlotPoints, Points, Polygon, VLine};
@@ -36,7 +37,7 @@ pub const LOSS: CurveSpec = CurveSpec {
     id: "loss_plot",
     y_label: "loss",
     shows: |m| m.starts_with("loss"),
-    headline: "loss",
+    headline: metric::LOSS,
     log_allowed: true,
     smoothed: true,
 };
@@ -45,7 +46,7 @@ pub const ACCURACY: CurveSpec = CurveSpec {
     id: "accuracy_plot",
     y_label: "accuracy",
     shows: |m| m.ends_with("_accuracy"),
-    headline: "test_accuracy",
+    headline: metric::TEST_ACCURACY,
     log_allowed: false,
     smoothed: true,
 };
@@ -54,8 +55,8 @@ pub const ACCURACY: CurveSpec = CurveSpec {
 pub const LEARNING_RATE: CurveSpec = CurveSpec {
     id: "learning_rate_plot",
     y_label: "learning rate",
-    shows: |m| m == "learning_rate",
-    headline: "learning_rate",
+    shows: |m| m == metric::LEARNING_RATE,
+    headline: metric::LEARNING_RATE,
     log_allowed: false,
     smoothed: false,
 };
@@ -64,8 +65,8 @@ pub const LEARNING_RATE: CurveSpec = CurveSpec {
 pub const TEMPERATURE: CurveSpec = CurveSpec {
     id: "temperature_plot",
     y_label: "temperature",
-    shows: |m| m == "temperature",
-    headline: "temperature",
+    shows: |m| m == metric::TEMPERATURE,
+    headline: metric::TEMPERATURE,
     log_allowed: false,
     smoothed: false,
 };
@@ -649,6 +650,7 @@ fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
                 })
                 .collect(),
             log_y,
+            log_x: false,
         },
         series: drawn
             .into_iter()
@@ -664,6 +666,19 @@ fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
                 })
             })
             .collect(),
+    }
+}
+
+/// The training curves view (stateless: what it shows lives in the run's history).
+pub struct CurvesView;
+
+impl super::View for CurvesView {
+    fn info(&self) -> &'static super::ViewInfo {
+        &super::ViewInfo { id: "Curves", title: "Training curves", beside: "" }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
+        self::ui(ui, view);
     }
 }
 

@@ -12,6 +12,7 @@ pub mod relations;
 pub mod runs_table;
 pub mod soft_targets;
 pub mod status;
+pub mod sweep;
 
 use super::history::RunHistory;
 use super::series::SmoothedSeries;
@@ -22,56 +23,51 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-/// A tile's content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Pane {
-    Controls,
-    Curves,
-    Agreement,
-    SoftTargets,
-    Attention,
-    Relations,
-    Boundary,
-    Runs,
+/// What every view says about itself.
+#[derive(Debug)]
+pub struct ViewInfo {
+    /// Saved layouts refer to the view by it: never change it.
+    pub id: &'static str,
+    /// Its tab's title.
+    pub title: &'static str,
+    /// The view whose tab group it joins when a layout lacks it ("" for the root).
+    pub beside: &'static str,
 }
 
-impl Pane {
-    pub const ALL: [Pane; 8] = [
-        Pane::Controls,
-        Pane::Curves,
-        Pane::Agreement,
-        Pane::SoftTargets,
-        Pane::Attention,
-        Pane::Relations,
-        Pane::Boundary,
-        Pane::Runs,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Controls => "Controls",
-            Pane::Curves => "Training curves",
-            Pane::Agreement => "Agreement",
-            Pane::SoftTargets => "Soft targets",
-            Pane::Attention => "Attention maps",
-            Pane::Relations => "Relations",
-            Pane::Boundary => "Decision boundary",
-            Pane::Runs => "Runs",
-        }
-    }
+/// A view: one file under `views/`, drawn into its tile every frame, keeping its own state.
+pub trait View {
+    fn info(&self) -> &'static ViewInfo;
+    fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext);
 }
+
+/// Every view, in tab order. A new view is its file, its `mod` line above and one line here.
+pub fn registry() -> Vec<Box<dyn View>> {
+    vec![
+        Box::new(controls::ControlsView),
+        Box::new(curves::CurvesView),
+        Box::new(agreement::AgreementView),
+        Box::new(soft_targets::SoftTargetsView),
+        Box::new(attention::AttentionView::default()),
+        Box::new(relations::RelationsView),
+        Box::new(boundary::BoundaryView),
+        Box::new(runs_table::RunsTableView::default()),
+        Box::new(sweep::SweepView::default()),
+    ]
+}
+
+/// A tile's content: the id of the view it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pane(pub String);
 
 /// The default arrangement: controls on the left; curves above agreement and, as tabs, soft
-/// targets and the representation views.
-pub fn default_tree() -> egui_tiles::Tree<Pane> {
+/// targets and the representation views; any other view joins the tab group it names.
+pub fn default_tree(views: &[Box<dyn View>]) -> egui_tiles::Tree<Pane> {
     let mut tiles = egui_tiles::Tiles::default();
-    let controls = tiles.insert_pane(Pane::Controls);
-    let curves = tiles.insert_pane(Pane::Curves);
-    let agreement = tiles.insert_pane(Pane::Agreement);
-    let soft_targets = tiles.insert_pane(Pane::SoftTargets);
-    let representations = [Pane::Attention, Pane::Relations, Pane::Boundary].map(|p| tiles.insert_pane(p));
-    let right_tabs = tiles.insert_tab_tile([vec![soft_targets], representations.to_vec()].concat());
-    let runs = tiles.insert_pane(Pane::Runs);
+    let mut pane = |id: &str| tiles.insert_pane(Pane(id.to_string()));
+    let (controls, curves, agreement, soft_targets, runs) =
+        (pane("Controls"), pane("Curves"), pane("Agreement"), pane("SoftTargets"), pane("Runs"));
+    let right_tabs = tiles.insert_tab_tile(vec![soft_targets]);
     let left_tabs = tiles.insert_tab_tile(vec![agreement, runs]);
     let bottom = tiles.insert_horizontal_tile(vec![left_tabs, right_tabs]);
     let right = tiles.insert_vertical_tile(vec![curves, bottom]);
@@ -83,13 +79,48 @@ pub fn default_tree() -> egui_tiles::Tree<Pane> {
     // A fixed id (not `Id::unique`) so the saved arrangement is found again at the next launch.
     #[allow(deprecated)]
     let id = egui::Id::new("kdlab_tiles");
-    egui_tiles::Tree::new(id, root, tiles)
+    let mut tree = egui_tiles::Tree::new(id, root, tiles);
+    complete_layout(&mut tree, views);
+    tree
 }
 
-/// Whether a saved arrangement still has every view (one saved by an older version may lack
-/// the newer ones, which would then be unreachable).
-pub fn has_every_pane(tree: &egui_tiles::Tree<Pane>) -> bool {
-    Pane::ALL.iter().all(|pane| tree.tiles.tiles().any(|tile| matches!(tile, egui_tiles::Tile::Pane(p) if p == pane)))
+/// Fits a (saved) arrangement to the views there are: a view it lacks is added as a tab beside
+/// the view it names, and a tile whose view no longer exists is removed. Returns whether the
+/// arrangement changed.
+pub fn complete_layout(tree: &mut egui_tiles::Tree<Pane>, views: &[Box<dyn View>]) -> bool {
+    let tile_of = |tree: &egui_tiles::Tree<Pane>, id: &str| {
+        tree.tiles.iter().find_map(|(tile_id, tile)| match tile {
+            egui_tiles::Tile::Pane(Pane(pane)) if pane == id => Some(*tile_id),
+            _ => None,
+        })
+    };
+    let mut changed = false;
+    let unknown: Vec<egui_tiles::TileId> = tree
+        .tiles
+        .iter()
+        .filter_map(|(tile_id, tile)| match tile {
+            egui_tiles::Tile::Pane(Pane(id)) if !views.iter().any(|v| v.info().id == id) => Some(*tile_id),
+            _ => None,
+        })
+        .collect();
+    for tile in unknown {
+        tree.remove_recursively(tile);
+        changed = true;
+    }
+    for view in views {
+        let info = view.info();
+        if tile_of(tree, info.id).is_some() {
+            continue;
+        }
+        let new = tree.tiles.insert_pane(Pane(info.id.to_string()));
+        let group = tile_of(tree, info.beside).and_then(|sibling| tree.tiles.parent_of(sibling)).or(tree.root);
+        match group.and_then(|g| tree.tiles.get_mut(g)) {
+            Some(egui_tiles::Tile::Container(container)) => container.add_child(new),
+            _ => tree.root = Some(new),
+        }
+        changed = true;
+    }
+    changed
 }
 
 /// What a view asks the app to do.
@@ -140,8 +171,9 @@ pub enum Browse {
 pub enum Queue {
     /// The preset once more.
     Once,
-    /// One run per value of a preset key (e.g. `stages.student_kd.temperature` = 1, 4, 16).
-    Sweep { key: String, values: Vec<String> },
+    /// One run per value of a preset key (e.g. `stages.student_kd.temperature` = 1, 4, 16),
+    /// each over seeds 0..`seeds` when `seeds` > 1.
+    Sweep { key: String, values: Vec<String>, seeds: u64 },
     /// The preset with seeds 0..n, drawn as mean ± std.
     Seeds(u64),
 }
@@ -161,6 +193,8 @@ pub struct OverlayRun<'a> {
     pub parent: Option<&'a str>,
     /// Its place in the queue (1 = next), while queued.
     pub queued: Option<usize>,
+    /// Its place in a sweep, if it is part of one.
+    pub sweep: Option<&'a crate::ui::runs::SweepPoint>,
 }
 
 impl OverlayRun<'_> {
@@ -184,6 +218,7 @@ pub fn overlay_of(runs: &crate::ui::runs::Runs) -> Vec<OverlayRun<'_>> {
             color: run.color,
             parent: run.parent.and_then(|id| runs.index_of(id)).map(|i| runs.runs[i].label.as_str()),
             queued: runs.queue_position(index),
+            sweep: run.sweep.as_ref(),
         })
         .collect()
 }
@@ -239,16 +274,10 @@ pub struct Selection {
     pub thumbnails: Vec<egui::TextureHandle>,
     /// The device the chosen `--device` setting resolves to, shown before a run starts.
     pub device_label: Option<String>,
-    /// Probe examples the attention view shows (oldest first); empty: spread over the classes.
-    pub attention_choice: Vec<usize>,
     /// Where each plot was drawn last frame.
     pub plots: HashMap<&'static str, PlotFrame>,
     /// Smoothed copies of the plotted series, per (stage, metric), extended frame by frame.
     pub smoothed: HashMap<(usize, usize, String), SmoothedSeries>,
-    /// The runs table's sort column and direction (`None`: in the order the runs were added),
-    /// and its baseline `(run, stage)`.
-    pub sort: Option<(usize, bool)>,
-    pub baseline: Option<(String, String)>,
 }
 
 /// Everything a view may read and change.
@@ -263,32 +292,6 @@ pub struct ViewContext<'a> {
     pub settings: &'a mut Settings,
     pub selection: &'a mut Selection,
     pub actions: &'a mut Vec<Action>,
-}
-
-impl Selection {
-    /// The probe examples the attention view shows, out of `available`.
-    pub fn attention_examples(&self, available: usize) -> Vec<usize> {
-        let chosen: Vec<usize> = self.attention_choice.iter().copied().filter(|&i| i < available).collect();
-        if chosen.is_empty() {
-            // Probe examples come grouped by class: spread the default over the groups.
-            let shown = attention::SHOWN.min(available);
-            return (0..shown).map(|k| k * available / shown.max(1)).collect();
-        }
-        chosen
-    }
-
-    /// Adds `example` to the attention view, dropping the oldest when four are shown.
-    pub fn choose_attention_example(&mut self, example: usize, available: usize) {
-        let mut chosen = self.attention_examples(available);
-        if chosen.contains(&example) {
-            return;
-        }
-        if chosen.len() >= attention::SHOWN {
-            chosen.remove(0);
-        }
-        chosen.push(example);
-        self.attention_choice = chosen;
-    }
 }
 
 impl<'a> ViewContext<'a> {
@@ -317,27 +320,26 @@ impl<'a> ViewContext<'a> {
 }
 
 /// Tiles' behaviour: draws each pane with its view.
-pub struct Behavior<'a> {
+pub struct Behavior<'a, 'v> {
     pub view: ViewContext<'a>,
+    pub views: &'v mut [Box<dyn View>],
 }
 
-impl egui_tiles::Behavior<Pane> for Behavior<'_> {
+impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
     fn pane_ui(&mut self, ui: &mut egui::Ui, _tile_id: egui_tiles::TileId, pane: &mut Pane) -> egui_tiles::UiResponse {
-        egui::Frame::new().inner_margin(6.0).show(ui, |ui| match pane {
-            Pane::Controls => controls::ui(ui, &mut self.view),
-            Pane::Curves => curves::ui(ui, &mut self.view),
-            Pane::Agreement => agreement::ui(ui, &mut self.view),
-            Pane::SoftTargets => soft_targets::ui(ui, &mut self.view),
-            Pane::Attention => attention::ui(ui, &mut self.view),
-            Pane::Relations => relations::ui(ui, &mut self.view),
-            Pane::Boundary => boundary::ui(ui, &mut self.view),
-            Pane::Runs => runs_table::ui(ui, &mut self.view),
+        egui::Frame::new().inner_margin(6.0).show(ui, |ui| {
+            match self.views.iter_mut().find(|v| v.info().id == pane.0) {
+                Some(view) => view.ui(ui, &mut self.view),
+                None => {
+                    ui.label(format!("No view is called \"{}\".", pane.0));
+                }
+            }
         });
         egui_tiles::UiResponse::None
     }
 
     fn tab_title_for_pane(&mut self, pane: &Pane) -> egui::WidgetText {
-        pane.title().into()
+        self.views.iter().find(|v| v.info().id == pane.0).map_or(pane.0.as_str(), |v| v.info().title).into()
     }
 
     fn simplification_options(&self) -> egui_tiles::SimplificationOptions {
@@ -432,4 +434,60 @@ pub fn export_data_button(
 pub fn series_color(index: usize) -> egui::Color32 {
     let [r, g, b] = crate::export::svg::palette_rgb(index);
     egui::Color32::from_rgb(r, g, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panes(tree: &egui_tiles::Tree<Pane>) -> Vec<String> {
+        tree.tiles
+            .iter()
+            .filter_map(|(_, tile)| match tile {
+                egui_tiles::Tile::Pane(Pane(id)) => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn tab_group_of(tree: &egui_tiles::Tree<Pane>, id: &str) -> Option<egui_tiles::TileId> {
+        let tile = tree.tiles.iter().find_map(|(tile_id, tile)| match tile {
+            egui_tiles::Tile::Pane(Pane(pane)) if pane == id => Some(*tile_id),
+            _ => None,
+        })?;
+        tree.tiles.parent_of(tile)
+    }
+
+    #[test]
+    fn the_default_arrangement_has_every_view_once() {
+        let views = registry();
+        let mut ids = panes(&default_tree(&views));
+        ids.sort();
+        let mut registered: Vec<String> = views.iter().map(|v| v.info().id.to_string()).collect();
+        registered.sort();
+        assert_eq!(ids, registered);
+    }
+
+    #[test]
+    fn a_saved_arrangement_gains_a_new_view_beside_its_sibling_and_drops_a_gone_one() {
+        let views = registry();
+        let mut saved = default_tree(&views);
+        // As if saved before Relations existed, and with a view that has since gone.
+        let relations = saved
+            .tiles
+            .iter()
+            .find_map(|(id, t)| matches!(t, egui_tiles::Tile::Pane(Pane(p)) if p == "Relations").then_some(*id));
+        saved.remove_recursively(relations.expect("Relations is in the default arrangement"));
+        let gone = saved.tiles.insert_pane(Pane("Gone".into()));
+        if let Some(group) = tab_group_of(&saved, "Agreement")
+            && let Some(egui_tiles::Tile::Container(container)) = saved.tiles.get_mut(group)
+        {
+            container.add_child(gone);
+        }
+        assert!(complete_layout(&mut saved, &views));
+        let ids = panes(&saved);
+        assert!(ids.contains(&"Relations".to_string()) && !ids.contains(&"Gone".to_string()), "{ids:?}");
+        assert_eq!(tab_group_of(&saved, "Relations"), tab_group_of(&saved, "SoftTargets"), "beside its sibling");
+        assert!(!complete_layout(&mut saved, &views), "nothing more to do");
+    }
 }

@@ -144,3 +144,16 @@ fn graph(ui: &mut egui::Ui, relations: &RelationProbe, labels: &[u32], side: f32
         }
     });
 }
+
+/// The relations view (stateless: what it shows lives in the run's history).
+pub struct RelationsView;
+
+impl super::View for RelationsView {
+    fn info(&self) -> &'static super::ViewInfo {
+        &super::ViewInfo { id: "Relations", title: "Relations", beside: "SoftTargets" }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
+        self::ui(ui, view);
+    }
+}

@@ -8,6 +8,7 @@
 
 use super::{Action, OverlayRun, ViewContext};
 use crate::stats::{mean, sample_std};
+use crate::train::metric;
 use crate::ui::history::{RunHistory, StageHistory};
 use std::cmp::Ordering;
 
@@ -50,20 +51,20 @@ fn percent(value: Option<f64>) -> Cell {
     number(value, |v| format!("{:.2}%", 100.0 * v))
 }
 
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+fn ui(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut RunsTableView) {
     if view.runs.is_empty() {
         ui.label("No run yet. Start a preset, or add runs with Compare in the controls.");
         return;
     }
     let mut rows = rows(&view.runs);
-    let baseline = view.selection.baseline.clone();
+    let baseline = state.baseline.clone();
     let baseline_value =
         baseline.as_ref().and_then(|key| rows.iter().find(|r| &r.key == key)).and_then(|r| r.cells[TEST].value);
     for row in &mut rows {
         let delta = row.cells[TEST].value.zip(baseline_value).map(|(v, b)| v - b);
         row.cells[DELTA] = number(delta, |d| format!("{:+.2}", 100.0 * d));
     }
-    let sort = view.selection.sort;
+    let sort = state.sort;
     if let Some((column, ascending)) = sort {
         rows.sort_by(|a, b| {
             let order = match column {
@@ -79,7 +80,7 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
         ui.horizontal_top(|ui| {
             egui::Grid::new("runs_pinned").striped(true).min_row_height(ROW_HEIGHT).show(ui, |ui| {
                 ui.label("show");
-                header(ui, view, 0, "run");
+                header(ui, state, 0, "run");
                 ui.end_row();
                 for row in &rows {
                     pinned_cells(ui, view, row);
@@ -93,12 +94,12 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
                         for (index, title) in COLUMNS.iter().enumerate() {
                             match *title {
                                 "" => ui.label("baseline"),
-                                title => header(ui, view, index + 1, title),
+                                title => header(ui, state, index + 1, title),
                             };
                         }
                         ui.end_row();
                         for row in &rows {
-                            row_cells(ui, view, row);
+                            row_cells(ui, state, row);
                             ui.end_row();
                         }
                     },
@@ -153,16 +154,16 @@ fn split_number(text: &str) -> (f64, &str) {
     (text[..end].parse().unwrap_or(0.0), &text[end..])
 }
 
-fn header(ui: &mut egui::Ui, view: &mut ViewContext, index: usize, title: &str) -> egui::Response {
-    let arrow = match view.selection.sort {
+fn header(ui: &mut egui::Ui, state: &mut RunsTableView, index: usize, title: &str) -> egui::Response {
+    let arrow = match state.sort {
         Some((column, true)) if column == index => " ^",
         Some((column, false)) if column == index => " v",
         _ => "",
     };
     let response = ui.button(format!("{title}{arrow}"));
     if response.clicked() {
-        let ascending = !matches!(view.selection.sort, Some((column, true)) if column == index);
-        view.selection.sort = Some((index, ascending));
+        let ascending = !matches!(state.sort, Some((column, true)) if column == index);
+        state.sort = Some((index, ascending));
     }
     response
 }
@@ -218,14 +219,14 @@ fn pinned_cells(ui: &mut egui::Ui, view: &mut ViewContext, row: &Row) {
     }
 }
 
-fn row_cells(ui: &mut egui::Ui, view: &mut ViewContext, row: &Row) {
+fn row_cells(ui: &mut egui::Ui, state: &mut RunsTableView, row: &Row) {
     for cell in &row.cells {
         ui.label(&cell.text);
     }
     if row.cells.iter().any(|c| c.value.is_some()) {
-        let chosen = view.selection.baseline.as_ref() == Some(&row.key);
+        let chosen = state.baseline.as_ref() == Some(&row.key);
         if ui.radio(chosen, "").on_hover_text("Baseline for Δ test").clicked() {
-            view.selection.baseline = if chosen { None } else { Some(row.key.clone()) };
+            state.baseline = if chosen { None } else { Some(row.key.clone()) };
         }
     } else {
         ui.label("");
@@ -310,7 +311,7 @@ fn final_test_accuracy(stage: &StageHistory) -> Option<f64> {
         .outcome
         .as_ref()
         .and_then(|o| o.test_accuracy)
-        .or_else(|| stage.series.get("test_accuracy").and_then(|s| s.last()).map(|p| p[1]))
+        .or_else(|| stage.series.get(metric::TEST_ACCURACY).and_then(|s| s.last()).map(|p| p[1]))
 }
 
 fn group_rows(runs: &[OverlayRun]) -> Vec<Row> {
@@ -361,6 +362,25 @@ fn mean_std(values: &[f64]) -> Cell {
     }
     let (mean, std) = (mean(values), sample_std(values));
     Cell { text: format!("{:.2}% ± {:.2}", 100.0 * mean, 100.0 * std), value: Some(mean) }
+}
+
+/// The runs table, with its sort column and baseline row.
+#[derive(Default)]
+pub struct RunsTableView {
+    /// The sort column and direction (`None`: in the order the runs were added).
+    sort: Option<(usize, bool)>,
+    /// The `(run, stage)` row Δ test is measured from.
+    baseline: Option<(String, String)>,
+}
+
+impl super::View for RunsTableView {
+    fn info(&self) -> &'static super::ViewInfo {
+        &super::ViewInfo { id: "Runs", title: "Runs", beside: "Agreement" }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
+        self::ui(ui, view, self);
+    }
 }
 
 #[cfg(test)]

@@ -264,6 +264,19 @@ fn entropy_plot(ui: &mut egui::Ui, logits: &[f32], of_teacher: bool, current: Op
         });
 }
 
+/// The soft targets view (stateless: what it shows lives in the run's history).
+pub struct SoftTargetsView;
+
+impl super::View for SoftTargetsView {
+    fn info(&self) -> &'static super::ViewInfo {
+        &super::ViewInfo { id: "SoftTargets", title: "Soft targets", beside: "" }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
+        self::ui(ui, view);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
