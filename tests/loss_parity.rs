@@ -192,3 +192,28 @@ fn kd_gradients_are_finite_for_confident_teachers() {
         assert!(gradient.iter().all(|g| g.is_finite()), "non-finite gradient {gradient:?}");
     }
 }
+
+/// CTKD distils at a temperature that is a tensor (learned): at a fixed value its soft term
+/// must be Hinton KD's, so every `kd` case of `losses.json` holds for it too.
+#[test]
+fn ctkd_at_a_fixed_temperature_is_kd() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/losses.json");
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("losses.json")).expect("JSON");
+    let cases: Vec<&Value> = fixture["cases"].as_array().expect("cases").iter().filter(|c| c["name"] == "kd").collect();
+    assert!(!cases.is_empty(), "losses.json has kd cases");
+    for case in cases {
+        let case_ref = Case { name: "kd", params: &case["params"], inputs: &case["inputs"], device: Device::flex() };
+        let (temperature, alpha) = (case_ref.param("temperature"), case_ref.param("alpha"));
+        let learned = Tensor::<1>::from_data(TensorData::new(vec![temperature as f32], [1]), &case_ref.device);
+        let soft =
+            distill::soft_target_kl_at(case_ref.float("student_logits"), case_ref.float("teacher_logits"), learned);
+        let hard = distill::cross_entropy(case_ref.float("student_logits"), case_ref.labels());
+        let actual = f64::from((hard.mul_scalar(1.0 - alpha) + soft.mul_scalar(alpha)).into_scalar::<f32>());
+        let expected = case["expected"].as_f64().expect("expected value");
+        let tolerance = ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * expected.abs();
+        assert!(
+            (actual - expected).abs() <= tolerance,
+            "T {temperature}, α {alpha}: expected {expected}, got {actual}"
+        );
+    }
+}
