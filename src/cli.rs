@@ -6,8 +6,9 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kdlab::bench::{self, Workload};
 use kdlab::data::DataError;
-use kdlab::device::{self, ComputeDevice, DeviceChoice, NoGpu};
+use kdlab::device::{self, ComputeDevice, NoGpu};
 use kdlab::record::{RunRecorder, Summary};
+use kdlab::remote::{DeviceArg, DeviceError, RemoteError};
 use kdlab::report::SeedRun;
 use kdlab::train::metric;
 use kdlab::train::{
@@ -33,9 +34,45 @@ enum Commands {
     /// Train a preset over several seeds and write report.md: test accuracy mean ± std per
     /// stage and the curves (mean ± 1 std) as PNG and SVG.
     Report(ReportArgs),
+    /// Host this machine's device (its GPU, else the CPU) for `--device remote:…` clients,
+    /// behind a token, until interrupted.
+    Serve(ServeArgs),
     /// Measure training steps per second of the mlp, cnn and teacher workloads, or (`kdlab bench ui`)
     /// the workbench's frame time while kd trains with hours of history on its curves.
     Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Where to listen: ws://ADDRESS:PORT (WebSocket, unencrypted: trusted networks only).
+    #[arg(long, value_name = "ws://ADDRESS:PORT")]
+    listen: String,
+    /// The token clients must present: read from this file, or made (random, mode 0600) when
+    /// it does not exist.
+    #[arg(long, value_name = "FILE")]
+    token_file: PathBuf,
+}
+
+/// Where to train: `--device` and, for a remote one, the token.
+#[derive(clap::Args, Debug)]
+struct DeviceArgs {
+    /// auto (a real GPU when there is one, else the CPU), cpu (flex), gpu (wgpu; an error without
+    /// one), or remote:ws://HOST:PORT / remote:iroh:SERVER_ID (a device `kdlab serve` hosts).
+    #[arg(long, default_value = "auto", value_parser = parse_device)]
+    device: DeviceArg,
+    /// A remote device's token, when KDLAB_REMOTE_TOKEN is not set: the first line of this file.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+}
+
+impl DeviceArgs {
+    fn open(&self) -> Result<ComputeDevice, DeviceError> {
+        self.device.open(self.token_file.as_deref())
+    }
+}
+
+fn parse_device(text: &str) -> Result<DeviceArg, String> {
+    text.parse().map_err(|e: RemoteError| e.to_string())
 }
 
 #[derive(clap::Args, Debug)]
@@ -52,8 +89,8 @@ struct BenchArgs {
     /// One workload (default: mlp, cnn and teacher).
     #[arg(value_enum)]
     workload: Option<BenchWorkload>,
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    device: DeviceChoice,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Timed steps per training workload (default: as many as the PyTorch twin times).
     #[arg(long)]
     steps: Option<usize>,
@@ -90,8 +127,8 @@ struct RunArgs {
 struct TrainingArgs {
     /// A preset file, or the name of a bundled preset (see `kdlab presets`).
     preset: String,
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    device: DeviceChoice,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Epochs of every stage (sets train.epochs and clears per-stage overrides).
     #[arg(long)]
     epochs: Option<usize>,
@@ -126,6 +163,7 @@ pub fn main() -> ExitCode {
             Ok(())
         }
         Some(Commands::Bench(args)) => run_bench(args),
+        Some(Commands::Serve(args)) => kdlab::remote::serve(&args.listen, &args.token_file).map_err(Into::into),
         // A bare `kdlab` opens the workbench.
         None => kdlab::ui::run().map_err(|message| anyhow::anyhow!(message)),
     };
@@ -146,6 +184,11 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         || error.downcast_ref::<PrepareError>().is_some()
         || error.downcast_ref::<NoGpu>().is_some()
         || error.downcast_ref::<BadInput>().is_some()
+        || error.downcast_ref::<RemoteError>().is_some_and(RemoteError::is_bad_input)
+        || error.downcast_ref::<DeviceError>().is_some_and(|e| match e {
+            DeviceError::NoGpu(_) => true,
+            DeviceError::Remote(remote) => remote.is_bad_input(),
+        })
     {
         2
     } else {
@@ -191,7 +234,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         Some(BenchWorkload::Teacher) => vec![Workload::Teacher],
         None => Workload::ALL.to_vec(),
     };
-    let device = device::select(args.device)?;
+    let device = args.device.open()?;
     println!("device: {}", device.label());
     for workload in workloads {
         let steps = args.steps.unwrap_or(workload.default_steps());
@@ -212,7 +255,10 @@ fn run_frame_bench(args: &BenchArgs) -> anyhow::Result<()> {
         "kd training with {} h of history per stage, {} run(s) overlaid; timing {} s of frames at 1280x800",
         args.hours, args.runs, args.seconds
     );
-    let report = kdlab::ui::frame_bench::run(args.hours, args.seconds, args.runs, args.device)?;
+    let DeviceArg::Local(choice) = &args.device.device else {
+        return Err(BadInput("bench ui draws the app on this machine: use --device auto, cpu or gpu".into()).into());
+    };
+    let report = kdlab::ui::frame_bench::run(args.hours, args.seconds, args.runs, *choice)?;
     println!(
         "{} frames, {} metric points held; {} had taken {} real steps",
         report.frame_ms.len(),
@@ -236,7 +282,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let source = kdlab::presets::resolve(&training.preset)?;
     let overrides = training.overrides(&source, args.seed);
     let out = training.out_dir("")?;
-    let device = device::select(training.device)?;
+    let device = training.device.open()?;
     let finished = run_once(&source, &overrides, device, &out, training.no_cache)?;
     print_table(&finished.summary);
     finished.result()
@@ -327,7 +373,7 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
     let training = &args.training;
     let source = kdlab::presets::resolve(&training.preset)?;
     let out = training.out_dir("-report")?;
-    let device = device::select(training.device)?;
+    let device = training.device.open()?;
     let label = device.label();
     let mut runs = Vec::new();
     let mut about = (String::new(), String::new());

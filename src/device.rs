@@ -51,6 +51,8 @@ impl fmt::Display for DeviceChoice {
 pub enum Backend {
     Flex,
     Wgpu,
+    /// A device another machine's `kdlab serve` hosts (its own backend is the server's).
+    Remote,
 }
 
 /// A device ready for training, with what to print and record about it.
@@ -99,7 +101,8 @@ pub fn resolve(choice: DeviceChoice) -> Result<(Backend, String, Option<wgpu::De
 pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, NoGpu> {
     let (backend, adapter, device_type) = resolve(choice)?;
     let device = match (backend, device_type) {
-        (Backend::Flex, _) => Device::flex(),
+        // `resolve` gives a local backend only; a remote device is connected, not selected.
+        (Backend::Flex | Backend::Remote, _) => Device::flex(),
         // A software adapter must be asked for by kind; otherwise cubecl's default selector
         // prefers the high-performance adapter, the same one `best_gpu` names.
         (Backend::Wgpu, Some(wgpu::DeviceType::Cpu)) => Device::wgpu(DeviceKind::Cpu),
@@ -113,6 +116,7 @@ pub fn label(backend: Backend, adapter: &str) -> String {
     match backend {
         Backend::Wgpu => format!("wgpu ({adapter})"),
         Backend::Flex => format!("flex ({adapter})"),
+        Backend::Remote => adapter.to_string(),
     }
 }
 

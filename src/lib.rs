@@ -3,7 +3,8 @@
 //! Layers, bottom up: [`data`] (bundled and user datasets), [`model`] (MLP and CNN families),
 //! [`distill`] (the losses, as pure tensor functions), [`train`] (presets, plans and the engine
 //! thread), [`record`] (the files a run leaves), [`bench`] (throughput workloads) and
-//! [`device`] (GPU or CPU), and on top [`ui`], the desktop workbench, which only sends the engine
+//! [`device`] (GPU or CPU) with [`remote`] (another machine's device, through burn's remote
+//! backend), and on top [`ui`], the desktop workbench, which only sends the engine
 //! commands and draws its events.
 
 pub mod bench;
@@ -15,6 +16,7 @@ pub mod hash;
 pub mod model;
 pub mod presets;
 pub mod record;
+pub mod remote;
 pub mod report;
 pub mod stats;
 pub mod train;

@@ -129,7 +129,7 @@ impl Engine {
 /// becomes an error event instead of a silent death.
 fn run(setup: Setup, ends: Ends, inherited: Option<Inherited>) {
     let Ends { commands, mut sink, forks } = ends;
-    let label = setup.device.label();
+    let (label, remote) = (setup.device.label(), setup.device.backend == Backend::Remote);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut run = Run::new(setup, Controls::new(commands), forks);
         let fork = inherited.map(|inherited| {
@@ -150,7 +150,11 @@ fn run(setup: Setup, ends: Ends, inherited: Option<Inherited>) {
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown failure".into());
-            let _ = sink.send(Event::Error(EngineError::Failed { device: label, message }));
+            let error = match remote {
+                true => EngineError::RemoteLost { device: label, step: sink.last_step(), message },
+                false => EngineError::Failed { device: label, message },
+            };
+            let _ = sink.send(Event::Error(error));
             false
         }
     };

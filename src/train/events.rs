@@ -267,6 +267,9 @@ pub enum EngineError {
     /// Training itself failed (a panic inside burn or the engine).
     #[error("training failed on {device}: {message}")]
     Failed { device: String, message: String },
+    /// The remote device stopped answering (its server died, the network dropped).
+    #[error("{device}: remote device lost at step {step} ({message})")]
+    RemoteLost { device: String, step: u64, message: String },
 }
 
 /// The sending half, applying the delivery rules above.
@@ -275,6 +278,8 @@ pub struct EventSink {
     pending_metrics: Vec<MetricPoint>,
     pending_probe: Option<Box<Probe>>,
     last_progress: Option<Instant>,
+    /// The last step reported, sent or not (what a lost remote device had reached).
+    last_step: u64,
 }
 
 /// The listener hung up.
@@ -285,7 +290,12 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 impl EventSink {
     pub fn new(sender: Sender<Event>) -> EventSink {
-        EventSink { sender, pending_metrics: Vec::new(), pending_probe: None, last_progress: None }
+        EventSink { sender, pending_metrics: Vec::new(), pending_probe: None, last_progress: None, last_step: 0 }
+    }
+
+    /// The last optimizer step reported.
+    pub fn last_step(&self) -> u64 {
+        self.last_step
     }
 
     /// Queues metric points and sends them if the channel has room.
@@ -335,6 +345,7 @@ impl EventSink {
         paused: bool,
         force: bool,
     ) -> Result<(), Disconnected> {
+        self.last_step = step;
         let due = self.last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_INTERVAL);
         if !(due || force) {
             return Ok(());

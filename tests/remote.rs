@@ -1,0 +1,223 @@
+//! `kdlab serve` and `--device remote:ws://…` end to end on this machine: a flex server on
+//! loopback, clients with the right token, a wrong one, none answering, and a server that dies
+//! mid-run.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PRESET: &str = r#"
+name = "remote"
+[data]
+dataset = "moons"
+samples = 300
+[train]
+batch_size = 32
+epochs = 8
+metric_interval = 5
+[models.teacher]
+arch = "mlp"
+hidden = [16, 16]
+[models.student]
+arch = "mlp"
+hidden = [8]
+[[stages]]
+name = "teacher"
+model = "teacher"
+method = "scratch"
+[[stages]]
+name = "student"
+model = "student"
+method = "kd"
+teacher = "teacher"
+"#;
+
+fn kdlab() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kdlab"));
+    command.env_remove("KDLAB_REMOTE_TOKEN").env("KDLAB_CACHE_DIR", scratch("cache"));
+    command
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("remote_tests").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `kdlab serve`, killed when dropped; its log collected as it comes.
+struct Server {
+    child: Child,
+    port: u16,
+    token_file: PathBuf,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(name: &str) -> Server {
+        let dir = scratch(name);
+        let token_file = dir.join("token");
+        let _ = std::fs::remove_file(&token_file);
+        let port = free_port();
+        let mut child = kdlab()
+            .args(["serve", "--listen", &format!("ws://127.0.0.1:{port}"), "--token-file"])
+            .arg(&token_file)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        let server = Server { child, port, token_file, log };
+        server.wait_for_log("hosting");
+        server
+    }
+
+    fn device(&self) -> String {
+        format!("remote:ws://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn wait_for_log(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.log().contains(text) {
+            assert!(Instant::now() < deadline, "the server never logged {text:?}: {}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(preset: &Path, device: &str, out: &Path, extra: &[&str]) -> Output {
+    kdlab()
+        .arg("run")
+        .arg(preset)
+        .args(["--device", device, "--no-cache", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn accuracies(out: &Path) -> Vec<f64> {
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    summary["stages"].as_array().unwrap().iter().map(|s| s["test_accuracy"].as_f64().unwrap()).collect()
+}
+
+#[test]
+fn a_preset_trains_on_a_served_device_as_it_does_locally() {
+    let server = Server::start("serve_ok");
+    let dir = scratch("serve_ok");
+    let preset = dir.join("moons.toml");
+    std::fs::write(&preset, PRESET).unwrap();
+    let token = server.token_file.to_str().unwrap().to_string();
+    let remote = run(&preset, &server.device(), &dir.join("remote"), &["--token-file", &token]);
+    assert!(remote.status.success(), "{}", text(&remote.stderr));
+    let local = run(&preset, "cpu", &dir.join("local"), &[]);
+    assert!(local.status.success(), "{}", text(&local.stderr));
+    let (remote, local) = (accuracies(&dir.join("remote")), accuracies(&dir.join("local")));
+    assert_eq!(remote.len(), local.len());
+    for (r, l) in remote.iter().zip(&local) {
+        assert!((r - l).abs() <= 0.05, "remote {remote:?} vs local {local:?}");
+    }
+    let summary = std::fs::read_to_string(dir.join("remote/summary.json")).unwrap();
+    assert!(summary.contains(&server.device()), "summary.json names the remote device: {summary}");
+    assert!(server.log().contains("WebSocket client 127.0.0.1:"), "the server logs the connection: {}", server.log());
+}
+
+#[test]
+fn a_wrong_token_a_missing_server_and_a_dying_one_say_so() {
+    let server = Server::start("serve_faults");
+    let dir = scratch("serve_faults");
+    let preset = dir.join("moons.toml");
+    std::fs::write(&preset, PRESET.replace("epochs = 8", "epochs = 100000")).unwrap();
+
+    // A wrong token: exit 2, one line, and the server logs the refusal with the client's address.
+    let wrong = kdlab()
+        .env("KDLAB_REMOTE_TOKEN", "not-the-token")
+        .arg("run")
+        .arg(&preset)
+        .args(["--device", &server.device(), "--no-cache", "--out"])
+        .arg(dir.join("wrong"))
+        .output()
+        .unwrap();
+    let stderr = text(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("refused the token"), "{stderr}");
+    server.wait_for_log("refused: WebSocket client 127.0.0.1:");
+
+    // No server: one line within 10 s.
+    let started = Instant::now();
+    let token = server.token_file.to_str().unwrap().to_string();
+    let nobody =
+        run(&preset, &format!("remote:ws://127.0.0.1:{}", free_port()), &dir.join("nobody"), &["--token-file", &token]);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    let stderr = text(&nobody.stderr);
+    assert!(!nobody.status.success() && stderr.contains("no server answered"), "{stderr}");
+
+    // The server dies mid-run: exit 1, "remote device lost at step N", metrics.csv rows whole.
+    let out = dir.join("dying");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut client = kdlab()
+        .arg("run")
+        .arg(&preset)
+        .args(["--device", &server.device(), "--no-cache", "--token-file", &token, "--out"])
+        .arg(&out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(out.join("metrics.csv")).map_or(0, |m| m.lines().count()) < 10 {
+        assert!(Instant::now() < deadline, "no metrics arrived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = client.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the client hung after its server died");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    client.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("remote device lost at step"), "{stderr}");
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let fields = metrics.lines().next().unwrap().split(',').count();
+    assert!(
+        metrics.ends_with('\n') && metrics.lines().all(|l| l.split(',').count() == fields),
+        "whole rows: {metrics}"
+    );
+}
