@@ -87,6 +87,25 @@ impl DeviceArg {
     }
 }
 
+/// A device as a run asks for it: what `--device` (or the app's device picker) names, and the
+/// token file of a remote one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceTarget {
+    pub device: DeviceArg,
+    pub token_file: Option<PathBuf>,
+}
+
+impl DeviceTarget {
+    /// A device of this machine.
+    pub fn local(choice: DeviceChoice) -> DeviceTarget {
+        DeviceTarget { device: DeviceArg::Local(choice), token_file: None }
+    }
+
+    pub fn open(&self) -> Result<ComputeDevice, DeviceError> {
+        self.device.open(self.token_file.as_deref())
+    }
+}
+
 /// Why `--device` gave no device.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {

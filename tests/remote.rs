@@ -221,3 +221,56 @@ fn a_wrong_token_a_missing_server_and_a_dying_one_say_so() {
         "whole rows: {metrics}"
     );
 }
+
+/// The app's device picker reaches a served device: *remote…*, the server's address and the
+/// token file; the run trains there and says so; when the server dies mid-run the app shows
+/// `remote device lost at step N` and keeps what the run recorded.
+#[test]
+fn the_app_trains_on_a_served_device_and_shows_when_it_is_lost() {
+    use egui_kittest::kittest::Queryable;
+    let server = Server::start("app_remote");
+    let dir = scratch("app_remote");
+    let preset = dir.join("moons_app.toml");
+    std::fs::write(&preset, PRESET.replace("epochs = 8", "epochs = 100000")).unwrap();
+    // SAFETY: set before any engine thread of this test starts.
+    unsafe { std::env::set_var("KDLAB_CACHE_DIR", scratch("cache")) };
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(|cc| kdlab::ui::KdlabApp::new(cc));
+    let type_into = |harness: &mut egui_kittest::Harness<'_, kdlab::ui::KdlabApp>, label: &str, text: &str| {
+        harness.get_by_label(label).focus();
+        harness.run_steps(1);
+        harness.get_by_label(label).type_text(text);
+        harness.run_steps(2);
+    };
+    type_into(&mut harness, "Preset file", preset.to_str().unwrap());
+    harness.get_by_label("Open…").click();
+    harness.run_steps(2);
+    harness.get_by_label("Device").click();
+    harness.run_steps(2);
+    harness.get_by_label("remote…").click();
+    harness.run_steps(2);
+    type_into(&mut harness, "Server", &format!("ws://127.0.0.1:{}", server.port));
+    type_into(&mut harness, "Token file", server.token_file.to_str().unwrap());
+    harness.get_by_label("Start").click();
+    let history = |h: &egui_kittest::Harness<'_, kdlab::ui::KdlabApp>| h.state().session().map(|s| s.history.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !history(&harness).is_some_and(|h| h.stages.first().is_some_and(|s| s.series.contains_key("test_accuracy"))) {
+        assert!(Instant::now() < deadline, "no metrics from the remote run");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let device = history(&harness).and_then(|h| h.info.map(|i| i.device)).unwrap_or_default();
+    assert_eq!(device, server.device(), "the run names its remote device");
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !history(&harness).is_some_and(|h| h.finished) {
+        assert!(Instant::now() < deadline, "the app never learned its server died");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run_steps(3);
+    let recorded = history(&harness).map_or(0, |h| h.stages.iter().map(|s| s.series.len()).sum::<usize>());
+    assert!(recorded > 0, "what the run recorded is kept");
+    assert!(harness.query_by_label_contains("remote device lost at step").is_some(), "a banner says so");
+}

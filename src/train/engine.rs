@@ -15,8 +15,9 @@ use super::plan::{EnsemblePlan, Plan, StagePlan};
 use super::preset::{PresetSource, TrainSettings};
 use super::stage::{DeviceData, Resume, StageContext, StageEnd, Trained, blank_outcome, train};
 use crate::data::{Augment, Dataset};
-use crate::device::{self, Backend, ComputeDevice, DeviceChoice};
+use crate::device::{self, Backend, ComputeDevice};
 use crate::model::ModelSpec;
+use crate::remote::DeviceTarget;
 use burn::module::Module;
 use crossbeam_channel::{Receiver, Sender};
 use serde::Serialize;
@@ -51,18 +52,18 @@ impl Engine {
     }
 
     /// Loads a preset and its data, picks the device and trains, all on the engine thread; a bad
-    /// preset, bad data or a missing GPU arrive as an [`Event::Error`] followed by
+    /// preset, bad data, a missing GPU or an unreachable server arrive as an [`Event::Error`] followed by
     /// [`Event::Finished`].
     pub fn launch(
         source: PresetSource,
         overrides: Vec<String>,
-        choice: DeviceChoice,
+        target: DeviceTarget,
         cache: Option<TeacherCache>,
     ) -> Engine {
         Engine::on_thread(move |mut ends| {
             let ready =
                 prepare(&source, &overrides).map_err(|e| EngineError::Setup(e.to_string())).and_then(|prepared| {
-                    device::select(choice).map(|d| (prepared, d)).map_err(|e| EngineError::Device(e.to_string()))
+                    target.open().map(|d| (prepared, d)).map_err(|e| EngineError::Device(e.to_string()))
                 });
             match ready {
                 Ok((prepared, device)) => {

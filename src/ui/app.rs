@@ -9,7 +9,7 @@ use super::session::Session;
 use super::settings::{PresetChoice, Settings};
 use super::views::controls::PresetCheck;
 use super::views::{self, Action, Behavior, Browse, Pane, PlotFrame, Queue, Selection, View, ViewContext};
-use crate::device::DeviceChoice;
+use crate::remote::DeviceArg;
 use crate::train::{Command, Parameter};
 use crossbeam_channel::Receiver;
 use serde::{Deserialize, Serialize};
@@ -55,7 +55,7 @@ pub struct KdlabApp {
     frame_stats: FrameStats,
     show_frame_stats: bool,
     /// The device choice being resolved in the background, and where its label arrives.
-    device_preview: Option<(DeviceChoice, Receiver<String>)>,
+    device_preview: Option<(String, Receiver<String>)>,
     /// What was last written to storage, so a change is saved at once rather than only at exit.
     saved: (Settings, egui_tiles::Tree<Pane>),
 }
@@ -100,19 +100,24 @@ impl KdlabApp {
     /// Resolves the device setting off the UI thread (enumerating adapters takes a moment) and
     /// picks up the answer when it is there.
     fn preview_device(&mut self, ctx: &egui::Context) {
-        let choice = self.settings.device;
-        if self.device_preview.as_ref().is_none_or(|(previewed, _)| *previewed != choice) {
+        let target = self.settings.device_target();
+        let key = target.as_ref().map_or_else(|e| e.to_string(), |t| format!("{:?}", t.device));
+        if self.device_preview.as_ref().is_none_or(|(previewed, _)| *previewed != key) {
             let (sender, receiver) = crossbeam_channel::bounded(1);
             let ctx = ctx.clone();
             std::thread::spawn(move || {
-                let label = match crate::device::resolve(choice) {
-                    Ok((backend, adapter, _)) => crate::device::label(backend, &adapter),
+                let label = match target.map(|t| t.device) {
+                    Ok(DeviceArg::Local(choice)) => match crate::device::resolve(choice) {
+                        Ok((backend, adapter, _)) => crate::device::label(backend, &adapter),
+                        Err(error) => error.to_string(),
+                    },
+                    Ok(DeviceArg::Remote(address)) => format!("{address} (connects when a run starts)"),
                     Err(error) => error.to_string(),
                 };
                 let _ = sender.send(label);
                 ctx.request_repaint();
             });
-            self.device_preview = Some((choice, receiver));
+            self.device_preview = Some((key, receiver));
             self.selection.device_label = None;
         }
         if let Some((_, receiver)) = &self.device_preview
@@ -293,12 +298,19 @@ impl KdlabApp {
     fn queue(&mut self, queue: Queue) {
         let Some(source) = self.checked_source() else { return };
         let name = self.settings.preset.short_name();
-        let (overrides, device) = (self.settings.overrides(), self.settings.device);
+        let device = match self.settings.device_target() {
+            Ok(device) => device,
+            Err(error) => {
+                self.error = Some(error.to_string());
+                return;
+            }
+        };
+        let overrides = self.settings.overrides();
         let request = |label: String, extra: Vec<String>, group: Option<usize>, sweep: Option<SweepPoint>| RunRequest {
             label,
             source: source.clone(),
             overrides: overrides.iter().cloned().chain(extra).collect(),
-            device,
+            device: device.clone(),
             group,
             sweep,
         };

@@ -16,6 +16,7 @@ use super::history::RunHistory;
 use super::session::Session;
 use super::settings::Settings;
 use crate::device::DeviceChoice;
+use crate::remote::DeviceTarget;
 use crate::train::metric;
 use crate::train::{Engine, Event, MetricPoint, PresetError, RunInfo, StageInfo, TeacherCache};
 use crossbeam_channel::Sender;
@@ -62,7 +63,7 @@ pub fn run(hours: f64, seconds: f64, runs: usize, device: DeviceChoice) -> Resul
     let source = crate::presets::resolve("kd")?;
     // Students that keep training for the whole measurement.
     let overrides = vec!["stages.student_scratch.epochs=100000".into(), "stages.student_kd.epochs=100000".into()];
-    let engine = Engine::launch(source, overrides, device, TeacherCache::default_location());
+    let engine = Engine::launch(source, overrides, DeviceTarget::local(device), TeacherCache::default_location());
     let reports = (hours * 3600.0 * REPORTS_PER_SECOND) as u64;
     let offset = reports * METRIC_INTERVAL;
     let (copies, fed): (Vec<Sender<Event>>, Vec<Engine>) = (1..runs.max(1))

@@ -4,7 +4,7 @@
 
 use super::history::RunHistory;
 use super::session::Session;
-use crate::device::DeviceChoice;
+use crate::remote::DeviceTarget;
 use crate::train::PresetSource;
 
 /// What to start: a preset with its overrides.
@@ -13,7 +13,7 @@ pub struct RunRequest {
     pub label: String,
     pub source: PresetSource,
     pub overrides: Vec<String>,
-    pub device: DeviceChoice,
+    pub device: DeviceTarget,
     /// Runs of one "repeat over seeds" share a group and are drawn as mean ± std.
     pub group: Option<usize>,
     /// The value this run gives a swept key, when it is part of a sweep.
@@ -28,7 +28,8 @@ pub struct SweepPoint {
 }
 
 enum RunState {
-    Queued(RunRequest),
+    // Boxed: a request (preset text, overrides, device) is much larger than a pointer.
+    Queued(Box<RunRequest>),
     // Boxed: a session (engine handle and history) is much larger than a request.
     Started(Box<Session>),
 }
@@ -159,7 +160,7 @@ impl Runs {
 
     pub fn queue(&mut self, request: RunRequest) {
         let (label, group) = (request.label.clone(), request.group);
-        self.push(label, group, None, RunState::Queued(request));
+        self.push(label, group, None, RunState::Queued(Box::new(request)));
     }
 
     /// Adds a run that is already started (a recorded run, the frame-time benchmark's replay).
@@ -201,7 +202,7 @@ impl Runs {
                 break;
             }
             if let RunState::Queued(request) = &run.state {
-                let session = Session::start(request.source.clone(), request.overrides.clone(), request.device);
+                let session = Session::start(request.source.clone(), request.overrides.clone(), request.device.clone());
                 run.state = RunState::Started(Box::new(session));
                 running += 1;
                 changed = true;

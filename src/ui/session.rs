@@ -2,7 +2,7 @@
 //! commands the controls send. Draining events never blocks the frame.
 
 use super::history::RunHistory;
-use crate::device::DeviceChoice;
+use crate::remote::DeviceTarget;
 use crate::train::{Command, Engine, Parameter, PresetSource, TeacherCache};
 use std::collections::VecDeque;
 
@@ -26,7 +26,7 @@ pub struct Forked {
 impl Session {
     /// Launches `source` with `overrides` on `device`; loading and device selection happen on
     /// the engine thread.
-    pub fn start(source: PresetSource, overrides: Vec<String>, device: DeviceChoice) -> Session {
+    pub fn start(source: PresetSource, overrides: Vec<String>, device: DeviceTarget) -> Session {
         Session::of(Engine::launch(source, overrides, device, TeacherCache::default_location()))
     }
 

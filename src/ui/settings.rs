@@ -3,6 +3,7 @@
 
 use super::history::StageHistory;
 use crate::device::DeviceChoice;
+use crate::remote::{DeviceArg, DeviceTarget, RemoteError};
 use crate::train::{PresetError, PresetSource};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -112,6 +113,12 @@ pub struct Settings {
     pub seeds: u64,
     /// Whether a sweep runs each value over that many seeds (mean ± std in the sweep view).
     pub sweep_over_seeds: bool,
+    /// Train on a device a `kdlab serve` hosts instead of `device`.
+    pub use_remote: bool,
+    /// That server: `ws://HOST:PORT`.
+    pub remote_address: String,
+    /// A file holding its token (the token itself is never saved here).
+    pub remote_token_file: String,
 }
 
 /// Half the machine's cores (each flex run uses several threads itself), at least one.
@@ -135,11 +142,25 @@ impl Default for Settings {
             sweep_values: "1, 4, 16".into(),
             seeds: 3,
             sweep_over_seeds: false,
+            use_remote: false,
+            remote_address: String::new(),
+            remote_token_file: String::new(),
         }
     }
 }
 
 impl Settings {
+    /// The device runs start on: `device`, or the remote server with its token file.
+    pub fn device_target(&self) -> Result<DeviceTarget, RemoteError> {
+        if !self.use_remote {
+            return Ok(DeviceTarget::local(self.device));
+        }
+        let address = self.remote_address.trim();
+        let named = if address.starts_with("remote:") { address.to_string() } else { format!("remote:{address}") };
+        let token_file = Some(self.remote_token_file.trim()).filter(|f| !f.is_empty()).map(PathBuf::from);
+        Ok(DeviceTarget { device: DeviceArg::Remote(named.parse()?), token_file })
+    }
+
     /// Remembers a preset file as the newest recent one.
     pub fn remember(&mut self, path: PathBuf) {
         self.recent_files.retain(|p| p != &path);

@@ -166,14 +166,43 @@ fn dataset_and_device(ui: &mut egui::Ui, view: &mut ViewContext) {
         combo.response.labelled_by(title.id);
         ui.end_row();
         let title = ui.label("Device");
-        let combo =
-            egui::ComboBox::from_id_salt("device").selected_text(view.settings.device.to_string()).show_ui(ui, |ui| {
-                for choice in [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Gpu] {
-                    ui.selectable_value(&mut view.settings.device, choice, choice.to_string());
+        let shown = if view.settings.use_remote { "remote…".to_string() } else { view.settings.device.to_string() };
+        let combo = egui::ComboBox::from_id_salt("device").selected_text(shown).show_ui(ui, |ui| {
+            for choice in [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Gpu] {
+                let chosen = !view.settings.use_remote && view.settings.device == choice;
+                if ui.selectable_label(chosen, choice.to_string()).clicked() {
+                    (view.settings.device, view.settings.use_remote) = (choice, false);
                 }
-            });
+            }
+            let hint = "A device another machine hosts with `kdlab serve` (see the README: Train on a GPU server)";
+            if ui.selectable_label(view.settings.use_remote, "remote…").on_hover_text(hint).clicked() {
+                view.settings.use_remote = true;
+            }
+        });
         combo.response.labelled_by(title.id);
         ui.end_row();
+    });
+    if view.settings.use_remote {
+        remote_fields(ui, view);
+    }
+}
+
+/// The remote server's address and the file holding its token (the token is never saved).
+fn remote_fields(ui: &mut egui::Ui, view: &mut ViewContext) {
+    let settings = &mut *view.settings;
+    let server_hint = "WebSocket is unencrypted: use it on a network you trust, or through an SSH tunnel";
+    labelled_field(ui, "Server", &mut settings.remote_address, "ws://gpu:3000", server_hint);
+    let token_hint = "The file `kdlab serve` wrote its token to, copied here; KDLAB_REMOTE_TOKEN wins when set";
+    labelled_field(ui, "Token file", &mut settings.remote_token_file, "~/.kdlab-token", token_hint);
+}
+
+/// A label and a text field filling the rest of the row (up to 240 points).
+fn labelled_field(ui: &mut egui::Ui, label: &str, text: &mut String, placeholder: &str, hint: &str) {
+    ui.horizontal(|ui| {
+        let label = ui.label(label);
+        let width = field_width(ui, 0.0).min(240.0);
+        let field = egui::TextEdit::singleline(text).hint_text(placeholder).desired_width(width);
+        ui.add(field).labelled_by(label.id).on_hover_text(hint);
     });
 }
 
