@@ -58,16 +58,35 @@ struct ServeArgs {
 struct DeviceArgs {
     /// auto (a real GPU when there is one, else the CPU), cpu (flex), gpu (wgpu; an error without
     /// one), or remote:ws://HOST:PORT / remote:iroh:SERVER_ID (a device `kdlab serve` hosts).
-    #[arg(long, default_value = "auto", value_parser = parse_device)]
-    device: DeviceArg,
+    /// `report` takes it several times and spreads its seeds over the devices.
+    #[arg(long, default_value = "auto", value_parser = parse_device, action = clap::ArgAction::Append)]
+    device: Vec<DeviceArg>,
     /// A remote device's token, when KDLAB_REMOTE_TOKEN is not set: the first line of this file.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
 }
 
 impl DeviceArgs {
-    fn open(&self) -> Result<ComputeDevice, DeviceError> {
-        self.device.open(self.token_file.as_deref())
+    /// The one device of `run` and `bench`.
+    fn open(&self) -> anyhow::Result<ComputeDevice> {
+        match self.device.as_slice() {
+            [device] => Ok(device.open(self.token_file.as_deref())?),
+            _ => Err(BadInput(
+                "--device once: this command trains on one device (report spreads its seeds over several)".into(),
+            )
+            .into()),
+        }
+    }
+
+    /// Every device named, each opened once.
+    fn open_all(&self) -> Result<Vec<ComputeDevice>, DeviceError> {
+        let mut named: Vec<&DeviceArg> = Vec::new();
+        for device in &self.device {
+            if !named.contains(&device) {
+                named.push(device);
+            }
+        }
+        named.into_iter().map(|device| device.open(self.token_file.as_deref())).collect()
     }
 }
 
@@ -255,8 +274,8 @@ fn run_frame_bench(args: &BenchArgs) -> anyhow::Result<()> {
         "kd training with {} h of history per stage, {} run(s) overlaid; timing {} s of frames at 1280x800",
         args.hours, args.runs, args.seconds
     );
-    let DeviceArg::Local(choice) = &args.device.device else {
-        return Err(BadInput("bench ui draws the app on this machine: use --device auto, cpu or gpu".into()).into());
+    let [DeviceArg::Local(choice)] = args.device.device.as_slice() else {
+        return Err(BadInput("bench ui draws the app on this machine: use one --device auto, cpu or gpu".into()).into());
     };
     let report = kdlab::ui::frame_bench::run(args.hours, args.seconds, args.runs, *choice)?;
     println!(
@@ -283,7 +302,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let overrides = training.overrides(&source, args.seed);
     let out = training.out_dir("")?;
     let device = training.device.open()?;
-    let finished = run_once(&source, &overrides, device, &out, training.no_cache)?;
+    let finished = run_once(&source, &overrides, device, &out, training.no_cache, true)?;
     print_table(&finished.summary);
     finished.result()
 }
@@ -343,6 +362,7 @@ fn run_once(
     device: ComputeDevice,
     out: &Path,
     no_cache: bool,
+    progress: bool,
 ) -> anyhow::Result<Finished> {
     let Prepared { mut plan, dataset } = prepare(source, overrides)?;
     for stage in plan.headless() {
@@ -360,7 +380,7 @@ fn run_once(
     );
     let cache = if no_cache { None } else { TeacherCache::default_location() };
     let mut summary = Summary::new(&plan.preset, &dataset.name, &device.label());
-    let (error, metrics) = drive(&plan, Arc::new(dataset), device, cache, &mut recorder, &mut summary)?;
+    let (error, metrics) = drive(&plan, Arc::new(dataset), device, cache, &mut recorder, &mut summary, progress)?;
     recorder.write_summary(&summary).with_context(|| format!("cannot write {}/summary.json", out.display()))?;
     eprintln!("kdlab: wrote {}", recorder.dir().display());
     Ok(Finished { summary, metrics, error, description: plan.preset.description.clone() })
@@ -373,25 +393,71 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
     let training = &args.training;
     let source = kdlab::presets::resolve(&training.preset)?;
     let out = training.out_dir("-report")?;
-    let device = training.device.open()?;
-    let label = device.label();
+    let devices = training.device.open_all()?;
+    let label = devices.iter().map(ComputeDevice::label).collect::<Vec<_>>().join(", ");
+    let results = seeds_over_devices(training, &source, &out, args.seeds, &devices);
     let mut runs = Vec::new();
     let mut about = (String::new(), String::new());
-    for seed in 0..args.seeds {
-        let overrides = training.overrides(&source, Some(seed));
-        eprintln!("kdlab report: seed {} of {}", seed + 1, args.seeds);
-        let dir = out.join(format!("seed-{seed}"));
-        let finished = run_once(&source, &overrides, device.clone(), &dir, training.no_cache)?;
-        finished.result()?;
-        about = (finished.summary.preset.clone(), finished.description.clone());
-        runs.push(SeedRun { seed, summary: finished.summary, metrics: finished.metrics });
+    let mut failures = Vec::new();
+    for (seed, result) in results {
+        match result {
+            Ok(finished) => {
+                about = (finished.summary.preset.clone(), finished.description.clone());
+                runs.push(SeedRun { seed, summary: finished.summary, metrics: finished.metrics });
+            }
+            Err(error) => failures.push(error.context(format!("seed {seed}"))),
+        }
     }
-    kdlab::report::write_report(&out, &about.0, &about.1, &label, &runs)?;
-    for stats in kdlab::report::stage_stats(&runs) {
-        println!("{:<20} {:>7.2}% ± {:.2}", stats.name, 100.0 * stats.mean(), 100.0 * stats.std());
+    if !runs.is_empty() {
+        kdlab::report::write_report(&out, &about.0, &about.1, &label, &runs)?;
+        for stats in kdlab::report::stage_stats(&runs) {
+            println!("{:<20} {:>7.2}% ± {:.2}", stats.name, 100.0 * stats.mean(), 100.0 * stats.std());
+        }
+        eprintln!("kdlab: wrote {}", out.join("report.md").display());
     }
-    eprintln!("kdlab: wrote {}", out.join("report.md").display());
-    Ok(())
+    match failures.into_iter().next() {
+        Some(failure) => Err(failure),
+        None => Ok(()),
+    }
+}
+
+/// Trains seeds 0..`seeds`, each on the first of `devices` to come free (one at a time per
+/// device); a device whose run failed takes no more seeds, the others go on. Results by seed.
+fn seeds_over_devices(
+    training: &TrainingArgs,
+    source: &PresetSource,
+    out: &Path,
+    seeds: u64,
+    devices: &[ComputeDevice],
+) -> Vec<(u64, anyhow::Result<Finished>)> {
+    let queue = std::sync::Mutex::new((0..seeds).collect::<std::collections::VecDeque<u64>>());
+    let results = std::sync::Mutex::new(Vec::new());
+    let progress = devices.len() == 1;
+    std::thread::scope(|scope| {
+        for device in devices {
+            let (queue, results) = (&queue, &results);
+            scope.spawn(move || {
+                // Popped in a statement of its own: a guard in the `while let` would hold the
+                // queue for the whole run and keep the other devices idle.
+                let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                while let Some(seed) = next() {
+                    eprintln!("kdlab report: seed {} of {seeds} on {}", seed + 1, device.label());
+                    let overrides = training.overrides(source, Some(seed));
+                    let dir = out.join(format!("seed-{seed}"));
+                    let outcome = run_once(source, &overrides, device.clone(), &dir, training.no_cache, progress);
+                    let lost = outcome.as_ref().map_or(true, |f| f.error.is_some());
+                    let outcome = outcome.and_then(|finished| finished.result().map(|()| finished));
+                    results.lock().unwrap_or_else(|e| e.into_inner()).push((seed, outcome));
+                    if lost {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(seed, _)| *seed);
+    results
 }
 
 /// Indices of the stages that set their own `epochs`, which `--epochs` must override too.
@@ -419,6 +485,7 @@ fn drive(
     cache: Option<TeacherCache>,
     recorder: &mut RunRecorder,
     summary: &mut Summary,
+    progress: bool,
 ) -> anyhow::Result<(Option<String>, Vec<MetricPoint>)> {
     let engine = Engine::spawn(plan.clone(), dataset, device, cache);
     let mut bar: Option<ProgressBar> = None;
@@ -430,7 +497,8 @@ fn drive(
             .with_context(|| format!("cannot append to {}/metrics.csv", recorder.dir().display()))?;
         summary.absorb(&event);
         match &event {
-            Event::StageStarted(start) => {
+            // Several runs at once (a report over devices) would garble each other's bars.
+            Event::StageStarted(start) if progress => {
                 let progress = ProgressBar::new(start.total_steps).with_style(bar_style());
                 progress.set_prefix(start.name.clone());
                 bar = Some(progress);

@@ -274,3 +274,42 @@ fn the_app_trains_on_a_served_device_and_shows_when_it_is_lost() {
     assert!(recorded > 0, "what the run recorded is kept");
     assert!(harness.query_by_label_contains("remote device lost at step").is_some(), "a banner says so");
 }
+
+/// `kdlab report --seeds 3` over this machine's CPU and a served device: the seeds queue for
+/// whichever device is free, every seed's run folder says where it ran, and the report has all
+/// three.
+#[test]
+fn a_report_spreads_its_seeds_over_several_devices() {
+    let server = Server::start("report_devices");
+    let dir = scratch("report_devices");
+    let preset = dir.join("moons.toml");
+    std::fs::write(&preset, PRESET).unwrap();
+    let out = dir.join("report");
+    let _ = std::fs::remove_dir_all(&out);
+    let token = server.token_file.to_str().unwrap().to_string();
+    let output = kdlab()
+        .arg("report")
+        .arg(&preset)
+        .args(["--seeds", "3", "--device", "cpu", "--device", &server.device(), "--token-file", &token, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let devices: Vec<String> = (0..3)
+        .map(|seed| {
+            let summary: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(out.join(format!("seed-{seed}/summary.json"))).unwrap())
+                    .unwrap();
+            summary["device"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert!(devices.iter().all(|d| d == "flex (CPU)" || *d == server.device()), "{devices:?}");
+    assert!(
+        devices.contains(&server.device()) && devices.contains(&"flex (CPU)".to_string()),
+        "both used: {devices:?}"
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("Seeds 0, 1, 2"), "{report}");
+    let once = kdlab().arg("run").arg(&preset).args(["--device", "cpu", "--device", "cpu"]).output().unwrap();
+    assert_eq!(once.status.code(), Some(2), "run takes one device: {}", text(&once.stderr));
+}
