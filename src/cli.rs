@@ -8,7 +8,7 @@ use kdlab::bench::{self, Workload};
 use kdlab::data::DataError;
 use kdlab::device::{self, ComputeDevice, NoGpu};
 use kdlab::record::{RunRecorder, Summary};
-use kdlab::remote::{DeviceArg, DeviceError, RemoteError};
+use kdlab::remote::{DeviceArg, DeviceError, Listen, RemoteError};
 use kdlab::report::SeedRun;
 use kdlab::train::metric;
 use kdlab::train::{
@@ -44,9 +44,16 @@ enum Commands {
 
 #[derive(clap::Args, Debug)]
 struct ServeArgs {
-    /// Where to listen: ws://ADDRESS:PORT (WebSocket, unencrypted: trusted networks only).
+    /// Listen on WebSocket at ws://ADDRESS:PORT (unencrypted: trusted networks only). Without it
+    /// the server uses Iroh (authenticated and encrypted) and prints the id clients dial.
     #[arg(long, value_name = "ws://ADDRESS:PORT")]
-    listen: String,
+    listen: Option<String>,
+    /// Iroh: the UDP port to bind (default: one the system picks).
+    #[arg(long, conflicts_with = "listen")]
+    port: Option<u16>,
+    /// Iroh: direct connections only, no public relays (clients dial remote:iroh:ID@HOST:PORT).
+    #[arg(long, conflicts_with = "listen", requires = "port")]
+    no_relays: bool,
     /// The token clients must present: read from this file, or made (random, mode 0600) when
     /// it does not exist.
     #[arg(long, value_name = "FILE")]
@@ -182,7 +189,13 @@ pub fn main() -> ExitCode {
             Ok(())
         }
         Some(Commands::Bench(args)) => run_bench(args),
-        Some(Commands::Serve(args)) => kdlab::remote::serve(&args.listen, &args.token_file).map_err(Into::into),
+        Some(Commands::Serve(args)) => {
+            let listen = match args.listen {
+                Some(url) => Listen::WebSocket(url),
+                None => Listen::Iroh { port: args.port, relays: !args.no_relays },
+            };
+            kdlab::remote::serve(&listen, &args.token_file).map_err(Into::into)
+        }
         // A bare `kdlab` opens the workbench.
         None => kdlab::ui::run().map_err(|message| anyhow::anyhow!(message)),
     };

@@ -7,9 +7,13 @@
 
 use crate::device::{self, Backend, ComputeDevice, DeviceChoice};
 use burn::tensor::Device;
-use burn::tensor::remote::{ConnectError, EndpointId, RemoteHost};
-use burn::tensor::server::{AuthorizationRequest, PeerAuthorizer, RemoteServer, TokenAuthorizer, WebSocketTransport};
+use burn::tensor::remote::{ConnectError, EndpointId, IrohHost, IrohRelays, RemoteHost};
+use burn::tensor::server::{
+    AuthorizationRequest, IrohIdentity, IrohTransport, PeerAuthorizer, RemoteServer, TokenAuthorizer, Transport,
+    WebSocketTransport,
+};
 use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -24,15 +28,17 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 pub enum RemoteAddress {
     /// `ws://HOST:PORT`: WebSocket, unencrypted, for trusted networks.
     WebSocket(String),
-    /// An Iroh server id: authenticated and encrypted, across networks.
-    Iroh(String),
+    /// An Iroh server: authenticated and encrypted, across networks. Found by its id through
+    /// n0's public relays, or dialled directly at `direct` (relays off).
+    Iroh { id: String, direct: Option<SocketAddr> },
 }
 
 impl fmt::Display for RemoteAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RemoteAddress::WebSocket(url) => write!(f, "remote:{url}"),
-            RemoteAddress::Iroh(id) => write!(f, "remote:iroh:{id}"),
+            RemoteAddress::Iroh { id, direct: None } => write!(f, "remote:iroh:{id}"),
+            RemoteAddress::Iroh { id, direct: Some(address) } => write!(f, "remote:iroh:{id}@{address}"),
         }
     }
 }
@@ -40,12 +46,22 @@ impl fmt::Display for RemoteAddress {
 impl FromStr for RemoteAddress {
     type Err = RemoteError;
 
-    /// `remote:ws://HOST:PORT` or `remote:iroh:SERVER_ID`.
+    /// `remote:ws://HOST:PORT`, `remote:iroh:SERVER_ID` or `remote:iroh:SERVER_ID@HOST:PORT`.
     fn from_str(text: &str) -> Result<RemoteAddress, RemoteError> {
         let bad = || RemoteError::Address(text.to_string());
         let rest = text.strip_prefix("remote:").ok_or_else(bad)?;
-        if let Some(id) = rest.strip_prefix("iroh:") {
-            return if id.is_empty() { Err(bad()) } else { Ok(RemoteAddress::Iroh(id.to_string())) };
+        if let Some(server) = rest.strip_prefix("iroh:") {
+            let (id, direct) = match server.split_once('@') {
+                Some((id, address)) => {
+                    let resolved = address.to_socket_addrs().ok().and_then(|mut all| all.next());
+                    (id, Some(resolved.ok_or_else(bad)?))
+                }
+                None => (server, None),
+            };
+            return match id.parse::<EndpointId>() {
+                Ok(_) => Ok(RemoteAddress::Iroh { id: id.to_string(), direct }),
+                Err(_) => Err(bad()),
+            };
         }
         let host_port = rest.strip_prefix("ws://").ok_or_else(bad)?;
         let port = host_port.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
@@ -206,9 +222,13 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 pub fn connect(address: &RemoteAddress, token: &str) -> Result<ComputeDevice, RemoteError> {
     let host = match address {
         RemoteAddress::WebSocket(url) => RemoteHost::websocket(url),
-        RemoteAddress::Iroh(id) => {
+        RemoteAddress::Iroh { id, direct } => {
             let id: EndpointId = id.parse().map_err(|_| RemoteError::Address(address.to_string()))?;
-            RemoteHost::iroh(id)
+            let host = IrohHost::new(id);
+            RemoteHost::iroh(match direct {
+                Some(address) => host.with_relays(IrohRelays::Disabled).with_address(*address),
+                None => host,
+            })
         }
     }
     .with_credential(token.to_string());
@@ -227,27 +247,71 @@ pub fn connect(address: &RemoteAddress, token: &str) -> Result<ComputeDevice, Re
     }
 }
 
-/// Hosts this machine's best device (a hardware GPU through wgpu, else flex) at `listen`
-/// (`ws://ADDRESS:PORT`) until interrupted, opening sessions only for clients that present the
-/// token in `token_file` (made when missing). Every connection and refusal is logged with the
-/// client's address.
-pub fn serve(listen: &str, token_file: &Path) -> Result<(), RemoteError> {
-    let address = listen
-        .strip_prefix("ws://")
-        .filter(|a| a.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()))
-        .ok_or_else(|| RemoteError::Listen(listen.to_string()))?;
+/// How `kdlab serve` is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// WebSocket at `ws://ADDRESS:PORT` (trusted networks).
+    WebSocket(String),
+    /// Iroh: through n0's public relays, or only directly on `port` when `relays` is false.
+    Iroh { port: Option<u16>, relays: bool },
+}
+
+/// Hosts this machine's best device (a hardware GPU through wgpu, else flex) until interrupted,
+/// opening sessions only for clients that present the token in `token_file` (made when missing).
+/// Every connection and refusal is logged with the client's address.
+pub fn serve(listen: &Listen, token_file: &Path) -> Result<(), RemoteError> {
     let (token, made) = server_token(token_file)?;
     let verb = if made { "wrote a new token to" } else { "reads its token from" };
     eprintln!("kdlab serve: {verb} {} (give it to clients as {TOKEN_VARIABLE} or --token-file)", token_file.display());
-    let listener = std::net::TcpListener::bind(address)
-        .map_err(|e| RemoteError::Serve(format!("cannot listen on {address}: {e}")))?;
     let compute = device::select(DeviceChoice::Auto).map_err(|e| RemoteError::Serve(e.to_string()))?;
-    eprintln!("kdlab serve: hosting {} at ws://{address}; clients use --device remote:ws://{address}", compute.label());
+    let (transport, address) = transport(listen, token_file)?;
+    eprintln!("kdlab serve: hosting {} for clients of --device {address}", compute.label());
     let authorizer = LoggingAuthorizer(TokenAuthorizer::new(token).map_err(|e| RemoteError::Serve(e.to_string()))?);
     RemoteServer::new([compute.device])
         .with_authorizer(authorizer)
-        .serve(WebSocketTransport::from_listener(listener))
+        .serve(transport)
         .map_err(|e| RemoteError::Serve(e.to_string()))
+}
+
+/// The transport `listen` asks for, and the `--device` value that reaches it. An Iroh server
+/// keeps its identity (and so its id) in `TOKEN_FILE.iroh-key` beside the token.
+fn transport(listen: &Listen, token_file: &Path) -> Result<(Transport, String), RemoteError> {
+    match listen {
+        Listen::WebSocket(url) => {
+            let address = url
+                .strip_prefix("ws://")
+                .filter(|a| a.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()))
+                .ok_or_else(|| RemoteError::Listen(url.clone()))?;
+            let listener = std::net::TcpListener::bind(address)
+                .map_err(|e| RemoteError::Serve(format!("cannot listen on {address}: {e}")))?;
+            Ok((WebSocketTransport::from_listener(listener).into(), format!("remote:ws://{address}")))
+        }
+        Listen::Iroh { port, relays } => {
+            let key = token_file.with_extension("iroh-key");
+            let identity = IrohIdentity::load_or_create(&key).map_err(|e| RemoteError::TokenFile {
+                path: key.clone(),
+                cause: format!("cannot keep the Iroh identity: {e}"),
+            })?;
+            let mut transport = IrohTransport::new(identity);
+            if let Some(port) = port {
+                transport = transport.with_port(*port);
+            }
+            let id = transport.id();
+            let device = match (relays, port) {
+                (true, _) => format!("remote:iroh:{id}"),
+                (false, Some(port)) => {
+                    transport = transport.with_relays(burn::tensor::server::IrohRelays::Disabled);
+                    format!("remote:iroh:{id}@HOST:{port}")
+                }
+                (false, None) => {
+                    return Err(RemoteError::Serve(
+                        "--no-relays needs --port: clients must be told where to dial".into(),
+                    ));
+                }
+            };
+            Ok((transport.into(), device))
+        }
+    }
 }
 
 /// The token check, logging each session it opens or refuses with the client's address.
@@ -275,8 +339,16 @@ mod tests {
             "remote:ws://127.0.0.1:3000".parse::<RemoteAddress>().ok(),
             Some(RemoteAddress::WebSocket("ws://127.0.0.1:3000".into()))
         );
-        assert_eq!("remote:iroh:abc".parse::<RemoteAddress>().ok(), Some(RemoteAddress::Iroh("abc".into())));
-        for bad in ["remote:", "remote:ws://host", "remote:ws://:80", "remote:http://h:1", "ws://h:1", "remote:iroh:"] {
+        assert!("remote:iroh:abc".parse::<RemoteAddress>().is_err(), "not an Iroh id");
+        for bad in [
+            "remote:",
+            "remote:ws://host",
+            "remote:ws://:80",
+            "remote:http://h:1",
+            "ws://h:1",
+            "remote:iroh:",
+            "remote:iroh:x@",
+        ] {
             assert!(bad.parse::<RemoteAddress>().is_err(), "{bad}");
         }
     }

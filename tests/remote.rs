@@ -57,16 +57,25 @@ struct Server {
     port: u16,
     token_file: PathBuf,
     log: Arc<Mutex<String>>,
+    /// The `--device` value the server says reaches it.
+    device: String,
 }
 
 impl Server {
+    /// A WebSocket server on a free loopback port.
     fn start(name: &str) -> Server {
+        let port = free_port();
+        Server::start_with(name, port, &["--listen", &format!("ws://127.0.0.1:{port}")])
+    }
+
+    fn start_with(name: &str, port: u16, listen: &[&str]) -> Server {
         let dir = scratch(name);
         let token_file = dir.join("token");
         let _ = std::fs::remove_file(&token_file);
-        let port = free_port();
         let mut child = kdlab()
-            .args(["serve", "--listen", &format!("ws://127.0.0.1:{port}"), "--token-file"])
+            .arg("serve")
+            .args(listen)
+            .arg("--token-file")
             .arg(&token_file)
             .stderr(Stdio::piped())
             .spawn()
@@ -83,13 +92,17 @@ impl Server {
                 sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
             }
         });
-        let server = Server { child, port, token_file, log };
-        server.wait_for_log("hosting");
+        let mut server = Server { child, port, token_file, log, device: String::new() };
+        server.wait_for_log("for clients of --device ");
+        let log = server.log();
+        let named =
+            log.split("for clients of --device ").nth(1).and_then(|rest| rest.lines().next()).unwrap_or_default();
+        server.device = named.trim().replace("HOST", "127.0.0.1");
         server
     }
 
     fn device(&self) -> String {
-        format!("remote:ws://127.0.0.1:{}", self.port)
+        self.device.clone()
     }
 
     fn log(&self) -> String {
@@ -133,18 +146,26 @@ fn accuracies(out: &Path) -> Vec<f64> {
     summary["stages"].as_array().unwrap().iter().map(|s| s["test_accuracy"].as_f64().unwrap()).collect()
 }
 
+/// The moons preset trained on `server` and on local flex: each stage's test accuracy both ways.
+fn remote_and_local(server: &Server, name: &str) -> (Vec<f64>, Vec<f64>) {
+    let dir = scratch(name);
+    let preset = dir.join("moons.toml");
+    std::fs::write(&preset, PRESET).unwrap();
+    let token = server.token_file.to_str().unwrap().to_string();
+    for (device, out, extra) in
+        [(server.device(), "remote", vec!["--token-file", &token]), ("cpu".into(), "local", vec![])]
+    {
+        let output = run(&preset, &device, &dir.join(out), &extra);
+        assert!(output.status.success(), "{device}: {}", text(&output.stderr));
+    }
+    (accuracies(&dir.join("remote")), accuracies(&dir.join("local")))
+}
+
 #[test]
 fn a_preset_trains_on_a_served_device_as_it_does_locally() {
     let server = Server::start("serve_ok");
     let dir = scratch("serve_ok");
-    let preset = dir.join("moons.toml");
-    std::fs::write(&preset, PRESET).unwrap();
-    let token = server.token_file.to_str().unwrap().to_string();
-    let remote = run(&preset, &server.device(), &dir.join("remote"), &["--token-file", &token]);
-    assert!(remote.status.success(), "{}", text(&remote.stderr));
-    let local = run(&preset, "cpu", &dir.join("local"), &[]);
-    assert!(local.status.success(), "{}", text(&local.stderr));
-    let (remote, local) = (accuracies(&dir.join("remote")), accuracies(&dir.join("local")));
+    let (remote, local) = remote_and_local(&server, "serve_ok");
     assert_eq!(remote.len(), local.len());
     for (r, l) in remote.iter().zip(&local) {
         assert!((r - l).abs() <= 0.05, "remote {remote:?} vs local {local:?}");
@@ -229,6 +250,7 @@ fn a_wrong_token_a_missing_server_and_a_dying_one_say_so() {
 fn the_app_trains_on_a_served_device_and_shows_when_it_is_lost() {
     use egui_kittest::kittest::Queryable;
     let server = Server::start("app_remote");
+    assert_eq!(server.device(), format!("remote:ws://127.0.0.1:{}", server.port));
     let dir = scratch("app_remote");
     let preset = dir.join("moons_app.toml");
     std::fs::write(&preset, PRESET.replace("epochs = 8", "epochs = 100000")).unwrap();
@@ -312,4 +334,25 @@ fn a_report_spreads_its_seeds_over_several_devices() {
     assert!(report.contains("Seeds 0, 1, 2"), "{report}");
     let once = kdlab().arg("run").arg(&preset).args(["--device", "cpu", "--device", "cpu"]).output().unwrap();
     assert_eq!(once.status.code(), Some(2), "run takes one device: {}", text(&once.stderr));
+}
+
+/// Over Iroh (authenticated, encrypted), direct connections only since this machine reaches no
+/// relay: the server prints the id to dial and keeps it across restarts; a preset trains there
+/// as it does locally.
+#[test]
+fn a_preset_trains_over_iroh() {
+    let port = free_port();
+    let server = Server::start_with("iroh", port, &["--port", &port.to_string(), "--no-relays"]);
+    assert!(
+        server.device().starts_with("remote:iroh:") && server.device().ends_with(&format!("@127.0.0.1:{port}")),
+        "{}",
+        server.device()
+    );
+    let (remote, local) = remote_and_local(&server, "iroh");
+    assert_eq!(remote, local, "the same numbers over Iroh");
+    assert!(server.log().contains("Iroh client"), "the server logs the connection: {}", server.log());
+    let id = server.device();
+    drop(server);
+    let again = Server::start_with("iroh", port, &["--port", &port.to_string(), "--no-relays"]);
+    assert_eq!(again.device(), id, "the same id after a restart");
 }
