@@ -356,3 +356,48 @@ fn a_preset_trains_over_iroh() {
     let again = Server::start_with("iroh", port, &["--port", &port.to_string(), "--no-relays"]);
     assert_eq!(again.device(), id, "the same id after a restart");
 }
+
+/// The app's run pool as a list of devices: a sweep's two runs train at once, one on this
+/// machine's CPU and one on a served device, each run naming where it ran.
+#[test]
+fn the_app_pool_spreads_runs_over_its_devices() {
+    use egui_kittest::kittest::Queryable;
+    let server = Server::start("app_pool");
+    let dir = scratch("app_pool");
+    let preset = dir.join("moons_pool.toml");
+    std::fs::write(&preset, PRESET.replace("epochs = 8", "epochs = 60")).unwrap();
+    // SAFETY: set before any engine thread of this test starts.
+    unsafe { std::env::set_var("KDLAB_CACHE_DIR", scratch("cache")) };
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(|cc| kdlab::ui::KdlabApp::new(cc));
+    let set = |harness: &mut egui_kittest::Harness<'_, kdlab::ui::KdlabApp>, label: &str, text: &str| {
+        harness.get_by_label(label).focus();
+        harness.run_steps(1);
+        harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        harness.run_steps(1);
+        harness.get_by_label(label).type_text(text);
+        harness.run_steps(2);
+    };
+    set(&mut harness, "Preset file", preset.to_str().unwrap());
+    harness.get_by_label("Open…").click();
+    harness.run_steps(2);
+    set(&mut harness, "Run on", &format!("cpu, ws://127.0.0.1:{}", server.port));
+    set(&mut harness, "Token file", server.token_file.to_str().unwrap());
+    set(&mut harness, "Sweep key", "stages.student.temperature");
+    set(&mut harness, "Values", "1, 8");
+    harness.get_by_label("Queue sweep").click();
+    let devices = |h: &egui_kittest::Harness<'_, kdlab::ui::KdlabApp>| -> Vec<String> {
+        let runs = &h.state().runs().runs;
+        runs.iter().filter_map(|r| r.history().and_then(|h| h.info.as_ref()).map(|i| i.device.clone())).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while devices(&harness).len() < 2 {
+        assert!(Instant::now() < deadline, "both runs never started: {:?}", devices(&harness));
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut started = devices(&harness);
+    started.sort();
+    assert_eq!(started, vec!["flex (CPU)".to_string(), server.device()], "one run per pool device");
+}

@@ -349,7 +349,7 @@ impl KdlabApp {
             self.runs.queue(request);
         }
         self.error = None;
-        self.runs.pump(self.settings.pool_size);
+        self.runs.pump(self.settings.pool_size, &self.settings.pool_targets().unwrap_or_default());
     }
 
     /// Forks the followed run at its current step with `changes`, labelled after them.
@@ -620,7 +620,7 @@ impl KdlabApp {
     pub fn draw(&mut self, ui: &mut egui::Ui) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
-        let (_, failed) = self.runs.pump(self.settings.pool_size);
+        let (_, failed) = self.runs.pump(self.settings.pool_size, &self.settings.pool_targets().unwrap_or_default());
         if let Some(message) = failed.into_iter().last() {
             self.error = Some(message);
         }

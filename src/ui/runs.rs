@@ -56,6 +56,8 @@ pub struct Run {
     pub parent: Option<u64>,
     /// Its place in a sweep, if it is part of one.
     pub sweep: Option<SweepPoint>,
+    /// The pool device it was started on, when the pool is a list of devices.
+    pub pool_device: Option<DeviceTarget>,
     state: RunState,
 }
 
@@ -155,7 +157,8 @@ impl Runs {
             RunState::Queued(request) => request.sweep.clone(),
             RunState::Started(_) => None,
         };
-        self.runs.push(Run { id: self.next_id, label, group, visible: true, color, parent, sweep, state });
+        let run = Run { id: self.next_id, label, group, visible: true, color, parent, sweep, pool_device: None, state };
+        self.runs.push(run);
     }
 
     pub fn queue(&mut self, request: RunRequest) {
@@ -178,10 +181,11 @@ impl Runs {
         self.runs.iter().position(|r| r.id == id)
     }
 
-    /// Takes in every started run's events and forks, starts queued runs while fewer than `pool`
-    /// are running, and drops runs that failed before their data was ready. Returns whether
-    /// anything happened and the failed runs' messages.
-    pub fn pump(&mut self, pool: usize) -> (bool, Vec<String>) {
+    /// Takes in every started run's events and forks, starts queued runs — while fewer than
+    /// `pool` are running, or, when `devices` lists some, each on a device no running run uses —
+    /// and drops runs that failed before their data was ready. Returns whether anything happened
+    /// and the failed runs' messages.
+    pub fn pump(&mut self, pool: usize, devices: &[DeviceTarget]) -> (bool, Vec<String>) {
         let mut changed = false;
         let mut forks = Vec::new();
         for run in &mut self.runs {
@@ -196,19 +200,29 @@ impl Runs {
         }
         let failed = self.drop_failed_starts();
         changed |= !failed.is_empty();
-        let mut running = self.runs.iter().filter(|r| r.is_running()).count();
-        for run in &mut self.runs {
-            if running >= pool.max(1) {
-                break;
-            }
+        while let Some((index, device)) = self.next_start(pool, devices) {
+            let run = &mut self.runs[index];
             if let RunState::Queued(request) = &run.state {
-                let session = Session::start(request.source.clone(), request.overrides.clone(), request.device.clone());
+                let target = device.clone().unwrap_or_else(|| request.device.clone());
+                let session = Session::start(request.source.clone(), request.overrides.clone(), target);
                 run.state = RunState::Started(Box::new(session));
-                running += 1;
+                run.pool_device = device;
                 changed = true;
             }
         }
         (changed, failed)
+    }
+
+    /// The first queued run and the pool device it may start on (`None`: its own), if a slot is
+    /// free.
+    fn next_start(&self, pool: usize, devices: &[DeviceTarget]) -> Option<(usize, Option<DeviceTarget>)> {
+        let index = self.runs.iter().position(Run::is_queued)?;
+        let running: Vec<&Run> = self.runs.iter().filter(|r| r.is_running()).collect();
+        if devices.is_empty() {
+            return (running.len() < pool.max(1)).then_some((index, None));
+        }
+        let free = devices.iter().find(|d| !running.iter().any(|r| r.pool_device.as_ref() == Some(*d)))?;
+        Some((index, Some(free.clone())))
     }
 
     /// Removes runs whose engine ended with an error before any data was ready (a preset or data

@@ -119,6 +119,9 @@ pub struct Settings {
     pub remote_address: String,
     /// A file holding its token (the token itself is never saved here).
     pub remote_token_file: String,
+    /// Devices the run pool spreads runs over, comma-separated (`cpu, ws://gpu:3000`); empty:
+    /// `pool_size` runs at once on `device`.
+    pub pool_devices: String,
 }
 
 /// Half the machine's cores (each flex run uses several threads itself), at least one.
@@ -145,11 +148,30 @@ impl Default for Settings {
             use_remote: false,
             remote_address: String::new(),
             remote_token_file: String::new(),
+            pool_devices: String::new(),
         }
     }
 }
 
 impl Settings {
+    /// The devices the run pool spreads runs over (each remote one with the token file).
+    pub fn pool_targets(&self) -> Result<Vec<DeviceTarget>, RemoteError> {
+        let token_file = Some(self.remote_token_file.trim()).filter(|f| !f.is_empty()).map(PathBuf::from);
+        let mut targets: Vec<DeviceTarget> = Vec::new();
+        for item in self.pool_devices.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let named = if item.starts_with("ws://") || item.starts_with("iroh:") {
+                format!("remote:{item}")
+            } else {
+                item.to_string()
+            };
+            let target = DeviceTarget { device: named.parse()?, token_file: token_file.clone() };
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        Ok(targets)
+    }
+
     /// The device runs start on: `device`, or the remote server with its token file.
     pub fn device_target(&self) -> Result<DeviceTarget, RemoteError> {
         if !self.use_remote {

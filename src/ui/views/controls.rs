@@ -182,16 +182,21 @@ fn dataset_and_device(ui: &mut egui::Ui, view: &mut ViewContext) {
         combo.response.labelled_by(title.id);
         ui.end_row();
     });
-    if view.settings.use_remote {
-        remote_fields(ui, view);
-    }
+    remote_fields(ui, view);
 }
 
 /// The remote server's address and the file holding its token (the token is never saved).
+/// Shown when the device is remote, the token file also when the run pool lists a remote device.
 fn remote_fields(ui: &mut egui::Ui, view: &mut ViewContext) {
     let settings = &mut *view.settings;
-    let server_hint = "WebSocket is unencrypted: use it on a network you trust, or through an SSH tunnel";
-    labelled_field(ui, "Server", &mut settings.remote_address, "ws://gpu:3000", server_hint);
+    if settings.use_remote {
+        let server_hint = "WebSocket is unencrypted: use it on a network you trust, or through an SSH tunnel";
+        labelled_field(ui, "Server", &mut settings.remote_address, "ws://gpu:3000", server_hint);
+    }
+    let pool_is_remote = settings.pool_devices.contains("ws://") || settings.pool_devices.contains("iroh:");
+    if !(settings.use_remote || pool_is_remote) {
+        return;
+    }
     let token_hint = "The file `kdlab serve` wrote its token to, copied here; KDLAB_REMOTE_TOKEN wins when set";
     labelled_field(ui, "Token file", &mut settings.remote_token_file, "~/.kdlab-token", token_hint);
 }
@@ -431,6 +436,12 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
         let label = ui.label("Runs at once");
         ui.add(egui::DragValue::new(&mut view.settings.pool_size).range(1..=16)).labelled_by(label.id);
     });
+    let hint = "One run at a time on each of these devices (cpu, gpu, ws://HOST:PORT, iroh:ID; remote ones use the \
+                Token file above); empty: Runs at once on the Device above";
+    labelled_field(ui, "Run on", &mut view.settings.pool_devices, "cpu, ws://gpu:3000", hint);
+    if let Err(error) = view.settings.pool_targets() {
+        ui.colored_label(ui.visuals().error_fg_color, error.to_string());
+    }
 }
 
 /// Where "Export plots", "Save run" and reports write; edited as text and kept between
