@@ -136,6 +136,15 @@ fn run(preset: &Path, device: &str, out: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Waits until a run folder's metrics.csv has `rows` lines.
+fn wait_for_rows(out: &Path, rows: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(out.join("metrics.csv")).map_or(0, |m| m.lines().count()) < rows {
+        assert!(Instant::now() < deadline, "no metrics arrived in {}", out.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -206,6 +215,25 @@ fn a_wrong_token_a_missing_server_and_a_dying_one_say_so() {
     let stderr = text(&nobody.stderr);
     assert!(!nobody.status.success() && stderr.contains("no server answered"), "{stderr}");
 
+    // A client that disappears mid-run (killed) leaves the server serving the next one.
+    let vanishing = dir.join("vanishing");
+    let _ = std::fs::remove_dir_all(&vanishing);
+    let mut client = kdlab()
+        .arg("run")
+        .arg(&preset)
+        .args(["--device", &server.device(), "--no-cache", "--token-file", &token, "--out"])
+        .arg(&vanishing)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_rows(&vanishing, 10);
+    client.kill().unwrap();
+    client.wait().unwrap();
+    let short = dir.join("short.toml");
+    std::fs::write(&short, PRESET).unwrap();
+    let next = run(&short, &server.device(), &dir.join("next"), &["--token-file", &token]);
+    assert!(next.status.success(), "the server outlives a vanished client: {} / {}", text(&next.stderr), server.log());
+
     // The server dies mid-run: exit 1, "remote device lost at step N", metrics.csv rows whole.
     let out = dir.join("dying");
     let _ = std::fs::remove_dir_all(&out);
@@ -217,11 +245,7 @@ fn a_wrong_token_a_missing_server_and_a_dying_one_say_so() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_to_string(out.join("metrics.csv")).map_or(0, |m| m.lines().count()) < 10 {
-        assert!(Instant::now() < deadline, "no metrics arrived");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_rows(&out, 10);
     drop(server);
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
