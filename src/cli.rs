@@ -259,6 +259,9 @@ fn citation(description: &str) -> &str {
 }
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    if args.steps == Some(0) {
+        return Err(BadInput("--steps: expected at least 1 timed step, found 0".into()).into());
+    }
     let workloads = match args.workload {
         Some(BenchWorkload::Ui) => return run_frame_bench(&args),
         Some(BenchWorkload::Mlp) => vec![Workload::Mlp],
@@ -311,6 +314,7 @@ fn run_frame_bench(args: &BenchArgs) -> anyhow::Result<()> {
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let training = &args.training;
+    training.check()?;
     let source = kdlab::presets::resolve(&training.preset)?;
     let overrides = training.overrides(&source, args.seed);
     let out = training.out_dir("")?;
@@ -321,6 +325,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 impl TrainingArgs {
+    /// Options that are wrong whatever the preset: `--epochs 0`.
+    fn check(&self) -> Result<(), BadInput> {
+        match self.epochs {
+            Some(0) => Err(BadInput("--epochs: expected at least 1 epoch, found 0".into())),
+            _ => Ok(()),
+        }
+    }
+
     /// The preset overrides these options make: the seed, the epochs, then every `--set`.
     fn overrides(&self, source: &PresetSource, seed: Option<u64>) -> Vec<String> {
         let seed = seed.map(|seed| format!("train.seed={seed}"));
@@ -404,6 +416,7 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
         return Err(BadInput("--seeds must be at least 1".into()).into());
     }
     let training = &args.training;
+    training.check()?;
     let source = kdlab::presets::resolve(&training.preset)?;
     let out = training.out_dir("-report")?;
     let devices = training.device.open_all()?;

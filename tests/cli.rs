@@ -446,6 +446,17 @@ fn presets_are_listed_and_bench_reports_both_workloads() {
     for workload in ["mlp steps/s", "cnn steps/s"] {
         assert!(report.contains(workload), "{report}");
     }
+    // Numbers that cannot mean anything are refused up front, naming the option.
+    for (args, expected) in [
+        (vec!["bench", "mlp", "--steps", "0"], "--steps: expected at least 1 timed step, found 0"),
+        (vec!["run", "kd", "--epochs", "0"], "--epochs: expected at least 1 epoch, found 0"),
+        (vec!["report", "kd", "--epochs", "0"], "--epochs: expected at least 1 epoch, found 0"),
+    ] {
+        let bad = kdlab().args(&args).output().unwrap();
+        let stderr = text(&bad.stderr);
+        assert_eq!(bad.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim(), format!("error: {expected}"), "{args:?}");
+    }
 }
 
 /// `kdlab bench ui` draws the workbench with the synthetic history in front of the live kd run:

@@ -217,3 +217,19 @@ fn ctkd_at_a_fixed_temperature_is_kd() {
         );
     }
 }
+
+/// A batch of one example has no relations to match: RKD is zero, not NaN (a last batch of one
+/// made a run look diverged), and its gradient is finite.
+#[test]
+fn rkd_of_a_single_example_is_zero() {
+    let device = Device::flex().autodiff();
+    let student = Tensor::<2>::from_data(TensorData::new(vec![0.3f32, -1.2, 2.0], [1, 3]), &device).require_grad();
+    let teacher = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.5], [1, 2]), &device);
+    let loss = distill::rkd(student.clone(), teacher, 25.0, 50.0);
+    let value = loss.clone().into_scalar::<f32>();
+    assert_eq!(value, 0.0);
+    let grads = loss.backward();
+    let gradient: Vec<f32> =
+        student.grad(&grads).map(|g| g.into_data().try_to_vec::<f32>().unwrap_or_default()).unwrap_or_default();
+    assert!(gradient.iter().all(|g| g.is_finite()), "{gradient:?}");
+}

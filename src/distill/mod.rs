@@ -260,7 +260,9 @@ pub fn normalized_distances(features: Tensor<2>) -> Tensor<2> {
     let diagonal = Tensor::<2>::eye(batch, &squared.device()).bool();
     let distances = squared.clamp_min(1e-12).sqrt().mask_fill(diagonal, 0.0);
     let nonzero = distances.clone().greater_elem(0.0).float().sum().detach().clamp_min(1.0);
-    let mean = distances.clone().sum() / nonzero;
+    // A batch of one example (or of identical ones) has no distance: the mean is 0, and the
+    // relations are all zero rather than 0 / 0.
+    let mean = (distances.clone().sum() / nonzero).clamp_min(1e-12);
     distances / mean.unsqueeze::<2>()
 }
 
