@@ -719,14 +719,18 @@ impl PresetSource {
 
     /// A TOML or serde error, placed at its `line:column` with the field it is about.
     fn syntax_error(&self, error: &toml::de::Error) -> PresetError {
+        let message = error.message().trim().replace('\n', "; ");
+        // A missing field is reported on the table that lacks it: name the missing field, not
+        // the table's first key.
+        let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
         let (location, field) = match error.span() {
             Some(span) => (
                 format!("{}:{}", self.origin, line_column(&self.text, span.start)),
-                field_at(&self.text, span.start).map(|p| p.to_string()),
+                missing.map(str::to_string).or_else(|| field_at(&self.text, span.start).map(|p| p.to_string())),
             ),
-            None => (self.origin.clone(), None),
+            None => (self.origin.clone(), missing.map(str::to_string)),
         };
-        PresetError { location, field, message: error.message().trim().replace('\n', "; ") }
+        PresetError { location, field, message }
     }
 
     /// A validation error, placed where its field is written (or on the `--set` that set it).
@@ -930,6 +934,14 @@ teacher = "teacher"
         assert_eq!(preset.train.epochs, 2);
         let error = source(GOOD).load(&["stages.student.alpha=2".into()]).unwrap_err();
         assert_eq!(error.location, "--set stages.student.alpha=2");
+    }
+
+    #[test]
+    fn a_missing_section_is_the_field_named() {
+        let text = GOOD.replace("[data]\ndataset = \"digits\"\n", "");
+        let error = source(&text).load(&[]).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("data"), "{error}");
+        assert!(error.to_string().contains("data: missing field `data`"), "{error}");
     }
 
     #[test]
