@@ -123,17 +123,47 @@ pub fn label(backend: Backend, adapter: &str) -> String {
 /// Every adapter wgpu can see on this machine.
 pub fn adapters() -> Vec<wgpu::AdapterInfo> {
     // wgpu may panic inside a broken driver; treat that as "no adapters" rather than crash.
-    std::panic::catch_unwind(|| {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
-            backends: wgpu::Backends::all(),
-            ..wgpu::InstanceDescriptor::new_without_display_handle()
-        });
-        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-            .iter()
-            .map(wgpu::Adapter::get_info)
-            .collect()
+    // burn trains through Vulkan, Metal or DX12 (wgpu's primary backends); asking OpenGL too
+    // would only make EGL print "XDG_RUNTIME_DIR is invalid" lines on a headless machine.
+    without_driver_chatter(|| {
+        std::panic::catch_unwind(|| {
+            let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends: wgpu::Backends::PRIMARY,
+                ..wgpu::InstanceDescriptor::new_without_display_handle()
+            });
+            pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
+                .iter()
+                .map(wgpu::Adapter::get_info)
+                .collect()
+        })
+        .unwrap_or_default()
     })
-    .unwrap_or_default()
+}
+
+/// Runs `probe` with stderr sent to /dev/null: Mesa's Vulkan drivers print
+/// "XDG_RUNTIME_DIR is invalid" on a machine without a session while they load, lines that
+/// would stand before the message the user needs. (Nothing else runs while adapters are listed.)
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn without_driver_chatter<R>(probe: impl FnOnce() -> R) -> R {
+    use std::os::fd::AsRawFd;
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else { return probe() };
+    // SAFETY: dup/dup2 on the process's own stderr; the saved descriptor is restored and closed.
+    let saved = unsafe { libc::dup(libc::STDERR_FILENO) };
+    if saved < 0 || unsafe { libc::dup2(null.as_raw_fd(), libc::STDERR_FILENO) } < 0 {
+        return probe();
+    }
+    let result = probe();
+    // SAFETY: as above.
+    unsafe {
+        libc::dup2(saved, libc::STDERR_FILENO);
+        libc::close(saved);
+    }
+    result
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn without_driver_chatter<R>(probe: impl FnOnce() -> R) -> R {
+    probe()
 }
 
 /// The most capable hardware adapter: discrete, then integrated, then virtual (then a software

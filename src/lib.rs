@@ -13,6 +13,7 @@ pub mod device;
 pub mod distill;
 pub mod export;
 pub mod hash;
+pub mod memory;
 pub mod model;
 pub mod presets;
 pub mod record;

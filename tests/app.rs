@@ -735,7 +735,6 @@ fn a_failed_start_keeps_the_runs_and_reset_asks_first() {
     }
     harness.get_by_label("Agreement").click();
     harness.run_steps(3);
-    harness.render().unwrap().save("/tmp/agree.png").unwrap();
     export_every_view(&mut harness);
     let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     let matrix = std::fs::read_to_string(dir.join("agreement_matrix.csv")).unwrap_or_else(|_| panic!("{files:?}"));

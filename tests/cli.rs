@@ -187,6 +187,112 @@ fn a_trained_teacher_is_reused_from_the_cache() {
     // repeat in the app sets train.seed = 0 for its first run).
     let seeded = run_preset(&dir, &preset, &["--seed", "0"]);
     assert!(text(&seeded.stderr).contains("teacher: reusing the cached model"), "{}", text(&seeded.stderr));
+
+    // A damaged entry is never reused: flipped weights, then impossible or false results.
+    let entry = |extension: &str| {
+        let teachers = std::fs::read_dir(dir.join("cache/teachers")).unwrap();
+        let mut paths: Vec<PathBuf> = teachers.map(|e| e.unwrap().path()).collect();
+        paths.retain(|p| p.extension().is_some_and(|e| e == extension));
+        assert_eq!(paths.len(), 1, "{paths:?}");
+        paths.remove(0)
+    };
+    let weights = entry("bpk");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&weights, bytes).unwrap();
+    let retrained = |damage: &str| {
+        let output = run_preset(&dir, &preset, &[]);
+        let stderr = text(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("teacher: not reusing the cached model") && stderr.contains(damage),
+            "{damage}: {stderr}"
+        );
+        assert!(!stderr.contains("reusing the cached model /"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap(), metrics_before, "trained again");
+    };
+    retrained("the weights do not match their checksum");
+    let info = entry("json");
+    let accuracy = |value: &str| {
+        // Read each time: a retrained entry has weights (and a checksum) of its own.
+        let record = std::fs::read_to_string(&info).unwrap();
+        let start = record.find("\"test_accuracy\":").unwrap() + "\"test_accuracy\":".len();
+        let end = start + record[start..].find(',').unwrap();
+        format!("{}{value}{}", &record[..start], &record[end..])
+    };
+    std::fs::write(&info, accuracy("7.5")).unwrap();
+    retrained("are not fractions between 0 and 1");
+    std::fs::write(&info, accuracy("0.5")).unwrap();
+    retrained("says test accuracy 0.5000, its weights score");
+    let reused = run_preset(&dir, &preset, &[]);
+    assert!(text(&reused.stderr).contains("teacher: reusing the cached model /"), "the retrained entry is good");
+}
+
+/// A full disk (here: a file-size limit, whose writes fail the way ENOSPC's do) stops the run
+/// with exit 1 and a message; metrics.csv keeps only whole rows and no file is half written.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_full_disk_leaves_only_whole_files_and_exits_1() {
+    use std::os::unix::process::CommandExt;
+    let dir = scratch_dir("disk_full");
+    let preset = write(&dir, "moons.toml", &MOONS.replace("metric_interval = 5", "metric_interval = 1"));
+    let mut command = kdlab();
+    command.arg("run").arg(&preset).args(["--device", "cpu", "--no-cache", "--out"]).arg(dir.join("out"));
+    // SAFETY: signal and setrlimit are async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // Past the limit a write fails with EFBIG instead of the process being killed.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit { rlim_cur: 20_000, rlim_max: 20_000 };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot append to") && stderr.contains("metrics.csv: File too large"), "{stderr}");
+    let metrics = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    assert!(metrics.len() > 10_000 && metrics.ends_with('\n'), "rows up to the limit, the last one whole");
+    assert!(metrics.lines().all(|line| line.split(',').count() == 6), "only whole rows");
+    let config = std::fs::read_to_string(dir.join("out/config.toml")).unwrap();
+    assert!(config.contains("[[stages]]"), "config.toml whole");
+    let left: Vec<_> = std::fs::read_dir(dir.join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.iter().all(|name| !name.to_string_lossy().ends_with(".tmp")), "no temporary files: {left:?}");
+}
+
+/// `kill -9` at any moment leaves whole files: metrics.csv ends with a whole row, and the JSON
+/// files, when they exist, parse.
+#[test]
+fn a_killed_run_leaves_only_whole_files() {
+    let dir = scratch_dir("killed");
+    let preset = write(&dir, "moons.toml", &MOONS.replace("metric_interval = 5", "metric_interval = 1"));
+    for (attempt, wait) in [150u64, 400, 700, 1000].into_iter().enumerate() {
+        let out = dir.join(format!("out{attempt}"));
+        let mut child = kdlab()
+            .arg("run")
+            .arg(&preset)
+            .args(["--device", "cpu", "--no-cache", "--out"])
+            .arg(&out)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if let Ok(metrics) = std::fs::read_to_string(out.join("metrics.csv")) {
+            assert!(metrics.is_empty() || metrics.ends_with('\n'), "killed after {wait} ms: {metrics:?}");
+            assert!(metrics.lines().all(|line| line.split(',').count() == 6), "killed after {wait} ms");
+        }
+        for json in ["summary.json", "probes.json"] {
+            if let Ok(text) = std::fs::read_to_string(out.join(json)) {
+                assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{json} after {wait} ms");
+            }
+        }
+    }
 }
 
 #[test]
@@ -256,7 +362,7 @@ fn bad_presets_name_file_line_field_and_expectation() {
         (
             "temperature.toml",
             MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\ntemperature = 0.0"),
-            "stages[1].temperature: expected a number > 0, found 0",
+            "stages[1].temperature: expected a number strictly between 0 and 1000, found 0",
         ),
         (
             "alpha.toml",
@@ -406,7 +512,7 @@ fn idx_folders_load_and_broken_ones_are_explained() {
     short.extend([0u8; 4]);
     std::fs::write(dir.join("size/t10k-labels-idx1-ubyte"), short).unwrap();
     let message = rejected(&dir, "size.toml", &idx_preset("size"));
-    assert!(message.contains("header promises 10 bytes of data (10), found 4"), "{message}");
+    assert!(message.contains("header promises 10 values (10 bytes), found 4 bytes"), "{message}");
 
     write_idx(&dir.join("truncated"), 10);
     let path = dir.join("truncated/train-images-idx3-ubyte.gz");
@@ -1001,4 +1107,125 @@ fn training_subsets_are_part_of_the_teacher_cache_key() {
     let fewer = ["--set", "stages.teacher.train_examples=100"];
     assert!(!reused(&fewer), "a teacher trained on 100 examples is not the cached one");
     assert!(reused(&fewer), "but it is cached in turn");
+}
+
+/// Issue 14's crashes and silently accepted inputs, each now one line with exit 2 naming the
+/// field or file to change (sizes are checked before anything is allocated).
+#[test]
+fn oversized_and_malformed_inputs_are_refused_before_anything_is_allocated() {
+    let dir = scratch_dir("robust_presets");
+    let digits = |channels: &str| {
+        MOONS
+            .replace("dataset = \"moons\"\nsamples = 600\nnoise = 0.15", "dataset = \"digits\"")
+            .replace("arch = \"mlp\"\nhidden = [8]", &format!("arch = \"cnn\"\nchannels = {channels}"))
+    };
+    let sixty_four = format!("[{}]", vec!["2"; 64].join(", "));
+    let kd_line = "teacher = \"teacher\"";
+    let cases = [
+        ("wide.toml", MOONS.replace("hidden = [8]", "hidden = [10000000]"), "models.student.hidden: mlp[10000000]"),
+        (
+            "widest.toml",
+            MOONS.replace("hidden = [8]", "hidden = [9223372036854775807]"),
+            "has more parameters than any machine can hold",
+        ),
+        ("blocks.toml", digits(&sixty_four), "64 pooling blocks shrink 8×8 images to nothing; use at most 3"),
+        ("samples.toml", MOONS.replace("samples = 600", "samples = 9223372036854775807"), "data.samples:"),
+        (
+            "classes.toml",
+            MOONS.replace("\"moons\"\nsamples = 600", "\"blobs\"\nclasses = 9223372036854775807\nsamples = 600"),
+            "data.classes: expected 2 to 1000 classes",
+        ),
+        (
+            "positional.toml",
+            format!(
+                "train = [1, 2]\n{}",
+                MOONS.replace("[train]\nepochs = 30\nbatch_size = 32\nmetric_interval = 5\n", "")
+            ),
+            "train: expected a table of named fields, found an array",
+        ),
+        (
+            "twice.toml",
+            format!("{MOONS}[[ensembles]]\nname = \"e\"\nmembers = [\"teacher\", \"teacher\"]\n"),
+            "ensembles[0].members[1]: \"teacher\" is listed twice",
+        ),
+        (
+            "hot.toml",
+            MOONS.replace(kd_line, &format!("{kd_line}\ntemperature = 1e308")),
+            "stages[1].temperature: expected a number strictly between 0 and 1000, found 1e308",
+        ),
+        ("duplicate.toml", MOONS.replace("epochs = 30", "epochs = 30\nepochs = 3"), "duplicate key `epochs`"),
+    ];
+    expect_rejections(&dir, &cases);
+}
+
+/// Data files that crashed or were misread: each is refused in one line or read right.
+#[test]
+fn malformed_data_files_are_refused_or_read_right() {
+    let dir = scratch_dir("robust_data");
+    let with_data = |data: &str| MOONS.replace("dataset = \"moons\"\nsamples = 600\nnoise = 0.15", data);
+    let cnn = |data: &str| with_data(data).replace("arch = \"mlp\"\nhidden = [8]", "arch = \"cnn\"\nchannels = [4]");
+    let idx = |name: &str, count: u32, rows: u32, labels: &dyn Fn(&str, u32) -> u8, body: bool| {
+        let folder = dir.join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        for prefix in ["train", "t10k"] {
+            let mut images = idx_header(0x803, &[count, rows, 2_147_483_648u32.min(rows.max(4))]);
+            if body {
+                images.extend(vec![7u8; (count * rows * 4) as usize]);
+            }
+            let mut label_bytes = idx_header(0x801, &[count]);
+            label_bytes.extend((0..count).map(|i| labels(prefix, i)));
+            std::fs::write(folder.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+            std::fs::write(folder.join(format!("{prefix}-labels-idx1-ubyte")), label_bytes).unwrap();
+        }
+    };
+    let alternate = |_: &str, i: u32| (i % 2) as u8;
+    idx("no_rows", 4, 0, &alternate, true);
+    idx("huge", 4, 2_147_483_648, &alternate, false);
+    idx("unseen", 4, 4, &|prefix, i| if prefix == "t10k" && i == 2 { 7 } else { (i % 2) as u8 }, true);
+    write(&dir, "empty_label.csv", "a,b,label\n1,2,0\n3,4,\n5,6,1\n");
+    write(&dir, "positional.csv", "0.1,0.2,0\n0.3,0.4,1\n");
+    let cases = [
+        ("no_rows.toml", cnn("idx_dir = \"no_rows\""), "train-images-idx3-ubyte: header says the images have 0 rows"),
+        ("no_rows_mlp.toml", with_data("idx_dir = \"no_rows\""), "header says the images have 0 rows"),
+        ("huge.toml", with_data("idx_dir = \"huge\""), "more than this machine can address"),
+        (
+            "unseen.toml",
+            with_data("idx_dir = \"unseen\""),
+            "t10k-labels-idx1-ubyte: label 7 of test image 2 never appears",
+        ),
+        (
+            "empty_label.toml",
+            with_data("csv = \"empty_label.csv\""),
+            "empty_label.csv:3: column `label`: expected a label",
+        ),
+        (
+            "column.toml",
+            with_data("csv = \"positional.csv\"\nlabel_column = \"7\""),
+            "label column `7` not found: no header row, so name the column by its 0-based index (0 to 2)",
+        ),
+        (
+            "missing.toml",
+            with_data("csv = \"nowhere.csv\""),
+            "nowhere.csv: cannot read: No such file or directory (os error 2)",
+        ),
+    ];
+    expect_rejections(&dir, &cases);
+    let missing = rejected(&dir, "missing.toml", &with_data("csv = \"nowhere.csv\""));
+    assert_eq!(missing.matches("os error 2").count(), 1, "the cause once: {missing}");
+
+    // A headerless CSV with text labels keeps its first row; `1` and `1.0` are one class.
+    let rows: String = (0..20).map(|i| format!("0.{i:02},0.{:02},{}\n", 99 - i, ["dog", "cat"][i % 2])).collect();
+    write(&dir, "animals.csv", &rows);
+    let numbers: String = (0..30).map(|i| format!("0.{i:02},0.5,{}\n", ["1", "1.0", "0"][i % 3])).collect();
+    write(&dir, "numbers.csv", &numbers);
+    for (file, examples, classes) in [("animals.csv", 20, 2), ("numbers.csv", 30, 2)] {
+        let preset = write(&dir, &format!("{file}.toml"), &with_data(&format!("csv = \"{file}\"")));
+        let output = run_preset(&dir, &preset, &["--epochs", "1"]);
+        let stderr = text(&output.stderr);
+        assert!(output.status.success(), "{file}: {stderr}");
+        let counts = stderr.lines().find(|l| l.contains("train /")).unwrap_or_default().to_string();
+        let read: Vec<usize> = counts.split(['(', ' ', ',']).filter_map(|word| word.parse().ok()).take(3).collect();
+        assert_eq!(read.len(), 3, "{counts}");
+        assert_eq!((read[0] + read[1], read[2]), (examples, classes), "{file}: every row, as many classes: {counts}");
+    }
 }

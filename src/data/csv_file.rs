@@ -38,11 +38,30 @@ pub(crate) fn load(
         }
         None => None,
     };
+    let (train, test) = canonical_numbers(train, test);
     let class_names = class_names(&train.labels);
     let examples = index_labels(train, &class_names, train_path)?;
     let test = test.map(|(path, table)| index_labels(table, &class_names, path)).transpose()?;
     let shape = InputShape::Flat { features: examples.features.len() / examples.len().max(1) };
     Ok((RawData { shape, class_names, examples }, test))
+}
+
+/// When every training label is a number, labels are compared as numbers: `1` and `1.0` are one
+/// class, named `1`.
+fn canonical_numbers(mut train: Table, mut test: Option<(&Path, Table)>) -> (Table, Option<(&Path, Table)>) {
+    if !train.labels.iter().all(|l| l.parse::<f64>().is_ok()) {
+        return (train, test);
+    }
+    let canonical = |label: &mut String| {
+        if let Ok(value) = label.parse::<f64>() {
+            *label = value.to_string();
+        }
+    };
+    train.labels.iter_mut().for_each(canonical);
+    if let Some((_, table)) = test.as_mut() {
+        table.labels.iter_mut().for_each(canonical);
+    }
+    (train, test)
 }
 
 /// Distinct labels in order: numerically when all are numbers, else as text.
@@ -69,53 +88,48 @@ fn index_labels(table: Table, class_names: &[String], path: &Path) -> Result<Spl
     Ok(Split { features: table.features, labels })
 }
 
-/// Parses CSV bytes. The first row is a header when any of its fields is not a number. The
-/// label column is `label_column` when given (a header name, or a 0-based index for files
-/// without a header), otherwise the last column.
+/// Parses CSV bytes. The label column is `label_column` when given (a header name, or a 0-based
+/// index for files without a header), otherwise the last column. Whether the first row is a
+/// header: see [`is_header`].
 pub(crate) fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<Table, DataError> {
     let mut reader =
         csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
-    let mut table = Table { features: Vec::new(), feature_count: 0, labels: Vec::new() };
-    let mut header: Option<Vec<String>> = None;
-    let mut label_index: Option<usize> = None;
-    let mut width = 0;
+    let mut records = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(path, &e))?;
+        if !record.iter().all(str::is_empty) {
+            records.push(record);
+        }
+    }
+    let Some(first) = records.first() else {
+        return Err(DataError::Format { path: path.to_path_buf(), message: "holds no data rows".into() });
+    };
+    let width = first.len();
+    let header: Option<Vec<String>> =
+        is_header(&records, label_column).then(|| first.iter().map(str::to_string).collect());
+    let label_index = resolve_label_column(path, header.as_deref(), width, label_column)?;
+    let mut table = Table { features: Vec::new(), feature_count: width - 1, labels: Vec::new() };
+    for record in &records[usize::from(header.is_some())..] {
         let line = record.position().map_or(0, |p| p.line());
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        if label_index.is_none() {
-            width = record.len();
-            if record.iter().any(|f| f.parse::<f64>().is_err()) {
-                header = Some(record.iter().map(str::to_string).collect());
-            }
-            let index = resolve_label_column(path, header.as_deref(), width, label_column)?;
-            label_index = Some(index);
-            table.feature_count = width - 1;
-            if header.is_some() {
-                continue;
-            }
-        }
-        let label_index = label_index.unwrap_or(width - 1);
+        let malformed =
+            |field: String, expected: String| DataError::Malformed { path: path.to_path_buf(), line, field, expected };
         if record.len() != width {
-            return Err(DataError::Malformed {
-                path: path.to_path_buf(),
-                line,
-                field: "row".into(),
-                expected: format!("expected {width} fields like the first row, found {}", record.len()),
-            });
+            let expected = format!("expected {width} fields like the first row, found {}", record.len());
+            return Err(malformed("row".into(), expected));
         }
         for (column, field) in record.iter().enumerate() {
             if column == label_index {
+                if field.is_empty() {
+                    return Err(malformed(
+                        column_name(header.as_deref(), column),
+                        "expected a label, found an empty cell".into(),
+                    ));
+                }
                 table.labels.push(field.to_string());
                 continue;
             }
-            let value = field.parse::<f32>().ok().filter(|v| v.is_finite()).ok_or_else(|| DataError::Malformed {
-                path: path.to_path_buf(),
-                line,
-                field: column_name(header.as_deref(), column),
-                expected: format!("expected a finite number, found `{field}`"),
+            let value = field.parse::<f32>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+                malformed(column_name(header.as_deref(), column), format!("expected a finite number, found `{field}`"))
             })?;
             table.features.push(value);
         }
@@ -130,6 +144,25 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Re
         });
     }
     Ok(table)
+}
+
+/// Whether the first of `records` is a header: it names `label_column`, or a field that is not
+/// the label's is not a number, or only its label is text and no other row carries that label
+/// (`x,y,class` over numeric labels). A first row of numbers with a text label that other rows
+/// share (`0.84,0.76,dog`) is data.
+fn is_header(records: &[csv::StringRecord], label_column: Option<&str>) -> bool {
+    let Some(first) = records.first() else { return false };
+    let numeric = |field: &str| field.parse::<f64>().is_ok();
+    let label_index = match label_column {
+        Some(name) if first.iter().any(|f| f == name) && !numeric(name) => return true,
+        Some(index) => index.parse::<usize>().unwrap_or(first.len() - 1),
+        None => first.len() - 1,
+    };
+    if first.iter().enumerate().any(|(column, field)| column != label_index && !numeric(field)) {
+        return true;
+    }
+    let Some(label) = first.get(label_index).filter(|l| !numeric(l)) else { return false };
+    !records[1..].iter().any(|record| record.get(label_index) == Some(label))
 }
 
 fn resolve_label_column(
@@ -151,8 +184,10 @@ fn resolve_label_column(
         return Ok(index);
     }
     let available = match header {
-        Some(names) => format!("columns {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
-        None => format!("no header row; name the column by its 0-based index (0..{})", width - 1),
+        Some(names) => {
+            format!("the header has columns {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+        }
+        None => format!("no header row, so name the column by its 0-based index (0 to {})", width - 1),
     };
     Err(DataError::MissingLabelColumn { path: path.to_path_buf(), column: wanted.to_string(), available })
 }

@@ -16,7 +16,7 @@ pub enum DataError {
     #[error("{}:{line}: {field}: {expected}", path.display())]
     Malformed { path: PathBuf, line: u64, field: String, expected: String },
 
-    #[error("{}: label column `{column}` not found; the header has {available}", path.display())]
+    #[error("{}: label column `{column}` not found: {available}", path.display())]
     MissingLabelColumn { path: PathBuf, column: String, available: String },
 
     #[error("{}: {message}", path.display())]
@@ -27,6 +27,9 @@ pub enum DataError {
 
     #[error("dataset {dataset}: needs at least 2 classes in the training split, found {found}")]
     TooFewClasses { dataset: String, found: usize },
+
+    #[error("dataset {dataset}: its examples hold no values (no feature columns, or images of 0 pixels)")]
+    NoFeatures { dataset: String },
 
     #[error("dataset {dataset}: the {split} split is empty; raise test_fraction or add examples")]
     EmptySplit { dataset: String, split: &'static str },

@@ -23,7 +23,17 @@ pub(crate) fn load(dir: &Path) -> Result<(RawData, Split), DataError> {
             ),
         });
     }
-    let classes = train.labels.iter().chain(&test.labels).copied().max().map_or(0, |m| m as usize + 1);
+    let classes = train.labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+    if let Some((index, label)) = test.labels.iter().enumerate().find(|&(_, &label)| label as usize >= classes) {
+        let path = find(dir, "t10k", "labels-idx1-ubyte")?;
+        return Err(DataError::Format {
+            path,
+            message: format!(
+                "label {label} of test image {index} never appears in the training labels (0 to {})",
+                classes.saturating_sub(1)
+            ),
+        });
+    }
     let raw = RawData {
         shape: InputShape::Image { channels: 1, height: side.0, width: side.1 },
         class_names: (0..classes).map(|c| c.to_string()).collect(),
@@ -36,6 +46,13 @@ fn load_pair(dir: &Path, prefix: &str) -> Result<(Split, (usize, usize)), DataEr
     let images_path = find(dir, prefix, "images-idx3-ubyte")?;
     let labels_path = find(dir, prefix, "labels-idx1-ubyte")?;
     let (dims, pixels) = read_idx(&images_path, IMAGES_MAGIC, 3)?;
+    if let Some(empty) = dims[1..].iter().position(|&d| d == 0) {
+        let side = if empty == 0 { "rows" } else { "columns" };
+        return Err(DataError::Format {
+            path: images_path,
+            message: format!("header says the images have 0 {side} ({}×{}); expected at least 1", dims[1], dims[2]),
+        });
+    }
     let (label_dims, labels) = read_idx(&labels_path, LABELS_MAGIC, 1)?;
     if dims[0] != label_dims[0] {
         return Err(DataError::Format {
@@ -80,15 +97,12 @@ fn read_idx(path: &Path, magic: u32, rank: usize) -> Result<(Vec<usize>, Vec<u8>
             u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize
         })
         .collect();
-    let expected = dims.iter().product::<usize>();
+    let promised = dims.iter().try_fold(1usize, |product, &d| product.checked_mul(d));
     let body = &bytes[header_len..];
-    if body.len() != expected {
-        return Err(format_error(format!(
-            "header promises {} bytes of data ({}), found {}",
-            expected,
-            dims.iter().map(usize::to_string).collect::<Vec<_>>().join("×"),
-            body.len()
-        )));
+    if promised != Some(body.len()) {
+        let dims = dims.iter().map(usize::to_string).collect::<Vec<_>>().join("×");
+        let size = promised.map_or_else(|| "more than this machine can address".to_string(), |b| format!("{b} bytes"));
+        return Err(format_error(format!("header promises {dims} values ({size}), found {} bytes", body.len())));
     }
     Ok((dims, body.to_vec()))
 }

@@ -291,6 +291,9 @@ fn finish(
     mut train: Split,
     mut test: Split,
 ) -> Result<Dataset, DataError> {
+    if shape.is_empty() {
+        return Err(DataError::NoFeatures { dataset: name });
+    }
     let present = count_present_classes(&train, class_names.len());
     if present < 2 {
         return Err(DataError::TooFewClasses { dataset: name, found: present });
@@ -306,7 +309,11 @@ fn finish(
 
 fn count_present_classes(split: &Split, classes: usize) -> usize {
     let mut seen = vec![false; classes];
-    split.labels.iter().for_each(|&l| seen[l as usize] = true);
+    for &label in &split.labels {
+        if let Some(seen) = seen.get_mut(label as usize) {
+            *seen = true;
+        }
+    }
     seen.iter().filter(|&&s| s).count()
 }
 

@@ -43,6 +43,12 @@ impl SyntheticKind {
     }
 }
 
+/// The most classes a synthetic set may have.
+const MAX_CLASSES: usize = 1000;
+/// Memory one point takes while a run holds it: two f32 features and a label, in the generated
+/// set, its split copies and the device's copy.
+const BYTES_PER_POINT: u64 = 3 * (2 * 4 + 4);
+
 /// Generates `samples` points split as evenly as possible over the classes.
 pub(crate) fn generate(
     kind: SyntheticKind,
@@ -54,10 +60,21 @@ pub(crate) fn generate(
     if kind == SyntheticKind::Moons && classes != 2 {
         return Err(DataError::Parameter { field: "data.classes", expected: "moons always has 2 classes".into() });
     }
-    if classes < 2 {
+    if !(2..=MAX_CLASSES).contains(&classes) {
         return Err(DataError::Parameter {
             field: "data.classes",
-            expected: format!("expected at least 2, found {classes}"),
+            expected: format!("expected 2 to {MAX_CLASSES} classes, found {classes}"),
+        });
+    }
+    let most = crate::memory::budget() / BYTES_PER_POINT;
+    if samples as u64 > most {
+        return Err(DataError::Parameter {
+            field: "data.samples",
+            expected: format!(
+                "{samples} points need {}; this machine allows at most {most} ({} of memory for a run)",
+                crate::memory::describe_bytes((samples as u64).saturating_mul(BYTES_PER_POINT)),
+                crate::memory::describe_bytes(crate::memory::budget())
+            ),
         });
     }
     if samples < 2 * classes {

@@ -6,8 +6,11 @@
 //! run on the plain device and use the running statistics.
 
 mod conv_block;
+mod footprint;
 mod resnet;
 mod vgg;
+
+pub use footprint::Footprint;
 
 use crate::data::InputShape;
 use burn::module::Module;
@@ -92,6 +95,18 @@ impl ModelSpec {
         }
     }
 
+    /// The field that sets this architecture's size, for messages about it.
+    pub fn size_field(&self) -> &'static str {
+        match self {
+            ModelSpec::Mlp { .. } => "hidden",
+            ModelSpec::Cnn { channels, hidden } if hidden.iter().max() > channels.iter().max() => "hidden",
+            ModelSpec::Cnn { .. } => "channels",
+            ModelSpec::Resnet { .. } => "channels",
+            ModelSpec::Wrn { .. } => "widen",
+            ModelSpec::Vgg { .. } => "depth",
+        }
+    }
+
     /// Why this architecture's depth or widths are impossible, if they are: the field to change
     /// and what it expects. (Checked before the data is read.)
     pub fn check_structure(&self) -> Result<(), (&'static str, String)> {
@@ -167,13 +182,16 @@ impl ModelSpec {
                 let InputShape::Image { height, width, .. } = shape else {
                     return Err("a cnn needs image data; use arch = \"mlp\" for tabular or 2-D data".into());
                 };
-                let smallest = height.min(width) >> channels.len();
+                let side = height.min(width);
+                let smallest = u32::try_from(channels.len()).ok().and_then(|n| side.checked_shr(n)).unwrap_or(0);
                 if smallest == 0 {
-                    return Err(format!(
-                        "{} pooling blocks shrink {height}×{width} images to nothing; use at most {}",
-                        channels.len(),
-                        height.min(width).ilog2()
-                    ));
+                    return Err(match side.checked_ilog2() {
+                        Some(most) => format!(
+                            "{} pooling blocks shrink {height}×{width} images to nothing; use at most {most}",
+                            channels.len()
+                        ),
+                        None => format!("images of {height}×{width} pixels hold nothing to convolve"),
+                    });
                 }
                 Ok(())
             }
@@ -200,7 +218,8 @@ impl ModelSpec {
                     InputShape::Image { height, width, .. } => (height, width),
                     InputShape::Flat { features } => (1, features),
                 };
-                channels.last().copied().unwrap_or(1) * (height >> channels.len()) * (width >> channels.len())
+                let pooled = |side: usize| side.checked_shr(channels.len() as u32).unwrap_or(0);
+                channels.last().copied().unwrap_or(1) * pooled(height) * pooled(width)
             }),
             ModelSpec::Resnet { .. } | ModelSpec::Wrn { .. } | ModelSpec::Vgg { .. } => {
                 self.block_channels().last().copied().unwrap_or(0)

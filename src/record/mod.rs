@@ -1,6 +1,6 @@
 //! The files a run leaves in its output folder: `config.toml` (the fully resolved preset),
 //! `metrics.csv` (long format, appended and flushed as training goes, so a killed run keeps
-//! every row written before), `summary.json`, and `probes.json` (each stage's last probe and
+//! every row written before, and never half a row), `summary.json`, and `probes.json` (each stage's last probe and
 //! the probe examples, so a reopened run shows them).
 
 pub mod past;
@@ -81,10 +81,44 @@ pub fn config_text(preset: &Preset) -> std::io::Result<String> {
     toml::to_string_pretty(preset).map_err(std::io::Error::other)
 }
 
+/// `metrics.csv`, appended an event's rows at a time: a write that fails part-way (a full disk)
+/// is cut back to the last whole row, so the file never ends in half a row.
+struct MetricsFile {
+    file: File,
+    /// Bytes of whole rows written so far.
+    length: u64,
+}
+
+impl MetricsFile {
+    fn create(path: &Path) -> std::io::Result<MetricsFile> {
+        let mut metrics = MetricsFile { file: File::create(path)?, length: 0 };
+        metrics.append(&[METRICS_HEADER.split(',').map(str::to_string).collect()])?;
+        Ok(metrics)
+    }
+
+    fn append(&mut self, rows: &[Vec<String>]) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut text = csv::Writer::from_writer(Vec::new());
+        for row in rows {
+            text.write_record(row)?;
+        }
+        let bytes = text.into_inner().map_err(|e| e.into_error())?;
+        let written = self.file.write_all(&bytes).and_then(|()| self.file.flush());
+        if let Err(error) = written {
+            // Best effort: the write's own error is the one to report.
+            let _ = self.file.set_len(self.length);
+            let _ = self.file.seek(SeekFrom::Start(self.length));
+            return Err(error);
+        }
+        self.length += bytes.len() as u64;
+        Ok(())
+    }
+}
+
 /// Writes a run's files as its events arrive.
 pub struct RunRecorder {
     dir: PathBuf,
-    metrics: csv::Writer<File>,
+    metrics: MetricsFile,
     /// `(stage name, model name)` per stage index.
     stages: Vec<(String, String)>,
     probes: ProbeRecord,
@@ -100,10 +134,8 @@ impl RunRecorder {
     /// The same from parts: the resolved preset's text and `(stage, model)` names by index.
     pub fn create_with(dir: &Path, config: &str, stages: Vec<(String, String)>) -> std::io::Result<RunRecorder> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("config.toml"), config)?;
-        let mut metrics = csv::Writer::from_writer(File::create(dir.join("metrics.csv"))?);
-        metrics.write_record(METRICS_HEADER.split(','))?;
-        metrics.flush()?;
+        write_atomically(&dir.join("config.toml"), config.as_bytes())?;
+        let metrics = MetricsFile::create(&dir.join("metrics.csv"))?;
         let probes = ProbeRecord { data: DataInfo::default(), probes: vec![None; stages.len()] };
         Ok(RunRecorder { dir: dir.to_path_buf(), metrics, stages, probes })
     }
@@ -118,39 +150,38 @@ impl RunRecorder {
         match event {
             Event::Ready(info) => {
                 self.probes.data = info.data.clone();
-                return Ok(());
+                Ok(())
             }
             Event::Probe(probe) => {
                 if let Some(slot) = self.probes.probes.get_mut(probe.stage) {
                     *slot = Some((**probe).clone());
                 }
-                return Ok(());
+                Ok(())
             }
-            Event::StageFinished(_) => return self.write_probes(),
+            Event::StageFinished(_) => self.write_probes(),
             Event::Metrics(points) => {
-                for point in points {
-                    self.row(point.stage, point.step, point.epoch, &point.metric, point.value)?;
-                }
+                let rows: Vec<Vec<String>> =
+                    points.iter().map(|p| self.row(p.stage, p.step, p.epoch, &p.metric, p.value)).collect();
+                self.metrics.append(&rows)
             }
             Event::ParameterChanged { stage, step, epoch, parameter, value } => {
-                self.row(*stage, *step, *epoch, &format!("set_{}", parameter.name()), *value)?;
+                let row = self.row(*stage, *step, *epoch, &format!("set_{}", parameter.name()), *value);
+                self.metrics.append(&[row])
             }
-            _ => return Ok(()),
+            _ => Ok(()),
         }
-        self.metrics.flush()
     }
 
-    fn row(&mut self, stage: usize, step: u64, epoch: u64, metric: &str, value: f64) -> std::io::Result<()> {
+    fn row(&self, stage: usize, step: u64, epoch: u64, metric: &str, value: f64) -> Vec<String> {
         let (name, model) = self.stages.get(stage).map_or(("?", "?"), |(n, m)| (n.as_str(), m.as_str()));
-        let record = [
+        vec![
             name.to_string(),
             model.to_string(),
             step.to_string(),
             epoch.to_string(),
             metric.to_string(),
             value.to_string(),
-        ];
-        self.metrics.write_record(&record).map_err(std::io::Error::from)
+        ]
     }
 
     /// Writes `summary.json`.
@@ -171,12 +202,22 @@ impl RunRecorder {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it over `path`, so a reader
-/// never sees half a file.
+/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`, so a
+/// reader never sees half a file: a crash or a full disk leaves the old file (or none), and a
+/// failed write removes the temporary one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, path)
+    let written = File::create(&temporary).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(error) = written.and_then(|()| std::fs::rename(&temporary, path)) {
+        // Best effort: the write's own error is the one to report.
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
+    }
+    Ok(())
 }

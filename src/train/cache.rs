@@ -5,7 +5,9 @@
 //! (fingerprint of the split), the architecture, the method and its hyperparameters, the
 //! training settings, the seed, the backend and, for a distilled teacher, its own teacher's key.
 //! It holds the weights in burn's record format (burnpack) and a JSON file with the stage's
-//! results and metric history, which a reuse replays so the run's files look the same.
+//! results and metric history, which a reuse replays so the run's files look the same. A load
+//! verifies the entry (the weights' checksum, results that can be results): a damaged entry is
+//! reported and the teacher trained again, never reused.
 
 use super::events::MetricPoint;
 use crate::hash::Fnv64;
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Bump when the meaning of cached entries changes.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 /// A folder of cached teachers.
 #[derive(Debug, Clone)]
@@ -34,6 +36,41 @@ pub struct CachedStage {
     pub agreement_with_teacher: Option<f64>,
     /// The stage's metric history (stage index as it was when stored).
     pub metrics: Vec<MetricPoint>,
+    /// FNV-1a of the weights file, as hex (filled in by [`TeacherCache::store`]).
+    #[serde(default)]
+    pub weights_checksum: String,
+}
+
+impl CachedStage {
+    /// Why these results cannot be a trained stage's, if they cannot.
+    fn implausible(&self, key: &str) -> Option<String> {
+        let fraction = |value: f64| (0.0..=1.0).contains(&value);
+        if self.key != key {
+            return Some(format!("it is filed under {key} but says it is {}", self.key));
+        }
+        if !fraction(self.train_accuracy) || !fraction(self.test_accuracy) {
+            return Some(format!(
+                "its accuracies ({}, {}) are not fractions between 0 and 1",
+                self.train_accuracy, self.test_accuracy
+            ));
+        }
+        if self.agreement_with_teacher.is_some_and(|a| !fraction(a))
+            || self.wall_seconds.is_nan()
+            || self.wall_seconds < 0.0
+            || self.steps == 0
+        {
+            return Some("its agreement, time or step count is impossible".into());
+        }
+        None
+    }
+}
+
+/// A cache entry that exists but cannot be trusted.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", path.display())]
+pub struct DamagedEntry {
+    pub path: PathBuf,
+    pub reason: String,
 }
 
 impl TeacherCache {
@@ -60,12 +97,22 @@ impl TeacherCache {
     }
 
     /// Loads the entry for `key` into `template` (a freshly built network of the right
-    /// architecture). A missing or unreadable entry is a miss.
-    pub fn load(&self, key: &str, template: Network) -> Option<(Network, CachedStage, PathBuf)> {
-        let info: CachedStage = serde_json::from_str(&std::fs::read_to_string(self.info_path(key)).ok()?).ok()?;
+    /// architecture): `Ok(None)` when there is none, an error when it is damaged.
+    pub fn load(&self, key: &str, template: Network) -> Result<Option<(Network, CachedStage, PathBuf)>, DamagedEntry> {
+        let info_path = self.info_path(key);
+        let Ok(text) = std::fs::read_to_string(&info_path) else { return Ok(None) };
+        let damaged = |path: &PathBuf, reason: String| DamagedEntry { path: path.clone(), reason };
+        let info: CachedStage = serde_json::from_str(&text).map_err(|e| damaged(&info_path, e.to_string()))?;
+        if let Some(reason) = info.implausible(key) {
+            return Err(damaged(&info_path, reason));
+        }
         let weights = self.weights_path(key);
-        let network = template.try_load_file(&weights).ok()?;
-        Some((network, info, weights))
+        let bytes = std::fs::read(&weights).map_err(|e| damaged(&weights, e.to_string()))?;
+        if checksum(&bytes) != info.weights_checksum {
+            return Err(damaged(&weights, "the weights do not match their checksum".into()));
+        }
+        let network = template.try_load_file(&weights).map_err(|e| damaged(&weights, e.to_string()))?;
+        Ok(Some((network, info, weights)))
     }
 
     /// Stores an entry; the JSON goes last so a half-written entry is never read as whole.
@@ -75,10 +122,17 @@ impl TeacherCache {
             std::fs::create_dir_all(parent)?;
         }
         network.save_file(&weights).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let json = serde_json::to_string(info).map_err(std::io::Error::other)?;
+        let info = CachedStage { weights_checksum: checksum(&std::fs::read(&weights)?), ..info.clone() };
+        let json = serde_json::to_string(&info).map_err(std::io::Error::other)?;
         crate::record::write_atomically(&self.info_path(&info.key), json.as_bytes())?;
         Ok(weights)
     }
+}
+
+fn checksum(bytes: &[u8]) -> String {
+    let mut hash = Fnv64::new();
+    hash.write(bytes);
+    format!("{:016x}", hash.finish())
 }
 
 /// The cache key of a stage from a description of everything that shapes its weights.

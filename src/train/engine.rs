@@ -4,7 +4,7 @@
 
 use super::cache::{CachedStage, TeacherCache, key_of};
 use super::controls::Controls;
-use super::evaluate::{ensemble_accuracy, predict, to_host};
+use super::evaluate::{accuracy, ensemble_accuracy, predict, to_host};
 use super::events::{
     Command, DataInfo, Disconnected, EngineError, EnsembleOutcome, Event, EventSink, ForkOrigin, MetricPoint, RunInfo,
     StageInfo, StageOutcome, StageStart,
@@ -433,7 +433,21 @@ fn reuse_cached(
     let started = Instant::now();
     ctx.device.device.seed(ctx.stage.seed);
     let template = ctx.stage.model.init(setup.dataset.shape, setup.dataset.num_classes(), &ctx.device.device);
-    let Some((network, info, path)) = cache.load(&setup.keys[ctx.index], template) else { return Ok(None) };
+    let (network, info, path) = match cache.load(&setup.keys[ctx.index], template) {
+        Ok(Some(entry)) => entry,
+        Ok(None) => return Ok(None),
+        Err(damaged) => return retrain_damaged(ctx, damaged.to_string(), sink),
+    };
+    let test_logits = to_host(predict(&network, &setup.data.test_inputs));
+    let measured = accuracy(&test_logits, &setup.dataset.test.labels, setup.dataset.num_classes());
+    if (measured - info.test_accuracy).abs() > CACHED_ACCURACY_TOLERANCE {
+        let reason = format!(
+            "{}: says test accuracy {:.4}, its weights score {measured:.4}",
+            path.display(),
+            info.test_accuracy
+        );
+        return retrain_damaged(ctx, reason, sink);
+    }
     let params = network.num_params();
     let where_from = path.display().to_string();
     sink.send(Event::Notice(format!(
@@ -443,7 +457,6 @@ fn reuse_cached(
     sink.send(Event::StageStarted(ctx.start_event(params, Some(where_from))))?;
     let replayed: Vec<MetricPoint> = info.metrics.into_iter().map(|p| MetricPoint { stage: ctx.index, ..p }).collect();
     sink.metrics(replayed)?;
-    let test_logits = to_host(predict(&network, &setup.data.test_inputs));
     let teacher_probe = ctx.teacher_probe();
     let (probe, _) = ctx.probe(&network, teacher_probe.as_ref(), &test_logits, info.steps);
     sink.probe(probe)?;
@@ -461,6 +474,23 @@ fn reuse_cached(
     };
     sink.send(Event::StageFinished(outcome.clone()))?;
     Ok(Some((trained, outcome)))
+}
+
+/// A cached teacher's recorded test accuracy and the one its weights give may differ by this
+/// much (a prediction flipped by float rounding), no more.
+const CACHED_ACCURACY_TOLERANCE: f64 = 0.005;
+
+/// A damaged cache entry is not reused: say so, and let the stage train.
+fn retrain_damaged(
+    ctx: &StageContext,
+    reason: String,
+    sink: &mut EventSink,
+) -> Result<Option<(Trained, StageOutcome)>, Disconnected> {
+    sink.send(Event::Notice(format!(
+        "{}: not reusing the cached model ({reason}); training it again",
+        ctx.stage.name
+    )))?;
+    Ok(None)
 }
 
 /// Stores a trained teacher with its record; a failure is a notice, not an error.
@@ -481,6 +511,7 @@ fn store_cached(
         test_accuracy: outcome.test_accuracy.unwrap_or(0.0),
         agreement_with_teacher: outcome.agreement_with_teacher,
         metrics: history,
+        weights_checksum: String::new(),
     };
     if let Err(e) = cache.store(trained.network.clone(), &info) {
         sink.send(Event::Notice(format!("{}: could not cache the trained model: {e}", ctx.stage.name)))?;

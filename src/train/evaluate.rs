@@ -5,7 +5,7 @@ use crate::model::Network;
 use burn::tensor::{Tensor, TensorData};
 
 /// Examples per inference batch: large enough to be quick, small enough to bound memory.
-const INFERENCE_BATCH: usize = 1024;
+pub(crate) const INFERENCE_BATCH: usize = 1024;
 
 /// Logits of `network` (an inference copy) for every row of `inputs`, kept on the device.
 pub fn predict(network: &Network, inputs: &Tensor<2>) -> Tensor<2> {

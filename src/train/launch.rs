@@ -3,10 +3,12 @@
 //! so the window never waits for data to load, and checks a preset without its data (when the
 //! data's shape is known without reading it) as soon as the user picks it.
 
+use super::evaluate::INFERENCE_BATCH;
 use super::methods::TeacherPair;
 use super::plan::Plan;
 use super::preset::{FieldPath, PathSegment, Preset, PresetError, PresetSource, StageSection};
 use crate::data::{self, DataError, Dataset, InputShape};
+use crate::memory;
 
 /// A plan with its data, ready for the engine.
 pub struct Prepared {
@@ -28,6 +30,7 @@ pub fn prepare(source: &PresetSource, overrides: &[String]) -> Result<Prepared, 
     let preset = source.load(overrides)?;
     let dataset = data::load(&preset.data_spec(&source.base_dir))?;
     check_models(source, &preset, dataset.shape, overrides)?;
+    check_memory(source, &preset, dataset.shape, dataset.num_classes(), overrides)?;
     check_excluded_classes(source, &preset, &dataset, overrides)?;
     check_train_examples(source, &preset, &dataset, overrides)?;
     Ok(Prepared { plan: Plan::new(preset), dataset })
@@ -40,6 +43,8 @@ pub fn check(source: &PresetSource, overrides: &[String]) -> Result<Preset, Pres
     let preset = source.load(overrides)?;
     if let Some(shape) = preset.data_spec(&source.base_dir).source.known_shape() {
         check_models(source, &preset, shape, overrides)?;
+        // The classes are not known before the data is read; two is the fewest there can be.
+        check_memory(source, &preset, shape, 2, overrides)?;
     }
     Ok(preset)
 }
@@ -72,6 +77,55 @@ fn check_models(
     for (index, stage) in preset.stages.iter().enumerate() {
         if let Err(message) = check_teacher_on_data(preset, stage, shape) {
             return Err(source.place(&stage_key(index, "teacher"), message, overrides));
+        }
+    }
+    Ok(())
+}
+
+/// Every stage's network fits in memory before any of it is allocated: its parameters, a
+/// training batch's activations, and an inference batch's (evaluation and probes).
+fn check_memory(
+    source: &PresetSource,
+    preset: &Preset,
+    shape: InputShape,
+    classes: usize,
+    overrides: &[String],
+) -> Result<(), PresetError> {
+    let budget = memory::budget();
+    let allows = format!("this machine allows {} (half its memory)", memory::describe_bytes(budget));
+    for (index, stage) in preset.stages.iter().enumerate() {
+        let Some(model) = preset.models.get(&stage.model) else { continue };
+        let model_field = FieldPath(vec![
+            PathSegment::Key("models".into()),
+            PathSegment::Key(stage.model.clone()),
+            PathSegment::Key(model.size_field().into()),
+        ]);
+        let Some(footprint) = model.footprint(shape, classes) else {
+            let message = format!("{} has more parameters than any machine can hold", model.describe());
+            return Err(source.place(&model_field, message, overrides));
+        };
+        let batch = stage.settings(&preset.train).batch_size as u64;
+        let needs = |bytes: Option<u64>| bytes.map_or("more than 16 EB".into(), memory::describe_bytes);
+        let over = |bytes: Option<u64>| bytes.is_none_or(|b| b > budget);
+        if over(footprint.training_bytes(0)) || over(footprint.inference_bytes(INFERENCE_BATCH as u64)) {
+            let message = format!(
+                "{} ({} parameters) needs {} to train and {} to evaluate {INFERENCE_BATCH} examples at once; {allows}",
+                model.describe(),
+                footprint.parameters,
+                needs(footprint.training_bytes(0)),
+                needs(footprint.inference_bytes(INFERENCE_BATCH as u64)),
+            );
+            return Err(source.place(&model_field, message, overrides));
+        }
+        if over(footprint.training_bytes(batch)) {
+            let field =
+                if stage.batch_size.is_some() { stage_key(index, "batch_size") } else { train_key("batch_size") };
+            let message = format!(
+                "batches of {batch} examples through {} need {}; {allows}",
+                model.describe(),
+                needs(footprint.training_bytes(batch))
+            );
+            return Err(source.place(&field, message, overrides));
         }
     }
     Ok(())
@@ -134,6 +188,11 @@ fn check_train_examples(
         }
     }
     Ok(())
+}
+
+/// The path of `train.key`, for messages.
+fn train_key(key: &str) -> FieldPath {
+    FieldPath(vec![PathSegment::Key("train".into()), PathSegment::Key(key.into())])
 }
 
 /// The path of `stages[index].key`, for messages.

@@ -338,6 +338,69 @@ fn field_prefix(field: &Option<String>) -> String {
     field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default()
 }
 
+/// serde quotes a rejected float in full (`1e308` as 309 digits): such numbers, shortened.
+fn shorten_numbers(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| match part.parse::<f64>() {
+            Ok(value) if i % 2 == 1 && part.len() > 24 => show_number(value),
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
+/// The key assigned on the line holding byte `offset` (`epochs` of `epochs = 3`, `[train]` of
+/// a table header).
+fn key_on_line(text: &str, offset: usize) -> Option<&str> {
+    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?.trim();
+    let key = if line.starts_with('[') { line } else { line.split_once('=')?.0.trim() };
+    (!key.is_empty()).then_some(key)
+}
+
+/// A number as a user would write it: `1e308`, not 309 digits.
+fn show_number(value: f64) -> String {
+    if value != 0.0 && !(1e-4..1e6).contains(&value.abs()) { format!("{value:e}") } else { value.to_string() }
+}
+
+/// serde reads a struct from an array by position (`train = [1, 2]` would set the epochs and
+/// the batch size): every section must be written as a table.
+fn tables_written_as_tables(preset: &toml::Table) -> Result<(), FieldError> {
+    fn must_be_table(value: &toml::Value, path: FieldPath) -> Result<(), FieldError> {
+        match value {
+            toml::Value::Table(_) => Ok(()),
+            other => {
+                let kind = other.type_str();
+                let article = if kind.starts_with(['a', 'i']) { "an" } else { "a" };
+                invalid(path, format!("expected a table of named fields, found {article} {kind}"))
+            }
+        }
+    }
+    for key in ["data", "train"] {
+        if let Some(value) = preset.get(key) {
+            must_be_table(value, field(&[key]))?;
+        }
+    }
+    if let Some(augment) = preset.get("data").and_then(|d| d.get("augment")) {
+        must_be_table(augment, field(&["data", "augment"]))?;
+    }
+    if let Some(toml::Value::Table(models)) = preset.get("models") {
+        for (name, model) in models {
+            must_be_table(model, field(&["models", name]))?;
+        }
+    }
+    for key in ["stages", "ensembles"] {
+        if let Some(toml::Value::Array(entries)) = preset.get(key) {
+            for (index, entry) in entries.iter().enumerate() {
+                must_be_table(entry, field(&[key]).index(index))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A problem found by [`Preset::validate`], before it is placed in the file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldError {
@@ -511,8 +574,17 @@ impl Preset {
             };
             match number {
                 Some(number) if hyper.valid.allows(number) => {}
-                Some(number) => return invalid(path, format!("expected {}, found {number}", hyper.valid.expected())),
-                None => return invalid(path, format!("expected {}, found {value}", hyper.valid.expected())),
+                Some(number) => {
+                    return invalid(
+                        path,
+                        format!("expected {}, found {}", hyper.valid.expected(), show_number(number)),
+                    );
+                }
+                None => {
+                    let written = value.to_string();
+                    let shown = if written.chars().count() > 40 { "a list".to_string() } else { written };
+                    return invalid(path, format!("expected {}, found {shown}", hyper.valid.expected()));
+                }
             }
         }
         Ok(())
@@ -555,6 +627,9 @@ impl Preset {
             for (m, member) in ensemble.members.iter().enumerate() {
                 if !self.stages.iter().any(|s| &s.name == member) {
                     return invalid(path.key("members").index(m), format!("\"{member}\" is not a stage"));
+                }
+                if ensemble.members[..m].contains(member) {
+                    return invalid(path.key("members").index(m), format!("\"{member}\" is listed twice"));
                 }
             }
         }
@@ -693,6 +768,8 @@ impl PresetSource {
     /// Parses, applies overrides, fills defaults and validates.
     pub fn load(&self, overrides: &[String]) -> Result<Preset, PresetError> {
         let mut preset: Preset = toml::from_str(&self.text).map_err(|e| self.syntax_error(&e))?;
+        let written: toml::Table = toml::from_str(&self.text).map_err(|e| self.syntax_error(&e))?;
+        tables_written_as_tables(&written).map_err(|e| self.place(&e.path, e.message, &[]))?;
         if !overrides.is_empty() {
             preset = self.apply_overrides(overrides)?;
         }
@@ -719,7 +796,12 @@ impl PresetSource {
 
     /// A TOML or serde error, placed at its `line:column` with the field it is about.
     fn syntax_error(&self, error: &toml::de::Error) -> PresetError {
-        let message = error.message().trim().replace('\n', "; ");
+        let mut message = shorten_numbers(&error.message().trim().replace('\n', "; "));
+        if message == "duplicate key"
+            && let Some(key) = error.span().and_then(|span| key_on_line(&self.text, span.start))
+        {
+            message = format!("duplicate key `{key}`: it is already set in this table");
+        }
         // A missing field is reported on the table that lacks it: name the missing field, not
         // the table's first key.
         let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
@@ -916,7 +998,7 @@ teacher = "teacher"
     fn out_of_range_value_is_placed_in_the_file() {
         let text = GOOD.replace("teacher = \"teacher\"\n", "teacher = \"teacher\"\ntemperature = -1.0\n");
         let error = source(&text).load(&[]).unwrap_err().to_string();
-        assert_eq!(error, "p.toml:17:15: stages[1].temperature: expected a number > 0, found -1");
+        assert_eq!(error, "p.toml:17:15: stages[1].temperature: expected a number strictly between 0 and 1000, found -1");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! over the plane for 2-D data). Every probe's size depends on the data, never on how long
 //! training ran. A probe the current models cannot give says why in one line instead.
 
-use super::evaluate::{argmax_rows, softmax_row, to_host};
+use super::evaluate::{argmax_rows, predict, softmax_row, to_host};
 use crate::data::{Dataset, InputShape};
 use crate::distill;
 use crate::model::Network;
@@ -211,7 +211,7 @@ impl TeacherProbe {
             activation,
             gradient,
             relation_embedding: to_host(teacher.forward(inputs.relations.clone()).embedding),
-            logits_on_grid: inputs.grid.as_ref().map(|g| to_host(teacher.logits(g.clone()))),
+            logits_on_grid: inputs.grid.as_ref().map(|g| to_host(predict(teacher, g))),
         }
     }
 }
@@ -396,7 +396,7 @@ fn boundary(
     let grid =
         inputs.grid.as_ref().ok_or("decision boundaries need 2-D data (moons, spirals, blobs, a 2-feature CSV)")?;
     let teacher_logits = teacher.and_then(|t| t.logits_on_grid.clone());
-    let student_logits = to_host(student.logits(grid.clone()));
+    let student_logits = to_host(predict(student, grid));
     Ok(BoundaryProbe {
         classes,
         teacher_class: teacher_logits.as_deref().map(|logits| argmax_rows(logits, classes)),

@@ -172,7 +172,8 @@ pub const TEMPERATURE: HyperSpec = HyperSpec {
     symbol: "T",
     label: "Temperature",
     default: 4.0,
-    valid: Valid::Above(0.0),
+    // T² scales the soft term: beyond 1000 it overflows f32 losses at the first step.
+    valid: Valid::Between(0.0, 1000.0),
     live: Some(Slider { min: 0.5, max: 50.0, logarithmic: true, decimals: 2 }),
     help: "Temperature T of the soft targets, from the next optimizer step:\n\
         loss = (1 - α)·CE(s, y) + α·T²·KL(softmax(t/T) || softmax(s/T))",
