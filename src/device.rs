@@ -182,7 +182,9 @@ pub const SOFTWARE_GPU_VARIABLE: &str = "KDLAB_SOFTWARE_GPU";
 
 fn describe(adapters: &[wgpu::AdapterInfo]) -> String {
     if adapters.is_empty() {
-        return "wgpu sees no adapter".into();
+        return "wgpu sees no adapter: is a Vulkan driver installed? your GPU vendor's, or Mesa's \
+                mesa-vulkan-drivers on Debian/Ubuntu"
+            .into();
     }
     let names: Vec<String> = adapters.iter().map(|a| format!("{} [{:?}]", a.name, a.device_type)).collect();
     format!("only {}", names.join(", "))

@@ -998,7 +998,10 @@ teacher = "teacher"
     fn out_of_range_value_is_placed_in_the_file() {
         let text = GOOD.replace("teacher = \"teacher\"\n", "teacher = \"teacher\"\ntemperature = -1.0\n");
         let error = source(&text).load(&[]).unwrap_err().to_string();
-        assert_eq!(error, "p.toml:17:15: stages[1].temperature: expected a number strictly between 0 and 1000, found -1");
+        assert_eq!(
+            error,
+            "p.toml:17:15: stages[1].temperature: expected a number strictly between 0 and 1000, found -1"
+        );
     }
 
     #[test]
