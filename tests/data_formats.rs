@@ -206,12 +206,15 @@ fn an_image_size_too_large_for_memory_is_refused_before_decoding() {
     for class in ["a", "b"] {
         let folder = root.join(class);
         std::fs::create_dir_all(&folder).unwrap();
-        for index in 0..350 {
-            std::fs::copy(&image, folder.join(format!("{index:04}.png"))).unwrap();
+        // 20,000 images at 1024×1024 need 755 GB: more than half of any machine this runs on.
+        for index in 0..10_000 {
+            std::fs::hard_link(&image, folder.join(format!("{index:05}.png"))).unwrap();
         }
     }
     let message = error_of(&spec(&root, Some(ImageFormat::ImageFolder), CifarLabels::Fine, 1024));
-    assert!(message.starts_with("data.image_size: 700 images of 3×1024×1024 would exceed 8 GB"), "{message}");
+    let expected = "data.image_size: 20000 images of 3×1024×1024 need 755.0 GB; this machine allows";
+    assert!(message.starts_with(expected), "{message}");
+    assert!(message.ends_with("(half its memory); lower image_size"), "{message}");
     let small = load(&spec(&root, None, CifarLabels::Fine, 8)).unwrap();
-    assert_eq!(small.train.len() + small.test.len(), 700, "fine at a small size");
+    assert_eq!(small.train.len() + small.test.len(), 20_000, "fine at a small size");
 }

@@ -9,8 +9,9 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
-/// The most values a split of decoded images may hold (8 GB of `f32`).
-const MAX_VALUES: usize = 2 << 30;
+/// Copies of a split's values held at once while it loads and trains: the decoded images, the
+/// joined split and the device's copy, 4 bytes a value.
+const BYTES_PER_VALUE: u64 = 3 * 4;
 
 /// Whether `dir` holds `train/` and `test/` folders (else its subfolders are the classes).
 pub(crate) fn has_split_folders(dir: &Path) -> bool {
@@ -112,14 +113,16 @@ fn read_classes(classes: &[ClassFolder], size: usize) -> Result<Split, DataError
     let files: Vec<(&PathBuf, usize)> =
         classes.iter().flat_map(|c| c.images.iter().map(move |path| (path, c.label))).collect();
     // Checked before decoding: the values the split will hold.
-    let values = files.len().checked_mul(3 * size * size).filter(|&v| v <= MAX_VALUES);
-    if values.is_none() {
+    let budget = crate::memory::budget();
+    let bytes = (files.len() as u64).saturating_mul(3 * (size * size) as u64).saturating_mul(BYTES_PER_VALUE);
+    if bytes > budget {
         return Err(DataError::Parameter {
             field: "data.image_size",
             expected: format!(
-                "{} images of 3×{size}×{size} would exceed {} GB as 32-bit floats; lower image_size",
+                "{} images of 3×{size}×{size} need {}; this machine allows {} (half its memory); lower image_size",
                 files.len(),
-                (MAX_VALUES * 4) >> 30
+                crate::memory::describe_bytes(bytes),
+                crate::memory::describe_bytes(budget)
             ),
         });
     }
