@@ -133,7 +133,7 @@ enum PresetEdit {
 
 fn preset_edit() -> impl Strategy<Value = PresetEdit> {
     prop_oneof![
-        3 => (any::<Index>(), any::<Index>()).prop_map(|(l, v)| PresetEdit::Extreme(l, v)),
+        6 => (any::<Index>(), any::<Index>()).prop_map(|(l, v)| PresetEdit::Extreme(l, v)),
         2 => (any::<Index>(), any::<Index>()).prop_map(|(l, v)| PresetEdit::WrongValue(l, v)),
         1 => (any::<Index>(), any::<Index>()).prop_map(|(l, n)| PresetEdit::LongList(l, n)),
         1 => any::<Index>().prop_map(PresetEdit::DeleteLine),
@@ -151,8 +151,14 @@ fn apply_preset_edit(text: &str, edit: &PresetEdit) -> String {
     };
     match edit {
         PresetEdit::Extreme(line, value) => {
-            // One number of the value (an element, in a list) becomes an extreme.
-            let at = assignments[line.index(assignments.len())];
+            // One number of a numeric value (an element, in a list) becomes an extreme.
+            let numeric: Vec<usize> = assignments
+                .iter()
+                .copied()
+                .filter(|&i| lines[i].split_once(" = ").is_some_and(|(_, v)| v.contains(|c: char| c.is_ascii_digit())))
+                .collect();
+            let candidates = if numeric.is_empty() { &assignments } else { &numeric };
+            let at = candidates[line.index(candidates.len())];
             let extreme = EXTREMES[value.index(EXTREMES.len())];
             let (key, old) = lines[at].split_once(" = ").unwrap_or(("", ""));
             let numbers: Vec<&str> = old.split([',', '[', ']', ' ']).filter(|t| t.parse::<f64>().is_ok()).collect();
