@@ -7,9 +7,25 @@
 /// for is refused with a message before it is allocated rather than aborting mid-run. Where the
 /// memory cannot be read, 8 GiB is assumed.
 pub fn budget() -> u64 {
+    limit().0 / 2
+}
+
+/// `this machine allows 12.6 GB (half its memory)`: the budget, for messages.
+pub fn allows() -> String {
+    let (_, by_ulimit) = limit();
+    let (who, whose) =
+        if by_ulimit { ("this process", "half its `ulimit -v`") } else { ("this machine", "half its memory") };
+    format!("{who} allows {} ({whose})", describe_bytes(budget()))
+}
+
+/// The memory the budget is half of, and whether it is the address-space limit.
+fn limit() -> (u64, bool) {
     const ASSUMED: u64 = 8 << 30;
     let machine = machine_memory().unwrap_or(ASSUMED);
-    address_space_limit().map_or(machine, |limit| limit.min(machine)) / 2
+    match address_space_limit() {
+        Some(limit) if limit < machine => (limit, true),
+        _ => (machine, false),
+    }
 }
 
 /// Total memory, from `/proc/meminfo` (Linux).

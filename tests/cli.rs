@@ -229,29 +229,62 @@ fn a_trained_teacher_is_reused_from_the_cache() {
     assert!(text(&reused.stderr).contains("teacher: reusing the cached model /"), "the retrained entry is good");
 }
 
-/// A full disk (here: a file-size limit, whose writes fail the way ENOSPC's do) stops the run
-/// with exit 1 and a message; metrics.csv keeps only whole rows and no file is half written.
+/// `command` with a resource limit (`RLIMIT_FSIZE`: past it, writes fail with EFBIG the way
+/// they fail with ENOSPC on a full disk, instead of the process being killed).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[test]
-fn a_full_disk_leaves_only_whole_files_and_exits_1() {
+fn limited(mut command: Command, resource: libc::__rlimit_resource_t, value: u64) -> Command {
     use std::os::unix::process::CommandExt;
-    let dir = scratch_dir("disk_full");
-    let preset = write(&dir, "moons.toml", &MOONS.replace("metric_interval = 5", "metric_interval = 1"));
-    let mut command = kdlab();
-    command.arg("run").arg(&preset).args(["--device", "cpu", "--no-cache", "--out"]).arg(dir.join("out"));
     // SAFETY: signal and setrlimit are async-signal-safe; nothing else runs between fork and exec.
     unsafe {
-        command.pre_exec(|| {
-            // Past the limit a write fails with EFBIG instead of the process being killed.
+        command.pre_exec(move || {
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let limit = libc::rlimit { rlim_cur: 20_000, rlim_max: 20_000 };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+            let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+            if libc::setrlimit(resource, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
     }
-    let output = command.output().unwrap();
+    command
+}
+
+/// A gzip file that expands past the memory a run may use is refused while it decompresses,
+/// without exhausting memory (the run is confined to 2 GiB of address space).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_gzip_bomb_is_refused_before_it_exhausts_memory() {
+    use std::io::Write;
+    let dir = scratch_dir("gzip_bomb");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(b"a,b,label\n").unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    (0..1200).for_each(|_| encoder.write_all(&zeros).unwrap());
+    std::fs::write(dir.join("bomb.csv.gz"), encoder.finish().unwrap()).unwrap();
+    let preset = write(
+        &dir,
+        "bomb.toml",
+        &MOONS.replace("dataset = \"moons\"\nsamples = 600\nnoise = 0.15", "csv = \"bomb.csv.gz\""),
+    );
+    let mut command = kdlab();
+    command.arg("run").arg(&preset).args(["--device", "cpu", "--out"]).arg(dir.join("out"));
+    let output = limited(command, libc::RLIMIT_AS, 2 << 30).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let expected =
+        "bomb.csv.gz: decompresses to more than fits in memory; this process allows 1.1 GB (half its `ulimit -v`)";
+    assert!(stderr.contains(expected), "{stderr}");
+}
+
+/// A full disk (here: a file-size limit, whose writes fail the way ENOSPC's do) stops the run
+/// with exit 1 and a message; metrics.csv keeps only whole rows and no file is half written.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_full_disk_leaves_only_whole_files_and_exits_1() {
+    let dir = scratch_dir("disk_full");
+    let preset = write(&dir, "moons.toml", &MOONS.replace("metric_interval = 5", "metric_interval = 1"));
+    let mut command = kdlab();
+    command.arg("run").arg(&preset).args(["--device", "cpu", "--no-cache", "--out"]).arg(dir.join("out"));
+    let output = limited(command, libc::RLIMIT_FSIZE, 20_000).output().unwrap();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot append to") && stderr.contains("metrics.csv: File too large"), "{stderr}");

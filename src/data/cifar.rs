@@ -123,7 +123,7 @@ pub(crate) fn load(
 
 /// Reads one binary file: whole records only, every label in range.
 fn read_binary(path: &Path, cifar: Cifar, labels: CifarLabels) -> Result<Split, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
+    let bytes = super::read_file(path)?;
     let format_error = |message: String| DataError::Format { path: path.to_path_buf(), message };
     let record = cifar.label_bytes() + PIXELS;
     if bytes.is_empty() {
@@ -188,6 +188,7 @@ fn read_pickle(path: &Path, cifar: Cifar, labels: CifarLabels) -> Result<Split, 
 
 /// A pickled dict (numpy's globals left unresolved: its arrays arrive as their state tuples).
 fn read_dict(path: &Path) -> Result<Vec<(HashableValue, Value)>, DataError> {
+    super::check_file_size(path)?;
     let file = std::fs::File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
     let options = DeOptions::new().replace_unresolved_globals();
     let value = serde_pickle::value_from_reader(std::io::BufReader::new(file), options)

@@ -119,10 +119,10 @@ fn read_classes(classes: &[ClassFolder], size: usize) -> Result<Split, DataError
         return Err(DataError::Parameter {
             field: "data.image_size",
             expected: format!(
-                "{} images of 3×{size}×{size} need {}; this machine allows {} (half its memory); lower image_size",
+                "{} images of 3×{size}×{size} need {}; {}; lower image_size",
                 files.len(),
                 crate::memory::describe_bytes(bytes),
-                crate::memory::describe_bytes(budget)
+                crate::memory::allows()
             ),
         });
     }

@@ -321,14 +321,36 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }
 
-/// Reads a file whole, gunzipping it when it starts with the gzip magic bytes.
+/// Reads a file whole, gunzipping it when it starts with the gzip magic bytes. The file, and
+/// what it decompresses to, must fit in the memory a run may use ([`crate::memory::budget`]).
 pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        gunzip(&bytes).map_err(|source| DataError::Gzip { path: path.to_path_buf(), cause: source })
-    } else {
-        Ok(bytes)
+    let bytes = read_file(path)?;
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
     }
+    let budget = crate::memory::budget();
+    let out =
+        gunzip_at_most(&bytes, budget).map_err(|source| DataError::Gzip { path: path.to_path_buf(), cause: source })?;
+    out.ok_or_else(|| too_large(path, "decompresses to more than fits in memory".into()))
+}
+
+/// Reads a file whole, after checking its size against the memory a run may use.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    check_file_size(path)?;
+    std::fs::read(path).map_err(|cause| DataError::Io { path: path.to_path_buf(), cause })
+}
+
+/// A file that exists and fits in the memory a run may use.
+pub(crate) fn check_file_size(path: &Path) -> Result<(), DataError> {
+    let size = std::fs::metadata(path).map_err(|cause| DataError::Io { path: path.to_path_buf(), cause })?.len();
+    if size > crate::memory::budget() {
+        return Err(too_large(path, format!("is {}", crate::memory::describe_bytes(size))));
+    }
+    Ok(())
+}
+
+fn too_large(path: &Path, what: String) -> DataError {
+    DataError::Format { path: path.to_path_buf(), message: format!("{what}; {} for a run", crate::memory::allows()) }
 }
 
 pub(crate) fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -336,6 +358,32 @@ pub(crate) fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
     Ok(out)
+}
+
+/// Decompresses `bytes` unless they expand past `limit` bytes (`None`): a small gzip bomb must
+/// not exhaust memory.
+fn gunzip_at_most(bytes: &[u8], limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut decoder = flate2::read::GzDecoder::new(bytes);
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut out = Vec::new();
+    loop {
+        let read = match decoder.read(&mut chunk) {
+            Ok(0) => return Ok(Some(out)),
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if out.len() + read > limit {
+            return Ok(None);
+        }
+        if out.capacity() - out.len() < read {
+            // Doubling, but never past the limit: the buffer itself must stay within it.
+            out.reserve_exact(out.len().max(read).min(limit - out.len()));
+        }
+        out.extend_from_slice(&chunk[..read]);
+    }
 }
 
 #[cfg(test)]

@@ -71,9 +71,9 @@ pub(crate) fn generate(
         return Err(DataError::Parameter {
             field: "data.samples",
             expected: format!(
-                "{samples} points need {}; this machine allows at most {most} ({} of memory for a run)",
+                "{samples} points need {} (at most {most} fit); {}",
                 crate::memory::describe_bytes((samples as u64).saturating_mul(BYTES_PER_POINT)),
-                crate::memory::describe_bytes(crate::memory::budget())
+                crate::memory::allows()
             ),
         });
     }

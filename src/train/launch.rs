@@ -92,7 +92,7 @@ fn check_memory(
     overrides: &[String],
 ) -> Result<(), PresetError> {
     let budget = memory::budget();
-    let allows = format!("this machine allows {} (half its memory)", memory::describe_bytes(budget));
+    let allows = memory::allows();
     for (index, stage) in preset.stages.iter().enumerate() {
         let Some(model) = preset.models.get(&stage.model) else { continue };
         let model_field = FieldPath(vec![
