@@ -286,6 +286,7 @@ fn run_frame_bench(args: &BenchArgs) -> anyhow::Result<()> {
     if !(1..=32).contains(&args.runs) {
         return Err(BadInput(format!("--runs must be from 1 to 32, found {}", args.runs)).into());
     }
+    kdlab::ui::frame_bench::check_history_size(args.hours, args.runs).map_err(BadInput)?;
     println!(
         "kd training with {} h of history per stage, {} run(s) overlaid; timing {} s of frames at 1280x800",
         args.hours, args.runs, args.seconds
@@ -456,7 +457,8 @@ fn seeds_over_devices(
     seeds: u64,
     devices: &[ComputeDevice],
 ) -> Vec<(u64, anyhow::Result<Finished>)> {
-    let queue = std::sync::Mutex::new((0..seeds).collect::<std::collections::VecDeque<u64>>());
+    // The seeds still to train, as a range: `--seeds` may be any u64 without allocating them.
+    let queue = std::sync::Mutex::new(0..seeds);
     let results = std::sync::Mutex::new(Vec::new());
     let progress = devices.len() == 1;
     std::thread::scope(|scope| {
@@ -465,7 +467,7 @@ fn seeds_over_devices(
             scope.spawn(move || {
                 // Popped in a statement of its own: a guard in the `while let` would hold the
                 // queue for the whole run and keep the other devices idle.
-                let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                 while let Some(seed) = next() {
                     eprintln!("kdlab report: seed {} of {seeds} on {}", seed + 1, device.label());
                     let overrides = training.overrides(source, Some(seed));

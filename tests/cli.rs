@@ -1146,6 +1146,16 @@ fn training_subsets_are_part_of_the_teacher_cache_key() {
     assert!(reused(&fewer), "but it is cached in turn");
 }
 
+/// Command-line sizes that would allocate past memory are refused up front.
+#[test]
+fn command_line_sizes_are_bounded() {
+    let output = kdlab().args(["bench", "ui", "--hours", "1e9"]).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--hours: 1000000000 h of history for 1 run(s) needs about"), "{stderr}");
+    assert!(stderr.contains("h fit, as this machine allows") || stderr.contains("h fit, as this process allows"));
+}
+
 /// Issue 14's crashes and silently accepted inputs, each now one line with exit 2 naming the
 /// field or file to change (sizes are checked before anything is allocated).
 #[test]

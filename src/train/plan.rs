@@ -100,7 +100,7 @@ impl Plan {
 
     /// Total optimizer steps of a stage's planned epochs over `train_examples` examples.
     pub fn steps_of(stage: &StagePlan, train_examples: usize) -> u64 {
-        stage.settings.epochs as u64 * Plan::steps_per_epoch(stage, train_examples)
+        (stage.settings.epochs as u64).saturating_mul(Plan::steps_per_epoch(stage, train_examples))
     }
 
     /// Optimizer steps of one epoch of a stage.

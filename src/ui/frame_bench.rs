@@ -33,6 +33,27 @@ const CHUNK: usize = 20_000;
 const FRAME: Duration = Duration::from_millis(16);
 const SCREEN: egui::Vec2 = egui::vec2(1280.0, 800.0);
 
+/// Metric points per hour of synthetic history and run (measured: 3 h gave 3.7 million).
+const POINTS_PER_HOUR: f64 = 1.25e6;
+/// Memory one metric point takes in the app, generously: the event, the series' `[f64; 2]`,
+/// the recorded row and the plot's decimated copy.
+const BYTES_PER_POINT: f64 = 128.0;
+
+/// Why `hours` of history overlaid `runs` times cannot fit in the memory a run may use, if so.
+pub fn check_history_size(hours: f64, runs: usize) -> Result<(), String> {
+    let bytes = hours * POINTS_PER_HOUR * runs as f64 * BYTES_PER_POINT;
+    let budget = crate::memory::budget() as f64;
+    if bytes <= budget {
+        return Ok(());
+    }
+    let most = budget / (POINTS_PER_HOUR * runs as f64 * BYTES_PER_POINT);
+    Err(format!(
+        "--hours: {hours} h of history for {runs} run(s) needs about {}; at most {most:.0} h fit, as {}",
+        crate::memory::describe_bytes(bytes.min(u64::MAX as f64) as u64),
+        crate::memory::allows()
+    ))
+}
+
 /// What one benchmark measured.
 #[derive(Debug, Clone)]
 pub struct FrameReport {
