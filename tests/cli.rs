@@ -1146,6 +1146,18 @@ fn training_subsets_are_part_of_the_teacher_cache_key() {
     assert!(reused(&fewer), "but it is cached in turn");
 }
 
+/// `kdlab` without a display says so in one line and points to the headless commands.
+#[cfg(all(unix, not(target_os = "macos")))]
+#[test]
+fn no_display_is_one_line_pointing_to_kdlab_run() {
+    let output =
+        kdlab().env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").env_remove("WAYLAND_SOCKET").output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no display to open the window on") && stderr.contains("`kdlab run PRESET`"), "{stderr}");
+}
+
 /// Command-line sizes that would allocate past memory are refused up front.
 #[test]
 fn command_line_sizes_are_bounded() {
