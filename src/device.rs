@@ -140,12 +140,16 @@ pub fn adapters() -> Vec<wgpu::AdapterInfo> {
     })
 }
 
-/// Runs `probe` with stderr sent to /dev/null: Mesa's Vulkan drivers print
-/// "XDG_RUNTIME_DIR is invalid" on a machine without a session while they load, lines that
-/// would stand before the message the user needs. (Nothing else runs while adapters are listed.)
+/// Runs `probe` with stderr sent to /dev/null when there is no session (`XDG_RUNTIME_DIR`
+/// unset): Mesa's Vulkan drivers then print "XDG_RUNTIME_DIR is invalid" while they load, lines
+/// that would stand before the message the user needs. Stderr is the process's, so for that
+/// moment another thread's output is lost too; adapters are listed once per device choice.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn without_driver_chatter<R>(probe: impl FnOnce() -> R) -> R {
     use std::os::fd::AsRawFd;
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|dir| !dir.is_empty()) {
+        return probe();
+    }
     let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else { return probe() };
     // SAFETY: dup/dup2 on the process's own stderr; the saved descriptor is restored and closed.
     let saved = unsafe { libc::dup(libc::STDERR_FILENO) };

@@ -14,7 +14,7 @@ const TRAINING_COPIES_PER_PARAMETER: u64 = 4;
 const TRAINING_COPIES_PER_ACTIVATION: u64 = 2;
 
 /// Sizes of a network, from its spec and its inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Footprint {
     /// Parameters, as burn counts them (batch norm's running statistics included).
     pub parameters: u64,
@@ -40,15 +40,8 @@ impl Footprint {
     }
 }
 
-/// Adds up layers; `None` once any count overflows.
-#[derive(Default)]
-struct Tally {
-    parameters: u64,
-    activations: u64,
-    widest: u64,
-}
-
-impl Tally {
+/// Adding up layers, one at a time; `None` once any count overflows.
+impl Footprint {
     fn layer(&mut self, parameters: Option<u64>, outputs: Option<u64>) -> Option<()> {
         let outputs = outputs?;
         self.parameters = self.parameters.checked_add(parameters?)?;
@@ -72,10 +65,6 @@ impl Tally {
     fn norm(&mut self, channels: u64, side: [u64; 2]) -> Option<()> {
         self.layer(channels.checked_mul(4), area(channels, side))
     }
-
-    fn done(self) -> Footprint {
-        Footprint { parameters: self.parameters, activations: self.activations, widest: self.widest }
-    }
 }
 
 fn area(channels: u64, [height, width]: [u64; 2]) -> Option<u64> {
@@ -89,7 +78,7 @@ impl ModelSpec {
         let [channels, height, width] = image_dims(shape).map(|d| d as u64);
         let classes = classes as u64;
         let widths = |list: &[usize]| list.iter().map(|&w| w as u64).collect::<Vec<_>>();
-        let mut tally = Tally::default();
+        let mut tally = Footprint::default();
         match self {
             ModelSpec::Mlp { hidden } => {
                 let inputs = shape.len() as u64;
@@ -131,12 +120,12 @@ impl ModelSpec {
                 tally.linear(inputs, classes)?;
             }
         }
-        Some(tally.done())
+        Some(tally)
     }
 }
 
 /// Dense layers of `hidden` widths from `inputs`, then the classifier.
-fn dense(tally: &mut Tally, inputs: u64, hidden: &[u64], classes: u64) -> Option<()> {
+fn dense(tally: &mut Footprint, inputs: u64, hidden: &[u64], classes: u64) -> Option<()> {
     let mut last = inputs;
     for &width in hidden {
         tally.linear(last, width)?;
@@ -147,7 +136,7 @@ fn dense(tally: &mut Tally, inputs: u64, hidden: &[u64], classes: u64) -> Option
 
 /// The stem and three stages of a CIFAR ResNet (`pre_activation`: a WRN), as `resnet` builds them.
 fn residual(
-    tally: &mut Tally,
+    tally: &mut Footprint,
     [channels, height, width]: [u64; 3],
     widths: [u64; 4],
     blocks: u64,

@@ -1,7 +1,7 @@
 //! The files a run leaves in its output folder: `config.toml` (the fully resolved preset),
 //! `metrics.csv` (long format, appended and flushed as training goes, so a killed run keeps
-//! every row written before, and never half a row), `summary.json`, and `probes.json` (each stage's last probe and
-//! the probe examples, so a reopened run shows them).
+//! every row written before, and never half a row), `summary.json`, and `probes.json` (each
+//! stage's last probe and the probe examples, so a reopened run shows them).
 
 pub mod past;
 

@@ -107,13 +107,14 @@ fn check_memory(
         let batch = stage.settings(&preset.train).batch_size as u64;
         let needs = |bytes: Option<u64>| bytes.map_or("more than 16 EB".into(), memory::describe_bytes);
         let over = |bytes: Option<u64>| bytes.is_none_or(|b| b > budget);
-        if over(footprint.training_bytes(0)) || over(footprint.inference_bytes(INFERENCE_BATCH as u64)) {
+        let (weights, inference) = (footprint.training_bytes(0), footprint.inference_bytes(INFERENCE_BATCH as u64));
+        if over(weights) || over(inference) {
             let message = format!(
                 "{} ({} parameters) needs {} to train and {} to evaluate {INFERENCE_BATCH} examples at once; {allows}",
                 model.describe(),
                 footprint.parameters,
-                needs(footprint.training_bytes(0)),
-                needs(footprint.inference_bytes(INFERENCE_BATCH as u64)),
+                needs(weights),
+                needs(inference),
             );
             return Err(source.place(&model_field, message, overrides));
         }

@@ -767,19 +767,20 @@ impl PresetSource {
 
     /// Parses, applies overrides, fills defaults and validates.
     pub fn load(&self, overrides: &[String]) -> Result<Preset, PresetError> {
+        // Parsed twice: into `Preset` for errors placed at their line, and into a table to see
+        // how each section was written (and to apply overrides to).
         let mut preset: Preset = toml::from_str(&self.text).map_err(|e| self.syntax_error(&e))?;
         let written: toml::Table = toml::from_str(&self.text).map_err(|e| self.syntax_error(&e))?;
         tables_written_as_tables(&written).map_err(|e| self.place(&e.path, e.message, &[]))?;
         if !overrides.is_empty() {
-            preset = self.apply_overrides(overrides)?;
+            preset = self.apply_overrides(written, overrides)?;
         }
         preset.resolve_defaults();
         preset.validate().map_err(|e| self.place(&e.path, e.message, overrides))?;
         Ok(preset)
     }
 
-    fn apply_overrides(&self, overrides: &[String]) -> Result<Preset, PresetError> {
-        let mut table: toml::Table = toml::from_str(&self.text).map_err(|e| self.syntax_error(&e))?;
+    fn apply_overrides(&self, mut table: toml::Table, overrides: &[String]) -> Result<Preset, PresetError> {
         for assignment in overrides {
             apply_override(&mut table, assignment).map_err(|message| PresetError {
                 location: format!("--set {assignment}"),
@@ -787,6 +788,7 @@ impl PresetSource {
                 message,
             })?;
         }
+        tables_written_as_tables(&table).map_err(|e| self.place(&e.path, e.message, overrides))?;
         Preset::deserialize(table).map_err(|e| PresetError {
             location: format!("{} with --set {}", self.origin, overrides.join(" --set ")),
             field: None,
@@ -1019,6 +1021,17 @@ teacher = "teacher"
         assert_eq!(preset.train.epochs, 2);
         let error = source(GOOD).load(&["stages.student.alpha=2".into()]).unwrap_err();
         assert_eq!(error.location, "--set stages.student.alpha=2");
+    }
+
+    /// A section given as a list (serde would read it by position) is refused, in the file and
+    /// from `--set`.
+    #[test]
+    fn sections_must_be_tables() {
+        let error = source(GOOD).load(&["train=[1, 2]".into()]).unwrap_err();
+        assert_eq!(error.to_string(), "--set train=[1, 2]: train: expected a table of named fields, found an array");
+        let text = format!("train = [1, 2]\n{}", GOOD.replace("[train]\nepochs = 10\n", ""));
+        let error = source(&text).load(&[]).unwrap_err().to_string();
+        assert!(error.ends_with("train: expected a table of named fields, found an array"), "{error}");
     }
 
     #[test]
