@@ -394,6 +394,12 @@ fn run_once(
     for stage in plan.headless() {
         eprintln!("kdlab: {stage} keeps training until stopped in the app; this run ends it after its epochs");
     }
+    if !plan.steering.is_empty() {
+        eprintln!(
+            "kdlab: replaying {} [[steering]] entries (live changes, stops, fork points) at the steps they name",
+            plan.steering.len()
+        );
+    }
     let mut recorder = RunRecorder::create(out, &plan).with_context(|| format!("cannot write to {}", out.display()))?;
     eprintln!(
         "kdlab: {} on {} ({} train / {} test examples, {} classes) using {}",

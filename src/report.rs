@@ -76,7 +76,14 @@ pub fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
             if points.is_empty() {
                 return None;
             }
-            Some(PlotSeries { name: stage.name.clone(), color: palette(index), points, band: Some(band), dash: 0 })
+            Some(PlotSeries {
+                name: stage.name.clone(),
+                color: palette(index),
+                points,
+                band: Some(band),
+                dash: 0,
+                ..Default::default()
+            })
         })
         .collect();
     PlotSpec {
@@ -86,6 +93,7 @@ pub fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
         series,
         log_y: false,
         log_x: false,
+        ..Default::default()
     }
 }
 

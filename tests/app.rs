@@ -90,6 +90,14 @@ fn label_text(harness: &Harness<'_, KdlabApp>, part: &str) -> String {
     node.value().or_else(|| node.label()).unwrap_or_default()
 }
 
+/// Lets the runs Start begins end after their epochs (by default Start keeps the steerable
+/// stages training until Stop, so there is time to steer them).
+fn let_runs_end(harness: &mut Harness<'_, KdlabApp>) {
+    harness.get_by_label("Keep steerable stages training until Stop").click();
+    harness.run_steps(2);
+    assert!(!harness.state().settings().keep_steering, "the box was ticked");
+}
+
 fn student_step(history: &RunHistory) -> Option<u64> {
     history.progress.filter(|p| p.stage == 1).map(|p| p.step)
 }
@@ -172,6 +180,7 @@ fn a_malformed_preset_shows_its_error_in_the_window() {
     harness.run_steps(2);
     // The app is still usable: a good preset runs after it.
     open(&mut harness, &write_preset("moons_after_error.toml", &MOONS.replace("epochs = 2000", "epochs = 1")));
+    let_runs_end(&mut harness);
     harness.get_by_label("Start").click();
     run_until(&mut harness, "the second run to finish", |h| h.finished && h.error.is_none());
 }
@@ -251,6 +260,7 @@ fn show_tab(harness: &mut Harness<'_, KdlabApp>, title: &str) {
 fn representation_views_show_the_probes_of_a_run() {
     let mut harness = harness();
     open(&mut harness, &write_preset("moons_boundary.toml", MOONS_BOUNDARY));
+    let_runs_end(&mut harness);
     harness.get_by_label("Start").click();
     run_until(&mut harness, "the end of the moons run", |h| h.finished);
     harness.run_steps(3);
@@ -344,6 +354,7 @@ fn representation_views_show_the_probes_of_a_run() {
 fn plots_export_as_png_svg_csv_and_json_and_a_bad_folder_shows_an_error() {
     let mut harness = harness();
     open(&mut harness, &write_preset("moons_export.toml", &MOONS.replace("epochs = 2000", "epochs = 3")));
+    let_runs_end(&mut harness);
     harness.get_by_label("Start").click();
     run_until(&mut harness, "the end of the run", |h| h.finished);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/exports");
@@ -578,12 +589,7 @@ fn a_run_folder_from_the_cli_opens_beside_the_others() {
     assert_eq!(outcomes(&resaved), outcomes(&reread));
     let original_rows = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     let saved_rows = std::fs::read_to_string(saved.join("metrics.csv")).unwrap();
-    let sorted = |text: &str| {
-        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-        lines.sort();
-        lines
-    };
-    assert_eq!(sorted(&saved_rows), sorted(&original_rows), "the same rows, epochs included");
+    assert_eq!(saved_rows, original_rows, "the same file, row for row, epochs included");
 
     // A folder that is not a run: the error says which file, and the opened run stays.
     set_field(&mut harness, "Run folder", dir.join("nope").to_str().unwrap());
@@ -609,6 +615,29 @@ fn the_file_dialog_picks_the_export_folder() {
     harness.get_by_label("Open").click();
     harness.run_steps(3);
     assert_eq!(harness.state().settings().export_dir, base.join("picked"));
+}
+
+/// Forks the followed (first) run with the value labelled `field` moved by pressing `key`
+/// `times`, and waits until the fork (the second run) is followed.
+fn fork_with(harness: &mut Harness<'_, KdlabApp>, field: &str, key: egui::Key, times: usize) {
+    harness.get_by_label("Fork here…").click();
+    harness.run_steps(2);
+    let value = harness
+        .get_all_by_label(field)
+        .find(|n| n.accesskit_node().role() == egui::accesskit::Role::SpinButton)
+        .unwrap_or_else(|| panic!("the fork's {field}"));
+    value.focus();
+    for _ in 0..times {
+        harness.key_press(key);
+        harness.run_steps(1);
+    }
+    harness.get_by_label("Start fork").click();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.state().runs().runs.len() < 2 || harness.state().runs().current != 1 {
+        assert!(Instant::now() < deadline, "the fork did not start");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Presses `key` on the slider labelled `label` `times` times, a frame after each.
@@ -667,6 +696,7 @@ fn fifty_temperature_and_alpha_changes_leave_the_y_axes_on_the_data() {
 fn hovering_a_curve_shows_the_exact_values_of_its_nearest_point() {
     let mut harness = harness();
     open(&mut harness, &write_preset("moons_hover.toml", &MOONS.replace("epochs = 2000", "epochs = 3")));
+    let_runs_end(&mut harness);
     harness.get_by_label("Start").click();
     run_until(&mut harness, "the end of the run", |h| h.finished);
     harness.run_steps(3);
@@ -742,6 +772,7 @@ fn a_failed_start_keeps_the_runs_and_reset_asks_first() {
 
     // Reset asks; "Keep the runs" keeps them; confirming clears them and starts one run.
     open(&mut harness, &quick);
+    let_runs_end(&mut harness);
     harness.get_by_label("Reset").click();
     harness.run_steps(2);
     assert!(harness.state().asks_to_reset());
@@ -770,24 +801,7 @@ fn a_fork_trains_beside_its_parent_from_the_fork_step() {
     let fork_step = student_step(history(&harness)).unwrap();
 
     // Fork with a higher temperature.
-    harness.get_by_label("Fork here…").click();
-    harness.run_steps(2);
-    let temperature = harness
-        .get_all_by_label("fork Temperature")
-        .find(|n| n.accesskit_node().role() == egui::accesskit::Role::SpinButton)
-        .expect("the fork's temperature");
-    temperature.focus();
-    for _ in 0..20 {
-        harness.key_press(egui::Key::ArrowUp);
-        harness.run_steps(1);
-    }
-    harness.get_by_label("Start fork").click();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while harness.state().runs().runs.len() < 2 || harness.state().runs().current != 1 {
-        assert!(Instant::now() < deadline, "the fork did not start");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    fork_with(&mut harness, "fork Temperature", egui::Key::ArrowUp, 20);
     // The fork is followed; it trains while its parent stays paused.
     run_until(&mut harness, "the fork's training", |h| student_step(h).is_some_and(|s| s > fork_step + 20));
     let runs = &harness.state().runs().runs;
@@ -839,6 +853,7 @@ fn a_scheduled_learning_rate_is_plotted_and_exported() {
         .replace("epochs = 2000", "epochs = 3")
         .replace("metric_interval = 5", "metric_interval = 5\nschedule = \"step\"\nmilestones = [1, 2]\ngamma = 0.5");
     open(&mut harness, &write_preset("moons_schedule.toml", &scheduled));
+    let_runs_end(&mut harness);
     harness.get_by_label("Start").click();
     run_until(&mut harness, "the end of the run", |h| h.finished);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/schedule_exports");
@@ -875,6 +890,7 @@ fn the_views_show_residual_networks() {
         cifar.display()
     );
     open(&mut harness, &write_preset("resnet_at.toml", &preset));
+    let_runs_end(&mut harness);
     harness.get_by_label("Start").click();
     run_until(&mut harness, "the end of the resnet run", |h| h.finished);
     harness.run_steps(3);
@@ -899,6 +915,7 @@ fn the_stage_list_shows_the_accuracy_on_a_class_never_seen() {
     let mut harness = harness();
     let preset = MOONS.replace("epochs = 2000", "epochs = 20\nexclude_classes = [1]");
     open(&mut harness, &write_preset("moons_unseen.toml", &preset));
+    let_runs_end(&mut harness);
     harness.get_by_label("Start").click();
     run_until(&mut harness, "the end of the run", |h| h.finished);
     harness.run_steps(3);
@@ -945,6 +962,7 @@ fn every_view_draws_a_replayed_run() {
                 group: None,
                 color: 0,
                 parent: None,
+                parent_history: None,
                 queued: None,
                 sweep: None,
             };
@@ -1011,4 +1029,301 @@ fn the_sweep_view_answers_which_temperature() {
     assert!(dir.join("sweep_temperature_test_accuracy.png").exists());
     let csv = std::fs::read_to_string(dir.join("sweep_temperature_test_accuracy.csv")).expect("the points");
     assert_eq!(csv.lines().count(), 1 + 9, "a row per run: {csv}");
+    assert!(
+        csv.starts_with("run,seed,stage,metric,stages.student.temperature,value\n"),
+        "the key names its column: {csv}"
+    );
+    let at_16 = csv.lines().filter(|l| l.contains(",student,test_accuracy,16,")).count();
+    assert_eq!(at_16, 3, "each run's swept value in that column: {csv}");
+    assert_eq!(svg.matches("<circle").count(), 9 + 1, "a dot per run, and one in the legend");
+}
+
+/// The run the test drives, found by its label.
+fn run_history<'h>(harness: &'h Harness<'_, KdlabApp>, label: &str) -> &'h RunHistory {
+    let run = harness.state().runs().runs.iter().find(|r| r.label == label);
+    run.and_then(|r| r.history()).unwrap_or_else(|| panic!("a run labelled {label}"))
+}
+
+/// Steps frames until the run labelled `label` satisfies `done`, failing after 60 seconds.
+fn run_until_labelled(
+    harness: &mut Harness<'_, KdlabApp>,
+    label: &str,
+    what: &str,
+    done: impl Fn(&RunHistory) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let reached = |h: &Harness<'_, KdlabApp>| {
+        h.state().runs().runs.iter().find(|r| r.label == label).and_then(|r| r.history()).is_some_and(&done)
+    };
+    while !reached(harness) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Follows the run labelled `label` by clicking its row in the runs table.
+fn follow(harness: &mut Harness<'_, KdlabApp>, label: &str) {
+    show_tab(harness, "Runs");
+    harness.get_all_by_label(label).next().unwrap_or_else(|| panic!("{label}'s row")).click();
+    harness.run_steps(3);
+}
+
+/// `kdlab run CONFIG --device cpu --out DIR`, which must succeed.
+fn replay(config: &Path, out: &Path) {
+    let _ = std::fs::remove_dir_all(out);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kdlab"))
+        .arg("run")
+        .arg(config)
+        .args(["--device", "cpu", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("[[steering]] entries"), "the replay says it replays: {said}");
+}
+
+/// `metrics.csv` rows of one stage after a step (header dropped).
+fn rows_after(csv: &str, stage: &str, after: u64) -> Vec<String> {
+    csv.lines()
+        .skip(1)
+        .filter(|l| {
+            let mut cells = l.split(',');
+            let (name, step) = (cells.next(), cells.nth(1).and_then(|s| s.parse::<u64>().ok()));
+            name == Some(stage) && step.is_some_and(|s| s > after)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The loop a researcher runs by hand: steer T while the student trains, fork with another α,
+/// stop both, save both. Each run folder records what it trained (the fork: the α and T it went
+/// on with, the step it forked at, where its metrics begin), and `kdlab run` of each saved
+/// config.toml replays the steering at the same steps: the same metrics.csv, row for row (the
+/// fork's from its fork step on). The exported curves carry the markers and the fork's ring.
+#[test]
+fn a_steered_and_forked_session_replays_headless_to_the_same_metrics() {
+    let mut harness = harness();
+    let preset = MOONS.replace("epochs = 2000", "epochs = 6");
+    open(&mut harness, &write_preset("moons_replay.toml", &preset));
+    assert!(harness.state().settings().keep_steering, "Start keeps steerable stages training by default");
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the student's first evaluation", |h| {
+        h.stages.get(1).is_some_and(|s| s.series.contains_key("test_accuracy"))
+    });
+
+    // Steer T twice while it trains.
+    press_on_slider(&mut harness, "Temperature", egui::Key::ArrowRight, 2);
+    run_until(&mut harness, "two temperature changes", |h| h.stages[1].markers.len() >= 2);
+    let steered_t = history(&harness).stages[1].value("temperature").unwrap();
+    assert_ne!(steered_t, 4.0);
+
+    // Fork with a lower α; the fork is followed.
+    harness.get_by_label("Pause").click();
+    run_until(&mut harness, "the pause", |h| h.is_paused());
+    fork_with(&mut harness, "fork α", egui::Key::ArrowDown, 30);
+    let (parent_label, fork_label) = {
+        let runs = &harness.state().runs().runs;
+        (runs[0].label.clone(), runs[1].label.clone())
+    };
+    run_until(&mut harness, "the fork's training", |h| {
+        h.stages.get(1).and_then(|s| s.series.get("loss")).is_some_and(|s| s.len() > 3)
+    });
+    let fork = run_history(&harness, &fork_label);
+    let origin = fork.info.as_ref().unwrap().fork.expect("a fork origin");
+    let fork_alpha = fork.stages[1].value("alpha").unwrap();
+    assert!(fork_alpha < 0.9, "the fork trains with its own α: {fork_alpha}");
+    assert_eq!(fork.stages[1].value("temperature"), Some(steered_t), "and the T its parent had");
+    assert!(fork_label.contains(&format!("fork@{} ", origin.step)), "named after its fork step: {fork_label}");
+    // Its first metrics are at the fork step, and its α from there on is its own.
+    let first_alpha = fork.stages[1].series["alpha"][0];
+    assert_eq!(first_alpha, [origin.step as f64, fork_alpha], "its first α row is its own value");
+    // The slider and the runs table show the fork's own α.
+    let slider_alpha = harness
+        .get_all_by_label("α")
+        .find(|n| n.accesskit_node().role() == egui::accesskit::Role::Slider)
+        .and_then(|n| n.accesskit_node().numeric_value())
+        .expect("the α slider's value");
+    assert!((slider_alpha - fork_alpha).abs() < 1e-9, "slider {slider_alpha} vs {fork_alpha}");
+
+    // Stop the fork, then resume and stop its parent.
+    harness.get_by_label("Stop").click();
+    run_until_labelled(&mut harness, &fork_label, "the fork's end", |h| h.finished);
+    follow(&mut harness, &parent_label);
+    harness.get_by_label("Resume").click();
+    run_until_labelled(&mut harness, &parent_label, "more parent steps", |h| {
+        h.progress.is_some_and(|p| p.stage == 1 && p.step > origin.step + 30)
+    });
+    harness.get_by_label("Stop").click();
+    run_until_labelled(&mut harness, &parent_label, "the parent's end", |h| h.finished);
+
+    // The exported curves of the steered parent carry its markers and its fork's ring.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/replay");
+    let _ = std::fs::remove_dir_all(&dir);
+    set_export_folder(&mut harness, &dir);
+    harness.get_all_by_label("Export plots").next().unwrap().click();
+    harness.run_steps(3);
+    let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
+    let t_label = format!("T={}", kdlab::export::svg::format_tick(steered_t));
+    assert!(svg.contains(&format!(">{t_label}</text>")), "the T marker's label {t_label} in the SVG");
+    assert!(svg.contains("stroke-dasharray=\"4 3\""), "the marker lines");
+    assert!(svg.contains("fork of this curve"), "the fork's ring");
+
+    // Save both; each config.toml says what it trained, and replays.
+    harness.get_by_label("Save run").click();
+    harness.run_steps(2);
+    follow(&mut harness, &fork_label);
+    harness.get_by_label("Save run").click();
+    harness.run_steps(2);
+    let folder = |label: &str| dir.join(format!("{}-run", KdlabApp::folder_name(label)));
+    let (parent_dir, fork_dir) = (folder(&parent_label), folder(&fork_label));
+    for name in [&parent_dir, &fork_dir].map(|d| d.file_name().unwrap().to_string_lossy().into_owned()) {
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)), "{name} needs no quoting");
+    }
+    let fork_config: toml::Table = std::fs::read_to_string(fork_dir.join("config.toml")).unwrap().parse().unwrap();
+    let student = &fork_config["stages"].as_array().unwrap()[1];
+    assert_eq!(student["alpha"].as_float(), Some(fork_alpha), "the α it trained with");
+    assert_eq!(student["temperature"].as_float(), Some(steered_t), "the T it trained with");
+    let steering = fork_config["steering"].as_array().expect("its steering log");
+    assert!(steering.iter().any(|s| s.get("fork").and_then(|f| f.as_str()) == Some(fork_label.as_str())));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fork_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["fork"]["step"], origin.step);
+    let fork_csv = std::fs::read_to_string(fork_dir.join("metrics.csv")).unwrap();
+    let first_step: u64 = fork_csv.lines().nth(1).unwrap().split(',').nth(2).unwrap().parse().unwrap();
+    assert_eq!(first_step, origin.step, "its metrics begin at its fork step");
+
+    let parent_csv = std::fs::read_to_string(parent_dir.join("metrics.csv")).unwrap();
+    let replayed = dir.join("replayed-parent");
+    replay(&parent_dir.join("config.toml"), &replayed);
+    assert_eq!(std::fs::read_to_string(replayed.join("metrics.csv")).unwrap(), parent_csv, "the parent, row for row");
+    let replayed_fork = dir.join("replayed-fork");
+    replay(&fork_dir.join("config.toml"), &replayed_fork);
+    let replayed_csv = std::fs::read_to_string(replayed_fork.join("metrics.csv")).unwrap();
+    let after = rows_after(&fork_csv, "student", origin.step);
+    assert!(after.len() > 20, "{} rows after the fork", after.len());
+    assert_eq!(rows_after(&replayed_csv, "student", origin.step), after, "the fork after its fork step, row for row");
+    let before = |csv: &str| -> Vec<String> {
+        let all: Vec<String> = csv.lines().skip(1).map(str::to_string).collect();
+        let after = rows_after(csv, "student", origin.step);
+        all.into_iter().filter(|l| l.starts_with("student,") && !after.contains(l)).collect()
+    };
+    let parent_before: Vec<String> = before(&parent_csv)
+        .into_iter()
+        .filter(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap() <= origin.step)
+        .collect();
+    assert_eq!(before(&replayed_csv), parent_before, "before it, its parent's rows");
+}
+
+/// The `i`-th of thirty recorded runs, read back from a run folder written here: a teacher at
+/// 90 + i/10 % and a KD student at T = 1 + i/100 and 50 + i %, so every number is its run's own.
+fn synthetic_run(dir: &Path, i: u32) -> Vec<kdlab::train::Event> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let (teacher, student, t) = (0.9 + f64::from(i) / 1000.0, 0.5 + f64::from(i) / 100.0, 1.0 + f64::from(i) / 100.0);
+    let stage = |name: &str, method: &str, teacher: &str, accuracy: f64| {
+        format!(
+            r#"{{"name": "{name}", "model": "mlp", "method": "{method}", "teacher": {teacher}, "params": {}, "epochs": 1, "steps": 10, "wall_seconds": 1.0, "train_accuracy": {accuracy}, "test_accuracy": {accuracy}, "agreement_with_teacher": null}}"#,
+            100 + i
+        )
+    };
+    let summary = format!(
+        r#"{{"preset": "synthetic", "dataset": "moons", "device": "flex (CPU)", "seed": {i}, "stages": [{}, {}]}}"#,
+        stage("teacher", "scratch", "null", teacher),
+        stage("student", "kd", "\"teacher\"", student)
+    );
+    std::fs::write(dir.join("summary.json"), summary).unwrap();
+    let metrics = format!(
+        "stage,model,step,epoch,metric,value\nteacher,mlp,10,1,test_accuracy,{teacher}\n\
+         student,mlp,10,1,temperature,{t}\nstudent,mlp,10,1,test_accuracy,{student}\n"
+    );
+    std::fs::write(dir.join("metrics.csv"), metrics).unwrap();
+    kdlab::record::past::read_run(dir).expect("the synthetic run reads back")
+}
+
+/// Thirty runs of two stages in the runs table: every row's numbers sit level with its run's
+/// name, however far down the table, and after sorting.
+#[test]
+fn every_number_in_the_runs_table_shares_a_row_with_its_run() {
+    let mut harness = Harness::builder().with_size(egui::vec2(1280.0, 2600.0)).build_eframe(|cc| KdlabApp::new(cc));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/thirty_runs");
+    for i in 0..30u32 {
+        let events = synthetic_run(&dir.join(format!("run-{i:02}")), i);
+        harness.state_mut().attach(&format!("run {i:02}"), kdlab::ui::session::Session::replayed(events));
+    }
+    harness.run_steps(2);
+    show_tab(&mut harness, "Runs");
+    let centres = |harness: &Harness<'_, KdlabApp>, label: &str| -> Vec<egui::Pos2> {
+        harness.get_all_by_label(label).map(|n| n.rect().center()).collect()
+    };
+    let check = |harness: &Harness<'_, KdlabApp>| {
+        for i in 0..30u32 {
+            // The run's name in the table's pinned column (the curves' legend names it too, to
+            // the right of the table).
+            let names = centres(harness, &format!("run {i:02}"));
+            let student = centres(harness, &format!("{:.2}%", 50.0 + f64::from(i)));
+            let teacher = centres(harness, &format!("{:.2}%", 90.0 + f64::from(i) / 10.0));
+            let t = centres(harness, &format!("{:.2}", 1.0 + f64::from(i) / 100.0));
+            let mut rows = Vec::new();
+            for (what, cells) in [("student test acc", &student), ("teacher test acc", &teacher), ("T", &t)] {
+                assert!(!cells.is_empty(), "run {i:02}: its {what} is shown");
+                for cell in cells {
+                    let level = names.iter().find(|n| n.x < cell.x && (n.y - cell.y).abs() < 2.0);
+                    let name = level.unwrap_or_else(|| panic!("run {i:02}: {what} at {cell:?}, its name at {names:?}"));
+                    rows.push(name.y.round() as i32);
+                }
+            }
+            rows.dedup();
+            assert!(rows.len() >= 2, "run {i:02}: the teacher's and the student's rows");
+        }
+    };
+    check(&harness);
+    // Sorted by test accuracy, the rows move together.
+    harness.get_by_label("test acc").click();
+    harness.run_steps(3);
+    check(&harness);
+}
+
+/// The default preset, started as a new user starts it: its KD stage keeps training past its
+/// planned epochs until Stop, so there is time to steer it; the status bar says so.
+#[test]
+fn keep_training_on_the_default_preset_reaches_the_kd_stage() {
+    let mut harness = harness();
+    assert_eq!(harness.state().settings().preset, kdlab::ui::settings::PresetChoice::Bundled("kd".into()));
+    harness.get_by_label("Start").click();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let past_plan = |h: &RunHistory| {
+        let kd = h.stages.iter().position(|s| s.name == "student_kd");
+        let planned = kd.and_then(|k| h.stages[k].start.as_ref()).map(|s| s.total_steps);
+        kd.zip(planned).zip(h.progress).is_some_and(|((k, planned), p)| p.stage == k && p.step > planned + 20)
+    };
+    while !harness.state().session().is_some_and(|s| past_plan(&s.history)) {
+        assert!(Instant::now() < deadline, "the KD stage did not go past its plan");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let run = history(&harness);
+    let kd = run.stages.iter().position(|s| s.name == "student_kd").unwrap();
+    assert!(run.stages[kd].keep_training && run.stages[kd].outcome.is_none(), "still training");
+    assert!(run.stages[1].outcome.as_ref().is_some_and(|o| !o.stopped), "student_scratch ended by itself");
+    harness.run_steps(2);
+    harness.get_by_label_contains("planned; until Stop)");
+    harness.get_by_label("Keep training student_kd until Stop");
+    // Saved while it trains, the run folder has the stage, marked in progress.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/in_progress");
+    let _ = std::fs::remove_dir_all(&dir);
+    set_export_folder(&mut harness, &dir);
+    harness.get_by_label("Save run").click();
+    harness.run_steps(2);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("kd-run/summary.json")).unwrap()).unwrap();
+    let saved = &summary["stages"][kd];
+    assert_eq!(saved["name"], "student_kd");
+    assert_eq!(saved["in_progress"], true);
+    assert!(saved["steps"].as_u64().unwrap() > 960 && saved["test_accuracy"].as_f64().unwrap() > 0.5, "{saved}");
+    harness.get_by_label("Stop").click();
+    run_until(&mut harness, "the stopped KD stage", |h| h.finished);
+    let outcome = history(&harness).stages[kd].outcome.clone().unwrap();
+    assert!(outcome.stopped && outcome.steps > 960, "{outcome:?}");
 }

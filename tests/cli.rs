@@ -453,6 +453,34 @@ fn bad_presets_name_file_line_field_and_expectation() {
             MOONS.replace("teacher = \"teacher\"", "teacher = \"teacher\"\ntrain_examples = 1000"),
             "stages[1].train_examples: asks for 1000 training examples; moons has 480 for this stage",
         ),
+        (
+            "steer_stage.toml",
+            format!("{MOONS}\n[[steering]]\nstage = \"pupil\"\nafter_step = 3\nstop = true\n"),
+            "steering[0].stage: expected one of teacher, student, found \"pupil\"",
+        ),
+        (
+            "steer_live.toml",
+            format!("{MOONS}\n[[steering]]\nstage = \"teacher\"\nafter_step = 3\nset = \"temperature\"\nto = 2.0\n"),
+            "steering[0].set: method \"scratch\" has no live `temperature`",
+        ),
+        (
+            "steer_value.toml",
+            format!("{MOONS}\n[[steering]]\nstage = \"student\"\nafter_step = 3\nset = \"alpha\"\nto = 2.0\n"),
+            "steering[0].to: expected a number in [0, 1], found 2",
+        ),
+        (
+            "steer_two.toml",
+            format!("{MOONS}\n[[steering]]\nstage = \"student\"\nafter_step = 3\nstop = true\nkeep_training = true\n"),
+            "steering[0]: give one of `set` (with `to`), `keep_training`, `stop = true` or `fork`",
+        ),
+        (
+            "steer_order.toml",
+            format!(
+                "{MOONS}\n[[steering]]\nstage = \"student\"\nafter_step = 9\nkeep_training = true\n\
+                 [[steering]]\nstage = \"student\"\nafter_step = 3\nstop = true\n"
+            ),
+            "steering[1].after_step: entries of a stage follow each other in step order: 3 comes after 9",
+        ),
     ];
     for (name, preset, expected) in cases {
         let message = rejected(&dir, name, &preset);

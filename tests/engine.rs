@@ -206,7 +206,7 @@ fn keep_training_goes_on_past_the_epochs_until_stop() {
         });
         assert_eq!(start.keep_training, from_the_preset);
         if !from_the_preset {
-            engine.commands.send(Command::KeepTraining(true)).unwrap();
+            engine.commands.send(Command::KeepTraining { stage: 1, keep: true }).unwrap();
         }
         // 320 training examples in batches of 16: two epochs are 40 steps.
         assert_eq!(start.total_steps, 40);
@@ -256,6 +256,8 @@ fn a_fork_goes_on_from_the_parents_state() {
         _ => None,
     });
     assert_eq!(info.fork.map(|f| (f.stage, f.step)), Some((1, step)));
+    let temperature = Parameter::named("temperature").unwrap();
+    assert!(info.stages[1].parameters.contains(&(temperature, 9.0)), "the values it trains with");
     let first = wait_for(&fork.events, |e| match e {
         Event::Metrics(points) => points.iter().find(|p| p.metric == "test_accuracy").cloned(),
         _ => None,
@@ -339,4 +341,119 @@ fn every_registered_method_trains_with_its_defaults() {
     assert!((first - (1.0 + 20.0 / (1.0 + (-1.0f64).exp()))).abs() < 0.5, "starts near 15.6: {first}");
     assert!((first - last).abs() > 1e-3, "the temperature moved: {learned_temperatures:?}");
     assert!(learned_temperatures.iter().all(|t| (1.0..=21.0).contains(t)), "{learned_temperatures:?}");
+}
+
+/// Every event of a run, until it finishes, while `act` drives it: `act` sees each event as it
+/// arrives (with the engine, to send commands).
+fn drive(engine: &Engine, mut act: impl FnMut(&Engine, &Event)) -> Vec<Event> {
+    let mut seen = Vec::new();
+    loop {
+        let event = engine.events.recv_timeout(Duration::from_secs(60)).expect("the engine kept talking");
+        act(engine, &event);
+        let done = matches!(event, Event::Finished { .. });
+        seen.push(event);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// A metric point as `metrics.csv` writes it: stage, step, epoch, metric, value.
+type Row = (usize, u64, u64, String, f64);
+
+/// What a replay must reproduce: every metric point and parameter change, and the steering.
+fn record_of(events: &[Event]) -> (Vec<Row>, Vec<Event>, Vec<kdlab::train::Steer>) {
+    let mut points = Vec::new();
+    let mut changes = Vec::new();
+    let mut steering = Vec::new();
+    for event in events {
+        match event {
+            Event::Metrics(batch) => {
+                points.extend(batch.iter().map(|p| (p.stage, p.step, p.epoch, p.metric.clone(), p.value)));
+            }
+            Event::ParameterChanged { .. } => changes.push(event.clone()),
+            Event::Steered(steer) => steering.push(steer.clone()),
+            _ => {}
+        }
+    }
+    (points, changes, steering)
+}
+
+/// A run steered by hand — T set twice between single steps, kept training past its epochs, a
+/// fork taken, stopped — replays from its steering log (as a run folder's config.toml lists it)
+/// to the same metric points in the same order, and the same log.
+#[test]
+fn a_steering_log_replays_to_the_same_metrics() {
+    let text = PRESET.replace("epochs = 500", "epochs = 2");
+    let temperature = Parameter::named("temperature").unwrap();
+    let engine = start_with(&text);
+    let mut phase = 0;
+    let mut fork = None;
+    let original = drive(&engine, |engine, event| {
+        let send = |command| engine.commands.send(command).unwrap();
+        match (phase, event) {
+            (0, Event::StageStarted(s)) if s.name == "student" => {
+                send(Command::Pause);
+                phase = 1;
+            }
+            (1, Event::Progress { stage: 1, paused: true, .. }) => {
+                for command in [
+                    Command::Set(temperature, 2.0),
+                    Command::Step,
+                    Command::Step,
+                    Command::Set(temperature, 6.0),
+                    Command::KeepTraining { stage: 1, keep: true },
+                    Command::Resume,
+                ] {
+                    send(command);
+                }
+                phase = 2;
+            }
+            (2, Event::Progress { stage: 1, step, .. }) if *step > 55 => {
+                send(Command::Fork(Vec::new()));
+                phase = 3;
+            }
+            (3, Event::Progress { stage: 1, step, .. }) if *step > 70 => {
+                send(Command::Stop);
+                phase = 4;
+            }
+            _ => {}
+        }
+        if fork.is_none() {
+            fork = engine.forks.try_recv().ok();
+        }
+    });
+    if let Some(fork) = fork.take().or_else(|| engine.forks.recv_timeout(Duration::from_secs(10)).ok()) {
+        fork.commands.send(Command::Cancel).unwrap();
+        fork.join();
+    }
+    let (points, changes, steering) = record_of(&original);
+    let actions: Vec<&kdlab::train::SteerAction> = steering.iter().map(|s| &s.action).collect();
+    assert_eq!(actions.len(), 5, "two sets, keep training, the fork, the stop: {steering:?}");
+    let stop = steering.last().unwrap();
+    assert!(stop.after_step > 70, "stopped past the 40 planned steps: {stop:?}");
+
+    // The same preset with the log as [[steering]]: a headless run replays it.
+    let mut preset =
+        PresetSource { origin: "live.toml".into(), base_dir: ".".into(), text: text.clone() }.load(&[]).unwrap();
+    preset.steering = steering
+        .iter()
+        .map(|s| kdlab::train::preset::SteeringSection::of(s, &preset.stages[s.stage].name, Some("a fork".into())))
+        .collect();
+    let config = kdlab::record::config_text(&preset).unwrap();
+    assert!(config.contains("[[steering]]") && config.contains("after_step = "), "{config}");
+    let source = PresetSource { origin: "replay.toml".into(), base_dir: ".".into(), text: config };
+    let loaded = source.load(&[]).unwrap();
+    let dataset = kdlab::data::load(&loaded.data_spec(&source.base_dir)).unwrap();
+    let mut plan = Plan::new(loaded);
+    assert!(plan.headless().is_empty(), "a stage the steering stops keeps training until then");
+    let replay = Engine::spawn(plan, Arc::new(dataset), ComputeDevice::cpu(), None);
+    let replayed = drive(&replay, |_, _| {});
+    replay.join();
+    engine.join();
+    let (replayed_points, replayed_changes, replayed_steering) = record_of(&replayed);
+    assert_eq!(replayed_changes, changes, "the same changes at the same steps");
+    assert_eq!(replayed_steering, steering, "the same log");
+    assert_eq!(replayed_points.len(), points.len());
+    assert_eq!(replayed_points, points, "the same metrics, in the same order");
 }

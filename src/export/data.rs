@@ -4,6 +4,7 @@
 use super::ExportError;
 use super::png::svg_to_png;
 use super::svg::PlotSpec;
+use super::table::Table;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -60,6 +61,30 @@ pub fn to_json(title: &str, series: &[ExportSeries]) -> String {
     serde_json::to_string_pretty(&Document { title, series }).unwrap_or_default()
 }
 
+/// A plot's numbers as its CSV and JSON hold them: curves (a row per point, in the long format
+/// every curve export shares), or a table of its own (a sweep: a column named after the key).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlotNumbers {
+    Series(Vec<ExportSeries>),
+    Table(Table),
+}
+
+impl PlotNumbers {
+    fn csv(&self) -> Result<String, ExportError> {
+        match self {
+            PlotNumbers::Series(series) => to_csv(series),
+            PlotNumbers::Table(table) => table.to_csv(),
+        }
+    }
+
+    fn json(&self, title: &str) -> String {
+        match self {
+            PlotNumbers::Series(series) => to_json(title, series),
+            PlotNumbers::Table(table) => table.to_json(),
+        }
+    }
+}
+
 /// `stem`, or `stem-2`, `stem-3`, … : the first whose files (`stem.<extension>` for each of
 /// `extensions`) do not exist yet in `dir`, so an export never silently replaces an earlier one.
 pub fn free_stem(dir: &Path, stem: &str, extensions: &[&str]) -> String {
@@ -76,15 +101,15 @@ pub fn export_plot(
     dir: &Path,
     stem: &str,
     spec: &PlotSpec,
-    series: &[ExportSeries],
+    numbers: &PlotNumbers,
 ) -> Result<Vec<PathBuf>, ExportError> {
     std::fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
     let svg = spec.to_svg(PLOT_SIZE[0], PLOT_SIZE[1]);
     let files = [
         ("png", svg_to_png(&svg, 2.0)?),
         ("svg", svg.into_bytes()),
-        ("csv", to_csv(series)?.into_bytes()),
-        ("json", to_json(&spec.title, series).into_bytes()),
+        ("csv", numbers.csv()?.into_bytes()),
+        ("json", numbers.json(&spec.title).into_bytes()),
     ];
     let stem = free_stem(dir, stem, &files.iter().map(|(e, _)| *e).collect::<Vec<_>>());
     let mut written = Vec::new();
@@ -144,9 +169,11 @@ mod tests {
             series: Vec::new(),
             log_y: false,
             log_x: false,
+            ..Default::default()
         };
-        let first = export_plot(&dir, "loss", &spec, &[]).unwrap();
-        let second = export_plot(&dir, "loss", &spec, &[]).unwrap();
+        let none = PlotNumbers::Series(Vec::new());
+        let first = export_plot(&dir, "loss", &spec, &none).unwrap();
+        let second = export_plot(&dir, "loss", &spec, &none).unwrap();
         assert!(first[0].ends_with("loss.png") && second[0].ends_with("loss-2.png"), "{first:?} {second:?}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 8, "nothing overwritten");
         let _ = std::fs::remove_dir_all(&dir);

@@ -1,12 +1,14 @@
 //! Line plots as SVG, written from the series themselves (not from screen pixels): axes with
 //! round-number ticks (or powers of ten on a log axis), tick labels, axis labels, a title, a
 //! legend under the plot that grows the picture rather than spilling out of it, one `<path>` per
-//! series and an optional shaded band (mean ± std) under it.
+//! series (or dots, for points that are not a line) with an optional shaded band (mean ± std)
+//! under it, a shape repeated along it when line styles alone would repeat, a ring where a fork
+//! branches off, and the markers of live hyperparameter changes (labelled lines, as on screen).
 
 use std::fmt::Write;
 
 /// One line of a plot, with an optional band `(x, low, high)` drawn beneath it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlotSeries {
     pub name: String,
     /// `#rrggbb`.
@@ -15,10 +17,17 @@ pub struct PlotSeries {
     pub band: Option<Vec<[f64; 3]>>,
     /// 0 solid, 1 dashed, 2 dotted, 3 long dashes (cycling), as the app draws them.
     pub dash: usize,
+    /// A shape repeated along the line (0 none, then circle, square, diamond, cross), as the
+    /// app draws them.
+    pub shape: usize,
+    /// Where a fork branches off its parent's curve: a ring.
+    pub ring: Option<[f64; 2]>,
+    /// Dots at the points instead of a line (single values, such as each run of a sweep).
+    pub dots: bool,
 }
 
 /// A plot to write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlotSpec {
     pub title: String,
     pub x_label: String,
@@ -28,7 +37,14 @@ pub struct PlotSpec {
     pub log_y: bool,
     /// Whether the x axis is logarithmic (points at x ≤ 0 are left out).
     pub log_x: bool,
+    /// Vertical markers (`x`, label): where a live hyperparameter changed.
+    pub markers: Vec<(f64, String)>,
 }
+
+/// The colour of parameter-change markers, on screen and in exports.
+pub const MARKER_RGB: [u8; 3] = [200, 160, 40];
+/// The legend entry of the markers.
+pub const MARKERS_NAME: &str = "T/α/β changes";
 
 const MARGIN_LEFT: f64 = 70.0;
 const MARGIN_RIGHT: f64 = 24.0;
@@ -118,6 +134,7 @@ impl PlotSpec {
         for series in &self.series {
             frame.series(&mut svg, series);
         }
+        frame.markers(&mut svg, &self.markers);
         svg.push_str("</g>\n");
         legend.write(&mut svg, self, MARGIN_TOP + frame.plot_height + MARGIN_BOTTOM);
         svg.push_str("</svg>\n");
@@ -134,11 +151,12 @@ struct LegendLayout {
 
 impl LegendLayout {
     fn new(spec: &PlotSpec, width: f64) -> LegendLayout {
+        let entries = spec.series.len() + usize::from(!spec.markers.is_empty());
         let widest = spec.series.iter().map(|s| text_width(&legend_name(&s.name))).fold(0.0, f64::max);
-        let column_width = widest + 40.0;
+        let column_width = widest.max(text_width(MARKERS_NAME)) + 40.0;
         let available = (width - MARGIN_LEFT - MARGIN_RIGHT).max(column_width);
-        let columns = ((available / column_width).floor() as usize).clamp(1, spec.series.len().max(1));
-        LegendLayout { columns, column_width, rows: spec.series.len().div_ceil(columns) }
+        let columns = ((available / column_width).floor() as usize).clamp(1, entries.max(1));
+        LegendLayout { columns, column_width, rows: entries.div_ceil(columns) }
     }
 
     fn height(&self) -> f64 {
@@ -146,18 +164,41 @@ impl LegendLayout {
     }
 
     fn write(&self, svg: &mut String, spec: &PlotSpec, top: f64) {
+        let at = |i: usize| {
+            (
+                MARGIN_LEFT + (i % self.columns) as f64 * self.column_width,
+                top + (i / self.columns) as f64 * LEGEND_ROW + 4.0,
+            )
+        };
         for (i, series) in spec.series.iter().enumerate() {
-            let x = MARGIN_LEFT + (i % self.columns) as f64 * self.column_width;
-            let y = top + (i / self.columns) as f64 * LEGEND_ROW + 4.0;
-            let _ = writeln!(
-                svg,
-                r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"{}/>"#,
-                x + 22.0,
-                series.color,
-                dash_array(series.dash)
-            );
+            let (x, y) = at(i);
+            if series.dots {
+                let _ = writeln!(svg, r#"<circle cx="{:.1}" cy="{y:.1}" r="3" fill="{}"/>"#, x + 11.0, series.color);
+            } else {
+                let _ = writeln!(
+                    svg,
+                    r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"{}/>"#,
+                    x + 22.0,
+                    series.color,
+                    dash_array(series.dash)
+                );
+                shape(svg, series.shape, x + 11.0, y, &series.color);
+            }
             let name = escape(&legend_name(&series.name));
             let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}">{name}</text>"#, x + 28.0, y + 4.0);
+        }
+        if !spec.markers.is_empty() {
+            let (x, y) = at(spec.series.len());
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" stroke-width="2" stroke-dasharray="4 3"/>"#,
+                x + 11.0,
+                y - 6.0,
+                x + 11.0,
+                y + 6.0,
+                marker_color()
+            );
+            let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}">{MARKERS_NAME}</text>"#, x + 28.0, y + 4.0);
         }
     }
 }
@@ -289,6 +330,29 @@ impl Frame {
         if series.points.is_empty() {
             return;
         }
+        if series.dots {
+            for p in &series.points {
+                let _ = writeln!(
+                    svg,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}" fill-opacity="0.6"><title>{}</title></circle>"#,
+                    self.px(p[0]),
+                    self.py(p[1]),
+                    series.color,
+                    escape(&series.name)
+                );
+            }
+            return;
+        }
+        self.shapes_along(svg, series);
+        if let Some([x, y]) = series.ring {
+            let _ = writeln!(
+                svg,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="6" fill="none" stroke="{}" stroke-width="2"><title>fork of this curve</title></circle>"#,
+                self.px(x),
+                self.py(y),
+                series.color
+            );
+        }
         let mut d = String::new();
         for (i, p) in series.points.iter().enumerate() {
             let _ = write!(d, "{}{:.1},{:.1} ", if i == 0 { "M" } else { "L" }, self.px(p[0]), self.py(p[1]));
@@ -302,6 +366,108 @@ impl Frame {
             escape(&series.name)
         );
     }
+}
+
+impl Frame {
+    /// The series' shape about every [`SHAPE_SPACING`] pixels along it.
+    fn shapes_along(&self, svg: &mut String, series: &PlotSeries) {
+        if series.shape == 0 {
+            return;
+        }
+        let mut next = f64::NEG_INFINITY;
+        for p in &series.points {
+            let (x, y) = (self.px(p[0]), self.py(p[1]));
+            if x >= next && y.is_finite() {
+                shape(svg, series.shape, x, y, &series.color);
+                next = x + SHAPE_SPACING;
+            }
+        }
+    }
+
+    /// Dashed vertical lines where a live hyperparameter changed, labelled along the top; a
+    /// label that would overlap goes a row lower (three rows), else only its line is drawn.
+    fn markers(&self, svg: &mut String, markers: &[(f64, String)]) {
+        let color = marker_color();
+        let (top, bottom) = (MARGIN_TOP, MARGIN_TOP + self.plot_height);
+        let right = MARGIN_LEFT + self.plot_width;
+        // Right of its line, or left of it where the plot ends first.
+        let left_of = |x: f64, width: f64| x + 3.0 + width > right;
+        let spans = markers.iter().map(|(x, label)| {
+            let (x, width) = (self.px(*x), text_width(label) * 0.9);
+            (if left_of(x, width) { x - 3.0 - width } else { x + 3.0 }, width)
+        });
+        let placed = stack_labels(spans, 3);
+        for ((x, label), row) in markers.iter().zip(placed) {
+            let x = self.px(*x);
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{bottom}" stroke="{color}" stroke-width="1.2" stroke-dasharray="4 3"/>"#
+            );
+            if let Some(row) = row {
+                let y = top + 12.0 + row as f64 * 13.0;
+                let (at, anchor) =
+                    if left_of(x, text_width(label) * 0.9) { (x - 3.0, "end") } else { (x + 3.0, "start") };
+                let _ = writeln!(
+                    svg,
+                    r#"<text x="{at:.1}" y="{y:.1}" font-size="11" fill="{color}" text-anchor="{anchor}">{}</text>"#,
+                    escape(label)
+                );
+            }
+        }
+    }
+}
+
+/// Pixels between two shapes along a line.
+const SHAPE_SPACING: f64 = 70.0;
+
+/// Rows for labels that start at `x` and are `width` wide, so that none overlaps another in
+/// its row: the first row with room, or `None` when all `rows` are taken there.
+pub fn stack_labels(labels: impl Iterator<Item = (f64, f64)>, rows: usize) -> Vec<Option<usize>> {
+    let labels: Vec<(f64, f64)> = labels.collect();
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by(|&a, &b| labels[a].0.total_cmp(&labels[b].0));
+    let mut free_from = vec![f64::NEG_INFINITY; rows];
+    let mut placed = vec![None; labels.len()];
+    for index in order {
+        let (x, width) = labels[index];
+        if let Some(row) = free_from.iter().position(|&free| x >= free) {
+            free_from[row] = x + width + 6.0;
+            placed[index] = Some(row);
+        }
+    }
+    placed
+}
+
+fn marker_color() -> String {
+    let [r, g, b] = MARKER_RGB;
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// A small shape centred at `(x, y)`: circle, square, diamond or cross (by `shape`, from 1).
+fn shape(svg: &mut String, shape: usize, x: f64, y: f64, color: &str) {
+    let _ = match shape {
+        0 => Ok(()),
+        1 => writeln!(svg, r#"<circle cx="{x:.1}" cy="{y:.1}" r="3.5" fill="{color}"/>"#),
+        2 => writeln!(svg, r#"<rect x="{:.1}" y="{:.1}" width="7" height="7" fill="{color}"/>"#, x - 3.5, y - 3.5),
+        3 => writeln!(
+            svg,
+            r#"<rect x="{:.1}" y="{:.1}" width="7" height="7" fill="{color}" transform="rotate(45 {x:.1} {y:.1})"/>"#,
+            x - 3.5,
+            y - 3.5
+        ),
+        _ => writeln!(
+            svg,
+            r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="2"/><line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="2"/>"#,
+            x - 4.0,
+            y - 4.0,
+            x + 4.0,
+            y + 4.0,
+            x - 4.0,
+            y + 4.0,
+            x + 4.0,
+            y - 4.0
+        ),
+    };
 }
 
 /// The `stroke-dasharray` attribute of a line style.
@@ -387,6 +553,7 @@ mod tests {
                     points: vec![[0.0, 1.0], [10.0, 0.5]],
                     band: Some(vec![[0.0, 0.9, 1.1], [10.0, 0.4, 0.6]]),
                     dash: 0,
+                    ..Default::default()
                 },
                 PlotSeries {
                     name: "b".into(),
@@ -394,10 +561,12 @@ mod tests {
                     points: vec![[0.0, 2.0], [10.0, 1.0]],
                     band: None,
                     dash: 1,
+                    ..Default::default()
                 },
             ],
             log_y: false,
             log_x: false,
+            ..Default::default()
         };
         let svg = spec.to_svg(640.0, 360.0);
         assert_eq!(svg.matches("<path ").count(), 2);
@@ -416,6 +585,7 @@ mod tests {
                 points: vec![[0.0, 0.5], [10.0, 0.9]],
                 band: None,
                 dash: 0,
+                ..Default::default()
             })
             .collect();
         let spec = PlotSpec {
@@ -425,6 +595,7 @@ mod tests {
             series,
             log_y: false,
             log_x: false,
+            ..Default::default()
         };
         let svg = spec.to_svg(900.0, 420.0);
         let height: f64 = svg.split("height=\"").nth(1).and_then(|h| h.split('"').next()).unwrap().parse().unwrap();
@@ -449,9 +620,11 @@ mod tests {
                 points: vec![[0.0, 100.0], [10.0, 0.01]],
                 band: None,
                 dash: 0,
+                ..Default::default()
             }],
             log_y: true,
             log_x: false,
+            ..Default::default()
         };
         let svg = spec.to_svg(640.0, 360.0);
         for label in [">0.01<", ">1<", ">100<"] {

@@ -5,7 +5,8 @@
 
 pub mod past;
 
-use crate::train::{DataInfo, EnsembleOutcome, Event, Plan, Preset, Probe, StageOutcome};
+use crate::train::preset::SteeringSection;
+use crate::train::{DataInfo, EnsembleOutcome, Event, Parameter, Plan, Preset, Probe, StageOutcome};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -79,6 +80,27 @@ impl Summary {
 /// The resolved preset as `config.toml` holds it.
 pub fn config_text(preset: &Preset) -> std::io::Result<String> {
     toml::to_string_pretty(preset).map_err(std::io::Error::other)
+}
+
+/// A run's resolved preset (`config`, as [`config_text`] wrote it) with what was done by hand
+/// while it trained: its `[[steering]]` log, and for a fork the values its stage started with
+/// at the fork (`starting`: the stage's index and values). `kdlab run` of the result retraces
+/// the run.
+pub fn steered_config(
+    config: &str,
+    starting: Option<(usize, &[(Parameter, f64)])>,
+    steering: Vec<SteeringSection>,
+) -> std::io::Result<String> {
+    let mut preset: Preset = toml::from_str(config).map_err(std::io::Error::other)?;
+    if let Some((index, values)) = starting
+        && let Some(stage) = preset.stages.get_mut(index)
+    {
+        for (parameter, value) in values {
+            stage.hypers.insert(parameter.name().to_string(), toml::Value::Float(*value));
+        }
+    }
+    preset.steering = steering;
+    config_text(&preset)
 }
 
 /// `metrics.csv`, appended an event's rows at a time: a write that fails part-way (a full disk)

@@ -51,6 +51,8 @@ struct StageFile {
     stopped: bool,
     #[serde(default)]
     cached: bool,
+    #[serde(default)]
+    in_progress: bool,
     skipped: Option<String>,
     #[serde(default)]
     excluded_classes: Vec<ClassAccuracy>,
@@ -91,12 +93,16 @@ pub fn read_past_run(dir: &Path) -> Result<PastRun, PastRunError> {
     let mut reader = csv::Reader::from_path(&metrics_path).map_err(|e| invalid(&metrics_path, e))?;
     let mut points = Vec::new();
     let mut markers = Vec::new();
+    // Each row's stage and whether it is a marker, so a stage's rows replay in file order.
+    let mut order: Vec<(usize, bool)> = Vec::new();
     for (line, row) in reader.deserialize::<Row>().enumerate() {
         let row = row.map_err(|e| invalid(&metrics_path, e))?;
         let Some(stage) = stage_of(&row.stage) else {
             let message = format!("line {}: stage \"{}\" is not in summary.json", line + 2, row.stage);
             return Err(PastRunError::Invalid { path: metrics_path, message });
         };
+        let marker = row.metric.strip_prefix("set_").and_then(Parameter::named).is_some();
+        order.push((stage, marker));
         match row.metric.strip_prefix("set_").and_then(Parameter::named) {
             Some(parameter) => markers.push(Event::ParameterChanged {
                 stage,
@@ -118,7 +124,7 @@ pub fn read_past_run(dir: &Path) -> Result<PastRun, PastRunError> {
     let probes = read_probes(dir)?;
     let mut events = vec![Event::Ready(Box::new(info(&summary, dir, &points, &markers, probes.data)))];
     for (index, stage) in summary.stages.iter().enumerate() {
-        let points: Vec<MetricPoint> = points.iter().filter(|p| p.stage == index).cloned().collect();
+        let stage_points: Vec<MetricPoint> = points.iter().filter(|p| p.stage == index).cloned().collect();
         events.push(Event::StageStarted(StageStart {
             stage: index,
             name: stage.name.clone(),
@@ -128,14 +134,11 @@ pub fn read_past_run(dir: &Path) -> Result<PastRun, PastRunError> {
             params: stage.params,
             epochs: stage.epochs,
             total_steps: stage.steps,
-            steps_per_epoch: steps_per_epoch(&points),
+            steps_per_epoch: steps_per_epoch(&stage_points),
             keep_training: false,
             reused_from: None,
         }));
-        events.push(Event::Metrics(points));
-        events.extend(
-            markers.iter().filter(|m| matches!(m, Event::ParameterChanged { stage, .. } if *stage == index)).cloned(),
-        );
+        events.extend(in_file_order(&order, index, stage_points, &markers));
         if let Some(probe) = probes.probes.get(index).cloned().flatten() {
             events.push(Event::Probe(Box::new(probe)));
         }
@@ -143,6 +146,22 @@ pub fn read_past_run(dir: &Path) -> Result<PastRun, PastRunError> {
     }
     events.push(Event::Finished { cancelled: false });
     Ok(PastRun { events, fork: summary.fork })
+}
+
+/// A stage's metric points and markers as events, in the order their rows were written.
+fn in_file_order(order: &[(usize, bool)], stage: usize, points: Vec<MetricPoint>, markers: &[Event]) -> Vec<Event> {
+    let mut points = points.into_iter();
+    let mut markers =
+        markers.iter().filter(|m| matches!(m, Event::ParameterChanged { stage: s, .. } if *s == stage)).cloned();
+    let mut events: Vec<Event> = Vec::new();
+    for &(_, marker) in order.iter().filter(|(s, _)| *s == stage) {
+        match (marker, events.last_mut()) {
+            (true, _) => events.extend(markers.next()),
+            (false, Some(Event::Metrics(batch))) => batch.extend(points.next()),
+            (false, _) => events.push(Event::Metrics(points.next().into_iter().collect())),
+        }
+    }
+    events
 }
 
 /// `probes.json`, or nothing recorded when the folder has none (older runs).
@@ -226,6 +245,7 @@ fn outcome(index: usize, stage: &StageFile) -> StageOutcome {
         diverged: stage.diverged,
         stopped: stage.stopped,
         cached: stage.cached,
+        in_progress: stage.in_progress,
         skipped: stage.skipped.clone(),
         excluded_classes: stage.excluded_classes.clone(),
     }

@@ -1,10 +1,13 @@
 //! The user's live controls as the engine sees them between two optimizer steps: pause,
-//! resume, single steps, stop, cancel, forks, whether the stage keeps training past its
-//! epochs, pending parameter changes, and how long training has been paused.
+//! resume, single steps, stop, cancel, forks, whether a stage keeps training past its epochs,
+//! pending parameter changes, how long training has been paused — and the steering log: every
+//! command that changed what a stage computes, with the step at which the stage took it, so a
+//! run can be replayed exactly (a preset's `[[steering]]` entries are fed back in here).
 
-use super::events::{Command, Disconnected, EventSink};
+use super::events::{Command, Disconnected, Event, EventSink, Steer, SteerAction};
 use super::methods::Parameter;
 use crossbeam_channel::Receiver;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// What the training loop should do next.
@@ -14,10 +17,20 @@ pub enum Turn {
     Go,
     /// Branch off a new run here with these parameter changes, then ask again.
     Fork(Vec<(Parameter, f64)>),
+    /// Report the metrics here, where a replayed run once branched off, then ask again.
+    Checkpoint,
     /// End the current stage.
     Stop,
     /// End the run.
     Cancel,
+}
+
+/// What a forked run takes over from its parent's controls: the keep-training choices and the
+/// steering log so far.
+#[derive(Debug, Clone, Default)]
+pub struct Inheritance {
+    keep_training: BTreeMap<usize, bool>,
+    log: Vec<Steer>,
 }
 
 /// Command state carried across steps and stages.
@@ -30,11 +43,17 @@ pub struct Controls {
     cancel_requested: bool,
     forks: Vec<Vec<(Parameter, f64)>>,
     changes: Vec<(Parameter, f64)>,
-    /// The user's choice of whether the running stage keeps training past its epochs (`None`:
-    /// as the preset says). Reset when a stage starts.
-    keep_training: Option<bool>,
+    /// The user's choice, per stage, of whether it keeps training past its epochs (absent: as
+    /// the plan says).
+    keep_training: BTreeMap<usize, bool>,
+    /// Choices for stages that had not started when they came: logged when the stage starts.
+    unlogged_keep: BTreeMap<usize, bool>,
     /// Time spent waiting while paused, over the whole run.
     paused_for: Duration,
+    /// Steering to replay, in the order it happened.
+    script: VecDeque<Steer>,
+    /// Every steering command taken so far, in order.
+    log: Vec<Steer>,
 }
 
 impl Controls {
@@ -47,9 +66,35 @@ impl Controls {
             cancel_requested: false,
             forks: Vec::new(),
             changes: Vec::new(),
-            keep_training: None,
+            keep_training: BTreeMap::new(),
+            unlogged_keep: BTreeMap::new(),
             paused_for: Duration::ZERO,
+            script: VecDeque::new(),
+            log: Vec::new(),
         }
+    }
+
+    /// These controls replaying `script` (a preset's steering) at the steps it names.
+    pub fn with_script(mut self, script: Vec<Steer>) -> Controls {
+        self.script = script.into();
+        self
+    }
+
+    /// These controls going on from a parent run's (a fork's).
+    pub fn inheriting(mut self, inheritance: Inheritance) -> Controls {
+        self.keep_training = inheritance.keep_training;
+        self.log = inheritance.log;
+        self
+    }
+
+    /// What a run forked off now takes over.
+    pub fn inheritance(&self) -> Inheritance {
+        Inheritance { keep_training: self.keep_training.clone(), log: self.log.clone() }
+    }
+
+    /// The steering log so far.
+    pub fn log(&self) -> &[Steer] {
+        &self.log
     }
 
     pub fn is_paused(&self) -> bool {
@@ -59,7 +104,10 @@ impl Controls {
     fn apply(&mut self, command: Command) {
         match command {
             Command::Set(parameter, value) => self.changes.push((parameter, value)),
-            Command::KeepTraining(keep) => self.keep_training = Some(keep),
+            Command::KeepTraining { stage, keep } => {
+                self.keep_training.insert(stage, keep);
+                self.unlogged_keep.insert(stage, keep);
+            }
             Command::Fork(changes) => self.forks.push(changes),
             Command::Pause => self.paused = true,
             Command::Resume => {
@@ -75,9 +123,59 @@ impl Controls {
         }
     }
 
-    /// Reads every waiting command and decides the next move; while paused with no step
-    /// granted, blocks until a command arrives (a paused engine uses no CPU). The time spent
-    /// blocked counts as paused.
+    /// Appends an entry to the steering log and reports it.
+    pub fn record(&mut self, sink: &mut EventSink, steer: Steer) -> Result<(), Disconnected> {
+        self.log.push(steer.clone());
+        sink.send(Event::Steered(steer))
+    }
+
+    /// Takes the scripted entries due at this step of this stage (dropping, with a notice, any
+    /// left for stages already over); returns a checkpoint when one is due.
+    fn replay_script(&mut self, sink: &mut EventSink, stage: usize, step: u64) -> Result<Option<Turn>, Disconnected> {
+        while let Some(next) = self.script.front() {
+            if next.stage < stage {
+                let missed = self.script.pop_front();
+                if let Some(missed) = missed {
+                    let notice = format!(
+                        "steering: stage {} ended before step {}; its entry there was not replayed",
+                        missed.stage, missed.after_step
+                    );
+                    sink.send(Event::Notice(notice))?;
+                }
+                continue;
+            }
+            if next.stage > stage || next.after_step > step {
+                return Ok(None);
+            }
+            let Some(entry) = self.script.pop_front() else { return Ok(None) };
+            match entry.action {
+                SteerAction::Set { parameter, to, .. } => self.changes.push((parameter, to)),
+                SteerAction::KeepTraining(keep) => {
+                    self.keep_training.insert(stage, keep);
+                    self.unlogged_keep.insert(stage, keep);
+                }
+                SteerAction::Stop => self.stop_requested = true,
+                SteerAction::Fork => {
+                    self.record(sink, Steer { stage, after_step: step, action: SteerAction::Fork })?;
+                    return Ok(Some(Turn::Checkpoint));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Logs the keep-training choices that concern this stage, now that it runs.
+    fn log_keep_training(&mut self, sink: &mut EventSink, stage: usize, step: u64) -> Result<(), Disconnected> {
+        self.unlogged_keep.retain(|&s, _| s >= stage);
+        if let Some(keep) = self.unlogged_keep.remove(&stage) {
+            self.record(sink, Steer { stage, after_step: step, action: SteerAction::KeepTraining(keep) })?;
+        }
+        Ok(())
+    }
+
+    /// Reads every waiting command (and the script's entries due here) and decides the next
+    /// move; while paused with no step granted, blocks until a command arrives (a paused engine
+    /// uses no CPU). The time spent blocked counts as paused.
     pub fn next_turn(
         &mut self,
         sink: &mut EventSink,
@@ -94,11 +192,17 @@ impl Controls {
             if self.cancel_requested {
                 return Ok(Turn::Cancel);
             }
+            if let Some(turn) = self.replay_script(sink, stage, step)? {
+                return Ok(turn);
+            }
+            self.log_keep_training(sink, stage, step)?;
             if !self.forks.is_empty() {
+                self.record(sink, Steer { stage, after_step: step, action: SteerAction::Fork })?;
                 return Ok(Turn::Fork(self.forks.remove(0)));
             }
             if self.stop_requested {
                 self.stop_requested = false;
+                self.record(sink, Steer { stage, after_step: step, action: SteerAction::Stop })?;
                 return Ok(Turn::Stop);
             }
             if !self.paused {
@@ -137,19 +241,15 @@ impl Controls {
         self.cancel_requested
     }
 
-    /// Whether the running stage goes on past its epochs: the user's toggle, else `planned`.
-    pub fn keep_training(&self, planned: bool) -> bool {
-        self.keep_training.unwrap_or(planned)
+    /// Whether `stage` goes on past its epochs: the user's choice, else `planned`.
+    pub fn keep_training(&self, stage: usize, planned: bool) -> bool {
+        self.keep_training.get(&stage).copied().unwrap_or(planned)
     }
 
-    /// Sets whether the running stage goes on past its epochs, as the user's toggle would.
-    pub fn set_keep_training(&mut self, keep: bool) {
-        self.keep_training = Some(keep);
-    }
-
-    /// Forgets the previous stage's keep-training toggle.
-    pub fn start_stage(&mut self) {
-        self.keep_training = None;
+    /// Sets whether `stage` goes on past its epochs, as the user's toggle would (unlogged: a
+    /// fork's stage takes it over from its parent, whose log already says it).
+    pub fn set_keep_training(&mut self, stage: usize, keep: bool) {
+        self.keep_training.insert(stage, keep);
     }
 
     /// The time spent paused so far in this run.

@@ -3,11 +3,11 @@
 //! events out, and the engines of runs forked off it.
 
 use super::cache::{CachedStage, TeacherCache, key_of};
-use super::controls::Controls;
+use super::controls::{Controls, Inheritance};
 use super::evaluate::{accuracy, ensemble_accuracy, predict, to_host};
 use super::events::{
     Command, DataInfo, Disconnected, EngineError, EnsembleOutcome, Event, EventSink, ForkOrigin, MetricPoint, RunInfo,
-    StageInfo, StageOutcome, StageStart,
+    StageInfo, StageOutcome, StageStart, Steer,
 };
 use super::launch::prepare;
 use super::methods::{Hypers, Method, Parameter};
@@ -35,6 +35,9 @@ pub struct Engine {
     pub events: Receiver<Event>,
     /// Each [`Command::Fork`] starts a new run on a thread of its own; its engine arrives here.
     pub forks: Receiver<Engine>,
+    /// Where this run branched off its parent, for a fork (the step the engine forked at, which
+    /// may be later than the one the user saw when asking).
+    pub origin: Option<ForkOrigin>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -87,7 +90,7 @@ impl Engine {
             .name("kdlab-engine".into())
             .spawn(move || device::on_compute_threads(|| body(ends)))
             .ok();
-        Engine { commands: command_sender, events: event_receiver, forks: fork_receiver, thread }
+        Engine { commands: command_sender, events: event_receiver, forks: fork_receiver, origin: None, thread }
     }
 
     /// This engine with its events passed through `relay` on their way out, on a thread of
@@ -107,7 +110,13 @@ impl Engine {
                 }
             })
             .ok();
-        Engine { commands: self.commands.clone(), events: receiver, forks: self.forks.clone(), thread }
+        Engine {
+            commands: self.commands.clone(),
+            events: receiver,
+            forks: self.forks.clone(),
+            origin: self.origin,
+            thread,
+        }
     }
 
     /// A run whose events come from elsewhere (the frame-time benchmark's copies of a live run);
@@ -115,7 +124,7 @@ impl Engine {
     pub fn fed(events: Receiver<Event>) -> Engine {
         let (commands, _) = crossbeam_channel::unbounded();
         let (_, forks) = crossbeam_channel::unbounded();
-        Engine { commands, events, forks, thread: None }
+        Engine { commands, events, forks, origin: None, thread: None }
     }
 
     /// Waits for the engine thread to end.
@@ -132,14 +141,18 @@ fn run(setup: Setup, ends: Ends, inherited: Option<Inherited>) {
     let Ends { commands, mut sink, forks } = ends;
     let (label, remote) = (setup.device.label(), setup.device.backend == Backend::Remote);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut run = Run::new(setup, Controls::new(commands), forks);
-        let fork = inherited.map(|inherited| {
-            run.trained = inherited.trained;
-            run.outcomes = inherited.outcomes;
-            run.controls.queue_changes(inherited.changes);
-            (inherited.origin, inherited.resume)
-        });
+        // A fork goes on from its parent's controls; a run of a preset replays its steering.
+        let controls = match &inherited {
+            Some(inherited) => Controls::new(commands).inheriting(inherited.controls.clone()),
+            None => Controls::new(commands).with_script(setup.plan.steering.clone()),
+        };
+        let mut run = Run::new(setup, controls, forks);
+        let fork = inherited.map(|inherited| run.take_over(inherited));
         sink.send(Event::Ready(Box::new(run.info(fork.as_ref().map(|(origin, _)| *origin)))))?;
+        // A fork's record starts with the steering that led to it.
+        for steer in run.controls.log().to_vec() {
+            sink.send(Event::Steered(steer))?;
+        }
         run.all(&mut sink, fork)
     }));
     let cancelled = match result {
@@ -228,13 +241,38 @@ struct Run {
     controls: Controls,
     trained: Vec<Option<Trained>>,
     outcomes: Vec<Option<StageOutcome>>,
+    /// Each stage's live hyperparameters: as planned, then as it ended (or, for a fork's stage,
+    /// as the fork starts).
+    hypers: Vec<Hypers>,
     forks: Sender<Engine>,
 }
 
 impl Run {
     fn new(setup: Setup, controls: Controls, forks: Sender<Engine>) -> Run {
         let stages = setup.plan.stages.len();
-        Run { setup, controls, trained: vec![None; stages], outcomes: vec![None; stages], forks }
+        let hypers = setup.plan.stages.iter().map(|s| s.hypers.clone()).collect();
+        Run { setup, controls, trained: vec![None; stages], outcomes: vec![None; stages], hypers, forks }
+    }
+
+    /// Takes over what a fork inherits; returns where it goes on from.
+    fn take_over(&mut self, inherited: Inherited) -> (ForkOrigin, Resume) {
+        self.trained = inherited.trained;
+        self.outcomes = inherited.outcomes;
+        let stage = inherited.origin.stage;
+        for (index, hypers) in inherited.hypers.into_iter().enumerate().take(stage) {
+            self.hypers[index] = hypers;
+        }
+        // The values the fork starts with: its parent's, with the fork's changes.
+        let mut starting = inherited.resume.hypers.clone();
+        let method = self.setup.plan.stages[stage].method;
+        for (parameter, value) in &inherited.changes {
+            if method.live().any(|h| h.name == parameter.name() && h.valid.allows(*value)) {
+                starting.set(parameter.name(), *value);
+            }
+        }
+        self.hypers[stage] = starting;
+        self.controls.queue_changes(inherited.changes);
+        (inherited.origin, inherited.resume)
     }
 
     fn info(&self, fork: Option<ForkOrigin>) -> RunInfo {
@@ -266,7 +304,8 @@ impl Run {
             stages: plan
                 .stages
                 .iter()
-                .map(|stage| StageInfo {
+                .enumerate()
+                .map(|(index, stage)| StageInfo {
                     name: stage.name.clone(),
                     model: stage.model_name.clone(),
                     method: stage.method,
@@ -275,7 +314,7 @@ impl Run {
                         .method
                         .live()
                         .filter_map(|hyper| Parameter::named(hyper.name))
-                        .map(|parameter| (parameter, stage.hypers.get(parameter.name())))
+                        .map(|parameter| (parameter, self.hypers[index].get(parameter.name())))
                         .collect(),
                 })
                 .collect(),
@@ -314,24 +353,31 @@ impl Run {
                 teacher_model: stage.teacher.map(|t| &plan.stages[t].model),
                 rows: stage.training_rows(&self.setup.dataset.train.labels),
             };
-            let cached = match resume.is_none() {
+            // A stage steered by a script is not the one the cache holds.
+            let scripted = plan.steering.iter().any(|s| s.stage == index);
+            let cached = match resume.is_none() && !scripted {
                 true => reuse_cached(&self.setup, &ctx, sink)?,
                 false => None,
             };
             let (trained, outcome, usable) = match cached {
                 Some((trained, outcome)) => (trained, outcome, true),
                 None => {
-                    let fork_here = |state: Resume, changes: Vec<(Parameter, f64)>| {
+                    let parent = Parent { setup: &self.setup, trained: &self.trained, outcomes: &self.outcomes };
+                    let hypers = &self.hypers;
+                    let fork_here = |state: Resume, changes: Vec<(Parameter, f64)>, controls: Inheritance| {
                         let origin = ForkOrigin { stage: index, step: state.step };
-                        let engine = fork_engine(&self.setup, &self.trained, &self.outcomes, origin, state, changes);
-                        let _ = self.forks.send(engine);
+                        let inherited = parent.inherit(hypers, origin, state, changes, controls);
+                        let _ = self.forks.send(fork_engine(&self.setup, inherited));
                     };
                     let resumed = resume.take();
                     let from_start = resumed.is_none();
                     let run = train(&ctx, &mut self.controls, sink, resumed, &fork_here)?;
-                    if run.end == StageEnd::Completed && stage.is_teacher && from_start {
+                    // A steered stage is not what its settings alone would train: not cached.
+                    let steered = self.controls.log().iter().any(|s: &Steer| s.stage == index);
+                    if run.end == StageEnd::Completed && stage.is_teacher && from_start && !steered {
                         store_cached(&self.setup, &ctx, &run.trained, &run.outcome, run.history, sink)?;
                     }
+                    self.hypers[index] = run.hypers;
                     let usable = !matches!(run.end, StageEnd::Diverged { .. });
                     sink.send(Event::StageFinished(run.outcome.clone()))?;
                     (run.trained, run.outcome, usable)
@@ -395,31 +441,58 @@ impl Run {
     }
 }
 
-/// A run forked off at `origin`: the parent's setup (no teacher cache: its stages from the
-/// fork point on are not the cached ones), the parent's trained stages so far, and `state` to go
-/// on from with `changes` applied from its first step.
-fn fork_engine(
-    setup: &Setup,
-    trained: &[Option<Trained>],
-    outcomes: &[Option<StageOutcome>],
-    origin: ForkOrigin,
-    state: Resume,
-    changes: Vec<(Parameter, f64)>,
-) -> Engine {
+/// A run forked off: the parent's setup (no teacher cache: its stages from the fork point on
+/// are not the cached ones) and what it inherits, going on from its state with its changes
+/// applied from its first step.
+fn fork_engine(setup: &Setup, inherited: Inherited) -> Engine {
     let setup = Setup { cache: None, ..setup.clone() };
-    let inherited =
-        Inherited { trained: trained.to_vec(), outcomes: outcomes.to_vec(), origin, resume: state, changes };
-    Engine::on_thread(move |ends| run(setup, ends, Some(inherited)))
+    let origin = inherited.origin;
+    let mut engine = Engine::on_thread(move |ends| run(setup, ends, Some(inherited)));
+    engine.origin = Some(origin);
+    engine
+}
+
+/// The parts of a running parent a fork copies.
+struct Parent<'a> {
+    setup: &'a Setup,
+    trained: &'a [Option<Trained>],
+    outcomes: &'a [Option<StageOutcome>],
+}
+
+impl Parent<'_> {
+    fn inherit(
+        &self,
+        hypers: &[Hypers],
+        origin: ForkOrigin,
+        resume: Resume,
+        changes: Vec<(Parameter, f64)>,
+        controls: Inheritance,
+    ) -> Inherited {
+        debug_assert_eq!(hypers.len(), self.setup.plan.stages.len());
+        Inherited {
+            trained: self.trained.to_vec(),
+            outcomes: self.outcomes.to_vec(),
+            hypers: hypers.to_vec(),
+            origin,
+            resume,
+            changes,
+            controls,
+        }
+    }
 }
 
 /// What a forked run takes over from its parent.
 struct Inherited {
     trained: Vec<Option<Trained>>,
     outcomes: Vec<Option<StageOutcome>>,
+    /// The live hyperparameters each earlier stage ended with.
+    hypers: Vec<Hypers>,
     origin: ForkOrigin,
     resume: Resume,
     /// Parameter changes that apply from the fork's first step.
     changes: Vec<(Parameter, f64)>,
+    /// The parent's keep-training choices and steering log.
+    controls: Inheritance,
 }
 
 /// Loads a cached teacher and replays its record (its metrics, probe and outcome), if the cache

@@ -18,8 +18,12 @@ use std::time::{Duration, Instant};
 pub enum Command {
     /// A live hyperparameter of the running stage's method, from the next optimizer step.
     Set(Parameter, f64),
-    /// Whether the running stage goes on past its planned epochs until `Stop`.
-    KeepTraining(bool),
+    /// Whether a stage (the running one, or one still to come) goes on past its planned epochs
+    /// until `Stop`.
+    KeepTraining {
+        stage: usize,
+        keep: bool,
+    },
     /// Branch off a new run from this step: the same weights, optimizer state and data order,
     /// with these parameter changes. The new run's [`super::Engine`] arrives on
     /// [`super::Engine::forks`]; this run goes on unchanged.
@@ -33,6 +37,32 @@ pub enum Command {
     Stop,
     /// End the whole run after the current step.
     Cancel,
+}
+
+/// A user's command that changed what a stage computes, and when the stage took it: one entry
+/// of the run's steering log. Replayed at the same steps (`[[steering]]` in a preset), the log
+/// reproduces the run's metrics exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Steer {
+    pub stage: usize,
+    /// Optimizer steps the stage had taken when it took the command (the next step is the
+    /// first it affects).
+    pub after_step: u64,
+    pub action: SteerAction,
+}
+
+/// What a steering entry did.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub enum SteerAction {
+    /// A live hyperparameter moved from one value to another.
+    Set { parameter: Parameter, from: f64, to: f64 },
+    /// The stage was set to go on past its planned epochs (or not).
+    KeepTraining(bool),
+    /// The stage was ended here.
+    Stop,
+    /// A run branched off here; the stage reported its metrics at this step (which is all a
+    /// replay repeats: the branch has its own record).
+    Fork,
 }
 
 /// The names of the metrics every stage reports (method terms add `loss_*` names of their own,
@@ -186,6 +216,10 @@ pub struct StageOutcome {
     pub stopped: bool,
     /// Loaded from the teacher cache rather than trained.
     pub cached: bool,
+    /// Still training when this was recorded (a run saved from the app mid-stage): its numbers
+    /// are the latest reported, not final.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub in_progress: bool,
     /// Why the stage did not run (its teacher diverged), when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
@@ -237,6 +271,9 @@ pub enum Event {
         parameter: Parameter,
         value: f64,
     },
+    /// A steering command the stage took (the run's steering log, in order; a fork starts with
+    /// its parent's entries up to the fork).
+    Steered(Steer),
     /// A loss became NaN or infinite.
     Diverged {
         stage: usize,

@@ -21,7 +21,7 @@ pub use cache::TeacherCache;
 pub use engine::Engine;
 pub use events::{
     ClassAccuracy, Command, DataInfo, EngineError, EnsembleOutcome, Event, ForkOrigin, MetricPoint, Probe, RunInfo,
-    StageInfo, StageOutcome, StageStart, metric,
+    StageInfo, StageOutcome, StageStart, Steer, SteerAction, metric,
 };
 pub use launch::{PrepareError, Prepared, prepare};
 pub use methods::{Method, Parameter};

@@ -1,8 +1,9 @@
 //! A validated preset turned into what the engine runs: stages with their teacher as an index,
 //! their merged training settings, hyperparameters and seeds.
 
+use super::events::{Steer, SteerAction};
 use super::methods::{Hypers, Method};
-use super::preset::{Preset, TrainSettings};
+use super::preset::{Preset, SteeringSection, TrainSettings};
 use crate::data::{Augment, balanced_subset};
 use crate::hash::Fnv64;
 use crate::model::ModelSpec;
@@ -61,6 +62,8 @@ pub struct Plan {
     pub preset: Preset,
     pub stages: Vec<StagePlan>,
     pub ensembles: Vec<EnsemblePlan>,
+    /// The preset's `[[steering]]`, replayed at the steps it names.
+    pub steering: Vec<Steer>,
 }
 
 impl Plan {
@@ -76,7 +79,9 @@ impl Plan {
                 model: preset.models[&stage.model].clone(),
                 method: stage.method,
                 teacher: stage.teacher.as_deref().and_then(index_of),
-                hypers: Hypers::resolve(stage.method.spec().hypers, |name| stage.hyper(name)),
+                hypers: starting_hypers(&preset.steering, &stage.name, || {
+                    Hypers::resolve(stage.method.spec().hypers, |name| stage.hyper(name))
+                }),
                 settings: stage.settings(&preset.train),
                 seed: stage_seed(preset.train_seed(), &stage.name),
                 is_teacher: preset.stages.iter().any(|s| s.teacher.as_deref() == Some(stage.name.as_str())),
@@ -95,7 +100,8 @@ impl Plan {
                 members: e.members.iter().filter_map(|m| index_of(m)).collect(),
             })
             .collect();
-        Plan { preset, stages, ensembles }
+        let steering = preset.steering.iter().filter_map(|entry| entry.steer(index_of(&entry.stage)?)).collect();
+        Plan { preset, stages, ensembles, steering }
     }
 
     /// Total optimizer steps of a stage's planned epochs over `train_examples` examples.
@@ -109,17 +115,45 @@ impl Plan {
     }
 
     /// The plan for a run nobody can stop by hand (`kdlab run`, `kdlab report`): stages that
-    /// would keep training until stopped end after their epochs instead. Returns the names of
-    /// the stages changed.
+    /// would keep training until stopped end after their epochs instead, unless the steering
+    /// stops them (a replayed run). Returns the names of the stages changed.
     pub fn headless(&mut self) -> Vec<String> {
-        let open_ended = self.stages.iter_mut().filter(|s| s.keep_training);
-        open_ended
-            .map(|stage| {
+        let stopped = |index: usize, steering: &[Steer]| {
+            steering.iter().any(|s| s.stage == index && s.action == SteerAction::Stop)
+        };
+        let mut changed = Vec::new();
+        for (index, stage) in self.stages.iter_mut().enumerate() {
+            if stopped(index, &self.steering) {
+                continue;
+            }
+            let kept = |s: &Steer| s.stage == index && matches!(s.action, SteerAction::KeepTraining(_));
+            if stage.keep_training || self.steering.iter().any(kept) {
                 stage.keep_training = false;
-                stage.name.clone()
-            })
-            .collect()
+                self.steering.retain(|s| !kept(s));
+                changed.push(stage.name.clone());
+            }
+        }
+        changed
     }
+}
+
+/// A stage's hyperparameters: as `written`, except that a parameter the steering sets starts
+/// at the `from` of its first `set` (a fork's config.toml: the stage's own values are those the
+/// fork started with).
+fn starting_hypers(steering: &[SteeringSection], stage: &str, written: impl FnOnce() -> Hypers) -> Hypers {
+    let mut hypers = written();
+    let mut seen: Vec<&str> = Vec::new();
+    for entry in steering.iter().filter(|e| e.stage == stage) {
+        let Some(name) = entry.set.as_deref() else { continue };
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        if let Some(from) = entry.from {
+            hypers.set(name, from);
+        }
+    }
+    hypers
 }
 
 /// A stage's seed from the run seed and its name, so the same stage in two presets (a teacher

@@ -1,13 +1,14 @@
 //! Training one stage: the optimizer loop, live controls between steps, metric reports at a
 //! fixed step interval, divergence detection, and the final evaluation.
 
-use super::controls::{Controls, StageClock, Turn};
+use super::controls::{Controls, Inheritance, StageClock, Turn};
 use super::evaluate::{
     accuracy, agreement, argmax_rows, embed, kl_divergence, predict, prediction_matrix, probe_examples, select_rows,
     to_host,
 };
 use super::events::{
-    ClassAccuracy, Disconnected, Event, EventSink, MetricPoint, Probe, StageOutcome, StageStart, metric,
+    ClassAccuracy, Disconnected, Event, EventSink, MetricPoint, Probe, StageOutcome, StageStart, Steer, SteerAction,
+    metric,
 };
 use super::loader::BatchLoader;
 use super::methods::{Hypers, Parameter, StepInputs, StepLoss};
@@ -99,6 +100,8 @@ pub struct StageRun {
     /// Every metric point the stage reported, for the teacher cache.
     pub history: Vec<MetricPoint>,
     pub end: StageEnd,
+    /// The live hyperparameters in force when it ended.
+    pub hypers: Hypers,
 }
 
 /// Everything a stage reads.
@@ -192,6 +195,7 @@ pub fn blank_outcome(index: usize, stage: &StagePlan, teacher: Option<String>) -
         diverged: false,
         stopped: false,
         cached: false,
+        in_progress: false,
         skipped: None,
         excluded_classes: Vec::new(),
     }
@@ -317,7 +321,7 @@ impl Resume {
             return true;
         }
         let planned = self.epoch >= ctx.stage.settings.epochs as u64;
-        if planned && !controls.keep_training(ctx.stage.keep_training) {
+        if planned && !controls.keep_training(ctx.index, ctx.stage.keep_training) {
             return false;
         }
         self.epoch += 1;
@@ -341,8 +345,8 @@ impl Resume {
 }
 
 /// Takes a stage's state at a step and starts a forked run from it with these parameter
-/// changes.
-pub type Forker<'a> = dyn Fn(Resume, Vec<(Parameter, f64)>) + 'a;
+/// changes and what it inherits of the controls.
+pub type Forker<'a> = dyn Fn(Resume, Vec<(Parameter, f64)>, Inheritance) + 'a;
 
 /// What every step of a stage reads besides the trainee: the frozen teacher's outputs on the
 /// training set, computed once, not every step.
@@ -463,11 +467,10 @@ pub fn train(
     fork: &Forker,
 ) -> Result<StageRun, Disconnected> {
     let stage = ctx.stage;
-    controls.start_stage();
     let resumed = resume.is_some();
-    let state = resume.unwrap_or_else(|| Resume::fresh(ctx));
+    let mut state = resume.unwrap_or_else(|| Resume::fresh(ctx));
     if state.keep_training != stage.keep_training {
-        controls.set_keep_training(state.keep_training);
+        controls.set_keep_training(ctx.index, state.keep_training);
     }
     let start = ctx.start_event(state.trainee.network.num_params(), None);
     sink.send(Event::StageStarted(StageStart { keep_training: state.keep_training, ..start }))?;
@@ -485,8 +488,11 @@ pub fn train(
     };
     let total_steps = Plan::steps_of(stage, ctx.rows.len());
     if resumed {
-        // A fork's curves start where its parent's were when it branched off.
+        // A fork's curves start where its parent's were when it branched off, with the values
+        // it goes on with (the changes are announced after that first report).
+        let changes = take_changes(controls, stage, &mut state.hypers, (ctx.index, state.step, state.epoch));
         reporter.report(&state, sink, controls, true)?;
+        announce_changes(controls, sink, changes)?;
         sink.progress(ctx.index, state.step, state.epoch, controls.is_paused(), true)?;
     }
     // The loader of augmented batches, if any, is a scoped thread: it ends with the loop. The
@@ -501,13 +507,18 @@ pub fn train(
             match controls.next_turn(sink, ctx.index, state.step, state.epoch)? {
                 Turn::Go => {}
                 Turn::Fork(changes) => {
-                    fork(reporter.fork_point(&state, sink, controls)?, changes);
+                    fork(reporter.fork_point(&state, sink, controls)?, changes, controls.inheritance());
+                    continue;
+                }
+                Turn::Checkpoint => {
+                    reporter.branch_report(&state, sink, controls)?;
                     continue;
                 }
                 Turn::Stop => break StageEnd::Stopped,
                 Turn::Cancel => break StageEnd::Cancelled,
             }
-            apply_changes(controls, stage, &mut state.hypers, sink, (ctx.index, state.step, state.epoch))?;
+            let changes = take_changes(controls, stage, &mut state.hypers, (ctx.index, state.step, state.epoch));
+            announce_changes(controls, sink, changes)?;
             let rows = state.take_batch(stage.settings.batch_size);
             // The next batch of this epoch (a new epoch's order is drawn when it starts).
             stepper.prefetch(state.step + 1, state.rows_of(state.batch, stage.settings.batch_size));
@@ -536,7 +547,7 @@ pub fn train(
     let trained = Trained { network, test_logits };
     let mut outcome = ctx.outcome(&trained, state.step, reporter.clock.seconds(controls), end);
     outcome.epochs = outcome.epochs.max(state.epoch as usize);
-    Ok(StageRun { trained, outcome, history: reporter.history, end })
+    Ok(StageRun { trained, outcome, history: reporter.history, end, hypers: state.hypers })
 }
 
 /// `rows` in a fresh random order (drawn from their sorted order, so it depends on the set and
@@ -547,28 +558,50 @@ fn shuffled(mut rows: Vec<usize>, rng: &mut StdRng) -> Vec<usize> {
     rows
 }
 
-/// Applies the live hyperparameter changes the user asked for, from the next step on.
-fn apply_changes(
+/// A live change as the stage took it: its steering entry and the marker event.
+type Change = (Steer, Event);
+
+/// Takes the live hyperparameter changes the user asked for into `hypers`, from the next step
+/// on; returns what to announce (invalid ones become notices).
+fn take_changes(
     controls: &mut Controls,
     stage: &StagePlan,
     hypers: &mut Hypers,
-    sink: &mut EventSink,
     (index, step, epoch): (usize, u64, u64),
-) -> Result<(), Disconnected> {
+) -> Vec<Result<Change, String>> {
+    let method = stage.method;
+    let mut taken = Vec::new();
     for (parameter, value) in controls.take_changes() {
-        let method = stage.method;
         let Some(hyper) = method.live().find(|h| h.name == parameter.name()) else {
-            let notice = format!("{method} has no live {}; the change was ignored", parameter.name());
-            sink.send(Event::Notice(notice))?;
+            taken.push(Err(format!("{method} has no live {}; the change was ignored", parameter.name())));
             continue;
         };
         if !hyper.valid.allows(value) {
-            let notice = format!("{} {value} ignored: expected {}", parameter.name(), hyper.valid.expected());
-            sink.send(Event::Notice(notice))?;
+            taken.push(Err(format!("{} {value} ignored: expected {}", parameter.name(), hyper.valid.expected())));
             continue;
         }
+        let from = hypers.get(hyper.name);
         hypers.set(hyper.name, value);
-        sink.send(Event::ParameterChanged { stage: index, step: step + 1, epoch, parameter, value })?;
+        let steer = Steer { stage: index, after_step: step, action: SteerAction::Set { parameter, from, to: value } };
+        taken.push(Ok((steer, Event::ParameterChanged { stage: index, step: step + 1, epoch, parameter, value })));
+    }
+    taken
+}
+
+/// Logs and reports the changes taken, and says why any were ignored.
+fn announce_changes(
+    controls: &mut Controls,
+    sink: &mut EventSink,
+    changes: Vec<Result<Change, String>>,
+) -> Result<(), Disconnected> {
+    for change in changes {
+        match change {
+            Ok((steer, marker)) => {
+                controls.record(sink, steer)?;
+                sink.send(marker)?;
+            }
+            Err(notice) => sink.send(Event::Notice(notice))?,
+        }
     }
     Ok(())
 }
@@ -604,14 +637,21 @@ impl Reporter<'_> {
         sink: &mut EventSink,
         controls: &Controls,
     ) -> Result<Resume, Disconnected> {
-        if self.sums.steps > 0 || self.last_evaluated != Some(state.step) {
-            self.report(state, sink, controls, true)?;
-        }
-        let keep_training = controls.keep_training(self.ctx.stage.keep_training);
+        self.branch_report(state, sink, controls)?;
+        let keep_training = controls.keep_training(self.ctx.index, self.ctx.stage.keep_training);
         // A clone of a module shares its batch norms' running statistics (burn keeps them in
         // shared cells); through `valid` and back the fork gets statistics of its own.
         let trainee = state.trainee.valid().train();
         Ok(Resume { seconds: self.clock.seconds(controls), keep_training, trainee, ..state.clone() })
+    }
+
+    /// A report at this step unless one was just made: where a run branches off (or once did,
+    /// in a replay).
+    fn branch_report(&mut self, state: &Resume, sink: &mut EventSink, controls: &Controls) -> Result<(), Disconnected> {
+        if self.sums.steps > 0 || self.last_evaluated != Some(state.step) {
+            self.report(state, sink, controls, true)?;
+        }
+        Ok(())
     }
 
     /// Whether this report should evaluate on the test split: at least `eval_interval` steps

@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const STORAGE_KEY: &str = "kdlab";
+/// How long a notice (an export written, a run saved) stays on the screen.
+const NOTICE_TIME: Duration = Duration::from_secs(8);
+/// Room left under the banners for the status bar.
+const STATUS_BAR_HEIGHT: f32 = 30.0;
 
 /// A run the window follows as soon as it has started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +50,9 @@ pub struct KdlabApp {
     selection: Selection,
     /// An error not tied to the run (a preset file that cannot be read, a failed export).
     error: Option<String>,
-    /// The outcome of the last export, shown until dismissed.
-    notice: Option<String>,
+    /// The outcome of the last export, and when it came: shown for a few seconds, or until
+    /// dismissed.
+    notice: Option<(String, Instant)>,
     /// The open file dialog and what it picks.
     dialog: Option<(Browse, egui_file::FileDialog)>,
     /// A run to follow as soon as it has started.
@@ -235,9 +240,29 @@ impl KdlabApp {
         run.history()?.fork_record(&parent)
     }
 
-    /// A folder name from a run label.
-    fn folder_name(label: &str) -> String {
-        label.replace(['/', '\\', ' ', ':'], "_")
+    /// A folder name from a run label that needs no quoting in a shell: letters, digits, `.`,
+    /// `-` and `_` (Greek symbols spelled out, anything else an underscore, never two in a row).
+    pub fn folder_name(label: &str) -> String {
+        let mut name = String::new();
+        for c in label.chars() {
+            let spelled = match c {
+                'α' => "alpha",
+                'β' => "beta",
+                'γ' => "gamma",
+                'λ' => "lambda",
+                c if c.is_ascii_alphanumeric() || c == '.' || c == '-' => {
+                    name.push(c);
+                    continue;
+                }
+                _ => "_",
+            };
+            if spelled == "_" && (name.is_empty() || name.ends_with('_')) {
+                continue;
+            }
+            name.push_str(spelled);
+        }
+        let name = name.trim_end_matches('_').trim_start_matches(['-', '.']);
+        if name.is_empty() { "run".to_string() } else { name.to_string() }
     }
 
     /// `base`, or `base-2`, `base-3`, … : a folder that does not exist yet.
@@ -253,8 +278,8 @@ impl KdlabApp {
         let Some(run) = self.runs.current() else { return };
         let Some(history) = run.history() else { return };
         let dir = Self::free_folder(&self.settings.export_dir.join(format!("{}-run", Self::folder_name(&run.label))));
-        match history.save(&dir, self.fork_record(self.runs.current)) {
-            Ok(()) => self.notice = Some(format!("saved the run to {}", dir.display())),
+        match history.save(&dir, self.fork_record(self.runs.current), &self.runs.branches(self.runs.current)) {
+            Ok(()) => self.notify(format!("saved the run to {}", dir.display())),
             Err(error) => self.error = Some(format!("saving the run failed: {error}")),
         }
     }
@@ -276,26 +301,36 @@ impl KdlabApp {
         let written = histories
             .iter()
             .zip(&runs)
-            .try_for_each(|(history, run)| history.save(&dir.join(format!("seed-{}", run.seed)), None))
+            .try_for_each(|(history, run)| history.save(&dir.join(format!("seed-{}", run.seed)), None, &[]))
             .and_then(|()| crate::report::write_report(&dir, &preset, &description, &device, &runs));
         match written {
-            Ok(()) => self.notice = Some(format!("wrote {}", dir.join("report.md").display())),
+            Ok(()) => self.notify(format!("wrote {}", dir.join("report.md").display())),
             Err(error) => self.error = Some(format!("report failed: {error}")),
         }
     }
 
-    /// `name`, or `name (2)`, `name (3)`, … : a label no run has yet.
     fn fresh_label(&self, name: &str) -> String {
-        let taken = |label: &str| self.runs.runs.iter().any(|r| r.label == label);
-        std::iter::once(name.to_string())
-            .chain((2..).map(|n| format!("{name} ({n})")))
-            .find(|label| !taken(label))
-            .unwrap_or_else(|| name.to_string())
+        self.runs.fresh_label(name)
+    }
+
+    /// The overrides that keep the chosen preset's steerable stages training until Stop, when
+    /// the user asked for that (Start only: queued comparisons must end by themselves).
+    fn keep_training_overrides(&self) -> Vec<String> {
+        let steerable = self.selection.check.as_ref().map(|c| c.steerable.clone()).unwrap_or_default();
+        match self.settings.keep_steering {
+            true => steerable.iter().map(|i| format!("stages.{i}.keep_training=true")).collect(),
+            false => Vec::new(),
+        }
     }
 
     /// Adds runs of the chosen preset beside the ones there: once, a sweep over one value, or
     /// a repeat over seeds. A preset that does not pass its check adds nothing.
     fn queue(&mut self, queue: Queue) {
+        self.queue_with(queue, Vec::new());
+    }
+
+    /// [`KdlabApp::queue`] with `extra` overrides on every run.
+    fn queue_with(&mut self, queue: Queue, extra: Vec<String>) {
         let Some(source) = self.checked_source() else { return };
         let name = self.settings.preset.short_name();
         let device = match self.settings.device_target() {
@@ -305,7 +340,7 @@ impl KdlabApp {
                 return;
             }
         };
-        let overrides = self.settings.overrides();
+        let overrides: Vec<String> = self.settings.overrides().into_iter().chain(extra).collect();
         let request = |label: String, extra: Vec<String>, group: Option<usize>, sweep: Option<SweepPoint>| RunRequest {
             label,
             source: source.clone(),
@@ -352,16 +387,14 @@ impl KdlabApp {
         self.runs.pump(self.settings.pool_size, &self.settings.pool_targets().unwrap_or_default());
     }
 
-    /// Forks the followed run at its current step with `changes`, labelled after them.
+    /// Forks the followed run at its current step with `changes`; the fork is named after them
+    /// and the step the engine forked at.
     fn fork(&mut self, changes: Vec<(Parameter, f64)>) {
-        let Some(run) = self.runs.current() else { return };
-        let (id, parent) = (run.id, run.label.clone());
-        let step = run.history().and_then(|h| h.progress).map_or(0, |p| p.step);
+        let Some(id) = self.runs.current().map(|r| r.id) else { return };
         let values: Vec<String> =
             changes.iter().map(|(p, v)| format!("{}={}", p.symbol(), crate::export::svg::format_tick(*v))).collect();
-        let label = self.fresh_label(format!("{parent} fork@{step} {}", values.join(" ")).trim_end());
         if let Some(session) = self.runs.current_session_mut() {
-            session.fork(label, changes);
+            session.fork(values.join(" "), changes);
             self.follow = Some(Follow::ForkOf(id));
         }
     }
@@ -406,12 +439,12 @@ impl KdlabApp {
         }
     }
 
-    /// Sends a command to the followed run (and keeps the keep-training toggle in its record).
+    /// Sends a command to the followed run (and shows a keep-training choice at once; the
+    /// engine confirms it when the stage takes it).
     fn command(&mut self, command: Command) {
         let Some(session) = self.runs.current_session_mut() else { return };
-        if let Command::KeepTraining(keep) = command
-            && let Some(index) = session.history.current_stage()
-            && let Some(stage) = session.history.stages.get_mut(index)
+        if let Command::KeepTraining { stage, keep } = command
+            && let Some(stage) = session.history.stages.get_mut(stage)
         {
             stage.keep_training = keep;
         }
@@ -431,7 +464,8 @@ impl KdlabApp {
                 // The run the user just started is the one they want to watch, once it has
                 // something to show (a start that fails changes nothing on the screen).
                 let added = self.runs.runs.len();
-                self.queue(Queue::Once);
+                let keep = self.keep_training_overrides();
+                self.queue_with(Queue::Once, keep);
                 self.follow = self.runs.runs.get(added).map(|r| Follow::Run(r.id));
             }
             Action::AskReset if self.runs.runs.is_empty() => self.apply(Action::Reset),
@@ -441,7 +475,8 @@ impl KdlabApp {
                 if self.checked_source().is_some() {
                     self.runs.clear();
                     self.reset_selection();
-                    self.queue(Queue::Once);
+                    let keep = self.keep_training_overrides();
+                    self.queue_with(Queue::Once, keep);
                 }
             }
             Action::Queue(queue) => self.queue(queue),
@@ -460,7 +495,7 @@ impl KdlabApp {
                 let written: Result<Vec<_>, _> =
                     tables.iter().map(|(stem, table)| crate::export::table::export_table(&dir, stem, table)).collect();
                 match written {
-                    Ok(files) => self.notice = Some(Self::written(&files.concat(), &dir)),
+                    Ok(files) => self.notify(Self::written(&files.concat(), &dir)),
                     Err(error) => self.error = Some(format!("export failed: {error}")),
                 }
             }
@@ -476,10 +511,10 @@ impl KdlabApp {
                 let dir = self.settings.export_dir.clone();
                 let written: Result<Vec<Vec<PathBuf>>, _> = plots
                     .iter()
-                    .map(|plot| crate::export::data::export_plot(&dir, &plot.stem, &plot.spec, &plot.series))
+                    .map(|plot| crate::export::data::export_plot(&dir, &plot.stem, &plot.spec, &plot.numbers))
                     .collect();
                 match written {
-                    Ok(files) => self.notice = Some(Self::written(&files.concat(), &dir)),
+                    Ok(files) => self.notify(Self::written(&files.concat(), &dir)),
                     Err(error) => self.error = Some(format!("export failed: {error}")),
                 }
             }
@@ -518,12 +553,18 @@ impl KdlabApp {
         self.error.clone().or_else(|| self.session().and_then(|s| s.history.error.clone()))
     }
 
-    /// A message over the top of the layout (it never pushes the views down), until dismissed.
+    /// Shows `message` as a notice for a few seconds.
+    fn notify(&mut self, message: String) {
+        self.notice = Some((message, Instant::now()));
+    }
+
+    /// A message floating at the bottom of the layout, above the status bar (it never pushes
+    /// the views down, nor covers the tabs and toolbars at their tops), until dismissed.
     fn banner(ctx: &egui::Context, id: &str, row: f32, color: egui::Color32, message: &str) -> bool {
         let mut dismissed = false;
         egui::Area::new(egui::Id::NULL.with(id))
             .order(egui::Order::Foreground)
-            .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 4.0 + row * 34.0))
+            .anchor(egui::Align2::CENTER_BOTTOM, egui::vec2(0.0, -STATUS_BAR_HEIGHT - row * 38.0))
             .show(ctx, |ui| {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
                     ui.set_max_width(ctx.content_rect().width() - 40.0);
@@ -549,10 +590,14 @@ impl KdlabApp {
             }
             row += 1.0;
         }
-        if let Some(message) = self.notice.clone()
-            && Self::banner(ctx, "notice_banner", row, egui::Color32::from_rgb(120, 200, 120), &message)
-        {
-            self.notice = None;
+        if let Some((message, since)) = self.notice.clone() {
+            let left = NOTICE_TIME.saturating_sub(since.elapsed());
+            let dismissed = Self::banner(ctx, "notice_banner", row, egui::Color32::from_rgb(120, 200, 120), &message);
+            if dismissed || left.is_zero() {
+                self.notice = None;
+            } else {
+                ctx.request_repaint_after(left);
+            }
         }
     }
 

@@ -3,7 +3,10 @@
 //! (pauses excluded) and errors. Built only from events, so the views never touch the engine
 //! or burn.
 
-use crate::train::{EnsembleOutcome, Event, Method, Parameter, Probe, RunInfo, StageOutcome, StageStart};
+use crate::train::{
+    EnsembleOutcome, Event, Method, MetricPoint, Parameter, Probe, RunInfo, StageOutcome, StageStart, Steer,
+    SteerAction, metric,
+};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -35,7 +38,15 @@ pub struct StageHistory {
     pub clock: Vec<[f64; 2]>,
     /// Whether the stage goes on past its planned epochs until stopped (the user's toggle).
     pub keep_training: bool,
+    /// The order the engine reported in, one entry per report (a template: the metric names it
+    /// held, in order) or per marker ([`MARKER_ROW`]), so the stage's rows can be written back
+    /// exactly as `kdlab run` writes them.
+    reports: Vec<u16>,
+    templates: Vec<Vec<String>>,
 }
+
+/// In a stage's report order: a parameter change (a `set_*` row).
+const MARKER_ROW: u16 = u16::MAX;
 
 impl StageHistory {
     pub fn has_teacher(&self) -> bool {
@@ -60,6 +71,90 @@ impl StageHistory {
     /// The method's name ("" before the plan arrives).
     pub fn method_name(&self) -> &'static str {
         self.method.map_or("", Method::name)
+    }
+
+    /// Takes in one report's points (all of one step), keeping the order they came in.
+    fn add_report(&mut self, points: &[MetricPoint]) {
+        let names: Vec<&str> = points.iter().map(|p| p.metric.as_str()).collect();
+        let template = match self.templates.iter().position(|t| t.iter().map(String::as_str).eq(names.iter().copied()))
+        {
+            Some(template) => template,
+            None => {
+                self.templates.push(names.iter().map(|n| n.to_string()).collect());
+                self.templates.len() - 1
+            }
+        };
+        // Thousands of distinct report shapes do not happen; past that, order is not kept.
+        if let Ok(id) = u16::try_from(template).map(|t| t.min(MARKER_ROW - 1)) {
+            self.reports.push(id);
+        }
+        for point in points {
+            let step = point.step as f64;
+            if let Some(seconds) = point.seconds
+                && self.clock.last().is_none_or(|last| last[0] < step)
+            {
+                self.clock.push([step, seconds]);
+            }
+            self.series.entry(point.metric.clone()).or_default().push([step, point.value]);
+        }
+    }
+
+    /// Every row this stage reported, in the order the engine reported them, `set_*` rows
+    /// included: what `kdlab run` writes to `metrics.csv` for it.
+    pub fn rows(&self, stage: usize) -> Vec<MetricPoint> {
+        let mut next: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut markers = self.markers.iter();
+        let mut rows = Vec::new();
+        let mut row = |metric: String, step: u64, value: f64| {
+            rows.push(MetricPoint { stage, step, epoch: self.epoch_of(step), metric, value, seconds: None });
+        };
+        for &report in &self.reports {
+            if report == MARKER_ROW {
+                if let Some(marker) = markers.next() {
+                    row(format!("set_{}", marker.parameter.name()), marker.step, marker.value);
+                }
+                continue;
+            }
+            for name in self.templates.get(usize::from(report)).into_iter().flatten() {
+                let index = next.entry(name.as_str()).or_default();
+                if let Some(&[step, value]) = self.series.get(name).and_then(|s| s.get(*index)) {
+                    row(name.clone(), step as u64, value);
+                }
+                *index += 1;
+            }
+        }
+        rows
+    }
+
+    /// The stage's numbers so far, as its outcome will hold them, for a stage still training.
+    fn in_progress(&self, index: usize, step: u64) -> Option<StageOutcome> {
+        let start = self.start.as_ref()?;
+        let last = |metric: &str| self.series.get(metric).and_then(|s| s.last()).map(|p| p[1]);
+        Some(StageOutcome {
+            stage: index,
+            name: self.name.clone(),
+            model: start.model.clone(),
+            method: start.method,
+            teacher: start.teacher.clone(),
+            params: start.params,
+            epochs: start.epochs.max(self.epoch_of(step) as usize),
+            steps: step,
+            wall_seconds: self.seconds_at(step as f64),
+            train_accuracy: last(metric::TRAIN_ACCURACY),
+            test_accuracy: last(metric::TEST_ACCURACY),
+            agreement_with_teacher: last(metric::AGREEMENT),
+            diverged: false,
+            stopped: false,
+            cached: false,
+            in_progress: true,
+            skipped: None,
+            excluded_classes: Vec::new(),
+        })
+    }
+
+    /// Optimizer steps of its planned epochs (0 when not known yet).
+    pub fn planned_steps(&self) -> u64 {
+        self.start.as_ref().map_or(0, |s| s.total_steps)
     }
 
     /// Optimizer steps per epoch (0 when not known yet).
@@ -142,6 +237,8 @@ pub struct RunHistory {
     /// Steps per second of the running stage, smoothed.
     pub steps_per_second: f64,
     last_rate_sample: Option<(Instant, u64)>,
+    /// The steering log: every command a stage took that changed what it computes.
+    pub steering: Vec<Steer>,
 }
 
 impl Default for RunHistory {
@@ -160,6 +257,7 @@ impl Default for RunHistory {
             paused_since: None,
             steps_per_second: 0.0,
             last_rate_sample: None,
+            steering: Vec::new(),
         }
     }
 }
@@ -193,15 +291,10 @@ impl RunHistory {
                 }
             }
             Event::Metrics(points) => {
-                for point in points {
-                    let Some(stage) = self.stages.get_mut(point.stage) else { continue };
-                    let step = point.step as f64;
-                    if let Some(seconds) = point.seconds
-                        && stage.clock.last().is_none_or(|last| last[0] < step)
-                    {
-                        stage.clock.push([step, seconds]);
+                for report in points.chunk_by(|a, b| a.stage == b.stage && a.step == b.step) {
+                    if let Some(stage) = self.stages.get_mut(report[0].stage) {
+                        stage.add_report(report);
                     }
-                    stage.series.entry(point.metric).or_default().push([step, point.value]);
                 }
             }
             Event::Probe(probe) => {
@@ -210,15 +303,29 @@ impl RunHistory {
                 }
             }
             Event::Progress { stage, step, epoch, paused } => {
-                self.update_rate(step);
+                if paused {
+                    self.steps_per_second = 0.0;
+                    self.last_rate_sample = None;
+                } else {
+                    self.update_rate(step);
+                }
                 self.track_pause(paused);
                 self.progress = Some(Progress { stage, step, epoch, paused });
             }
             Event::ParameterChanged { stage, step, parameter, value, .. } => {
                 if let Some(history) = self.stages.get_mut(stage) {
                     history.markers.push(Marker { step, parameter, value });
+                    history.reports.push(MARKER_ROW);
                     history.parameters.insert(parameter, value);
                 }
+            }
+            Event::Steered(steer) => {
+                if let (SteerAction::KeepTraining(keep), Some(stage)) =
+                    (&steer.action, self.stages.get_mut(steer.stage))
+                {
+                    stage.keep_training = *keep;
+                }
+                self.steering.push(steer);
             }
             Event::Diverged { stage, step } => {
                 if let Some(history) = self.stages.get_mut(stage) {
@@ -301,15 +408,22 @@ impl RunHistory {
         running.filter(steerable).or(upcoming).or_else(|| (0..self.stages.len()).rev().find(steerable))
     }
 
-    /// What `summary.json` would hold for this run (with its fork origin, for a fork).
+    /// What `summary.json` would hold for this run (with its fork origin, for a fork); a stage
+    /// still training is there with its latest numbers, marked in progress.
     pub fn summary(&self, fork: Option<crate::record::ForkRecord>) -> crate::record::Summary {
         let info = self.info.as_ref();
+        let running = self.progress.filter(|_| !self.finished);
+        let stages = self.stages.iter().enumerate().filter_map(|(index, stage)| match (&stage.outcome, running) {
+            (Some(outcome), _) => Some(outcome.clone()),
+            (None, Some(progress)) if progress.stage == index => stage.in_progress(index, progress.step),
+            (None, _) => None,
+        });
         crate::record::Summary {
             preset: info.map_or_else(String::new, |i| i.preset.clone()),
             dataset: info.map_or_else(String::new, |i| i.data.dataset.clone()),
             device: info.map_or_else(String::new, |i| i.device.clone()),
             seed: info.map_or(0, |i| i.seed),
-            stages: self.stages.iter().filter_map(|s| s.outcome.clone()).collect(),
+            stages: stages.collect(),
             ensembles: self.ensembles.clone(),
             fork,
         }
@@ -356,32 +470,46 @@ impl RunHistory {
         &self,
         dir: &std::path::Path,
         fork: Option<crate::record::ForkRecord>,
+        branches: &[(crate::train::ForkOrigin, String)],
     ) -> Result<(), crate::export::ExportError> {
         let io = |e| crate::export::ExportError::io(dir, e);
         let info = self.info.as_ref();
         let stages =
             info.map_or_else(Vec::new, |i| i.stages.iter().map(|s| (s.name.clone(), s.model.clone())).collect());
-        let config = info.map_or("", |i| i.config.as_str());
-        let mut recorder = crate::record::RunRecorder::create_with(dir, config, stages).map_err(io)?;
-        recorder.record(&Event::Metrics(self.metric_points())).map_err(io)?;
+        let config = self.config(branches).map_err(io)?;
+        let mut recorder = crate::record::RunRecorder::create_with(dir, &config, stages).map_err(io)?;
+        let rows = self.stages.iter().enumerate().flat_map(|(index, stage)| stage.rows(index)).collect();
+        recorder.record(&Event::Metrics(rows)).map_err(io)?;
         recorder.set_probes(self.probe_record());
         recorder.write_probes().map_err(io)?;
-        for (index, stage) in self.stages.iter().enumerate() {
-            for marker in &stage.markers {
-                let event = Event::ParameterChanged {
-                    stage: index,
-                    step: marker.step,
-                    epoch: 0,
-                    parameter: marker.parameter,
-                    value: marker.value,
-                };
-                recorder.record(&event).map_err(io)?;
-            }
-        }
         let summary = self.summary(fork);
         recorder.write_summary(&summary).map_err(io)?;
         let run = [crate::report::SeedRun { seed: summary.seed, summary, metrics: self.metric_points() }];
         crate::report::write_plots(dir, &run)
+    }
+
+    /// The run's `config.toml`: the resolved preset it started from, with its steering log and,
+    /// for a fork, the values its stage started with. `branches` names the runs forked off at
+    /// each fork entry.
+    pub fn config(&self, branches: &[(crate::train::ForkOrigin, String)]) -> std::io::Result<String> {
+        let Some(info) = self.info.as_ref() else { return Ok(String::new()) };
+        if self.steering.is_empty() && info.fork.is_none() {
+            return Ok(info.config.clone());
+        }
+        let branch = |steer: &Steer| {
+            let at = crate::train::ForkOrigin { stage: steer.stage, step: steer.after_step };
+            branches.iter().find(|(origin, _)| *origin == at).map(|(_, label)| label.clone())
+        };
+        let steering = self
+            .steering
+            .iter()
+            .filter_map(|steer| {
+                let stage = info.stages.get(steer.stage)?;
+                Some(crate::train::preset::SteeringSection::of(steer, &stage.name, branch(steer)))
+            })
+            .collect();
+        let starting = info.fork.and_then(|f| Some((f.stage, info.stages.get(f.stage)?.parameters.as_slice())));
+        crate::record::steered_config(&info.config, starting, steering)
     }
 
     /// Time since the run started, up to its end, time spent paused left out.
@@ -412,6 +540,59 @@ mod tests {
         assert_eq!(stage.seconds_at(15.0), 4.0);
         assert_eq!(stage.step_at_seconds(4.0), 15.0);
         assert_eq!(stage.seconds_at(30.0), 6.0, "held at the last report");
+    }
+
+    fn point(step: u64, metric: &str, value: f64) -> MetricPoint {
+        MetricPoint { stage: 0, step, epoch: 1, metric: metric.into(), value, seconds: None }
+    }
+
+    /// The rows a stage gives back are those the engine sent, in its order: reports of
+    /// different shapes, a marker between them, and a final report at the step of the last.
+    #[test]
+    fn rows_come_back_in_the_order_they_were_reported() {
+        let kd = Method::named("kd").expect("kd is registered");
+        let temperature = Parameter::named("temperature").expect("a live temperature");
+        let stage = crate::train::StageInfo {
+            name: "student".into(),
+            model: "mlp".into(),
+            method: kd,
+            teacher: None,
+            parameters: vec![(temperature, 4.0)],
+        };
+        let info = RunInfo {
+            preset: "p".into(),
+            description: String::new(),
+            config: String::new(),
+            device: "cpu".into(),
+            seed: 0,
+            data: crate::train::DataInfo::default(),
+            stages: vec![stage],
+            fork: None,
+        };
+        let sent = vec![
+            point(5, "loss", 1.0),
+            point(5, "temperature", 4.0),
+            point(5, "test_accuracy", 0.5),
+            point(10, "loss", 0.8),
+            point(10, "temperature", 4.0),
+        ];
+        let after = vec![
+            point(15, "loss", 0.7),
+            point(15, "temperature", 2.0),
+            point(15, "temperature", 2.0),
+            point(15, "test_accuracy", 0.6),
+        ];
+        let mut history = RunHistory::default();
+        history.apply(Event::Ready(Box::new(info)));
+        history.apply(Event::Metrics(sent.clone()));
+        history.apply(Event::ParameterChanged { stage: 0, step: 11, epoch: 1, parameter: temperature, value: 2.0 });
+        history.apply(Event::Metrics(after.clone()));
+        let rows = history.stages[0].rows(0);
+        let names: Vec<(u64, &str, f64)> = rows.iter().map(|r| (r.step, r.metric.as_str(), r.value)).collect();
+        let mut expected: Vec<(u64, &str, f64)> = sent.iter().map(|p| (p.step, p.metric.as_str(), p.value)).collect();
+        expected.push((11, "set_temperature", 2.0));
+        expected.extend(after.iter().map(|p| (p.step, p.metric.as_str(), p.value)));
+        assert_eq!(names, expected);
     }
 
     #[test]

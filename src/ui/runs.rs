@@ -177,6 +177,31 @@ impl Runs {
         Some(self.runs[..=index].iter().filter(|r| r.is_queued()).count())
     }
 
+    /// `name`, or `name (2)`, `name (3)`, … : a label no run has yet.
+    pub fn fresh_label(&self, name: &str) -> String {
+        let taken = |label: &str| self.runs.iter().any(|r| r.label == label);
+        std::iter::once(name.to_string())
+            .chain((2..).map(|n| format!("{name} ({n})")))
+            .find(|label| !taken(label))
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// The runs forked off `index` or off any run it descends from, with where they branched:
+    /// the names a run's steering log gives its fork entries.
+    pub fn branches(&self, index: usize) -> Vec<(crate::train::ForkOrigin, String)> {
+        let mut lineage = Vec::new();
+        let mut next = self.runs.get(index).map(|r| r.id);
+        while let Some(id) = next.filter(|id| !lineage.contains(id)) {
+            lineage.push(id);
+            next = self.index_of(id).and_then(|i| self.runs[i].parent);
+        }
+        self.runs
+            .iter()
+            .filter(|r| lineage.contains(&r.id) || r.parent.is_some_and(|p| lineage.contains(&p)))
+            .filter_map(|r| Some((r.history()?.info.as_ref()?.fork?, r.label.clone())))
+            .collect()
+    }
+
     pub fn index_of(&self, id: u64) -> Option<usize> {
         self.runs.iter().position(|r| r.id == id)
     }
@@ -196,7 +221,11 @@ impl Runs {
             }
         }
         for (parent, fork) in forks {
-            self.push(fork.label, None, Some(parent), RunState::Started(Box::new(fork.session)));
+            // Named after the step the engine forked at (the user asked a moment earlier).
+            let parent_label = self.index_of(parent).map_or_else(String::new, |i| self.runs[i].label.clone());
+            let step = fork.origin.map_or_else(String::new, |o| format!("@{}", o.step));
+            let label = self.fresh_label(format!("{parent_label} fork{step} {}", fork.values).trim_end());
+            self.push(label, None, Some(parent), RunState::Started(Box::new(fork.session)));
         }
         let failed = self.drop_failed_starts();
         changed |= !failed.is_empty();

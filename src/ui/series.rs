@@ -31,10 +31,21 @@ impl SmoothedSeries {
     /// `source` smoothed with `weight` (0 leaves it as it is). Starts over when the weight
     /// changed or `source` is not the series seen before (it got shorter).
     pub fn update(&mut self, source: &[[f64; 2]], weight: f64) -> &[[f64; 2]] {
+        self.update_after(&[], source, weight)
+    }
+
+    /// [`SmoothedSeries::update`] of a series that goes on from `prefix` (a fork's from its
+    /// parent's points before the fork): the average runs through `prefix` first, so the line
+    /// continues its parent's instead of starting over. `prefix` is read only when starting over.
+    pub fn update_after(&mut self, prefix: &[[f64; 2]], source: &[[f64; 2]], weight: f64) -> &[[f64; 2]] {
         let weight = weight.clamp(0.0, 0.999);
         if weight != self.weight || source.len() < self.points.len() || self.points.is_empty() {
             *self =
                 SmoothedSeries { weight, decay: 1.0, points: Vec::with_capacity(source.len()), ..Default::default() };
+            for &[_, y] in prefix {
+                self.last = self.last * weight + (1.0 - weight) * y;
+                self.decay *= weight;
+            }
         }
         for &[x, y] in &source[self.points.len()..] {
             self.last = self.last * weight + (1.0 - weight) * y;
@@ -198,6 +209,21 @@ mod tests {
         // A new weight, or a series that is not the one seen before, starts over.
         assert_eq!(growing.update(&points, 0.5), debiased_ema(&points, 0.5).as_slice());
         assert_eq!(growing.update(&points[..3], 0.5), &debiased_ema(&points, 0.5)[..3]);
+    }
+
+    /// A fork's line goes on from its parent's: smoothing after a prefix is the tail of
+    /// smoothing the two together.
+    #[test]
+    fn a_series_smoothed_after_a_prefix_continues_it() {
+        let points: Vec<[f64; 2]> = (0..60).map(|i| [i as f64, ((i * 13) % 17) as f64]).collect();
+        let (prefix, rest) = points.split_at(25);
+        let whole = debiased_ema(&points, 0.8);
+        let mut continued = SmoothedSeries::default();
+        let tail = continued.update_after(prefix, rest, 0.8);
+        assert_eq!(tail.len(), rest.len());
+        for (a, b) in tail.iter().zip(&whole[25..]) {
+            assert!(a[0] == b[0] && (a[1] - b[1]).abs() < 1e-12, "{a:?} {b:?}");
+        }
     }
 
     fn pyramid_of(points: &[[f64; 2]]) -> MinMaxPyramid {

@@ -13,13 +13,16 @@ const EVENTS_PER_FRAME: usize = 2_000;
 pub struct Session {
     engine: Option<Engine>,
     pub history: RunHistory,
-    /// Labels for the forks asked for and not yet started, oldest first.
-    fork_labels: VecDeque<String>,
+    /// What each fork asked for and not yet started changes (`T=2 α=0.5`), oldest first.
+    fork_values: VecDeque<String>,
 }
 
 /// A run forked off a session, ready to be added beside it.
 pub struct Forked {
-    pub label: String,
+    /// The values it changed, as its label gives them.
+    pub values: String,
+    /// The stage and step it branched off at.
+    pub origin: Option<crate::train::ForkOrigin>,
     pub session: Session,
 }
 
@@ -36,12 +39,12 @@ impl Session {
         for event in events {
             history.apply(event);
         }
-        Session { engine: None, history, fork_labels: VecDeque::new() }
+        Session { engine: None, history, fork_values: VecDeque::new() }
     }
 
     /// A run whose events come from `engine`.
     pub fn of(engine: Engine) -> Session {
-        Session { engine: Some(engine), history: RunHistory::default(), fork_labels: VecDeque::new() }
+        Session { engine: Some(engine), history: RunHistory::default(), fork_values: VecDeque::new() }
     }
 
     /// Sends a command; a finished engine ignores it.
@@ -51,10 +54,11 @@ impl Session {
         }
     }
 
-    /// Asks the engine to branch off a run labelled `label` at its current step, with `changes`.
-    pub fn fork(&mut self, label: String, changes: Vec<(Parameter, f64)>) {
+    /// Asks the engine to branch off a run at its current step with `changes`, described as
+    /// `values` in its label.
+    pub fn fork(&mut self, values: String, changes: Vec<(Parameter, f64)>) {
         if self.is_running() {
-            self.fork_labels.push_back(label);
+            self.fork_values.push_back(values);
             self.send(Command::Fork(changes));
         }
     }
@@ -72,7 +76,8 @@ impl Session {
         let forked = forks
             .into_iter()
             .map(|engine| Forked {
-                label: self.fork_labels.pop_front().unwrap_or_else(|| "fork".into()),
+                values: self.fork_values.pop_front().unwrap_or_default(),
+                origin: engine.origin,
                 session: Session::of(engine),
             })
             .collect();

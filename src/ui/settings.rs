@@ -55,16 +55,20 @@ pub enum XAxis {
     Epoch,
     /// Seconds trained, time spent paused left out.
     Time,
+    /// The share of the stage's planned steps: runs of different lengths line up, each planned
+    /// stage from 0 to 1.
+    Fraction,
 }
 
 impl XAxis {
-    pub const ALL: [XAxis; 3] = [XAxis::Step, XAxis::Epoch, XAxis::Time];
+    pub const ALL: [XAxis; 4] = [XAxis::Step, XAxis::Epoch, XAxis::Time, XAxis::Fraction];
 
     pub fn label(self) -> &'static str {
         match self {
             XAxis::Step => "step",
             XAxis::Epoch => "epoch",
             XAxis::Time => "seconds trained",
+            XAxis::Fraction => "fraction of the planned steps",
         }
     }
 
@@ -74,6 +78,7 @@ impl XAxis {
             XAxis::Step => step,
             XAxis::Epoch => stage.epochs_at(step),
             XAxis::Time => stage.seconds_at(step),
+            XAxis::Fraction => step / stage.planned_steps().max(1) as f64,
         }
     }
 
@@ -83,6 +88,7 @@ impl XAxis {
             XAxis::Step => x,
             XAxis::Epoch => x * stage.steps_per_epoch().max(1) as f64,
             XAxis::Time => stage.step_at_seconds(x),
+            XAxis::Fraction => x * stage.planned_steps().max(1) as f64,
         }
     }
 }
@@ -122,6 +128,9 @@ pub struct Settings {
     /// Devices the run pool spreads runs over, comma-separated (`cpu, ws://gpu:3000`); empty:
     /// `pool_size` runs at once on `device`.
     pub pool_devices: String,
+    /// Whether a run started with Start keeps its steerable stages (those with a live T, α or β)
+    /// training past their epochs until Stop, so there is time to steer them.
+    pub keep_steering: bool,
 }
 
 /// Half the machine's cores (each flex run uses several threads itself), at least one.
@@ -149,6 +158,7 @@ impl Default for Settings {
             remote_address: String::new(),
             remote_token_file: String::new(),
             pool_devices: String::new(),
+            keep_steering: true,
         }
     }
 }

@@ -26,6 +26,10 @@ pub struct PresetCheck {
     /// The preset's stages in one line, or the same one-line message the CLI prints.
     pub result: Result<String, String>,
     pub unusable: HashMap<String, String>,
+    /// The preset's description: the paper and the claim it checks.
+    pub description: String,
+    /// The stages with a live hyperparameter (those "Keep training" keeps going on Start).
+    pub steerable: Vec<usize>,
 }
 
 impl PresetCheck {
@@ -34,9 +38,26 @@ impl PresetCheck {
         let key = (settings.preset.clone(), settings.dataset.clone());
         let source = match settings.preset.source() {
             Ok(source) => source,
-            Err(error) => return PresetCheck { key, result: Err(error.to_string()), unusable: HashMap::new() },
+            Err(error) => {
+                let (unusable, description, steerable) = (HashMap::new(), String::new(), Vec::new());
+                return PresetCheck { key, result: Err(error.to_string()), unusable, description, steerable };
+            }
         };
-        let result = crate::train::launch::check(&source, &settings.overrides())
+        let checked = crate::train::launch::check(&source, &settings.overrides());
+        let (description, steerable) = match &checked {
+            Ok(preset) => (
+                preset.description.clone(),
+                preset
+                    .stages
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.method.live().next().is_some())
+                    .map(|(i, _)| i)
+                    .collect(),
+            ),
+            Err(_) => (String::new(), Vec::new()),
+        };
+        let result = checked
             .map(|preset| {
                 let stages: Vec<String> =
                     preset.stages.iter().map(|s| format!("{} ({})", s.name, s.method.name())).collect();
@@ -51,7 +72,7 @@ impl PresetCheck {
                 Some((name.to_string(), error.message))
             })
             .collect();
-        PresetCheck { key, result, unusable }
+        PresetCheck { key, result, unusable, description, steerable }
     }
 
     /// Whether this check is about the settings as they are now.
@@ -129,11 +150,17 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
             view.actions.push(Action::OpenPreset(PathBuf::from(view.selection.path_input.trim())));
         }
     });
-    match view.selection.check.as_ref().map(|c| &c.result) {
-        Some(Ok(stages)) => {
-            ui.add(egui::Label::new(egui::RichText::new(stages).weak()).wrap());
+    match view.selection.check.as_ref().map(|c| (&c.result, c.description.as_str())) {
+        Some((Ok(stages), description)) => {
+            // One line each, whatever the preset, so nothing below moves when another is picked.
+            ui.add(egui::Label::new(egui::RichText::new(stages).weak()).truncate()).on_hover_text(stages);
+            if !description.is_empty() {
+                let claim = description.split("Claim to check:").nth(1).unwrap_or(description).trim();
+                let shown = format!("Claim: {claim}");
+                ui.add(egui::Label::new(egui::RichText::new(&shown).italics()).truncate()).on_hover_text(description);
+            }
         }
-        Some(Err(message)) => {
+        Some((Err(message), _)) => {
             let text = egui::RichText::new(format!("Cannot start: {message}")).color(ui.visuals().error_fg_color);
             ui.add(egui::Label::new(text).wrap());
         }
@@ -253,19 +280,32 @@ fn run_buttons(ui: &mut egui::Ui, view: &mut ViewContext) {
     keep_training(ui, view);
 }
 
-/// Whether the running stage goes on past its epochs until Stop.
+/// Whether the steerable stages go on past their epochs until Stop: while a run trains, for the
+/// stage the sliders follow (the running one, or the next that has sliders); otherwise the
+/// choice Start applies to every stage with a live hyperparameter.
 fn keep_training(ui: &mut egui::Ui, view: &mut ViewContext) {
-    let running = view.history.and_then(|h| {
-        let stage = h.stages.get(h.current_stage()?)?;
-        stage.outcome.is_none().then_some(stage)
+    let target = view.history.filter(|_| view.running).and_then(|h| {
+        let index = h.slider_stage()?;
+        let stage = h.stages.get(index)?;
+        stage.outcome.is_none().then_some((index, stage))
     });
-    let mut keep = running.is_some_and(|s| s.keep_training);
-    let enabled = view.running && running.is_some();
-    let response = ui
-        .add_enabled(enabled, egui::Checkbox::new(&mut keep, "Keep training"))
-        .on_hover_text("The running stage goes on past its planned epochs until you press Stop");
-    if response.changed() {
-        view.actions.push(Action::Command(Command::KeepTraining(keep)));
+    match target {
+        Some((index, stage)) => {
+            let mut keep = stage.keep_training;
+            let text = format!("Keep training {} until Stop", stage.name);
+            let hint = "It goes on past its planned epochs until you press Stop, so there is time to steer it \
+                        (the next Start does the same for its steerable stages)";
+            if ui.checkbox(&mut keep, text).on_hover_text(hint).changed() {
+                view.settings.keep_steering = keep;
+                view.actions.push(Action::Command(Command::KeepTraining { stage: index, keep }));
+            }
+        }
+        None => {
+            let hint = "Start keeps every stage with a live T, α or β training past its planned epochs until you \
+                        press Stop, so there is time to steer it (queued comparisons always end after their epochs)";
+            ui.checkbox(&mut view.settings.keep_steering, "Keep steerable stages training until Stop")
+                .on_hover_text(hint);
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! TensorBoard smoothing, a log scale for losses, and long series decimated per pixel column.
 
 use super::{Action, ExportedPlot, OverlayRun, PlotFrame, ViewContext, legend, series_color};
-use crate::export::data::ExportSeries;
+use crate::export::data::{ExportSeries, PlotNumbers};
 use crate::export::svg::{PlotSeries, PlotSpec, format_tick, palette};
 use crate::train::metric;
 use crate::ui::history::{RunHistory, StageHistory};
@@ -89,13 +89,45 @@ fn shown_specs(view: &ViewContext) -> Vec<&'static CurveSpec> {
     specs
 }
 
-/// Pixels between labelled grid lines: egui_plot fades tick labels closer than 30 (y) and
-/// 80 (x) pixels and drops those closer than 20 and 60.
-const Y_TICK_SPACING: f64 = 26.0;
-const X_TICK_SPACING: f64 = 70.0;
+/// Pixels between labelled grid lines, and the spacing at which the axes draw tick labels in
+/// full (below the lower bound egui_plot drops them): room for "20000" on x, a line on y.
+const Y_TICK_SPACING: f64 = 22.0;
+const X_TICK_SPACING: f64 = 52.0;
+const X_LABEL_SPACING: std::ops::RangeInclusive<f32> = 44.0..=50.0;
+const Y_LABEL_SPACING: std::ops::RangeInclusive<f32> = 13.0..=18.0;
+/// Tick labels a little smaller than the text, so a short plot (three stacked at 1024×700)
+/// still labels two ticks.
+const TICK_FONT: f32 = 11.0;
+/// Pixels from the right end of the x axis within which no tick is labelled: half a label's
+/// width, which the pane's edge would cut off ("20000" read "2000").
+const X_EDGE: f64 = 18.0;
+
+/// The x axis: round ticks labelled in full wherever they are far enough apart.
+fn x_axis(label: &str) -> egui_plot::AxisHints<'static> {
+    egui_plot::AxisHints::new_x()
+        .label(label.to_string())
+        .label_spacing(X_LABEL_SPACING)
+        .tick_label_font(egui::FontId::proportional(TICK_FONT))
+        .formatter(|mark, _| format_tick(mark.value))
+}
+
+/// The y axis, of values or (a log axis) of their logarithms.
+fn y_axis(label: &str, log: bool) -> egui_plot::AxisHints<'static> {
+    let hints = egui_plot::AxisHints::new_y()
+        .label_spacing(Y_LABEL_SPACING)
+        .tick_label_font(egui::FontId::proportional(TICK_FONT));
+    match log {
+        true => hints.label(format!("{label} (log)")).formatter(|mark, _| format_tick(10f64.powf(mark.value))),
+        false => hints.label(label.to_string()).formatter(|mark, _| format_tick(mark.value)),
+    }
+}
 /// How close (pixels) the pointer must be to a point for its values to show.
 const HOVER_RADIUS: f32 = 40.0;
-const MARKER_COLOR: egui::Color32 = egui::Color32::from_rgb(200, 160, 40);
+const MARKER_COLOR: egui::Color32 = egui::Color32::from_rgb(
+    crate::export::svg::MARKER_RGB[0],
+    crate::export::svg::MARKER_RGB[1],
+    crate::export::svg::MARKER_RGB[2],
+);
 /// The legend key that shows or hides the parameter-change markers.
 pub const MARKERS_KEY: &str = "markers";
 
@@ -165,9 +197,12 @@ pub struct Drawn<'a> {
     /// Each run the curve stands for (one, or a seed group's).
     pub members: Vec<Member<'a>>,
     pub steps_per_epoch: u64,
-    /// Palette index and line style (0 solid, 1 dashed, 2 dotted, 3 long dashes).
+    /// Palette index, line style (0 solid, 1 dashed, 2 dotted, 3 long dashes) and the shape
+    /// repeated along the line (0 none): with several runs, each stage of a run has a style and
+    /// shape of its own (four styles, then the same with a shape).
     pub color: usize,
     pub dash: usize,
+    pub shape: usize,
     /// For a fork's stage: the point (plot coordinates) where it branches off its parent.
     pub fork_point: Option<[f64; 2]>,
 }
@@ -209,6 +244,25 @@ pub fn run_name(run: &OverlayRun, members: usize) -> String {
     }
 }
 
+/// The names of the plotted runs' stages, in the order they first appear: a stage's place is its
+/// line style and shape when several runs are overlaid (the same name, the same style).
+pub fn stage_order(view: &ViewContext) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (run, _) in plotted_runs(view) {
+        for stage in run.history.map(|h| h.stages.as_slice()).unwrap_or_default() {
+            if !names.contains(&stage.name) {
+                names.push(stage.name.clone());
+            }
+        }
+    }
+    names
+}
+
+/// The line style and shape of the `index`-th stage: four styles, then each again with a shape.
+pub fn stage_style(index: usize) -> (usize, usize) {
+    (index % 4, index / 4 % 5)
+}
+
 /// The metrics a spec draws for a stage, headline first, in a fixed order; a metric's place
 /// is its line style when one run is shown.
 pub fn stage_metrics<'s>(spec: &CurveSpec, stage: &'s StageHistory) -> Vec<&'s str> {
@@ -229,6 +283,7 @@ pub fn drawn_series<'a>(
     let (smoothing, axis) = (spec.smoothing(view), view.settings.x_axis);
     let log_y = spec.log_allowed && view.settings.log_loss;
     let overlay = overlaid(view);
+    let stage_names = stage_order(view);
     let mut drawn = Vec::new();
     for (run, members) in plotted_runs(view) {
         let Some(history) = members.first() else { continue };
@@ -255,10 +310,15 @@ pub fn drawn_series<'a>(
                         })
                         .collect()
                 });
-                let (color, dash) = if overlay { (run.color, stage_index) } else { (stage_index, rank) };
+                let (color, (dash, shape)) = match overlay {
+                    true => (run.color, stage_style(stage_names.iter().position(|n| *n == stage.name).unwrap_or(0))),
+                    false => (stage_index, (rank, 0)),
+                };
                 let fork = history.info.as_ref().and_then(|i| i.fork).filter(|f| f.stage == stage_index);
+                // Where the fork's curve starts: at the fork step (a loss, measured over steps,
+                // starts at its first report after it).
                 let fork_point = fork.and_then(|f| {
-                    let raw = raws.first()?.raw.first().copied().filter(|p| p[0] == f.step as f64)?;
+                    let raw = raws.first()?.raw.first().copied().filter(|p| p[0] >= f.step as f64)?;
                     Some(to_plot(raw)).filter(|p| p[1].is_finite())
                 });
                 drawn.push(Drawn {
@@ -272,6 +332,7 @@ pub fn drawn_series<'a>(
                     steps_per_epoch: stage.steps_per_epoch(),
                     color,
                     dash,
+                    shape,
                     fork_point,
                 });
             }
@@ -313,8 +374,9 @@ fn smoothed_curve<'a>(
             continue;
         };
         raws.push(Member { run: member.label, seed: member.seed(), raw: points });
+        let prefix = parent_prefix(&member, stage, metric, points.first().map_or(0.0, |p| p[0]));
         let series = view.selection.smoothed.entry((member.index, stage, metric.to_string())).or_default();
-        series.update(points, smoothing);
+        series.update_after(prefix, points, smoothing);
         curves.push(if members.len() > 1 {
             series.points().to_vec()
         } else {
@@ -328,6 +390,18 @@ fn smoothed_curve<'a>(
     Some((points, band, raws))
 }
 
+/// For a fork's stage: its parent's points before the fork's first one (`first`), so the fork's
+/// smoothed line goes on from its parent's instead of starting over.
+fn parent_prefix<'a>(member: &OverlayRun<'a>, stage: usize, metric: &str, first: f64) -> &'a [[f64; 2]] {
+    let forked_here =
+        member.history.and_then(|h| h.info.as_ref()).and_then(|i| i.fork).is_some_and(|f| f.stage == stage);
+    let parent = member.parent_history.filter(|_| forked_here);
+    let Some(points) = parent.and_then(|h| h.stages.get(stage)).and_then(|s| s.series.get(metric)) else {
+        return &[];
+    };
+    &points[..points.partition_point(|p| p[0] < first)]
+}
+
 /// Mean over curves at each step they share, with a ±1 std band; thinned to about `columns`.
 fn mean_and_band(curves: &[Vec<[f64; 2]>], columns: usize) -> (Vec<[f64; 2]>, Option<Vec<[f64; 3]>>) {
     let (points, band) = crate::stats::mean_band(curves.iter().flatten().map(|p| (p[0] as u64, p[1])));
@@ -337,8 +411,8 @@ fn mean_and_band(curves: &[Vec<[f64; 2]>], columns: usize) -> (Vec<[f64; 2]>, Op
 
 /// Grid marks 1, 2 or 5 × 10^k apart: at least three over the range where there is room, and
 /// never closer than `spacing` pixels, so every plot has a few labelled ticks however small its
-/// range.
-fn nice_marks(input: GridInput, spacing: f64) -> Vec<GridMark> {
+/// range; none within `edge` pixels of the upper end, where its label would be cut in half.
+fn nice_marks(input: GridInput, spacing: f64, edge: f64) -> Vec<GridMark> {
     // egui_plot's base step is the value of its 8-pixel minimum line spacing.
     let per_pixel = input.base_step_size / 8.0;
     let (low, high) = input.bounds;
@@ -351,6 +425,25 @@ fn nice_marks(input: GridInput, spacing: f64) -> Vec<GridMark> {
     while step / per_pixel < spacing {
         step = nice_step_above(step * 1.000_001);
     }
+    let mut marks = marks_every(step, low, high - edge * per_pixel);
+    // One label says nothing about the scale: a step smaller, down to where labels still fit.
+    while marks.len() < 2 {
+        let smaller = nice_step_below(step * 0.999_999);
+        if smaller / per_pixel < spacing * MIN_LABEL_SHARE {
+            break;
+        }
+        step = smaller;
+        marks = marks_every(step, low, high - edge * per_pixel);
+    }
+    marks
+}
+
+/// Two labels may come this much closer than the spacing asked for when there would otherwise
+/// be only one (a short plot of a narrow range).
+const MIN_LABEL_SHARE: f64 = 0.7;
+
+/// Marks at every multiple of `step` from `low` to `high` (none when there would be too many).
+fn marks_every(step: f64, low: f64, high: f64) -> Vec<GridMark> {
     let (first, last) = ((low / step).ceil() as i64, (high / step).floor() as i64);
     if last - first > 1000 {
         return Vec::new();
@@ -384,19 +477,21 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
     let show_markers = !view.selection.hidden.contains(MARKERS_KEY);
     let mut plot = Plot::new(spec.id)
         .height(height)
+        // The wheel pans along x only: panning y would scroll the curves out of sight.
+        .allow_scroll([true, false])
         .link_axis(link, [true, false])
         .link_cursor(link, [true, false])
-        .x_axis_label(axis.label())
-        .y_axis_label(if log_y { format!("{} (log)", spec.y_label) } else { spec.y_label.to_string() })
-        .x_grid_spacer(|input| nice_marks(input, X_TICK_SPACING))
-        .y_grid_spacer(|input| nice_marks(input, Y_TICK_SPACING))
-        .x_axis_formatter(|mark, _| format_tick(mark.value))
-        .y_axis_formatter(|mark, _| format_tick(mark.value))
+        .custom_x_axes(vec![x_axis(axis.label())])
+        .custom_y_axes(vec![y_axis(spec.y_label, log_y)])
+        .x_grid_spacer(|input| nice_marks(input, X_TICK_SPACING, X_EDGE))
+        .y_grid_spacer(|input| nice_marks(input, Y_TICK_SPACING, 0.0))
         .show_x(false)
         .show_y(false)
         .label_formatter(|_| None);
-    if log_y {
-        plot = plot.y_axis_formatter(|mark, _| format_tick(10f64.powf(mark.value)));
+    if axis == XAxis::Fraction {
+        // Every run's planned stage from 0 to 1, side by side; a stage that trained past its
+        // plan (kept training) is there to zoom out to.
+        plot = plot.default_x_bounds(0.0, 1.0);
     }
     let markers: Vec<(f64, String)> = if show_markers { marker_positions(history, axis) } else { Vec::new() };
     let response = plot.show(ui, |plot| {
@@ -406,6 +501,12 @@ pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, h
                 draw_band(plot, &curve.name, band, color);
             }
             let points = if curve.dash == 0 { curve.points.clone() } else { thinned(&curve.points, columns) };
+            if curve.shape > 0 {
+                let along = Points::new(curve.name.as_str(), spaced(&curve.points, columns / SHAPE_SPACING));
+                plot.points(
+                    along.shape(marker_shape(curve.shape)).radius(3.5).filled(true).color(color).allow_hover(false),
+                );
+            }
             let line = Line::new(curve.name.as_str(), PlotPoints::from(points)).color(color);
             plot.line(line.style(line_style(curve.dash)).allow_hover(false));
             if let Some(point) = curve.fork_point {
@@ -453,21 +554,38 @@ fn marker_positions(history: &RunHistory, axis: XAxis) -> Vec<(f64, String)> {
 }
 
 /// Marker labels along the top of the plot area, drawn on the screen rather than in the plot,
-/// so they never count in its bounds; a label that would overlap the previous one is left out
-/// (its line stays, and hovering near it shows its value).
+/// so they never count in its bounds; a label that would overlap another goes a row lower (as
+/// many rows as the plot has room for), else only its line is drawn.
 fn label_markers(ui: &egui::Ui, frame: &PlotFrame, markers: &[(f64, String)]) {
     let painter = ui.painter().with_clip_rect(frame.rect);
     let font = egui::FontId::proportional(11.0);
-    let mut free_from = f32::NEG_INFINITY;
-    let mut sorted: Vec<&(f64, String)> = markers.iter().collect();
-    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for (x, label) in sorted {
-        let at = frame.screen_of([*x, frame.bounds[1][1]]);
-        if at.x < free_from || !frame.rect.x_range().contains(at.x) {
-            continue;
-        }
-        let drawn = painter.text(at + egui::vec2(3.0, 2.0), egui::Align2::LEFT_TOP, label, font.clone(), MARKER_COLOR);
-        free_from = drawn.right() + 6.0;
+    let shown: Vec<(egui::Pos2, &str)> = markers
+        .iter()
+        .map(|(x, label)| (frame.screen_of([*x, frame.bounds[1][1]]), label.as_str()))
+        .filter(|(at, _)| frame.rect.x_range().contains(at.x))
+        .collect();
+    let widths: Vec<(f64, f64)> = shown
+        .iter()
+        .map(|(at, label)| {
+            let width = painter.layout_no_wrap(label.to_string(), font.clone(), MARKER_COLOR).size().x;
+            // A label that will go left of its line is placed from where it starts.
+            let right_end = f64::from(frame.rect.right());
+            let start = f64::from(at.x + 3.0);
+            let start = if start + f64::from(width) > right_end { start - 6.0 - f64::from(width) } else { start };
+            (start, f64::from(width))
+        })
+        .collect();
+    let rows = ((frame.rect.height() / 3.0 / 13.0) as usize).clamp(1, 3);
+    let rows_of = crate::export::svg::stack_labels(widths.iter().copied(), rows);
+    for (((at, label), row), &(_, width)) in shown.iter().zip(rows_of).zip(widths.iter()) {
+        let Some(row) = row else { continue };
+        let y = at.y + 2.0 + 13.0 * row as f32;
+        // Right of its line, or left of it where the plot ends first.
+        let (x, align) = match at.x + 3.0 + width as f32 > frame.rect.right() {
+            true => (at.x - 3.0, egui::Align2::RIGHT_TOP),
+            false => (at.x + 3.0, egui::Align2::LEFT_TOP),
+        };
+        painter.text(egui::pos2(x, y), align, *label, font.clone(), MARKER_COLOR);
     }
 }
 
@@ -591,6 +709,25 @@ fn thinned(points: &[[f64; 2]], columns: usize) -> Vec<[f64; 2]> {
         .collect()
 }
 
+/// Pixels between two shapes along a line.
+const SHAPE_SPACING: usize = 70;
+
+/// About `count` of the points, evenly spread over the line.
+fn spaced(points: &[[f64; 2]], count: usize) -> Vec<[f64; 2]> {
+    let stride = (points.len() / count.max(1)).max(1);
+    points.iter().step_by(stride).copied().collect()
+}
+
+/// The shape repeated along a line (1 circle, 2 square, 3 diamond, then a cross).
+pub fn marker_shape(shape: usize) -> MarkerShape {
+    match shape {
+        1 => MarkerShape::Circle,
+        2 => MarkerShape::Square,
+        3 => MarkerShape::Diamond,
+        _ => MarkerShape::Cross,
+    }
+}
+
 /// Solid, dashed, dotted, long dashes, then around again: how the stages of one overlaid run
 /// (or the metrics of one stage) differ.
 pub fn line_style(dash: usize) -> egui_plot::LineStyle {
@@ -632,6 +769,11 @@ fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
     let drawn = drawn_series(view, spec, None, 900);
     let log_y = spec.log_allowed && view.settings.log_loss;
     let to_value = |p: [f64; 2]| if log_y { [p[0], 10f64.powf(p[1])] } else { p };
+    let shows_markers = !view.selection.hidden.contains(MARKERS_KEY);
+    let markers = match (view.history, shows_markers) {
+        (Some(history), true) => marker_positions(history, view.settings.x_axis),
+        _ => Vec::new(),
+    };
     ExportedPlot {
         stem: spec.id.trim_end_matches("_plot").to_string(),
         spec: PlotSpec {
@@ -644,29 +786,35 @@ fn exported_plot(view: &mut ViewContext, spec: &CurveSpec) -> ExportedPlot {
                     name: d.name.clone(),
                     color: palette(d.color),
                     dash: d.dash,
+                    shape: d.shape,
+                    ring: d.fork_point.map(to_value),
                     points: d.points.iter().map(|&p| to_value(p)).collect(),
                     band: d.band.as_ref().map(|b| {
                         b.iter().map(|&[x, low, high]| [x, to_value([x, low])[1], to_value([x, high])[1]]).collect()
                     }),
+                    dots: false,
                 })
                 .collect(),
             log_y,
             log_x: false,
+            markers,
         },
-        series: drawn
-            .into_iter()
-            .flat_map(|d| {
-                let (stage, metric, steps_per_epoch) = (d.stage, d.metric, d.steps_per_epoch);
-                d.members.into_iter().map(move |m| ExportSeries {
-                    run: m.run.to_string(),
-                    seed: m.seed,
-                    stage: stage.clone(),
-                    metric: metric.clone(),
-                    steps_per_epoch,
-                    points: m.raw.to_vec(),
+        numbers: PlotNumbers::Series(
+            drawn
+                .into_iter()
+                .flat_map(|d| {
+                    let (stage, metric, steps_per_epoch) = (d.stage, d.metric, d.steps_per_epoch);
+                    d.members.into_iter().map(move |m| ExportSeries {
+                        run: m.run.to_string(),
+                        seed: m.seed,
+                        stage: stage.clone(),
+                        metric: metric.clone(),
+                        steps_per_epoch,
+                        points: m.raw.to_vec(),
+                    })
                 })
-            })
-            .collect(),
+                .collect(),
+        ),
     }
 }
 
@@ -689,7 +837,7 @@ mod tests {
 
     fn marks(low: f64, high: f64, pixels: f64) -> Vec<f64> {
         let input = GridInput { bounds: (low, high), base_step_size: 8.0 * (high - low) / pixels };
-        nice_marks(input, Y_TICK_SPACING).into_iter().map(|m| m.value).collect()
+        nice_marks(input, Y_TICK_SPACING, 0.0).into_iter().map(|m| m.value).collect()
     }
 
     #[test]

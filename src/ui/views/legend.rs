@@ -3,7 +3,10 @@
 //! style; with one run, each stage with its colour and its series with their line styles. Every
 //! entry toggles what it names; the parameter-change markers have an entry too.
 
-use super::curves::{CurveSpec, MARKERS_KEY, line_style, overlaid, plotted_runs, run_name, stage_metrics};
+use super::curves::{
+    CurveSpec, MARKERS_KEY, line_style, marker_shape, overlaid, plotted_runs, run_name, stage_metrics, stage_order,
+    stage_style,
+};
 use super::{Action, ViewContext, series_color};
 use std::collections::BTreeSet;
 
@@ -45,10 +48,21 @@ pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveSpec], layou
             egui::ScrollArea::vertical().id_salt(("legend", specs.first().map(|s| s.id))).show(ui, |ui| body(ui, view));
         }
         Layout::Wrapped => {
-            ui.horizontal_wrapped(|ui| body(ui, view));
+            // At most a quarter of the pane (it scrolls beyond), so many runs never crush the
+            // plots below it.
+            let most = (ui.available_height() * 0.25).clamp(WRAPPED_MIN, WRAPPED_MAX);
+            egui::ScrollArea::vertical()
+                .id_salt(("legend_wrapped", specs.first().map(|s| s.id)))
+                .max_height(most)
+                .auto_shrink([false, true])
+                .show(ui, |ui| ui.horizontal_wrapped(|ui| body(ui, view)));
         }
     }
 }
+
+/// The height a legend above its plots may take: at least two rows, at most five.
+const WRAPPED_MIN: f32 = 44.0;
+const WRAPPED_MAX: f32 = 110.0;
 
 /// Each run (a seed group once): show/hide, colour, name (click to follow); queued runs are
 /// listed greyed.
@@ -83,7 +97,7 @@ fn runs(ui: &mut egui::Ui, view: &mut ViewContext, layout: Layout) {
             {
                 view.actions.extend(members.iter().map(|&m| Action::ShowRun(m, shown)));
             }
-            swatch(ui, series_color(color), 0, 0.0);
+            swatch(ui, series_color(color), (0, 0), 0.0);
             let followed = members.contains(&view.current_run);
             let text = egui::Button::selectable(followed, label.as_str()).truncate();
             let response =
@@ -118,18 +132,18 @@ fn entry(ui: &mut egui::Ui, layout: Layout, text: &str, add: impl FnOnce(&mut eg
 /// The stages of the plotted runs, by line style, each hideable.
 fn stages_by_style(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveSpec], layout: Layout) {
     heading(ui, "Stages (line style)", layout);
-    let mut names: Vec<String> = Vec::new();
-    for (run, _) in plotted_runs(view) {
-        for stage in run.history.map(|h| h.stages.as_slice()).unwrap_or_default() {
-            let drawn = specs.iter().any(|spec| stage.series.contains_key(spec.headline));
-            if drawn && !names.contains(&stage.name) {
-                names.push(stage.name.clone());
-            }
-        }
-    }
+    let histories: Vec<_> = plotted_runs(view).iter().filter_map(|(run, _)| run.history).collect();
+    let drawn = |name: &str| {
+        histories.iter().any(|history| {
+            let stage = history.stages.iter().find(|s| s.name == name);
+            stage.is_some_and(|stage| specs.iter().any(|spec| stage.series.contains_key(spec.headline)))
+        })
+    };
+    let shown: Vec<(usize, String)> =
+        stage_order(view).into_iter().enumerate().filter(|(_, name)| drawn(name)).collect();
     let text = ui.visuals().text_color();
-    for (index, name) in names.iter().enumerate() {
-        toggle(ui, view, &stage_key(name), name, text, index);
+    for (index, name) in shown {
+        toggle(ui, view, &stage_key(&name), &name, text, stage_style(index));
     }
 }
 
@@ -144,12 +158,12 @@ fn series_of_followed_run(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&C
             continue;
         }
         let color = series_color(index);
-        toggle(ui, view, &stage_key(&stage.name), &stage.name, color, 0);
+        toggle(ui, view, &stage_key(&stage.name), &stage.name, color, (0, 0));
         let hidden = view.selection.hidden.contains(&stage_key(&stage.name));
         let series = |ui: &mut egui::Ui, view: &mut ViewContext| {
             ui.add_enabled_ui(!hidden, |ui| {
                 for (rank, metric) in metrics {
-                    toggle(ui, view, &series_key(&stage.name, metric), metric, color, rank);
+                    toggle(ui, view, &series_key(&stage.name, metric), metric, color, (rank, 0));
                 }
             });
         };
@@ -166,7 +180,8 @@ fn series_of_followed_run(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&C
 fn markers_entry(ui: &mut egui::Ui, view: &mut ViewContext) {
     let any = view.history.is_some_and(|h| h.stages.iter().any(|s| !s.markers.is_empty()));
     if any {
-        toggle(ui, view, MARKERS_KEY, "T/α/β changes", egui::Color32::from_rgb(200, 160, 40), 0);
+        let [r, g, b] = crate::export::svg::MARKER_RGB;
+        toggle(ui, view, MARKERS_KEY, crate::export::svg::MARKERS_NAME, egui::Color32::from_rgb(r, g, b), (0, 0));
     }
 }
 
@@ -181,8 +196,16 @@ fn heading(ui: &mut egui::Ui, text: &str, layout: Layout) {
     }
 }
 
-/// A checkbox, a line swatch and a name; unticking adds `key` to the hidden set.
-fn toggle(ui: &mut egui::Ui, view: &mut ViewContext, key: &str, name: &str, color: egui::Color32, dash: usize) {
+/// A checkbox, a line swatch (line style and shape) and a name; unticking adds `key` to the
+/// hidden set.
+fn toggle(
+    ui: &mut egui::Ui,
+    view: &mut ViewContext,
+    key: &str,
+    name: &str,
+    color: egui::Color32,
+    (dash, shape): (usize, usize),
+) {
     let layout = if ui.layout().main_wrap { Layout::Wrapped } else { Layout::Side };
     entry(ui, layout, name, |ui| {
         let mut shown = !view.selection.hidden.contains(key);
@@ -193,19 +216,49 @@ fn toggle(ui: &mut egui::Ui, view: &mut ViewContext, key: &str, name: &str, colo
                 view.selection.hidden.insert(key.to_string());
             }
         }
-        swatch(ui, color, dash, 22.0);
+        swatch(ui, color, (dash, shape), 22.0);
         ui.add(egui::Label::new(name).truncate()).on_hover_text(name);
     });
 }
 
+/// A legend's copy of the shape drawn along a line.
+fn paint_shape(painter: &egui::Painter, shape: usize, centre: egui::Pos2, color: egui::Color32) {
+    let r = 3.5;
+    match marker_shape(shape) {
+        egui_plot::MarkerShape::Circle => {
+            painter.circle_filled(centre, r, color);
+        }
+        egui_plot::MarkerShape::Square => {
+            painter.rect_filled(egui::Rect::from_center_size(centre, egui::vec2(2.0 * r, 2.0 * r)), 0.0, color);
+        }
+        egui_plot::MarkerShape::Diamond => {
+            let points = vec![
+                centre + egui::vec2(0.0, -r - 1.0),
+                centre + egui::vec2(r + 1.0, 0.0),
+                centre + egui::vec2(0.0, r + 1.0),
+                centre + egui::vec2(-r - 1.0, 0.0),
+            ];
+            painter.add(egui::Shape::convex_polygon(points, color, egui::Stroke::NONE));
+        }
+        _ => {
+            let stroke = egui::Stroke::new(2.0, color);
+            painter.line_segment([centre + egui::vec2(-r, -r), centre + egui::vec2(r, r)], stroke);
+            painter.line_segment([centre + egui::vec2(-r, r), centre + egui::vec2(r, -r)], stroke);
+        }
+    }
+}
+
 /// A short line in a colour and line style (`width` 0: a filled square).
-fn swatch(ui: &mut egui::Ui, color: egui::Color32, dash: usize, width: f32) {
+fn swatch(ui: &mut egui::Ui, color: egui::Color32, (dash, shape): (usize, usize), width: f32) {
     let size = egui::vec2(width.max(12.0), 12.0);
     let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
     let painter = ui.painter();
     if width == 0.0 {
         painter.rect_filled(rect.shrink(1.0), 2.0, color);
         return;
+    }
+    if shape > 0 {
+        paint_shape(painter, shape, rect.center(), color);
     }
     let y = rect.center().y;
     let stroke = egui::Stroke::new(2.5, color);

@@ -189,8 +189,9 @@ pub struct OverlayRun<'a> {
     pub group: Option<&'a crate::ui::runs::SeedGroup>,
     /// Its palette index, the same in every view.
     pub color: usize,
-    /// The label of the run it was forked off.
+    /// The label of the run it was forked off, and what that run has reported.
     pub parent: Option<&'a str>,
+    pub parent_history: Option<&'a RunHistory>,
     /// Its place in the queue (1 = next), while queued.
     pub queued: Option<usize>,
     /// Its place in a sweep, if it is part of one.
@@ -217,6 +218,7 @@ pub fn overlay_of(runs: &crate::ui::runs::Runs) -> Vec<OverlayRun<'_>> {
             group: run.group.and_then(|g| runs.group(g)),
             color: run.color,
             parent: run.parent.and_then(|id| runs.index_of(id)).map(|i| runs.runs[i].label.as_str()),
+            parent_history: run.parent.and_then(|id| runs.index_of(id)).and_then(|i| runs.runs[i].history()),
             queued: runs.queue_position(index),
             sweep: run.sweep.as_ref(),
         })
@@ -228,7 +230,7 @@ pub fn overlay_of(runs: &crate::ui::runs::Runs) -> Vec<OverlayRun<'_>> {
 pub struct ExportedPlot {
     pub stem: String,
     pub spec: crate::export::svg::PlotSpec,
-    pub series: Vec<crate::export::data::ExportSeries>,
+    pub numbers: crate::export::data::PlotNumbers,
 }
 
 /// Where a plot was drawn in the last frame: the plot area on screen and the data range it

@@ -4,7 +4,8 @@
 //! saying how many of their runs have finished. The run column stays put while the others
 //! scroll; columns sort on click (numbers by value, text in natural order: T=4 before T=16); a
 //! chosen baseline row gives every other row its test-accuracy delta; runs can be hidden from
-//! every overlay and clicked to be followed by the per-run views.
+//! every overlay and clicked to be followed by the per-run views. Every row is laid out by hand
+//! at one fixed height in both halves, so a number always sits beside its run's name.
 
 use super::{Action, OverlayRun, ViewContext};
 use crate::stats::{mean, sample_std};
@@ -20,8 +21,14 @@ const CELLS: usize = COLUMNS.len() - 1;
 const TEST: usize = 4;
 const DELTA: usize = 5;
 const PROGRESS: usize = 6;
-/// Every row is this high in both halves of the table, so they line up.
-const ROW_HEIGHT: f32 = 22.0;
+/// Every row is exactly this high in both halves of the table, so they line up.
+pub const ROW_HEIGHT: f32 = 22.0;
+/// Space between a cell's text and the next column.
+const CELL_GAP: f32 = 14.0;
+/// The pinned column's show checkbox.
+const CHECKBOX_WIDTH: f32 = 44.0;
+/// The run column is at most this wide (longer names are cut, and shown whole on hover).
+const MAX_RUN_WIDTH: f32 = 280.0;
 
 /// One row: which run it belongs to (none for a group's mean), its baseline key and cells.
 struct Row {
@@ -76,37 +83,107 @@ fn ui(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut RunsTableView) {
     }
     ui.label("Click a header to sort, a run to follow it; the circle picks the baseline of Δ test.");
     report_buttons(ui, view);
+    let widths = Widths::of(ui, &rows, state);
     egui::ScrollArea::vertical().id_salt("runs_table_rows").show(ui, |ui| {
         ui.horizontal_top(|ui| {
-            egui::Grid::new("runs_pinned").striped(true).min_row_height(ROW_HEIGHT).show(ui, |ui| {
-                ui.label("show");
-                header(ui, state, 0, "run");
-                ui.end_row();
-                for row in &rows {
-                    pinned_cells(ui, view, row);
-                    ui.end_row();
+            ui.spacing_mut().item_spacing = egui::vec2(0.0, 0.0);
+            ui.vertical(|ui| {
+                let header = table_row(ui, widths.pinned(), None);
+                cell(ui, &header, 0, |ui| ui.label("show"));
+                cell(ui, &header, 1, |ui| header_button(ui, state, 0, "run"));
+                for (index, row) in rows.iter().enumerate() {
+                    let cells = table_row(ui, widths.pinned(), Some(index));
+                    pinned_cells(ui, view, row, &cells);
                 }
             });
             egui::ScrollArea::horizontal().id_salt("runs_table_columns").show(ui, |ui| {
-                egui::Grid::new("runs_grid").striped(true).min_row_height(ROW_HEIGHT).spacing([12.0, 4.0]).show(
-                    ui,
-                    |ui| {
-                        for (index, title) in COLUMNS.iter().enumerate() {
-                            match *title {
-                                "" => ui.label("baseline"),
-                                title => header(ui, state, index + 1, title),
-                            };
-                        }
-                        ui.end_row();
-                        for row in &rows {
-                            row_cells(ui, state, row);
-                            ui.end_row();
-                        }
-                    },
-                );
+                ui.vertical(|ui| {
+                    let header = table_row(ui, &widths.cells, None);
+                    for (index, title) in COLUMNS.iter().enumerate() {
+                        match *title {
+                            "" => cell(ui, &header, index, |ui| ui.label("baseline")),
+                            title => cell(ui, &header, index, |ui| header_button(ui, state, index + 1, title)),
+                        };
+                    }
+                    for (index, row) in rows.iter().enumerate() {
+                        let cells = table_row(ui, &widths.cells, Some(index));
+                        row_cells(ui, state, row, &cells);
+                    }
+                });
             });
         });
     });
+}
+
+/// The width of every column: the pinned show and run columns, then the others.
+struct Widths {
+    pinned: [f32; 2],
+    cells: Vec<f32>,
+}
+
+impl Widths {
+    /// Each column as wide as its widest text (header included) plus a gap.
+    fn of(ui: &egui::Ui, rows: &[Row], state: &RunsTableView) -> Widths {
+        let font = egui::TextStyle::Body.resolve(ui.style());
+        let width = |text: &str| {
+            ui.fonts_mut(|f| f.layout_no_wrap(text.to_string(), font.clone(), egui::Color32::WHITE).size().x)
+        };
+        // Buttons and selectable labels add their padding; a sort arrow may follow a title.
+        let padding = 2.0 * ui.spacing().button_padding.x + CELL_GAP;
+        let header = |index: usize, title: &str| width(&format!("{title}{}", sort_arrow(state, index))) + padding;
+        let run = rows.iter().map(|r| width(&r.label)).fold(header(0, "run"), f32::max);
+        let mut cells: Vec<f32> = COLUMNS.iter().enumerate().map(|(i, title)| header(i + 1, title)).collect();
+        if let Some(baseline) = cells.last_mut() {
+            *baseline = width("baseline") + CELL_GAP;
+        }
+        for row in rows {
+            for (column, cell) in row.cells.iter().enumerate() {
+                cells[column] = cells[column].max(width(&cell.text) + CELL_GAP);
+            }
+        }
+        Widths { pinned: [CHECKBOX_WIDTH, (run + padding).min(MAX_RUN_WIDTH)], cells }
+    }
+
+    fn pinned(&self) -> &[f32] {
+        &self.pinned
+    }
+}
+
+/// One row's cells: where each is, and the row's place (the id of the widgets in it, stable
+/// while the table scrolls).
+struct RowCells {
+    rects: Vec<egui::Rect>,
+    place: Option<usize>,
+}
+
+/// Allocates one row of the table, exactly [`ROW_HEIGHT`] high, striped when `index` is odd
+/// (`None`: the header); returns its cells.
+fn table_row(ui: &mut egui::Ui, widths: &[f32], index: Option<usize>) -> RowCells {
+    let total: f32 = widths.iter().sum();
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(total, ROW_HEIGHT), egui::Sense::hover());
+    if index.is_some_and(|i| i % 2 == 1) {
+        ui.painter().rect_filled(rect, 0.0, ui.visuals().faint_bg_color);
+    }
+    let mut left = rect.left();
+    let rects = widths
+        .iter()
+        .map(|&width| {
+            let cell = egui::Rect::from_min_size(egui::pos2(left, rect.top()), egui::vec2(width, ROW_HEIGHT));
+            left += width;
+            cell
+        })
+        .collect();
+    RowCells { rects, place: index }
+}
+
+/// Draws `add` in cell `column` of a row, vertically centred, clipped to the cell.
+fn cell<R>(ui: &mut egui::Ui, cells: &RowCells, column: usize, add: impl FnOnce(&mut egui::Ui) -> R) -> Option<R> {
+    let rect = *cells.rects.get(column)?;
+    let layout = egui::Layout::left_to_right(egui::Align::Center);
+    let salt = ("runs_table_cell", cells.place, column);
+    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect).layout(layout).id_salt(salt));
+    child.set_clip_rect(rect.intersect(ui.clip_rect()));
+    Some(add(&mut child))
 }
 
 /// Numbers by value, text in natural order; missing values last.
@@ -154,13 +231,17 @@ fn split_number(text: &str) -> (f64, &str) {
     (text[..end].parse().unwrap_or(0.0), &text[end..])
 }
 
-fn header(ui: &mut egui::Ui, state: &mut RunsTableView, index: usize, title: &str) -> egui::Response {
-    let arrow = match state.sort {
+/// The sort arrow a column's title carries.
+fn sort_arrow(state: &RunsTableView, index: usize) -> &'static str {
+    match state.sort {
         Some((column, true)) if column == index => " ^",
         Some((column, false)) if column == index => " v",
         _ => "",
-    };
-    let response = ui.button(format!("{title}{arrow}"));
+    }
+}
+
+fn header_button(ui: &mut egui::Ui, state: &mut RunsTableView, index: usize, title: &str) -> egui::Response {
+    let response = ui.button(format!("{title}{}", sort_arrow(state, index)));
     if response.clicked() {
         let ascending = !matches!(state.sort, Some((column, true)) if column == index);
         state.sort = Some((index, ascending));
@@ -192,44 +273,41 @@ fn report_buttons(ui: &mut egui::Ui, view: &mut ViewContext) {
     });
 }
 
-fn pinned_cells(ui: &mut egui::Ui, view: &mut ViewContext, row: &Row) {
-    match (row.run, row.visible) {
-        (Some(run), Some(visible)) => {
+fn pinned_cells(ui: &mut egui::Ui, view: &mut ViewContext, row: &Row, cells: &RowCells) {
+    if let (Some(run), Some(visible)) = (row.run, row.visible) {
+        cell(ui, cells, 0, |ui| {
             let mut shown = visible;
             if ui.checkbox(&mut shown, "").on_hover_text("Show this run in the overlays").changed() {
                 view.actions.push(Action::ShowRun(run, shown));
             }
-        }
-        _ => {
-            ui.label("");
-        }
+        });
     }
-    match row.run {
+    let hint = if row.hint.is_empty() { row.label.clone() } else { format!("{}\n{}", row.label, row.hint) };
+    cell(ui, cells, 1, |ui| match row.run {
         Some(run) => {
             let followed = run == view.current_run;
-            let response = ui.selectable_label(followed, &row.label);
-            let response = if row.hint.is_empty() { response } else { response.on_hover_text(&row.hint) };
+            let response = ui.add(egui::Button::selectable(followed, &row.label).truncate()).on_hover_text(hint);
             if response.clicked() {
                 view.actions.push(Action::FollowRun(run));
             }
         }
         None => {
-            ui.label(egui::RichText::new(&row.label).strong());
+            ui.add(egui::Label::new(egui::RichText::new(&row.label).strong()).truncate()).on_hover_text(hint);
         }
-    }
+    });
 }
 
-fn row_cells(ui: &mut egui::Ui, state: &mut RunsTableView, row: &Row) {
-    for cell in &row.cells {
-        ui.label(&cell.text);
+fn row_cells(ui: &mut egui::Ui, state: &mut RunsTableView, row: &Row, cells: &RowCells) {
+    for (column, value) in row.cells.iter().enumerate() {
+        cell(ui, cells, column, |ui| ui.label(&value.text));
     }
     if row.cells.iter().any(|c| c.value.is_some()) {
-        let chosen = state.baseline.as_ref() == Some(&row.key);
-        if ui.radio(chosen, "").on_hover_text("Baseline for Δ test").clicked() {
-            state.baseline = if chosen { None } else { Some(row.key.clone()) };
-        }
-    } else {
-        ui.label("");
+        cell(ui, cells, CELLS, |ui| {
+            let chosen = state.baseline.as_ref() == Some(&row.key);
+            if ui.radio(chosen, "").on_hover_text("Baseline for Δ test").clicked() {
+                state.baseline = if chosen { None } else { Some(row.key.clone()) };
+            }
+        });
     }
 }
 

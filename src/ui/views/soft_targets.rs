@@ -8,15 +8,22 @@ use crate::data::InputShape;
 use crate::export::table::Table;
 use crate::train::evaluate::softmax_row;
 use crate::train::{DataInfo, Parameter};
-use egui_plot::{AxisHints, Bar, BarChart, GridMark, Line, Plot, PlotPoints, VLine};
+use egui_plot::{AxisHints, Bar, BarChart, GridInput, GridMark, Line, Plot, PlotPoints, VLine};
 
 /// The temperatures shown side by side.
 pub const TEMPERATURES: [f64; 5] = [1.0, 2.0, 4.0, 8.0, 16.0];
 const TEACHER_COLOR: egui::Color32 = egui::Color32::from_rgb(31, 119, 180);
 const STUDENT_COLOR: egui::Color32 = egui::Color32::from_rgb(255, 127, 14);
 const HIGHLIGHT: egui::Color32 = egui::Color32::from_rgb(200, 160, 40);
+/// The entropy plot keeps room for its curve, ticks and axis label (the pane scrolls).
+const ENTROPY_MIN_HEIGHT: f32 = 150.0;
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+    // The pane scrolls when it is too short for the bars and the entropy plot.
+    egui::ScrollArea::vertical().id_salt("soft_targets_scroll").show(ui, |ui| contents(ui, view));
+}
+
+fn contents(ui: &mut egui::Ui, view: &mut ViewContext) {
     let Some((history, info, probe)) = probed_stage(ui, view, "soft_target_stage") else { return };
     sample_strip(ui, view, info);
     let Some(stage) = view.shown_stage().and_then(|s| history.stages.get(s)) else { return };
@@ -174,7 +181,7 @@ fn temperature_row(
                 let title = format!("T = {}{}", temperature_label(t), if highlighted { " now" } else { "" });
                 let color = if highlighted { HIGHLIGHT } else { ui.visuals().text_color() };
                 ui.add(egui::Label::new(egui::RichText::new(title).color(color)).truncate());
-                Plot::new(format!("soft_targets_{t}"))
+                let response = Plot::new(format!("soft_targets_{t}"))
                     .width(width)
                     .height(height)
                     .include_y(0.0)
@@ -184,12 +191,8 @@ fn temperature_row(
                     .allow_drag(false)
                     .allow_zoom(false)
                     .custom_x_axes(vec![class_axis(class_names)])
-                    .x_grid_spacer(|input| {
-                        let (low, high) = input.bounds;
-                        (low.ceil() as i64..=high.floor() as i64)
-                            .map(|k| GridMark { value: k as f64, step_size: 1.0 })
-                            .collect()
-                    })
+                    .x_grid_spacer(class_marks)
+                    .label_formatter(|_| None)
                     .show(ui, |plot| {
                         let offset = if teacher.is_some() { 0.2 } else { 0.0 };
                         if let Some(teacher) = teacher {
@@ -197,14 +200,64 @@ fn temperature_row(
                         }
                         plot.bar_chart(bars("student", student, t, offset, STUDENT_COLOR, class_names));
                     });
+                bar_hover(ui, &response, t, student, teacher, class_names);
             });
         }
     });
 }
 
+/// Class marks under the bars: every class where there is room for its name, else every k-th
+/// (hovering a bar names its class).
+fn class_marks(input: GridInput) -> Vec<GridMark> {
+    let (low, high) = input.bounds;
+    // egui_plot's base step is the value of 8 points.
+    let per_class = 8.0 / input.base_step_size.max(1e-9);
+    let every = (CLASS_LABEL_SPACING / per_class).ceil().max(1.0) as i64;
+    (low.ceil() as i64..=high.floor() as i64)
+        .filter(|k| k % every == 0)
+        .map(|k| GridMark { value: k as f64, step_size: every as f64 })
+        .collect()
+}
+
+/// Points between two class names under a bar chart.
+const CLASS_LABEL_SPACING: f64 = 14.0;
+
+/// The class under the pointer and both models' probabilities for it, in a tooltip kept on the
+/// screen (the plot's own hover label would be cut off at the top of a small chart).
+fn bar_hover(
+    ui: &egui::Ui,
+    response: &egui_plot::PlotResponse<()>,
+    temperature: f64,
+    student: &[f32],
+    teacher: Option<&[f32]>,
+    class_names: &[String],
+) {
+    let Some(pointer) = response.response.hover_pos() else { return };
+    let class = response.transform.value_from_position(pointer).x.round();
+    if !(class >= 0.0 && (class as usize) < student.len()) {
+        return;
+    }
+    let class = class as usize;
+    let name = class_names.get(class).cloned().unwrap_or_else(|| class.to_string());
+    let p = |logits: &[f32]| softmax_row(logits, temperature).get(class).copied().unwrap_or(0.0);
+    let mut text = format!("class {name} at T = {}", temperature_label(temperature));
+    if let Some(teacher) = teacher {
+        text.push_str(&format!("\nteacher {:.4}", p(teacher)));
+    }
+    text.push_str(&format!("\nstudent {:.4}", p(student)));
+    egui::Area::new(response.response.id.with("bar_values"))
+        .order(egui::Order::Tooltip)
+        .fixed_pos(pointer + egui::vec2(14.0, 14.0))
+        .constrain(true)
+        .interactable(false)
+        .show(ui.ctx(), |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| ui.label(text));
+        });
+}
+
 /// An x axis naming the class under each pair of bars (labels that do not fit are left out).
 fn class_axis(class_names: &[String]) -> AxisHints<'_> {
-    AxisHints::new_x().label_spacing(8.0..=12.0).formatter(move |mark, _| {
+    AxisHints::new_x().label_spacing(10.0..=CLASS_LABEL_SPACING as f32).formatter(move |mark, _| {
         let k = mark.value.round();
         let name = (k >= 0.0 && (mark.value - k).abs() < 1e-6).then(|| class_names.get(k as usize)).flatten();
         name.map_or_else(String::new, |n| n.chars().take(6).collect())
@@ -226,7 +279,7 @@ fn bars(
         .enumerate()
         .map(|(k, &p)| Bar::new(k as f64 + offset, p).width(0.38).name(class(k)))
         .collect();
-    BarChart::new(name, bars).color(color)
+    BarChart::new(name, bars).color(color).allow_hover(false)
 }
 
 /// A temperature as an axis label: `0.5`, `2.5`, `10`.
@@ -251,7 +304,7 @@ fn entropy_plot(ui: &mut egui::Ui, logits: &[f32], of_teacher: bool, current: Op
     let whose = if of_teacher { "teacher" } else { "stage" };
     ui.label(format!("Entropy of the {whose}'s soft targets (nats) against T"));
     Plot::new("entropy_vs_temperature")
-        .height(ui.available_height().max(90.0))
+        .height((ui.available_height() - 4.0).max(ENTROPY_MIN_HEIGHT))
         .x_axis_label("temperature T (log scale)")
         .x_axis_formatter(|mark, _| temperature_label(10f64.powf(mark.value)))
         .include_y(0.0)

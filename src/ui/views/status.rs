@@ -1,10 +1,16 @@
-//! The status bar: device and adapter, the followed run, its current stage, epoch, step,
-//! steps/s and elapsed time (time spent paused left out).
+//! The status bar, one line at any width from 1024 pixels: device and adapter, whether the
+//! followed run trains, is paused or has finished, the run, its current stage, epoch, step,
+//! steps/s and elapsed time (time spent paused left out). What does not fit is cut at the
+//! right, least important last; the run's name is cut and whole on hover.
 
 use super::ViewContext;
+use crate::ui::history::{RunHistory, StageHistory};
+
+/// The followed run's name is cut to this many characters (hover shows it whole).
+const RUN_CHARS: usize = 24;
 
 pub fn ui(ui: &mut egui::Ui, view: &ViewContext) {
-    ui.horizontal_wrapped(|ui| {
+    ui.horizontal(|ui| {
         let preview = view.selection.device_label.as_deref().unwrap_or("detecting…");
         let Some(history) = view.history else {
             ui.label(format!("Device: {preview}"));
@@ -19,27 +25,27 @@ pub fn ui(ui: &mut egui::Ui, view: &ViewContext) {
         let device = history.info.as_ref().map_or(preview, |i| i.device.as_str());
         ui.label(format!("Device: {device}"));
         ui.separator();
+        ui.label(egui::RichText::new(state(history)).strong());
+        ui.separator();
         if let Some(run) = view.followed() {
             let fork = run.parent.map_or_else(String::new, |parent| format!(" (fork of {parent})"));
-            ui.label(format!("Run: {}{fork}", run.label));
+            let whole = format!("Run: {}{fork}", run.label);
+            let shown: String = whole.chars().take(RUN_CHARS).collect();
+            let shown = if shown.len() < whole.len() { format!("{shown}…") } else { shown };
+            ui.label(shown).on_hover_text(whole);
             ui.separator();
         }
         match (history.current_stage().and_then(|s| history.stages.get(s)), history.progress) {
             (Some(stage), Some(progress)) => {
-                let (total, epochs) = stage.start.as_ref().map_or((0, 0), |s| (s.total_steps, s.epochs));
                 ui.label(format!("Stage: {} ({})", stage.name, stage.method_name()));
                 ui.separator();
-                if stage.keep_training && stage.outcome.is_none() {
-                    ui.label(format!("Epoch {} ({epochs} planned, keeps training until Stop)", progress.epoch));
-                    ui.separator();
-                    ui.label(format!("Step {}", progress.step));
-                } else {
-                    ui.label(format!("Epoch {}/{epochs}", progress.epoch));
-                    ui.separator();
-                    ui.label(format!("Step {}/{total}", progress.step));
-                }
+                where_in_stage(ui, stage, progress.epoch, progress.step);
                 ui.separator();
-                ui.label(format!("{:.0} steps/s", history.steps_per_second));
+                let rate = match history.is_paused() || history.finished {
+                    true => "0 steps/s".to_string(),
+                    false => format!("{:.0} steps/s", history.steps_per_second),
+                };
+                ui.label(rate);
             }
             _ => {
                 ui.label(if history.info.is_none() { "loading data…" } else { "waiting for the first stage…" });
@@ -49,14 +55,34 @@ pub fn ui(ui: &mut egui::Ui, view: &ViewContext) {
         let elapsed = history.elapsed().as_secs();
         ui.label(format!("Elapsed {:02}:{:02}:{:02}", elapsed / 3600, elapsed / 60 % 60, elapsed % 60))
             .on_hover_text("Time spent paused is not counted");
-        ui.separator();
-        let state = if history.finished {
-            "finished"
-        } else if history.is_paused() {
-            "paused"
-        } else {
-            "training"
-        };
-        ui.label(state);
     });
+}
+
+/// Training, paused or finished.
+fn state(history: &RunHistory) -> &'static str {
+    if history.finished {
+        "finished"
+    } else if history.is_paused() {
+        "paused"
+    } else {
+        "training"
+    }
+}
+
+/// The epoch and step: of the plan, or beyond it (the plan a reference, not a bound) while the
+/// stage goes on past it.
+fn where_in_stage(ui: &mut egui::Ui, stage: &StageHistory, epoch: u64, step: u64) {
+    let (total, epochs) = stage.start.as_ref().map_or((0, 0), |s| (s.total_steps, s.epochs));
+    let open_ended = stage.keep_training && stage.outcome.is_none();
+    if open_ended || epoch > epochs as u64 || step > total {
+        let until = if open_ended { "; until Stop" } else { "" };
+        ui.label(format!("Epoch {epoch} ({epochs} planned{until})"))
+            .on_hover_text("The stage goes on past its planned epochs until you press Stop");
+        ui.separator();
+        ui.label(format!("Step {step} ({total} planned)"));
+    } else {
+        ui.label(format!("Epoch {epoch}/{epochs}"));
+        ui.separator();
+        ui.label(format!("Step {step}/{total}"));
+    }
 }

@@ -5,8 +5,9 @@
 //! mean over the runs at that value (the seeds of "over Seeds") with ± 1 std error bars.
 
 use super::{Action, ExportedPlot, ViewContext, series_color};
-use crate::export::data::ExportSeries;
+use crate::export::data::PlotNumbers;
 use crate::export::svg::{PlotSeries, PlotSpec, format_tick, log_ticks, palette};
+use crate::export::table::Table;
 use crate::stats::{mean, sample_std};
 use crate::train::metric;
 use crate::ui::history::StageHistory;
@@ -255,39 +256,52 @@ fn plot(
     );
 }
 
-/// The plot as exported: the means with a ± std band, and every run's final value.
+/// The plot as exported: the means with a ± std band and every run's final value as a dot; its
+/// numbers a row per run with the swept value in a column named after the key.
 fn exported(key: &str, stage: &str, metric: SweepMetric, columns: &[SweepColumn], log_x: bool) -> ExportedPlot {
     let short = key.rsplit('.').next().unwrap_or(key);
     let means = columns.iter().map(|c| [c.x, c.mean]).collect();
     let band = columns.iter().map(|c| [c.x, c.mean - c.std, c.mean + c.std]).collect();
+    let dots = columns.iter().flat_map(|c| c.runs.iter().map(move |r| [c.x, r.2])).collect();
+    let mut table = Table::new(&["run", "seed", "stage", "metric", key, "value"]);
+    for column in columns {
+        for (run, seed, value) in &column.runs {
+            let seed = seed.map_or_else(String::new, |s| s.to_string());
+            table.push(vec![
+                run.clone(),
+                seed,
+                stage.to_string(),
+                metric.stem().to_string(),
+                column.x.to_string(),
+                value.to_string(),
+            ]);
+        }
+    }
     ExportedPlot {
         stem: format!("sweep_{short}_{}", metric.stem()),
         spec: PlotSpec {
             title: format!("{stage}: {} against {short} (mean ± 1 std)", metric.label()),
             x_label: key.to_string(),
             y_label: metric.label().to_string(),
-            series: vec![PlotSeries {
-                name: format!("{stage} · {}", metric.stem()),
-                color: palette(0),
-                points: means,
-                band: Some(band),
-                dash: 0,
-            }],
-            log_y: false,
+            series: vec![
+                PlotSeries {
+                    name: format!("{stage} · {} (mean)", metric.stem()),
+                    color: palette(0),
+                    points: means,
+                    band: Some(band),
+                    ..Default::default()
+                },
+                PlotSeries {
+                    name: "each run".into(),
+                    color: palette(0),
+                    points: dots,
+                    dots: true,
+                    ..Default::default()
+                },
+            ],
             log_x,
+            ..Default::default()
         },
-        series: columns
-            .iter()
-            .flat_map(|c| {
-                c.runs.iter().map(move |(run, seed, value)| ExportSeries {
-                    run: run.clone(),
-                    seed: *seed,
-                    stage: stage.to_string(),
-                    metric: format!("{} at {key}", metric.stem()),
-                    steps_per_epoch: 0,
-                    points: vec![[c.x, *value]],
-                })
-            })
-            .collect(),
+        numbers: PlotNumbers::Table(table),
     }
 }
