@@ -1,4 +1,5 @@
-//! The files a run leaves in its output folder: `config.toml` (the fully resolved preset),
+//! The files a run leaves in its output folder: `config.toml` (the fully resolved preset, with
+//! the `[[steering]]` the run took when it is saved from the app),
 //! `metrics.csv` (long format, appended and flushed as training goes, so a killed run keeps
 //! every row written before, and never half a row), `summary.json`, and `probes.json` (each
 //! stage's last probe and the probe examples, so a reopened run shows them).

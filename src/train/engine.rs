@@ -362,11 +362,17 @@ impl Run {
             let (trained, outcome, usable) = match cached {
                 Some((trained, outcome)) => (trained, outcome, true),
                 None => {
-                    let parent = Parent { setup: &self.setup, trained: &self.trained, outcomes: &self.outcomes };
-                    let hypers = &self.hypers;
-                    let fork_here = |state: Resume, changes: Vec<(Parameter, f64)>, controls: Inheritance| {
-                        let origin = ForkOrigin { stage: index, step: state.step };
-                        let inherited = parent.inherit(hypers, origin, state, changes, controls);
+                    let (trained, outcomes, hypers) = (&self.trained, &self.outcomes, &self.hypers);
+                    let fork_here = |resume: Resume, changes: Vec<(Parameter, f64)>, controls: Inheritance| {
+                        let inherited = Inherited {
+                            trained: trained.to_vec(),
+                            outcomes: outcomes.to_vec(),
+                            hypers: hypers.to_vec(),
+                            origin: ForkOrigin { stage: index, step: resume.step },
+                            resume,
+                            changes,
+                            controls,
+                        };
                         let _ = self.forks.send(fork_engine(&self.setup, inherited));
                     };
                     let resumed = resume.take();
@@ -450,35 +456,6 @@ fn fork_engine(setup: &Setup, inherited: Inherited) -> Engine {
     let mut engine = Engine::on_thread(move |ends| run(setup, ends, Some(inherited)));
     engine.origin = Some(origin);
     engine
-}
-
-/// The parts of a running parent a fork copies.
-struct Parent<'a> {
-    setup: &'a Setup,
-    trained: &'a [Option<Trained>],
-    outcomes: &'a [Option<StageOutcome>],
-}
-
-impl Parent<'_> {
-    fn inherit(
-        &self,
-        hypers: &[Hypers],
-        origin: ForkOrigin,
-        resume: Resume,
-        changes: Vec<(Parameter, f64)>,
-        controls: Inheritance,
-    ) -> Inherited {
-        debug_assert_eq!(hypers.len(), self.setup.plan.stages.len());
-        Inherited {
-            trained: self.trained.to_vec(),
-            outcomes: self.outcomes.to_vec(),
-            hypers: hypers.to_vec(),
-            origin,
-            resume,
-            changes,
-            controls,
-        }
-    }
 }
 
 /// What a forked run takes over from its parent.

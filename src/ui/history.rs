@@ -1,6 +1,7 @@
 //! Everything the app has heard from the engine, arranged for drawing: per-stage metric
-//! series, live hyperparameter change markers, the latest probe, progress, time trained
-//! (pauses excluded) and errors. Built only from events, so the views never touch the engine
+//! series (and the order they came in, so a saved run's metrics.csv is the one `kdlab run`
+//! writes), live hyperparameter change markers, the steering log, the latest probe, progress,
+//! time trained (pauses excluded) and errors. Built only from events, so the views never touch the engine
 //! or burn.
 
 use crate::train::{
