@@ -372,6 +372,16 @@ fn user_csv_data_trains() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["dataset"], "train.csv");
     assert!(summary["stages"][0]["test_accuracy"].as_f64().unwrap() > 0.95);
+    // Its config.toml names the data wherever it is read from: run again from the run folder,
+    // it reads the same file and writes the same rows.
+    let again = kdlab()
+        .args(["run", "out/config.toml", "--device", "cpu", "--no-cache", "--out", "again"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let rows = |folder: &str| std::fs::read_to_string(dir.join(folder).join("metrics.csv")).unwrap();
+    assert_eq!(rows("again"), rows("out"), "the same data, the same rows");
 }
 
 /// Runs a broken preset and returns its single stderr line, checking exit code 2.

@@ -457,3 +457,37 @@ fn a_steering_log_replays_to_the_same_metrics() {
     assert_eq!(replayed_points.len(), points.len());
     assert_eq!(replayed_points, points, "the same metrics, in the same order");
 }
+
+/// Keep training chosen for a stage before it starts (ticked while an earlier stage trains)
+/// applies to that stage when it starts, is logged there, and leaves the running stage alone.
+#[test]
+fn keep_training_chosen_ahead_applies_to_its_stage() {
+    let engine = start_with(&PRESET.replace("epochs = 500", "epochs = 2"));
+    let events = &engine.events;
+    wait_for(events, |e| matches!(e, Event::StageStarted(s) if s.name == "teacher").then_some(()));
+    engine.commands.send(Command::KeepTraining { stage: 1, keep: true }).unwrap();
+    let teacher = wait_for(events, |e| match e {
+        Event::StageFinished(o) if o.name == "teacher" => Some(o.clone()),
+        _ => None,
+    });
+    assert!(!teacher.stopped && teacher.steps == 20, "the teacher ran its one epoch: {teacher:?}");
+    let student = wait_for(events, |e| match e {
+        Event::StageStarted(s) if s.name == "student" => Some(s.keep_training),
+        _ => None,
+    });
+    assert!(student, "the student starts kept training");
+    let logged = wait_for(events, |e| match e {
+        Event::Steered(steer) => Some(steer.clone()),
+        _ => None,
+    });
+    assert_eq!((logged.stage, logged.after_step), (1, 0));
+    assert_eq!(logged.action, kdlab::train::SteerAction::KeepTraining(true));
+    wait_for(events, |e| matches!(e, Event::Progress { stage: 1, step, .. } if *step > 60).then_some(()));
+    engine.commands.send(Command::Stop).unwrap();
+    let outcome = wait_for(events, |e| match e {
+        Event::StageFinished(o) if o.name == "student" => Some(o.clone()),
+        _ => None,
+    });
+    assert!(outcome.stopped && outcome.steps > 60, "past its 40 planned steps: {outcome:?}");
+    engine.join();
+}

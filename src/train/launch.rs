@@ -27,7 +27,7 @@ pub enum PrepareError {
 
 /// Loads the preset (with `overrides`), its data, and checks each model against the data.
 pub fn prepare(source: &PresetSource, overrides: &[String]) -> Result<Prepared, PrepareError> {
-    let preset = source.load(overrides)?;
+    let preset = source.load(overrides)?.with_absolute_paths(&source.base_dir);
     let dataset = data::load(&preset.data_spec(&source.base_dir))?;
     check_models(source, &preset, dataset.shape, overrides)?;
     check_memory(source, &preset, dataset.shape, dataset.num_classes(), overrides)?;

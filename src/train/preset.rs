@@ -791,6 +791,23 @@ impl Preset {
         self.models.keys().cloned().collect::<Vec<_>>().join(", ")
     }
 
+    /// The preset with its data paths made absolute against `base` (the preset's folder), so
+    /// its resolved form (a run's `config.toml`) reads the same data from any folder: `kdlab run
+    /// RUN_DIR/config.toml` replays a run on user data.
+    pub fn with_absolute_paths(mut self, base: &Path) -> Preset {
+        let absolute = |path: &mut PathBuf| {
+            if path.is_relative() {
+                let joined = base.join(&*path);
+                *path = std::path::absolute(&joined).unwrap_or(joined);
+            }
+        };
+        let data = &mut self.data;
+        for path in [&mut data.csv, &mut data.test_csv, &mut data.idx_dir, &mut data.path].into_iter().flatten() {
+            absolute(path);
+        }
+        self
+    }
+
     /// The data spec, with relative paths resolved against `base` (the preset's folder).
     pub fn data_spec(&self, base: &Path) -> DataSpec {
         let data = &self.data;

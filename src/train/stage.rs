@@ -473,7 +473,9 @@ pub fn train(
         controls.set_keep_training(ctx.index, state.keep_training);
     }
     let start = ctx.start_event(state.trainee.network.num_params(), None);
-    sink.send(Event::StageStarted(StageStart { keep_training: state.keep_training, ..start }))?;
+    // The user may have chosen before the stage started (Keep training ticked for it).
+    let keep_training = controls.keep_training(ctx.index, state.keep_training);
+    sink.send(Event::StageStarted(StageStart { keep_training, ..start }))?;
     if let Some(regressor) = &state.trainee.regressor {
         sink.send(Event::Notice(format!("{}: FitNets hint from the {}", stage.name, regressor.describe())))?;
     }
