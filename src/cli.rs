@@ -6,10 +6,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kdlab::bench::{self, Workload};
 use kdlab::data::DataError;
+use kdlab::device::remote::{DeviceArg, DeviceError, Listen, RemoteError};
 use kdlab::device::{self, ComputeDevice, NoGpu};
+use kdlab::record::report::SeedRun;
 use kdlab::record::{RunRecorder, Summary};
-use kdlab::remote::{DeviceArg, DeviceError, Listen, RemoteError};
-use kdlab::report::SeedRun;
 use kdlab::train::metric;
 use kdlab::train::{
     Engine, Event, MetricPoint, Plan, PrepareError, Prepared, PresetError, PresetSource, TeacherCache, prepare,
@@ -194,7 +194,7 @@ pub fn main() -> ExitCode {
                 Some(url) => Listen::WebSocket(url),
                 None => Listen::Iroh { port: args.port, relays: !args.no_relays },
             };
-            kdlab::remote::serve(&listen, &args.token_file).map_err(Into::into)
+            kdlab::device::remote::serve(&listen, &args.token_file).map_err(Into::into)
         }
         // A bare `kdlab` opens the workbench.
         None => kdlab::ui::run().map_err(|message| anyhow::anyhow!(message)),
@@ -286,7 +286,7 @@ fn run_frame_bench(args: &BenchArgs) -> anyhow::Result<()> {
     if !(1..=32).contains(&args.runs) {
         return Err(BadInput(format!("--runs must be from 1 to 32, found {}", args.runs)).into());
     }
-    kdlab::ui::frame_bench::check_history_size(args.hours, args.runs).map_err(BadInput)?;
+    kdlab::bench::frame::check_history_size(args.hours, args.runs).map_err(BadInput)?;
     println!(
         "kd training with {} h of history per stage, {} run(s) overlaid; timing {} s of frames at 1280x800",
         args.hours, args.runs, args.seconds
@@ -294,7 +294,7 @@ fn run_frame_bench(args: &BenchArgs) -> anyhow::Result<()> {
     let [DeviceArg::Local(choice)] = args.device.device.as_slice() else {
         return Err(BadInput("bench ui draws the app on this machine: use one --device auto, cpu or gpu".into()).into());
     };
-    let report = kdlab::ui::frame_bench::run(args.hours, args.seconds, args.runs, *choice)?;
+    let report = kdlab::bench::frame::run(args.hours, args.seconds, args.runs, *choice)?;
     println!(
         "{} frames, {} metric points held; {} had taken {} real steps",
         report.frame_ms.len(),
@@ -442,8 +442,8 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
         }
     }
     if !runs.is_empty() {
-        kdlab::report::write_report(&out, &about.0, &about.1, &label, &runs)?;
-        for stats in kdlab::report::stage_stats(&runs) {
+        kdlab::record::report::write_report(&out, &about.0, &about.1, &label, &runs)?;
+        for stats in kdlab::record::report::stage_stats(&runs) {
             println!("{:<20} {:>7.2}% ± {:.2}", stats.name, 100.0 * stats.mean(), 100.0 * stats.std());
         }
         eprintln!("kdlab: wrote {}", out.join("report.md").display());

@@ -2,10 +2,10 @@
 //!
 //! Layers, bottom up: [`data`] (bundled and user datasets), [`model`] (MLP and CNN families),
 //! [`distill`] (the losses, as pure tensor functions), [`train`] (presets, plans and the engine
-//! thread), [`record`] (the files a run leaves), [`bench`] (throughput workloads) and
-//! [`device`] (GPU or CPU) with [`remote`] (another machine's device, through burn's remote
-//! backend), and on top [`ui`], the desktop workbench, which only sends the engine
-//! commands and draws its events.
+//! thread), [`record`] (the files a run leaves, and reports over seeds), [`device`] (GPU or CPU,
+//! and another machine's device through burn's remote backend), and on top [`ui`], the desktop
+//! workbench, which only sends the engine commands and draws its events; [`bench`] measures
+//! training throughput and the workbench's frame time.
 
 pub mod bench;
 pub mod data;
@@ -17,8 +17,6 @@ pub mod memory;
 pub mod model;
 pub mod presets;
 pub mod record;
-pub mod remote;
-pub mod report;
 pub mod stats;
 pub mod train;
 pub mod ui;

@@ -2,6 +2,9 @@
 //! metrics arrive, move the temperature and see the engine take it and the curve get its marker,
 //! Pause, Step, Stop; and a malformed preset shows its error in the window.
 
+// A test fails loudly: unwrap and expect say where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 

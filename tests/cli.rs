@@ -1,6 +1,9 @@
 //! `kdlab run` as a user runs it: the files it writes, reproducibility, the teacher cache,
 //! divergence, and one clear message with exit code 2 for every kind of bad input.
 
+// A test fails loudly: unwrap and expect say where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -2,6 +2,9 @@
 //! their binary and Python versions and ImageFolder trees, read from copies of the generated sets
 //! in `tests/fixtures/formats/` and from corrupted copies of them.
 
+// A test fails loudly: unwrap and expect say where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kdlab::data::{CifarLabels, DataSource, DataSpec, Dataset, ImageFormat, InputShape, load};
 use std::path::{Path, PathBuf};
 

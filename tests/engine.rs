@@ -2,6 +2,9 @@
 //! step advances exactly one, a temperature change applies from the next step and shows in the
 //! metrics, stop ends the stage keeping its model, cancel ends the run.
 
+// A test fails loudly: unwrap and expect say where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use crossbeam_channel::Receiver;
 use kdlab::device::ComputeDevice;
 use kdlab::train::{Command, Engine, Event, Parameter, Plan, PresetSource};

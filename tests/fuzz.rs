@@ -8,6 +8,9 @@
 //! proptest generates the cases (a fixed number per CI run) and keeps every failing one in
 //! `tests/fuzz.proptest-regressions`, replayed first on every later run.
 
+// A test fails loudly: unwrap and expect say where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, FileFailurePersistence};

@@ -5,6 +5,9 @@
 //! relative tolerance of 1e-4. A case whose name this test does not know
 //! fails the test, so a new loss in the fixtures cannot pass unnoticed.
 
+// A test fails loudly: unwrap and expect say where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use kdlab::distill;
 use serde_json::Value;

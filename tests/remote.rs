@@ -2,6 +2,9 @@
 //! loopback, clients with the right token, a wrong one, none answering, and a server that dies
 //! mid-run.
 
+// A test fails loudly: unwrap and expect say where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -227,6 +227,13 @@ pub struct DataSpec {
 /// Names accepted for `dataset`.
 pub const DATASET_NAMES: [&str; 5] = ["mnist5k", "digits", "moons", "spirals", "blobs"];
 
+/// The bundled MNIST subset: what a preset without data trains on.
+impl Default for DataSource {
+    fn default() -> Self {
+        DataSource::Bundled(bundled::BundledName::Mnist5k)
+    }
+}
+
 impl DataSource {
     /// The shape of the examples when it is known without reading any file (bundled and
     /// generated sets).

@@ -5,6 +5,7 @@
 //! stage's last probe and the probe examples, so a reopened run shows them).
 
 pub mod past;
+pub mod report;
 
 use crate::train::preset::SteeringSection;
 use crate::train::{DataInfo, EnsembleOutcome, Event, Parameter, Plan, Preset, Probe, StageOutcome};

@@ -828,9 +828,9 @@ impl Preset {
                 image_size: data.image_size.unwrap_or(DEFAULT_IMAGE_SIZE),
             }
         } else {
+            // Validation has checked the name; the default is the bundled MNIST subset.
             let name = data.dataset.as_deref().unwrap_or("mnist5k");
-            DataSource::named(name, data.samples, data.noise, data.classes)
-                .unwrap_or_else(|| DataSource::named("mnist5k", 0, 0.0, None).expect("mnist5k is bundled"))
+            DataSource::named(name, data.samples, data.noise, data.classes).unwrap_or_default()
         };
         DataSpec { source, test_fraction: data.test_fraction, seed: data.seed }
     }

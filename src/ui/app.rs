@@ -9,7 +9,7 @@ use super::session::Session;
 use super::settings::{PresetChoice, Settings};
 use super::views::controls::PresetCheck;
 use super::views::{self, Action, Behavior, Browse, Pane, PlotFrame, Queue, Selection, View, ViewContext};
-use crate::remote::DeviceArg;
+use crate::device::remote::DeviceArg;
 use crate::train::{Command, Parameter};
 use crossbeam_channel::Receiver;
 use serde::{Deserialize, Serialize};
@@ -302,7 +302,7 @@ impl KdlabApp {
             .iter()
             .zip(&runs)
             .try_for_each(|(history, run)| history.save(&dir.join(format!("seed-{}", run.seed)), None, &[]))
-            .and_then(|()| crate::report::write_report(&dir, &preset, &description, &device, &runs));
+            .and_then(|()| crate::record::report::write_report(&dir, &preset, &description, &device, &runs));
         match written {
             Ok(()) => self.notify(format!("wrote {}", dir.join("report.md").display())),
             Err(error) => self.error = Some(format!("report failed: {error}")),

@@ -485,8 +485,8 @@ impl RunHistory {
         recorder.write_probes().map_err(io)?;
         let summary = self.summary(fork);
         recorder.write_summary(&summary).map_err(io)?;
-        let run = [crate::report::SeedRun { seed: summary.seed, summary, metrics: self.metric_points() }];
-        crate::report::write_plots(dir, &run)
+        let run = [crate::record::report::SeedRun { seed: summary.seed, summary, metrics: self.metric_points() }];
+        crate::record::report::write_plots(dir, &run)
     }
 
     /// The run's `config.toml`: the resolved preset it started from, with its steering log and,

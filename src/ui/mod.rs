@@ -3,7 +3,6 @@
 //! engine runs on its own thread and talks through [`crate::train::Engine`]'s channels.
 
 pub mod app;
-pub mod frame_bench;
 pub mod frame_stats;
 pub mod history;
 pub mod paint;

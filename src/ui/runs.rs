@@ -4,7 +4,7 @@
 
 use super::history::RunHistory;
 use super::session::Session;
-use crate::remote::DeviceTarget;
+use crate::device::remote::DeviceTarget;
 use crate::train::PresetSource;
 
 /// What to start: a preset with its overrides.
@@ -106,14 +106,18 @@ pub struct Runs {
 
 impl Runs {
     /// A finished seed group as the report writer takes it; `None` until every member is done.
-    pub fn seed_runs(&self, group: usize) -> Option<Vec<crate::report::SeedRun>> {
+    pub fn seed_runs(&self, group: usize) -> Option<Vec<crate::record::report::SeedRun>> {
         let members: Vec<&Run> = self.runs.iter().filter(|r| r.group == Some(group)).collect();
         members
             .iter()
             .map(|run| {
                 let history = run.history().filter(|h| h.finished)?;
                 let seed = history.info.as_ref().map_or(0, |i| i.seed);
-                Some(crate::report::SeedRun { seed, summary: history.summary(None), metrics: history.metric_points() })
+                Some(crate::record::report::SeedRun {
+                    seed,
+                    summary: history.summary(None),
+                    metrics: history.metric_points(),
+                })
             })
             .collect()
     }

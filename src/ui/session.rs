@@ -2,7 +2,7 @@
 //! commands the controls send. Draining events never blocks the frame.
 
 use super::history::RunHistory;
-use crate::remote::DeviceTarget;
+use crate::device::remote::DeviceTarget;
 use crate::train::{Command, Engine, Parameter, PresetSource, TeacherCache};
 use std::collections::VecDeque;
 

@@ -3,7 +3,7 @@
 
 use super::history::StageHistory;
 use crate::device::DeviceChoice;
-use crate::remote::{DeviceArg, DeviceTarget, RemoteError};
+use crate::device::remote::{DeviceArg, DeviceTarget, RemoteError};
 use crate::train::{PresetError, PresetSource};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

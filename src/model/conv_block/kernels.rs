@@ -312,7 +312,7 @@ unsafe fn weighted_sum_avx2(rows: &[f32], winners: &[(usize, f32)], start: usize
     const REGISTERS: usize = LANES / 8;
     let mut acc: [__m256; REGISTERS] = [_mm256_setzero_ps(); REGISTERS];
     for &(offset, g) in winners {
-        let row: &[f32; LANES] = rows[offset + start..offset + start + LANES].try_into().expect("a full slice");
+        let row = &rows[offset + start..offset + start + LANES];
         let g = _mm256_set1_ps(g);
         for (k, register) in acc.iter_mut().enumerate() {
             // SAFETY: `row` holds LANES values; each load reads 8 of them at k·8 < LANES.

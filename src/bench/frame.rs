@@ -11,14 +11,14 @@
 //! drawing every view, tessellating the shapes) is timed; what the GPU then does with a bounded
 //! number of vertices is not part of it.
 
-use super::KdlabApp;
-use super::history::RunHistory;
-use super::session::Session;
-use super::settings::Settings;
 use crate::device::DeviceChoice;
-use crate::remote::DeviceTarget;
+use crate::device::remote::DeviceTarget;
 use crate::train::metric;
 use crate::train::{Engine, Event, MetricPoint, PresetError, RunInfo, StageInfo, TeacherCache};
+use crate::ui::KdlabApp;
+use crate::ui::history::RunHistory;
+use crate::ui::session::Session;
+use crate::ui::settings::Settings;
 use crossbeam_channel::Sender;
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,8 @@
 //! - `teacher`: the kd preset's CNN teacher (conv32-conv64-fc128) trained alone on 1×28×28
 //!   inputs, batch 128, cross-entropy, Adam 1e-3: where a user of the bundled presets waits.
 
+pub mod frame;
+
 use crate::data::InputShape;
 use crate::device::ComputeDevice;
 use crate::distill;

@@ -4,6 +4,8 @@
 //! no GPU, because it trains 25–40× slower than flex — unless `KDLAB_SOFTWARE_GPU=1` is set,
 //! which lets a machine without a GPU exercise the wgpu code path (slowly) for testing.
 
+pub mod remote;
+
 use burn::tensor::wgpu::wgpu;
 use burn::tensor::{Device, DeviceKind};
 use serde::{Deserialize, Serialize};
@@ -153,7 +155,13 @@ fn without_driver_chatter<R>(probe: impl FnOnce() -> R) -> R {
     let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else { return probe() };
     // SAFETY: dup/dup2 on the process's own stderr; the saved descriptor is restored and closed.
     let saved = unsafe { libc::dup(libc::STDERR_FILENO) };
-    if saved < 0 || unsafe { libc::dup2(null.as_raw_fd(), libc::STDERR_FILENO) } < 0 {
+    if saved < 0 {
+        return probe();
+    }
+    // SAFETY: as above: stderr now points at /dev/null until it is restored below.
+    if unsafe { libc::dup2(null.as_raw_fd(), libc::STDERR_FILENO) } < 0 {
+        // SAFETY: the descriptor just saved is ours to close.
+        unsafe { libc::close(saved) };
         return probe();
     }
     let result = probe();
