@@ -93,6 +93,17 @@ fn label_text(harness: &Harness<'_, KdlabApp>, part: &str) -> String {
     node.value().or_else(|| node.label()).unwrap_or_default()
 }
 
+/// Steps frames until the engine's checker has answered about the chosen preset (its stages
+/// are listed under the picker).
+fn wait_for_check(harness: &mut Harness<'_, KdlabApp>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while harness.query_by_label_contains(" stages: ").is_none() {
+        assert!(Instant::now() < deadline, "the preset check did not arrive");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Lets the runs Start begins end after their epochs (by default Start keeps the steerable
 /// stages training until Stop, so there is time to steer them).
 fn let_runs_end(harness: &mut Harness<'_, KdlabApp>) {
@@ -161,7 +172,13 @@ fn a_malformed_preset_shows_its_error_in_the_window() {
     let mut harness = harness();
     let broken = MOONS.replace("epochs = 2\n", "epochs = -2\n");
     open(&mut harness, &write_preset("broken.toml", &broken));
-    harness.run_steps(2);
+    // The engine's checker answers off the frame, in milliseconds.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while harness.query_by_label_contains("Cannot start: ").is_none() {
+        assert!(Instant::now() < deadline, "the check's message was not shown");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // Checked as soon as it is opened: the same one-line message the CLI prints (file,
     // line:column, field, expectation), and nothing can start.
     let shown = label_text(&harness, "Cannot start: ");
@@ -175,6 +192,7 @@ fn a_malformed_preset_shows_its_error_in_the_window() {
     harness.run_steps(2);
     harness.get_by_label("kd").click();
     harness.run_steps(3);
+    wait_for_check(&mut harness);
     harness.get_by_label("Dataset").click();
     harness.run_steps(2);
     assert!(harness.get_by_label("moons").accesskit_node().is_disabled(), "moons is not for a CNN");
@@ -278,7 +296,7 @@ fn representation_views_show_the_probes_of_a_run() {
     let probe = run.stages[1].probe.as_ref().expect("the student's probe");
     let boundary = probe.representations.boundary.as_ref().expect("a boundary on 2-D data");
     let teacher = boundary.teacher_class.as_ref().expect("the teacher's regions");
-    let grid = kdlab::train::probe::GRID;
+    let grid = kdlab::protocol::GRID;
     let cell_of = |p: [f32; 2]| {
         let column = ((p[0] - plane.x[0]) / (plane.x[1] - plane.x[0]) * grid as f32) as usize;
         let row = ((p[1] - plane.y[0]) / (plane.y[1] - plane.y[0]) * grid as f32) as usize;

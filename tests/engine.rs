@@ -443,7 +443,7 @@ fn a_steering_log_replays_to_the_same_metrics() {
         .iter()
         .map(|s| kdlab::train::preset::SteeringSection::of(s, &preset.stages[s.stage].name, Some("a fork".into())))
         .collect();
-    let config = kdlab::record::config_text(&preset).unwrap();
+    let config = preset.config_text().unwrap();
     assert!(config.contains("[[steering]]") && config.contains("after_step = "), "{config}");
     let source = PresetSource { origin: "replay.toml".into(), base_dir: ".".into(), text: config };
     let loaded = source.load(&[]).unwrap();

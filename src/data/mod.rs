@@ -22,44 +22,9 @@ pub use error::DataError;
 pub use split::{Standardization, balanced_subset, stratified_split};
 pub use synthetic::SyntheticKind;
 
+pub use crate::protocol::InputShape;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// The shape of one input example.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum InputShape {
-    /// An image, stored channel-major (`[channels, height, width]`).
-    Image { channels: usize, height: usize, width: usize },
-    /// A flat feature vector.
-    Flat { features: usize },
-}
-
-impl Default for InputShape {
-    fn default() -> Self {
-        InputShape::Flat { features: 0 }
-    }
-}
-
-impl InputShape {
-    /// Number of values in one example.
-    pub fn len(&self) -> usize {
-        match *self {
-            InputShape::Image { channels, height, width } => channels * height * width,
-            InputShape::Flat { features } => features,
-        }
-    }
-
-    /// Whether an example has no values at all.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Whether examples are images (and so can feed a CNN).
-    pub fn is_image(&self) -> bool {
-        matches!(self, InputShape::Image { .. })
-    }
-}
 
 /// Examples and labels of one split, row-major: example `i` is
 /// `features[i * shape.len() .. (i + 1) * shape.len()]`.

@@ -7,8 +7,10 @@
 pub mod past;
 pub mod report;
 
+use crate::fsutil::write_atomically;
+use crate::protocol::{DataInfo, EnsembleOutcome, Event, Parameter, Probe, StageOutcome, Steer};
 use crate::train::preset::SteeringSection;
-use crate::train::{DataInfo, EnsembleOutcome, Event, Parameter, Plan, Preset, Probe, StageOutcome};
+use crate::train::{Plan, Preset};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -79,20 +81,18 @@ impl Summary {
     }
 }
 
-/// The resolved preset as `config.toml` holds it.
-pub fn config_text(preset: &Preset) -> std::io::Result<String> {
-    toml::to_string_pretty(preset).map_err(std::io::Error::other)
-}
-
-/// A run's resolved preset (`config`, as [`config_text`] wrote it) with what was done by hand
+/// A run's resolved preset (`config`, as [`Preset::config_text`] wrote it) with what was done by hand
 /// while it trained: its `[[steering]]` log, and for a fork the values its stage started with
 /// at the fork (`starting`: the stage's index and values). `kdlab run` of the result retraces
 /// the run.
 pub fn steered_config(
     config: &str,
     starting: Option<(usize, &[(Parameter, f64)])>,
-    steering: Vec<SteeringSection>,
+    steering: &[(Steer, String, Option<String>)],
 ) -> std::io::Result<String> {
+    // Each entry with the name of its stage and, for a fork entry, of the run forked there.
+    let steering =
+        steering.iter().map(|(steer, stage, fork)| SteeringSection::of(steer, stage, fork.clone())).collect();
     let mut preset: Preset = toml::from_str(config).map_err(std::io::Error::other)?;
     if let Some((index, values)) = starting
         && let Some(stage) = preset.stages.get_mut(index)
@@ -102,7 +102,7 @@ pub fn steered_config(
         }
     }
     preset.steering = steering;
-    config_text(&preset)
+    preset.config_text()
 }
 
 /// `metrics.csv`, appended an event's rows at a time: a write that fails part-way (a full disk)
@@ -152,7 +152,7 @@ impl RunRecorder {
     /// Creates the folder, writes `config.toml` and the header of `metrics.csv`.
     pub fn create(dir: &Path, plan: &Plan) -> std::io::Result<RunRecorder> {
         let stages = plan.stages.iter().map(|s| (s.name.clone(), s.model_name.clone())).collect();
-        RunRecorder::create_with(dir, &config_text(&plan.preset)?, stages)
+        RunRecorder::create_with(dir, &plan.preset.config_text()?, stages)
     }
 
     /// The same from parts: the resolved preset's text and `(stage, model)` names by index.
@@ -224,24 +224,4 @@ impl RunRecorder {
     pub fn set_probes(&mut self, probes: ProbeRecord) {
         self.probes = probes;
     }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`, so a
-/// reader never sees half a file: a crash or a full disk leaves the old file (or none), and a
-/// failed write removes the temporary one.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    let written = File::create(&temporary).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    if let Err(error) = written.and_then(|()| std::fs::rename(&temporary, path)) {
-        // Best effort: the write's own error is the one to report.
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error);
-    }
-    Ok(())
 }

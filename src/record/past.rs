@@ -129,7 +129,7 @@ pub fn read_past_run(dir: &Path) -> Result<PastRun, PastRunError> {
             stage: index,
             name: stage.name.clone(),
             model: stage.model.clone(),
-            method: stage.method,
+            method: stage.method.info(),
             teacher: stage.teacher.clone(),
             params: stage.params,
             epochs: stage.epochs,
@@ -211,7 +211,7 @@ fn info(summary: &SummaryFile, dir: &Path, points: &[MetricPoint], markers: &[Ev
             .map(|(index, s)| StageInfo {
                 name: s.name.clone(),
                 model: s.model.clone(),
-                method: s.method,
+                method: s.method.info(),
                 teacher: s.teacher.clone(),
                 parameters: s
                     .method
@@ -233,7 +233,7 @@ fn outcome(index: usize, stage: &StageFile) -> StageOutcome {
         stage: index,
         name: stage.name.clone(),
         model: stage.model.clone(),
-        method: stage.method,
+        method: stage.method.info(),
         teacher: stage.teacher.clone(),
         params: stage.params,
         epochs: stage.epochs,

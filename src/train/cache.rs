@@ -9,9 +9,9 @@
 //! verifies the entry (the weights' checksum, results that can be results): a damaged entry is
 //! reported and the teacher trained again, never reused.
 
-use super::events::MetricPoint;
 use crate::hash::Fnv64;
 use crate::model::Network;
+use crate::protocol::MetricPoint;
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -124,7 +124,7 @@ impl TeacherCache {
         network.save_file(&weights).map_err(|e| std::io::Error::other(e.to_string()))?;
         let info = CachedStage { weights_checksum: checksum(&std::fs::read(&weights)?), ..info.clone() };
         let json = serde_json::to_string(&info).map_err(std::io::Error::other)?;
-        crate::record::write_atomically(&self.info_path(&info.key), json.as_bytes())?;
+        crate::fsutil::write_atomically(&self.info_path(&info.key), json.as_bytes())?;
         Ok(weights)
     }
 }

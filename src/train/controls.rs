@@ -4,8 +4,9 @@
 //! command that changed what a stage computes, with the step at which the stage took it, so a
 //! run can be replayed exactly (a preset's `[[steering]]` entries are fed back in here).
 
-use super::events::{Command, Disconnected, Event, EventSink, Steer, SteerAction};
+use super::events::{Disconnected, EventSink};
 use super::methods::Parameter;
+use crate::protocol::{Command, Event, Steer, SteerAction};
 use crossbeam_channel::Receiver;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};

@@ -4,11 +4,8 @@
 
 use super::cache::{CachedStage, TeacherCache, key_of};
 use super::controls::{Controls, Inheritance};
-use super::evaluate::{accuracy, ensemble_accuracy, predict, to_host};
-use super::events::{
-    Command, DataInfo, Disconnected, EngineError, EnsembleOutcome, Event, EventSink, ForkOrigin, MetricPoint, RunInfo,
-    StageInfo, StageOutcome, StageStart, Steer,
-};
+use super::evaluate::{predict, to_host};
+use super::events::{Disconnected, EventSink};
 use super::launch::prepare;
 use super::methods::{Hypers, Method, Parameter};
 use super::plan::{EnsemblePlan, Plan, StagePlan};
@@ -17,7 +14,12 @@ use super::stage::{DeviceData, Resume, StageContext, StageEnd, Trained, blank_ou
 use crate::data::{Augment, Dataset};
 use crate::device::remote::DeviceTarget;
 use crate::device::{self, Backend, ComputeDevice};
+use crate::logits::{accuracy, ensemble_accuracy};
 use crate::model::ModelSpec;
+use crate::protocol::{
+    Command, DataInfo, EngineError, EnsembleOutcome, Event, ForkOrigin, MetricPoint, RunInfo, StageInfo, StageOutcome,
+    StageStart, Steer,
+};
 use burn::module::Module;
 use crossbeam_channel::{Receiver, Sender};
 use serde::Serialize;
@@ -283,7 +285,7 @@ impl Run {
         RunInfo {
             preset: plan.preset.name.clone(),
             description: plan.preset.description.clone(),
-            config: crate::record::config_text(&plan.preset).unwrap_or_default(),
+            config: plan.preset.config_text().unwrap_or_default(),
             device: self.setup.device.label(),
             seed: plan.preset.train_seed(),
             data: DataInfo {
@@ -308,7 +310,7 @@ impl Run {
                 .map(|(index, stage)| StageInfo {
                     name: stage.name.clone(),
                     model: stage.model_name.clone(),
-                    method: stage.method,
+                    method: stage.method.info(),
                     teacher: self.teacher_name(stage),
                     parameters: stage
                         .method
@@ -418,7 +420,7 @@ impl Run {
             stage: index,
             name: stage.name.clone(),
             model: stage.model_name.clone(),
-            method: stage.method,
+            method: stage.method.info(),
             teacher: outcome.teacher.clone(),
             params: outcome.params,
             epochs: outcome.epochs,

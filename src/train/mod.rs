@@ -17,12 +17,12 @@ mod schedule;
 pub mod stage;
 pub mod trainee;
 
-pub use cache::TeacherCache;
-pub use engine::Engine;
-pub use events::{
+pub use crate::protocol::{
     ClassAccuracy, Command, DataInfo, EngineError, EnsembleOutcome, Event, ForkOrigin, MetricPoint, Probe, RunInfo,
     StageInfo, StageOutcome, StageStart, Steer, SteerAction, metric,
 };
+pub use cache::TeacherCache;
+pub use engine::Engine;
 pub use launch::{PrepareError, Prepared, prepare};
 pub use methods::{Method, Parameter};
 pub use plan::Plan;

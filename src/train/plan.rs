@@ -1,12 +1,12 @@
 //! A validated preset turned into what the engine runs: stages with their teacher as an index,
 //! their merged training settings, hyperparameters and seeds.
 
-use super::events::{Steer, SteerAction};
 use super::methods::{Hypers, Method};
 use super::preset::{Preset, SteeringSection, TrainSettings};
 use crate::data::{Augment, balanced_subset};
 use crate::hash::Fnv64;
 use crate::model::ModelSpec;
+use crate::protocol::{Steer, SteerAction};
 
 /// One stage, ready to run.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,10 +2,10 @@
 //! the checks that turn a bad file into one message naming the file, `line:column`, the field
 //! and what was expected.
 
-use super::events::{Steer, SteerAction};
 use super::methods::{Hypers, Method, Parameter, TeacherPair, Valid};
 use crate::data::{Augment, CifarLabels, DATASET_NAMES, DataSource, DataSpec, ImageFormat};
 use crate::model::ModelSpec;
+use crate::protocol::{Steer, SteerAction};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -500,6 +500,11 @@ impl Preset {
                 stage.hypers.entry(hyper.name.to_string()).or_insert(default);
             }
         }
+    }
+
+    /// The resolved preset as a run's `config.toml` holds it.
+    pub fn config_text(&self) -> std::io::Result<String> {
+        toml::to_string_pretty(self).map_err(std::io::Error::other)
     }
 
     /// The seed of initialisation and shuffling.

@@ -2,14 +2,8 @@
 //! fixed step interval, divergence detection, and the final evaluation.
 
 use super::controls::{Controls, Inheritance, StageClock, Turn};
-use super::evaluate::{
-    accuracy, agreement, argmax_rows, embed, kl_divergence, predict, prediction_matrix, probe_examples, select_rows,
-    to_host,
-};
-use super::events::{
-    ClassAccuracy, Disconnected, Event, EventSink, MetricPoint, Probe, StageOutcome, StageStart, Steer, SteerAction,
-    metric,
-};
+use super::evaluate::{embed, predict, to_host};
+use super::events::{Disconnected, EventSink};
 use super::loader::BatchLoader;
 use super::methods::{Hypers, Parameter, StepInputs, StepLoss};
 use super::plan::{Plan, StagePlan};
@@ -19,7 +13,9 @@ use super::schedule;
 use super::trainee::{Regressor, Trainee};
 use crate::data::Dataset;
 use crate::device::ComputeDevice;
+use crate::logits::{accuracy, agreement, argmax_rows, kl_divergence, prediction_matrix, probe_examples, select_rows};
 use crate::model::{Forward, ModelSpec, Network};
+use crate::protocol::{ClassAccuracy, Event, MetricPoint, Probe, StageOutcome, StageStart, Steer, SteerAction, metric};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -127,7 +123,7 @@ impl StageContext<'_> {
             stage: self.index,
             name: self.stage.name.clone(),
             model: self.stage.model_name.clone(),
-            method: self.stage.method,
+            method: self.stage.method.info(),
             teacher: self.teacher_name.clone(),
             params,
             epochs: self.stage.settings.epochs,
@@ -183,7 +179,7 @@ pub fn blank_outcome(index: usize, stage: &StagePlan, teacher: Option<String>) -
         stage: index,
         name: stage.name.clone(),
         model: stage.model_name.clone(),
-        method: stage.method,
+        method: stage.method.info(),
         teacher,
         params: 0,
         epochs: stage.settings.epochs,

@@ -7,16 +7,17 @@ use super::frame_stats::FrameStats;
 use super::runs::{RunRequest, Runs, SweepPoint};
 use super::session::Session;
 use super::settings::{PresetChoice, Settings};
-use super::views::controls::PresetCheck;
+use super::views::controls::{CheckKey, PresetCheck, check_key};
 use super::views::{self, Action, Behavior, Browse, Pane, PlotFrame, Queue, Selection, View, ViewContext};
-use crate::device::remote::DeviceArg;
-use crate::train::{Command, Parameter};
+use crate::protocol::{Command, Parameter, PresetReport};
 use crossbeam_channel::Receiver;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const STORAGE_KEY: &str = "kdlab";
+/// How long Start waits for a preset check still under way (it takes milliseconds).
+const CHECK_WAIT: Duration = Duration::from_secs(5);
 /// How long a notice (an export written, a run saved) stays on the screen.
 const NOTICE_TIME: Duration = Duration::from_secs(8);
 /// Room left under the banners for the status bar.
@@ -61,6 +62,8 @@ pub struct KdlabApp {
     show_frame_stats: bool,
     /// The device choice being resolved in the background, and where its label arrives.
     device_preview: Option<(String, Receiver<String>)>,
+    /// The preset check asked of the engine's checker, and where its answer arrives.
+    pending_check: Option<(CheckKey, Receiver<PresetReport>)>,
     /// What was last written to storage, so a change is saved at once rather than only at exit.
     saved: (Settings, egui_tiles::Tree<Pane>),
 }
@@ -99,6 +102,7 @@ impl KdlabApp {
             frame_stats: FrameStats::default(),
             show_frame_stats: false,
             device_preview: None,
+            pending_check: None,
         }
     }
 
@@ -111,15 +115,7 @@ impl KdlabApp {
             let (sender, receiver) = crossbeam_channel::bounded(1);
             let ctx = ctx.clone();
             std::thread::spawn(move || {
-                let label = match target.map(|t| t.device) {
-                    Ok(DeviceArg::Local(choice)) => match crate::device::resolve(choice) {
-                        Ok((backend, adapter, _)) => crate::device::label(backend, &adapter),
-                        Err(error) => error.to_string(),
-                    },
-                    Ok(DeviceArg::Remote(address)) => format!("{address} (connects when a run starts)"),
-                    Err(error) => error.to_string(),
-                };
-                let _ = sender.send(label);
+                let _ = sender.send(crate::engine::describe_device(target));
                 ctx.request_repaint();
             });
             self.device_preview = Some((key, receiver));
@@ -175,18 +171,36 @@ impl KdlabApp {
         };
     }
 
-    /// Checks the chosen preset against the chosen dataset when either changed.
+    /// Has the engine's checker check the chosen preset against the chosen dataset when either
+    /// changed, and takes its answer in when it is there (the frame never waits for it).
     fn refresh_check(&mut self) {
-        if !self.selection.check.as_ref().is_some_and(|c| c.is_for(&self.settings)) {
-            self.selection.check = Some(PresetCheck::of(&self.settings));
+        if self.selection.check.as_ref().is_some_and(|c| c.is_for(&self.settings)) {
+            return;
+        }
+        let key = check_key(&self.settings);
+        if self.pending_check.as_ref().is_none_or(|(asked, _)| *asked != key) {
+            let receiver = crate::engine::check_preset(self.settings.preset.source(), self.settings.overrides());
+            self.pending_check = Some((key, receiver));
+        }
+        self.take_check(Duration::ZERO);
+    }
+
+    /// The pending check's answer, waiting for it at most `wait`.
+    fn take_check(&mut self, wait: Duration) {
+        let Some((key, receiver)) = &self.pending_check else { return };
+        if let Ok(report) = receiver.recv_timeout(wait) {
+            self.selection.check = Some(PresetCheck { key: key.clone(), report });
+            self.pending_check = None;
         }
     }
 
     /// The chosen preset's source, if it passes the check; else the check's message goes to
-    /// the banner and nothing starts.
-    fn checked_source(&mut self) -> Option<crate::train::PresetSource> {
+    /// the banner and nothing starts. (Asked on Start or a queue: the check, if still pending,
+    /// is waited for, a few milliseconds.)
+    fn checked_source(&mut self) -> Option<crate::engine::PresetSource> {
         self.refresh_check();
-        if let Some(Err(message)) = self.selection.check.as_ref().map(|c| &c.result) {
+        self.take_check(CHECK_WAIT);
+        if let Some(Err(message)) = self.selection.check.as_ref().map(|c| &c.report.result) {
             self.error = Some(message.clone());
             return None;
         }
@@ -315,8 +329,11 @@ impl KdlabApp {
 
     /// The overrides that keep the chosen preset's steerable stages training until Stop, when
     /// the user asked for that (Start only: queued comparisons must end by themselves).
-    fn keep_training_overrides(&self) -> Vec<String> {
-        let steerable = self.selection.check.as_ref().map(|c| c.steerable.clone()).unwrap_or_default();
+    fn keep_training_overrides(&mut self) -> Vec<String> {
+        self.refresh_check();
+        self.take_check(CHECK_WAIT);
+        let check = self.selection.check.as_ref().filter(|c| c.is_for(&self.settings));
+        let steerable = check.map(|c| c.report.steerable.clone()).unwrap_or_default();
         match self.settings.keep_steering {
             true => steerable.iter().map(|i| format!("stages.{i}.keep_training=true")).collect(),
             false => Vec::new(),
@@ -518,7 +535,7 @@ impl KdlabApp {
                     Err(error) => self.error = Some(format!("export failed: {error}")),
                 }
             }
-            Action::OpenPreset(path) => match crate::train::PresetSource::read(&path) {
+            Action::OpenPreset(path) => match crate::engine::PresetSource::read(&path) {
                 Ok(_) => {
                     self.selection.path_input.clear();
                     self.settings.remember(path.clone());
@@ -697,8 +714,9 @@ impl KdlabApp {
         self.reset_question(&ctx);
         self.frame_stats_window(&ctx);
         self.file_dialog(&ctx);
-        if self.runs.busy() {
-            // Keep drawing while the engine works; otherwise egui redraws only on input.
+        if self.runs.busy() || self.pending_check.is_some() {
+            // Keep drawing while the engine works (or the checker answers); otherwise egui
+            // redraws only on input.
             ctx.request_repaint_after(Duration::from_millis(16));
         }
         self.frame_stats.record(started.elapsed());

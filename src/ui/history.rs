@@ -1,11 +1,11 @@
 //! Everything the app has heard from the engine, arranged for drawing: per-stage metric
 //! series (and the order they came in, so a saved run's metrics.csv is the one `kdlab run`
 //! writes), live hyperparameter change markers, the steering log, the latest probe, progress,
-//! time trained (pauses excluded) and errors. Built only from events, so the views never touch the engine
-//! or burn.
+//! time trained (pauses excluded) and errors. Built only from events, so the views never
+//! touch the engine or burn.
 
-use crate::train::{
-    EnsembleOutcome, Event, Method, MetricPoint, Parameter, Probe, RunInfo, StageOutcome, StageStart, Steer,
+use crate::protocol::{
+    EnsembleOutcome, Event, MethodInfo, MetricPoint, Parameter, Probe, RunInfo, StageOutcome, StageStart, Steer,
     SteerAction, metric,
 };
 use std::collections::BTreeMap;
@@ -24,7 +24,7 @@ pub struct Marker {
 pub struct StageHistory {
     pub name: String,
     /// `None` only before the run's plan arrives.
-    pub method: Option<Method>,
+    pub method: Option<MethodInfo>,
     pub teacher: Option<String>,
     pub start: Option<StageStart>,
     /// Metric name → `(step, value)` points in step order.
@@ -71,7 +71,7 @@ impl StageHistory {
 
     /// The method's name ("" before the plan arrives).
     pub fn method_name(&self) -> &'static str {
-        self.method.map_or("", Method::name)
+        self.method.map_or("", |m| m.name)
     }
 
     /// Takes in one report's points (all of one step), keeping the order they came in.
@@ -439,11 +439,11 @@ impl RunHistory {
 
     /// Every metric point heard, stage by stage, with its epoch worked out from the stage's
     /// steps per epoch.
-    pub fn metric_points(&self) -> Vec<crate::train::MetricPoint> {
+    pub fn metric_points(&self) -> Vec<crate::protocol::MetricPoint> {
         let mut points = Vec::new();
         for (index, stage) in self.stages.iter().enumerate() {
             for (metric, series) in &stage.series {
-                points.extend(series.iter().map(|&[step, value]| crate::train::MetricPoint {
+                points.extend(series.iter().map(|&[step, value]| crate::protocol::MetricPoint {
                     stage: index,
                     step: step as u64,
                     epoch: stage.epoch_of(step as u64),
@@ -471,7 +471,7 @@ impl RunHistory {
         &self,
         dir: &std::path::Path,
         fork: Option<crate::record::ForkRecord>,
-        branches: &[(crate::train::ForkOrigin, String)],
+        branches: &[(crate::protocol::ForkOrigin, String)],
     ) -> Result<(), crate::export::ExportError> {
         let io = |e| crate::export::ExportError::io(dir, e);
         let info = self.info.as_ref();
@@ -492,25 +492,22 @@ impl RunHistory {
     /// The run's `config.toml`: the resolved preset it started from, with its steering log and,
     /// for a fork, the values its stage started with. `branches` names the runs forked off at
     /// each fork entry.
-    pub fn config(&self, branches: &[(crate::train::ForkOrigin, String)]) -> std::io::Result<String> {
+    pub fn config(&self, branches: &[(crate::protocol::ForkOrigin, String)]) -> std::io::Result<String> {
         let Some(info) = self.info.as_ref() else { return Ok(String::new()) };
         if self.steering.is_empty() && info.fork.is_none() {
             return Ok(info.config.clone());
         }
         let branch = |steer: &Steer| {
-            let at = crate::train::ForkOrigin { stage: steer.stage, step: steer.after_step };
+            let at = crate::protocol::ForkOrigin { stage: steer.stage, step: steer.after_step };
             branches.iter().find(|(origin, _)| *origin == at).map(|(_, label)| label.clone())
         };
-        let steering = self
+        let steering: Vec<(Steer, String, Option<String>)> = self
             .steering
             .iter()
-            .filter_map(|steer| {
-                let stage = info.stages.get(steer.stage)?;
-                Some(crate::train::preset::SteeringSection::of(steer, &stage.name, branch(steer)))
-            })
+            .filter_map(|steer| Some((steer.clone(), info.stages.get(steer.stage)?.name.clone(), branch(steer))))
             .collect();
         let starting = info.fork.and_then(|f| Some((f.stage, info.stages.get(f.stage)?.parameters.as_slice())));
-        crate::record::steered_config(&info.config, starting, steering)
+        crate::record::steered_config(&info.config, starting, &steering)
     }
 
     /// Time since the run started, up to its end, time spent paused left out.
@@ -551,9 +548,9 @@ mod tests {
     /// different shapes, a marker between them, and a final report at the step of the last.
     #[test]
     fn rows_come_back_in_the_order_they_were_reported() {
-        let kd = Method::named("kd").expect("kd is registered");
+        let kd = MethodInfo { name: "kd", hypers: &[crate::protocol::TEMPERATURE] };
         let temperature = Parameter::named("temperature").expect("a live temperature");
-        let stage = crate::train::StageInfo {
+        let stage = crate::protocol::StageInfo {
             name: "student".into(),
             model: "mlp".into(),
             method: kd,
@@ -566,7 +563,7 @@ mod tests {
             config: String::new(),
             device: "cpu".into(),
             seed: 0,
-            data: crate::train::DataInfo::default(),
+            data: crate::protocol::DataInfo::default(),
             stages: vec![stage],
             fork: None,
         };

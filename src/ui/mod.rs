@@ -1,6 +1,7 @@
 //! The desktop workbench: an eframe window whose views (tiles, rearrangeable like rerun's) draw
-//! what the engine reports and whose controls send it commands. Nothing here calls burn: the
-//! engine runs on its own thread and talks through [`crate::train::Engine`]'s channels.
+//! what the engine reports and whose controls send it commands. Nothing here calls burn or the
+//! engine's runtime: it names [`crate::protocol`] and the handle [`crate::engine`] only (a test
+//! keeps it so), and the engine runs on its own thread behind the handle's channels.
 
 pub mod app;
 pub mod frame_stats;

@@ -4,8 +4,8 @@
 
 use super::history::RunHistory;
 use super::session::Session;
-use crate::device::remote::DeviceTarget;
-use crate::train::PresetSource;
+use crate::engine::DeviceTarget;
+use crate::engine::PresetSource;
 
 /// What to start: a preset with its overrides.
 #[derive(Debug, Clone)]
@@ -192,7 +192,7 @@ impl Runs {
 
     /// The runs forked off `index` or off any run it descends from, with where they branched:
     /// the names a run's steering log gives its fork entries.
-    pub fn branches(&self, index: usize) -> Vec<(crate::train::ForkOrigin, String)> {
+    pub fn branches(&self, index: usize) -> Vec<(crate::protocol::ForkOrigin, String)> {
         let mut lineage = Vec::new();
         let mut next = self.runs.get(index).map(|r| r.id);
         while let Some(id) = next.filter(|id| !lineage.contains(id)) {

@@ -2,8 +2,8 @@
 //! commands the controls send. Draining events never blocks the frame.
 
 use super::history::RunHistory;
-use crate::device::remote::DeviceTarget;
-use crate::train::{Command, Engine, Parameter, PresetSource, TeacherCache};
+use crate::engine::{DeviceTarget, Engine, PresetSource};
+use crate::protocol::{Command, Parameter};
 use std::collections::VecDeque;
 
 /// At most this many events are taken per frame, so a burst cannot stall drawing.
@@ -22,7 +22,7 @@ pub struct Forked {
     /// The values it changed, as its label gives them.
     pub values: String,
     /// The stage and step it branched off at.
-    pub origin: Option<crate::train::ForkOrigin>,
+    pub origin: Option<crate::protocol::ForkOrigin>,
     pub session: Session,
 }
 
@@ -30,11 +30,11 @@ impl Session {
     /// Launches `source` with `overrides` on `device`; loading and device selection happen on
     /// the engine thread.
     pub fn start(source: PresetSource, overrides: Vec<String>, device: DeviceTarget) -> Session {
-        Session::of(Engine::launch(source, overrides, device, TeacherCache::default_location()))
+        Session::of(crate::engine::launch(source, overrides, device))
     }
 
     /// A finished run read back from its recorded events (a run folder).
-    pub fn replayed(events: Vec<crate::train::Event>) -> Session {
+    pub fn replayed(events: Vec<crate::protocol::Event>) -> Session {
         let mut history = RunHistory::default();
         for event in events {
             history.apply(event);

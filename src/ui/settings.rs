@@ -2,9 +2,9 @@
 //! dataset and device, recent preset files, how the curves are drawn, and the tile arrangement.
 
 use super::history::StageHistory;
-use crate::device::DeviceChoice;
-use crate::device::remote::{DeviceArg, DeviceTarget, RemoteError};
-use crate::train::{PresetError, PresetSource};
+use crate::engine::DeviceChoice;
+use crate::engine::{DeviceArg, DeviceTarget, RemoteError};
+use crate::engine::{PresetError, PresetSource};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -41,7 +41,7 @@ impl PresetChoice {
     /// The preset's text and origin.
     pub fn source(&self) -> Result<PresetSource, PresetError> {
         match self {
-            PresetChoice::Bundled(stem) => crate::presets::resolve(stem),
+            PresetChoice::Bundled(stem) => crate::engine::bundled_preset(stem),
             PresetChoice::File(path) => PresetSource::read(path),
         }
     }

@@ -3,7 +3,7 @@
 //! rather than exactly.
 
 use super::{
-    BETA, Companions, HyperSpec, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse,
+    BETA, Companions, GAMMA, HyperSpec, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse,
     any_stage, any_teacher,
 };
 use crate::distill;
@@ -25,13 +25,10 @@ pub static METHOD: MethodSpec = MethodSpec {
             ..BETA
         },
         HyperSpec {
-            name: "gamma",
-            symbol: "γ",
-            label: "γ",
             default: 2.0,
             help: "Weight γ of the intra-class relation, from the next optimizer step:\n\
                 loss = CE + T²·(β·inter + γ·intra)",
-            ..BETA
+            ..GAMMA
         },
         STANDARDIZE,
     ],

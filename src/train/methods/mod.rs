@@ -22,7 +22,10 @@ mod tfkd_self;
 mod ttm;
 mod wttm;
 
-pub use hyper::{ALPHA, BETA, HyperSpec, Hypers, Parameter, STANDARDIZE, Slider, TEMPERATURE, Valid};
+pub use crate::protocol::hypers::{
+    ALPHA, BETA, GAMMA, HyperSpec, MethodInfo, Parameter, STANDARDIZE, Slider, TEMPERATURE, Valid,
+};
+pub use hyper::Hypers;
 
 use super::preset::TrainSettings;
 use super::trainee::{Regressor, TraineeForward};
@@ -134,6 +137,11 @@ impl Method {
     /// Every registered method.
     pub fn all() -> impl Iterator<Item = Method> {
         METHODS.iter().map(|m| Method(m))
+    }
+
+    /// The method as front ends see it (the protocol's description: name and hyperparameters).
+    pub fn info(self) -> MethodInfo {
+        MethodInfo { name: self.0.name, hypers: self.0.hypers }
     }
 
     pub fn name(self) -> &'static str {
@@ -299,6 +307,21 @@ mod tests {
                 assert!(!hyper.help.is_empty(), "{method}: {} has no help", hyper.name);
             }
             assert_eq!(Method::named(method.name()), Some(method));
+        }
+    }
+
+    /// A live hyperparameter takes one of the names the protocol declares steerable, so the
+    /// app's sliders, the curves' markers and the steering log know it.
+    #[test]
+    fn every_live_hyperparameter_is_one_the_protocol_names() {
+        for method in Method::all() {
+            for hyper in method.live() {
+                assert!(
+                    Parameter::named(hyper.name).is_some(),
+                    "{method}: live `{}` is not in protocol::hypers::LIVE; add it there",
+                    hyper.name
+                );
+            }
         }
     }
 

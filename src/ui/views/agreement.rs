@@ -6,7 +6,7 @@
 use super::legend;
 use super::{ViewContext, export_data_button, run_data, stage_picker};
 use crate::export::table::Table;
-use crate::train::metric;
+use crate::protocol::metric;
 use crate::ui::history::RunHistory;
 use crate::ui::views::curves::{CurveSpec, curve_plot, export_button};
 

@@ -6,7 +6,7 @@
 use super::soft_targets::example_strip;
 use super::{ViewContext, available, export_data_button, probed_stage};
 use crate::export::table::Table;
-use crate::train::probe::{AttentionKind, AttentionProbe};
+use crate::protocol::probe::{AttentionKind, AttentionProbe};
 use crate::ui::paint::{cell_grid, color_bar, diverging, viridis};
 
 /// How many examples the view shows at once.

@@ -6,7 +6,7 @@
 
 use super::{ViewContext, available, export_data_button, probed_stage, series_color};
 use crate::export::table::Table;
-use crate::train::probe::{BoundaryProbe, GRID, Plane};
+use crate::protocol::probe::{BoundaryProbe, GRID, Plane};
 use crate::ui::paint::cell_grid;
 use egui::Color32;
 

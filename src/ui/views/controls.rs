@@ -4,11 +4,12 @@
 //! its method declares, with that declaration's range and meaning) showing its real values; forking the followed run; the stage list; comparison and export.
 
 use super::{Action, Browse, Queue, ViewContext};
-use crate::data::DATASET_NAMES;
-use crate::device::DeviceChoice;
-use crate::train::methods::{HyperSpec, Slider};
-use crate::train::metric;
-use crate::train::{Command, Parameter};
+use crate::engine::DATASET_NAMES;
+use crate::engine::DeviceChoice;
+use crate::protocol::PresetReport;
+use crate::protocol::metric;
+use crate::protocol::{Command, Parameter};
+use crate::protocol::{HyperSpec, Slider};
 use crate::ui::history::{RunHistory, StageHistory};
 use crate::ui::settings::{PresetChoice, Settings};
 use std::collections::HashMap;
@@ -17,68 +18,28 @@ use std::path::PathBuf;
 /// Text fields never get narrower than this, nor wider than the panel.
 const MIN_FIELD: f32 = 80.0;
 
-/// The chosen preset checked against the chosen dataset (without loading data), and the
-/// bundled datasets it cannot use with the reason.
+/// The chosen preset checked against the chosen dataset (without loading data) and against
+/// every bundled dataset, as the engine's checker answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PresetCheck {
     /// What was checked: the preset and the dataset setting.
-    pub key: (PresetChoice, Option<String>),
-    /// The preset's stages in one line, or the same one-line message the CLI prints.
-    pub result: Result<String, String>,
-    pub unusable: HashMap<String, String>,
-    /// The preset's description: the paper and the claim it checks.
-    pub description: String,
-    /// The stages with a live hyperparameter (those "Keep training" keeps going on Start).
-    pub steerable: Vec<usize>,
+    pub key: CheckKey,
+    pub report: PresetReport,
 }
 
 impl PresetCheck {
-    /// Checks the settings' preset with the settings' dataset and with every bundled one.
-    pub fn of(settings: &Settings) -> PresetCheck {
-        let key = (settings.preset.clone(), settings.dataset.clone());
-        let source = match settings.preset.source() {
-            Ok(source) => source,
-            Err(error) => {
-                let (unusable, description, steerable) = (HashMap::new(), String::new(), Vec::new());
-                return PresetCheck { key, result: Err(error.to_string()), unusable, description, steerable };
-            }
-        };
-        let checked = crate::train::launch::check(&source, &settings.overrides());
-        let (description, steerable) = match &checked {
-            Ok(preset) => (
-                preset.description.clone(),
-                preset
-                    .stages
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.method.live().next().is_some())
-                    .map(|(i, _)| i)
-                    .collect(),
-            ),
-            Err(_) => (String::new(), Vec::new()),
-        };
-        let result = checked
-            .map(|preset| {
-                let stages: Vec<String> =
-                    preset.stages.iter().map(|s| format!("{} ({})", s.name, s.method.name())).collect();
-                format!("{} stages: {}", stages.len(), stages.join(", "))
-            })
-            .map_err(|e| e.to_string());
-        let unusable = DATASET_NAMES
-            .iter()
-            .filter_map(|name| {
-                let overrides = [format!("data.dataset={name}")];
-                let error = crate::train::launch::check(&source, &overrides).err()?;
-                Some((name.to_string(), error.message))
-            })
-            .collect();
-        PresetCheck { key, result, unusable, description, steerable }
-    }
-
     /// Whether this check is about the settings as they are now.
     pub fn is_for(&self, settings: &Settings) -> bool {
-        self.key.0 == settings.preset && self.key.1 == settings.dataset
+        self.key == check_key(settings)
     }
+}
+
+/// What a preset check is about: the preset and the dataset setting.
+pub type CheckKey = (PresetChoice, Option<String>);
+
+/// The check key of the settings as they are.
+pub fn check_key(settings: &Settings) -> CheckKey {
+    (settings.preset.clone(), settings.dataset.clone())
 }
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
@@ -111,7 +72,7 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
             .selected_text(view.settings.preset.label())
             .height(480.0)
             .show_ui(ui, |ui| {
-                for preset in crate::presets::BUNDLED {
+                for preset in crate::engine::BUNDLED {
                     let choice = PresetChoice::Bundled(preset.stem().to_string());
                     let selected = view.settings.preset == choice;
                     if ui.selectable_label(selected, preset.stem()).on_hover_text(preset.description()).clicked() {
@@ -150,21 +111,25 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
             view.actions.push(Action::OpenPreset(PathBuf::from(view.selection.path_input.trim())));
         }
     });
-    match view.selection.check.as_ref().map(|c| (&c.result, c.description.as_str())) {
+    // Two lines, one each, whatever the preset and while its check is under way, so nothing
+    // below moves when another is picked or the checker answers (a preset that cannot start
+    // says why in full).
+    let check = view.selection.check.as_ref().filter(|c| c.is_for(view.settings));
+    match check.map(|c| (&c.report.result, c.report.description.as_str())) {
         Some((Ok(stages), description)) => {
-            // One line each, whatever the preset, so nothing below moves when another is picked.
             ui.add(egui::Label::new(egui::RichText::new(stages).weak()).truncate()).on_hover_text(stages);
-            if !description.is_empty() {
-                let claim = description.split("Claim to check:").nth(1).unwrap_or(description).trim();
-                let shown = format!("Claim: {claim}");
-                ui.add(egui::Label::new(egui::RichText::new(&shown).italics()).truncate()).on_hover_text(description);
-            }
+            let claim = description.split("Claim to check:").nth(1).unwrap_or(description).trim();
+            let shown = if claim.is_empty() { "(no description)".to_string() } else { format!("Claim: {claim}") };
+            ui.add(egui::Label::new(egui::RichText::new(&shown).italics()).truncate()).on_hover_text(description);
         }
         Some((Err(message), _)) => {
             let text = egui::RichText::new(format!("Cannot start: {message}")).color(ui.visuals().error_fg_color);
             ui.add(egui::Label::new(text).wrap());
         }
-        None => {}
+        None => {
+            ui.label(egui::RichText::new("checking the preset…").weak());
+            ui.label("");
+        }
     }
 }
 
@@ -172,7 +137,8 @@ fn dataset_and_device(ui: &mut egui::Ui, view: &mut ViewContext) {
     egui::Grid::new("data_device").num_columns(2).show(ui, |ui| {
         let title = ui.label("Dataset");
         let label = view.settings.dataset.clone().unwrap_or_else(|| "as in the preset".into());
-        let unusable = view.selection.check.as_ref().map(|c| c.unusable.clone()).unwrap_or_default();
+        let check = view.selection.check.as_ref().filter(|c| c.is_for(view.settings));
+        let unusable = check.map(|c| c.report.unusable.clone()).unwrap_or_default();
         let combo = egui::ComboBox::from_id_salt("dataset").selected_text(label).show_ui(ui, |ui| {
             if ui.selectable_label(view.settings.dataset.is_none(), "as in the preset").clicked() {
                 view.settings.dataset = None;
@@ -240,7 +206,7 @@ fn labelled_field(ui: &mut egui::Ui, label: &str, text: &mut String, placeholder
 
 fn run_buttons(ui: &mut egui::Ui, view: &mut ViewContext) {
     let paused = view.history.is_some_and(RunHistory::is_paused);
-    let valid = view.selection.check.as_ref().is_none_or(|c| c.result.is_ok());
+    let valid = view.selection.check.as_ref().is_none_or(|c| c.report.result.is_ok());
     let has_runs = !view.runs.is_empty();
     ui.horizontal_wrapped(|ui| {
         let hint = if has_runs {
@@ -422,7 +388,7 @@ fn fork_controls(ui: &mut egui::Ui, view: &mut ViewContext, stage: &StageHistory
 /// More runs beside the current ones: the preset again, a sweep over one value, or a repeat
 /// over seeds; and how many train at once.
 fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
-    let valid = view.selection.check.as_ref().is_none_or(|c| c.result.is_ok());
+    let valid = view.selection.check.as_ref().is_none_or(|c| c.report.result.is_ok());
     ui.label("Compare (runs are added beside the current ones)");
     ui.horizontal_wrapped(|ui| {
         if ui

@@ -7,7 +7,7 @@
 use super::{Action, ExportedPlot, OverlayRun, PlotFrame, ViewContext, legend, series_color};
 use crate::export::data::{ExportSeries, PlotNumbers};
 use crate::export::svg::{PlotSeries, PlotSpec, format_tick, palette};
-use crate::train::metric;
+use crate::protocol::metric;
 use crate::ui::history::{RunHistory, StageHistory};
 use crate::ui::settings::XAxis;
 use egui_plot::{GridInput, GridMark, Line, MarkerShape, Plot, PlotPoints, Points, Polygon, VLine};

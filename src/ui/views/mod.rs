@@ -18,7 +18,7 @@ use super::history::RunHistory;
 use super::series::SmoothedSeries;
 use super::settings::Settings;
 use crate::export::table::Table;
-use crate::train::{Command, DataInfo, Parameter, Probe};
+use crate::protocol::{Command, DataInfo, Parameter, Probe};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;

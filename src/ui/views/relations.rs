@@ -7,7 +7,7 @@
 use super::curves::{CurveSpec, curve_plot};
 use super::{ViewContext, available, export_data_button, probed_stage, series_color};
 use crate::export::table::Table;
-use crate::train::probe::RelationProbe;
+use crate::protocol::probe::RelationProbe;
 use crate::ui::paint::{cell_grid, color_bar, viridis};
 use egui::{Color32, Stroke};
 

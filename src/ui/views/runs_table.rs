@@ -8,8 +8,8 @@
 //! at one fixed height in both halves, so a number always sits beside its run's name.
 
 use super::{Action, OverlayRun, ViewContext};
+use crate::protocol::metric;
 use crate::stats::{mean, sample_std};
-use crate::train::metric;
 use crate::ui::history::{RunHistory, StageHistory};
 use std::cmp::Ordering;
 
@@ -404,7 +404,7 @@ fn group_rows(runs: &[OverlayRun]) -> Vec<Row> {
         let finished = members.iter().filter(|h| h.finished).count();
         let label = format!("{} (mean ± std)", group.name);
         for (index, stage) in first.stages.iter().enumerate() {
-            let done = |pick: fn(&crate::train::StageOutcome) -> Option<f64>| -> Vec<f64> {
+            let done = |pick: fn(&crate::protocol::StageOutcome) -> Option<f64>| -> Vec<f64> {
                 members.iter().filter_map(|m| m.stages.get(index)?.outcome.as_ref().and_then(pick)).collect()
             };
             let (test, train) = (done(|o| o.test_accuracy), done(|o| o.train_accuracy));

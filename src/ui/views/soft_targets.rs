@@ -4,10 +4,10 @@
 //! here from the logits the engine sent, so the view follows the T slider at once.
 
 use super::{ViewContext, export_data_button, probed_stage};
-use crate::data::InputShape;
 use crate::export::table::Table;
-use crate::train::evaluate::softmax_row;
-use crate::train::{DataInfo, Parameter};
+use crate::logits::softmax_row;
+use crate::protocol::InputShape;
+use crate::protocol::{DataInfo, Parameter};
 use egui_plot::{AxisHints, Bar, BarChart, GridInput, GridMark, Line, Plot, PlotPoints, VLine};
 
 /// The temperatures shown side by side.
@@ -115,7 +115,7 @@ fn thumbnails(ctx: &egui::Context, info: &DataInfo) -> Vec<egui::TextureHandle> 
 }
 
 /// Every probe example's class probabilities, teacher's and stage's, at each temperature.
-fn probability_table(probe: &crate::train::Probe, info: &DataInfo, current: Option<f64>) -> Table {
+fn probability_table(probe: &crate::protocol::Probe, info: &DataInfo, current: Option<f64>) -> Table {
     let mut table = Table::new(&["example", "label", "model", "temperature", "class", "probability"]);
     let classes = probe.classes;
     let mut temperatures = TEMPERATURES.to_vec();
@@ -127,7 +127,7 @@ fn probability_table(probe: &crate::train::Probe, info: &DataInfo, current: Opti
         for (model, logits) in models.iter().filter_map(|(m, l)| l.map(|l| (m, l))) {
             let Some(logits) = logits.get(row * classes..(row + 1) * classes) else { continue };
             for &t in &temperatures {
-                for (class, p) in crate::train::evaluate::softmax_row(logits, t).into_iter().enumerate() {
+                for (class, p) in crate::logits::softmax_row(logits, t).into_iter().enumerate() {
                     let name = info.class_names.get(class).cloned().unwrap_or_default();
                     table.push(vec![
                         example.to_string(),

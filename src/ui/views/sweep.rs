@@ -8,8 +8,8 @@ use super::{Action, ExportedPlot, ViewContext, series_color};
 use crate::export::data::PlotNumbers;
 use crate::export::svg::{PlotSeries, PlotSpec, format_tick, log_ticks, palette};
 use crate::export::table::Table;
+use crate::protocol::metric;
 use crate::stats::{mean, sample_std};
-use crate::train::metric;
 use crate::ui::history::StageHistory;
 use egui_plot::{GridMark, HoverPosition, Line, MarkerShape, Plot, PlotPoints, Points};
 
