@@ -8,12 +8,11 @@ use kdlab::bench::{self, Workload};
 use kdlab::data::DataError;
 use kdlab::device::remote::{DeviceArg, DeviceError, Listen, RemoteError};
 use kdlab::device::{self, ComputeDevice, NoGpu};
+use kdlab::preset::{PresetError, PresetSource};
 use kdlab::record::report::SeedRun;
 use kdlab::record::{RunRecorder, Summary};
 use kdlab::train::metric;
-use kdlab::train::{
-    Engine, Event, MetricPoint, Plan, PrepareError, Prepared, PresetError, PresetSource, TeacherCache, prepare,
-};
+use kdlab::train::{Engine, Event, MetricPoint, Plan, PrepareError, Prepared, TeacherCache, prepare};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;

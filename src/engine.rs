@@ -7,12 +7,12 @@
 pub use crate::data::DATASET_NAMES;
 pub use crate::device::DeviceChoice;
 pub use crate::device::remote::{DeviceArg, DeviceTarget, RemoteError};
+pub use crate::preset::{PresetError, PresetSource};
 pub use crate::presets::{BUNDLED, BundledPreset, resolve as bundled_preset};
 pub use crate::train::Engine;
-pub use crate::train::preset::{PresetError, PresetSource};
 
 use crate::protocol::PresetReport;
-use crate::train::{TeacherCache, launch};
+use crate::train::TeacherCache;
 use crossbeam_channel::Receiver;
 
 /// Starts training `source` with `overrides` on `target` (loading, device selection and
@@ -45,7 +45,7 @@ fn report(source: Result<PresetSource, PresetError>, overrides: &[String]) -> Pr
             };
         }
     };
-    let checked = launch::check(&source, overrides);
+    let checked = crate::preset::fit::check(&source, overrides);
     let (description, steerable) = match &checked {
         Ok(preset) => (
             preset.description.clone(),
@@ -69,7 +69,7 @@ fn report(source: Result<PresetSource, PresetError>, overrides: &[String]) -> Pr
     let unusable = DATASET_NAMES
         .iter()
         .filter_map(|name| {
-            let error = launch::check(&source, &[format!("data.dataset={name}")]).err()?;
+            let error = crate::preset::fit::check(&source, &[format!("data.dataset={name}")]).err()?;
             Some((name.to_string(), error.message))
         })
         .collect();

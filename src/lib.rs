@@ -18,6 +18,7 @@ pub mod hash;
 pub mod logits;
 pub mod memory;
 pub mod model;
+pub mod preset;
 pub mod presets;
 pub mod protocol;
 pub mod record;

@@ -1,6 +1,6 @@
 //! The presets bundled in the binary, so `kdlab run kd` and the app work from any folder.
 
-use crate::train::{PresetError, PresetSource};
+use crate::preset::{PresetError, PresetSource};
 use std::path::{Path, PathBuf};
 
 /// A preset file shipped in `presets/`.

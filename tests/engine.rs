@@ -7,7 +7,8 @@
 
 use crossbeam_channel::Receiver;
 use kdlab::device::ComputeDevice;
-use kdlab::train::{Command, Engine, Event, Parameter, Plan, PresetSource};
+use kdlab::preset::PresetSource;
+use kdlab::train::{Command, Engine, Event, Parameter, Plan};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -441,7 +442,7 @@ fn a_steering_log_replays_to_the_same_metrics() {
         PresetSource { origin: "live.toml".into(), base_dir: ".".into(), text: text.clone() }.load(&[]).unwrap();
     preset.steering = steering
         .iter()
-        .map(|s| kdlab::train::preset::SteeringSection::of(s, &preset.stages[s.stage].name, Some("a fork".into())))
+        .map(|s| kdlab::preset::SteeringSection::of(s, &preset.stages[s.stage].name, Some("a fork".into())))
         .collect();
     let config = preset.config_text().unwrap();
     assert!(config.contains("[[steering]]") && config.contains("after_step = "), "{config}");

@@ -13,8 +13,9 @@
 
 use crate::device::DeviceChoice;
 use crate::device::remote::DeviceTarget;
+use crate::preset::PresetError;
 use crate::train::metric;
-use crate::train::{Engine, Event, MetricPoint, PresetError, RunInfo, StageInfo, TeacherCache};
+use crate::train::{Engine, Event, MetricPoint, RunInfo, StageInfo, TeacherCache};
 use crate::ui::KdlabApp;
 use crate::ui::history::RunHistory;
 use crate::ui::session::Session;

@@ -8,9 +8,10 @@ pub mod past;
 pub mod report;
 
 use crate::fsutil::write_atomically;
+use crate::preset::Preset;
+use crate::preset::SteeringSection;
 use crate::protocol::{DataInfo, EnsembleOutcome, Event, Parameter, Probe, StageOutcome, Steer};
-use crate::train::preset::SteeringSection;
-use crate::train::{Plan, Preset};
+use crate::train::Plan;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};

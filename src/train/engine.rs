@@ -9,13 +9,13 @@ use super::events::{Disconnected, EventSink};
 use super::launch::prepare;
 use super::methods::{Hypers, Method, Parameter};
 use super::plan::{EnsemblePlan, Plan, StagePlan};
-use super::preset::{PresetSource, TrainSettings};
 use super::stage::{DeviceData, Resume, StageContext, StageEnd, Trained, blank_outcome, train};
 use crate::data::{Augment, Dataset};
 use crate::device::remote::DeviceTarget;
 use crate::device::{self, Backend, ComputeDevice};
 use crate::logits::{accuracy, ensemble_accuracy};
 use crate::model::ModelSpec;
+use crate::preset::{PresetSource, TrainSettings};
 use crate::protocol::{
     Command, DataInfo, EngineError, EnsembleOutcome, Event, ForkOrigin, MetricPoint, RunInfo, StageInfo, StageOutcome,
     StageStart, Steer,

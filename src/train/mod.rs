@@ -1,6 +1,6 @@
-//! The training engine: presets and plans, the stage loop, the worker thread, and the
-//! commands-in / events-out channels that the CLI and the app drive it through. Nothing here
-//! depends on a user interface.
+//! The training engine: plans made from presets, the method catalogue, the stage loop, the
+//! worker thread, and the channels the CLI and the app drive it through (what crosses them is
+//! [`crate::protocol`]'s). Nothing here knows a user interface or the run folders.
 
 pub mod cache;
 pub mod controls;
@@ -11,7 +11,6 @@ pub mod launch;
 mod loader;
 pub mod methods;
 pub mod plan;
-pub mod preset;
 pub mod probe;
 mod schedule;
 pub mod stage;
@@ -26,4 +25,3 @@ pub use engine::Engine;
 pub use launch::{PrepareError, Prepared, prepare};
 pub use methods::{Method, Parameter};
 pub use plan::Plan;
-pub use preset::{Preset, PresetError, PresetSource};

@@ -2,10 +2,10 @@
 //! their merged training settings, hyperparameters and seeds.
 
 use super::methods::{Hypers, Method};
-use super::preset::{Preset, SteeringSection, TrainSettings};
 use crate::data::{Augment, balanced_subset};
 use crate::hash::Fnv64;
 use crate::model::ModelSpec;
+use crate::preset::{Preset, SteeringSection, TrainSettings};
 use crate::protocol::{Steer, SteerAction};
 
 /// One stage, ready to run.

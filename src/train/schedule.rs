@@ -3,7 +3,7 @@
 //! the papers' training scripts set it (RepDistiller decays by `gamma` when a milestone epoch
 //! starts).
 
-use super::preset::{Schedule, TrainSettings};
+use crate::preset::{Schedule, TrainSettings};
 
 /// The learning rate of step `step` (0-based) of a stage with `steps_per_epoch` steps an epoch.
 /// Past the stage's epochs (keep training) the schedule holds where it ended.

@@ -7,14 +7,14 @@ use super::events::{Disconnected, EventSink};
 use super::loader::BatchLoader;
 use super::methods::{Hypers, Parameter, StepInputs, StepLoss};
 use super::plan::{Plan, StagePlan};
-use super::preset::{Optimizer, TrainSettings};
 use super::probe::{ProbeInputs, TeacherProbe, representations};
 use super::schedule;
-use super::trainee::{Regressor, Trainee};
+use super::trainee::{Makeup, Regressor, Trainee};
 use crate::data::Dataset;
 use crate::device::ComputeDevice;
 use crate::logits::{accuracy, agreement, argmax_rows, kl_divergence, prediction_matrix, probe_examples, select_rows};
 use crate::model::{Forward, ModelSpec, Network};
+use crate::preset::{Optimizer, TrainSettings};
 use crate::protocol::{ClassAccuracy, Event, MetricPoint, Probe, StageOutcome, StageStart, Steer, SteerAction, metric};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
@@ -293,7 +293,10 @@ impl Resume {
         let device = &ctx.device.device;
         device.seed(stage.seed);
         let classes = ctx.dataset.num_classes();
-        let trainee = Trainee::new(stage, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
+        let companions = stage.method.spec().companions;
+        let peers = stage.hypers.get("peers") as usize;
+        let makeup = Makeup { model: &stage.model, companions, peers, seed: stage.seed };
+        let trainee = Trainee::new(&makeup, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
         let mut rng = StdRng::seed_from_u64(stage.seed);
         let order = shuffled(ctx.rows.clone(), &mut rng);
         Resume {

@@ -2,8 +2,7 @@
 //! FitNets' regressor from a student layer onto the teacher's, DML's peers and CTKD's learned
 //! temperature.
 
-use super::methods::{Companions, Hypers};
-use super::plan::StagePlan;
+use super::methods::hyper::Hypers;
 use crate::data::InputShape;
 use crate::model::{Forward, ModelSpec, Network};
 use burn::module::{Module, Param};
@@ -60,6 +59,28 @@ impl Regressor {
     }
 }
 
+/// What trains alongside the student.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Companions {
+    None,
+    /// A regressor from a student layer onto the teacher's (FitNets).
+    Regressor,
+    /// Peer networks of the student's architecture, as many as the `peers` hyperparameter says
+    /// (the student included).
+    Peers,
+    /// A learnable temperature (CTKD), reported as the `temperature` metric.
+    Temperature,
+}
+
+/// What a stage's trainee is made of: its model, what trains beside it (DML's peers counting the
+/// student) and its seed.
+pub struct Makeup<'a> {
+    pub model: &'a ModelSpec,
+    pub companions: Companions,
+    pub peers: usize,
+    pub seed: u64,
+}
+
 /// The student and what trains with it.
 #[derive(Module, Debug)]
 pub struct Trainee {
@@ -82,23 +103,23 @@ pub struct TraineeForward {
 impl Trainee {
     /// Fresh parameters on `device` (seeded by the caller); peers get seeds of their own.
     pub fn new(
-        stage: &StagePlan,
+        makeup: &Makeup,
         teacher: Option<&ModelSpec>,
         shape: InputShape,
         classes: usize,
         device: &Device,
     ) -> Trainee {
-        let network = stage.model.init(shape, classes, device);
-        let companions = stage.method.spec().companions;
+        let Makeup { model, companions, seed, .. } = *makeup;
+        let network = model.init(shape, classes, device);
         let regressor = match (companions, teacher) {
-            (Companions::Regressor, Some(teacher)) => Some(Regressor::new(&stage.model, teacher, shape, device)),
+            (Companions::Regressor, Some(teacher)) => Some(Regressor::new(model, teacher, shape, device)),
             _ => None,
         };
-        let peer_count = if companions == Companions::Peers { stage.hypers.get("peers") as usize } else { 1 };
+        let peer_count = if companions == Companions::Peers { makeup.peers } else { 1 };
         let peers = (1..peer_count as u64)
             .map(|k| {
-                device.seed(stage.seed.wrapping_add(k));
-                stage.model.init(shape, classes, device)
+                device.seed(seed.wrapping_add(k));
+                model.init(shape, classes, device)
             })
             .collect();
         // Li et al. start θ at 1.

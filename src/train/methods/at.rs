@@ -2,7 +2,7 @@
 //! activations, L2-normalised) are made to match the teacher's at every conv block, on top of
 //! KD.
 
-use super::{
+use super::spec::{
     ALPHA, BETA, Companions, HyperSpec, Hypers, MethodSpec, StepInputs, StepLoss, TEMPERATURE, TeacherPair, TeacherUse,
     any_stage,
 };

@@ -2,7 +2,7 @@
 //! reversal layer makes it *raise* the KD loss, with a weight λ that ramps from 0 to 1 along a
 //! cosine over the first epochs, so distillation gets harder as the student gets better.
 
-use super::{
+use super::spec::{
     ALPHA, Companions, HyperSpec, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TeacherUse, Valid, any_stage,
     any_teacher, kd_style,
 };

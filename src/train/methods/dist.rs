@@ -2,7 +2,7 @@
 //! between classes for each example (inter) and between examples for each class (intra),
 //! rather than exactly.
 
-use super::{
+use super::spec::{
     BETA, Companions, GAMMA, HyperSpec, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse,
     any_stage, any_teacher,
 };

@@ -1,7 +1,7 @@
 //! Decoupled KD: the KD loss split into a target-class term (TCKD) and a non-target-class term
 //! (NCKD), weighted α and β, with a warm-up.
 
-use super::{
+use super::spec::{
     ALPHA, BETA, Companions, HyperSpec, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse,
     Valid, any_stage, any_teacher,
 };

@@ -1,7 +1,7 @@
 //! Deep mutual learning: peers of one architecture trained together without a teacher, each
 //! learning from the labels and from the others.
 
-use super::{
+use super::spec::{
     Companions, HyperSpec, Hypers, MethodSpec, StepInputs, StepLoss, TEMPERATURE, TeacherUse, Valid, any_stage,
     any_teacher,
 };

@@ -1,12 +1,12 @@
 //! FitNets: a hint stage in which a regressor on the student's layer learns to reproduce the
 //! teacher's, then KD.
 
-use super::{
+use super::spec::{
     ALPHA, Companions, HyperSpec, Hypers, MethodSpec, StageProblem, StepInputs, StepLoss, TEMPERATURE, TeacherUse,
     Valid, any_teacher,
 };
 use crate::distill;
-use crate::train::preset::TrainSettings;
+use crate::preset::TrainSettings;
 
 const HINT_EPOCHS: HyperSpec = HyperSpec {
     name: "hint_epochs",

@@ -1,7 +1,7 @@
 //! The hyperparameter values a stage runs with (the declarations are the protocol's:
 //! [`crate::protocol::hypers`]).
 
-use super::HyperSpec;
+use crate::protocol::HyperSpec;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! Hinton KD: the student matches the teacher's temperature-softened outputs as well as the
 //! labels.
 
-use super::{
+use super::spec::{
     ALPHA, Companions, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse, any_stage,
     any_teacher,
 };

@@ -1,7 +1,7 @@
 //! Label smoothing: cross-entropy against labels that put `epsilon` of their mass evenly on
 //! every class.
 
-use super::{
+use super::spec::{
     Companions, HyperSpec, Hypers, MethodSpec, StepInputs, StepLoss, TeacherUse, Valid, any_stage, any_teacher,
 };
 use crate::distill;

@@ -2,7 +2,7 @@
 //! student's log-likelihood of the label) plus a non-target term over the other classes,
 //! renormalized, instead of cross-entropy plus KL.
 
-use super::{
+use super::spec::{
     Companions, HyperSpec, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse, Valid,
     any_stage, any_teacher,
 };

@@ -1,7 +1,7 @@
 //! Relational KD: the distances and angles between examples' penultimate embeddings are made
 //! to match the teacher's, on top of cross-entropy (and KD when α > 0).
 
-use super::{
+use super::spec::{
     ALPHA, Companions, HyperSpec, Hypers, MethodSpec, StepInputs, StepLoss, TEMPERATURE, TeacherUse, Valid, any_stage,
     any_teacher,
 };

@@ -1,6 +1,6 @@
 //! Training from scratch: cross-entropy on the labels, the baseline every method is compared to.
 
-use super::{Companions, Hypers, MethodSpec, StepInputs, StepLoss, TeacherUse, any_stage, any_teacher};
+use super::spec::{Companions, Hypers, MethodSpec, StepInputs, StepLoss, TeacherUse, any_stage, any_teacher};
 
 pub static METHOD: MethodSpec = MethodSpec {
     name: "scratch",

@@ -1,7 +1,7 @@
 //! Teacher-free KD, regularisation: KD from a hand-made virtual teacher that puts
 //! `correct_prob` on the label and spreads the rest evenly.
 
-use super::{
+use super::spec::{
     ALPHA, Companions, HyperSpec, Hypers, MethodSpec, StepInputs, StepLoss, TEMPERATURE, TeacherUse, Valid, any_stage,
     any_teacher, kd_style,
 };

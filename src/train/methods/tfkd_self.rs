@@ -1,6 +1,6 @@
 //! Teacher-free KD, self-training: KD from a trained copy of the student's own architecture.
 
-use super::{
+use super::spec::{
     ALPHA, Companions, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherPair, TeacherUse,
     any_stage,
 };

@@ -1,7 +1,7 @@
 //! TTM: transformed teacher matching — the temperature on the teacher only; the student's own
 //! softmax matches `softmax(t/T)`, which Zheng & Yang show adds a Rényi-entropy regulariser.
 
-use super::{
+use super::spec::{
     BETA, Companions, HyperSpec, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse,
     any_stage, any_teacher,
 };

@@ -1,10 +1,10 @@
 //! WTTM: TTM with each example weighted by the teacher's power sum `Σ_k p_t,k^(1/T)`, which is
 //! large where the teacher is unsure and so has the most to teach.
 
-use super::ttm::{MATCH_WEIGHT, matched};
-use super::{
+use super::spec::{
     Companions, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse, any_stage, any_teacher,
 };
+use super::ttm::{MATCH_WEIGHT, matched};
 use crate::distill;
 
 pub static METHOD: MethodSpec = MethodSpec {
