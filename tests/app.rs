@@ -262,13 +262,27 @@ teacher = "teacher"
 epochs = 200
 "#;
 
+/// Steps frames until the files asked for (exports, saved runs, reports) are written — on a
+/// thread of their own — and what they say is on the screen.
+fn finish_writing(harness: &mut Harness<'_, KdlabApp>) {
+    // The click lands in the next frame, which starts the job.
+    harness.run_steps(2);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while harness.state().exports_pending() {
+        assert!(Instant::now() < deadline, "the files were not written");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run_steps(2);
+}
+
 /// Clicks every "Export data" button on screen.
 fn export_every_view(harness: &mut Harness<'_, KdlabApp>) {
     let buttons = harness.get_all_by_label("Export data").count();
     assert!(buttons > 0, "an Export data button");
     for index in 0..buttons {
         harness.get_all_by_label("Export data").nth(index).unwrap().click();
-        harness.run_steps(2);
+        finish_writing(harness);
     }
 }
 
@@ -382,7 +396,7 @@ fn plots_export_as_png_svg_csv_and_json_and_a_bad_folder_shows_an_error() {
     let _ = std::fs::remove_dir_all(&dir);
     set_export_folder(&mut harness, &dir);
     harness.get_all_by_label("Export plots").next().expect("an export button").click();
-    harness.run_steps(3);
+    finish_writing(&mut harness);
     // SVG, PNG, CSV and JSON of both plots.
     harness.get_by_label_contains("exported 8 files to");
 
@@ -417,7 +431,7 @@ fn plots_export_as_png_svg_csv_and_json_and_a_bad_folder_shows_an_error() {
 
     // A second export does not overwrite the first.
     harness.get_all_by_label("Export plots").next().unwrap().click();
-    harness.run_steps(3);
+    finish_writing(&mut harness);
     assert!(dir.join("accuracy-2.csv").exists() && dir.join("loss-2.png").exists());
 
     // A destination that cannot be created: the error is shown and the run is kept.
@@ -425,7 +439,7 @@ fn plots_export_as_png_svg_csv_and_json_and_a_bad_folder_shows_an_error() {
     std::fs::write(&blocker, "not a folder").unwrap();
     set_export_folder(&mut harness, &blocker.join("plots"));
     harness.get_all_by_label("Export plots").next().unwrap().click();
-    harness.run_steps(3);
+    finish_writing(&mut harness);
     harness.get_by_label_contains("Error: export failed: cannot write");
     assert!(history(&harness).finished && !history(&harness).stages[1].series.is_empty());
 }
@@ -509,7 +523,7 @@ fn a_sweep_and_a_seed_repeat_run_side_by_side_in_the_table_and_the_curves() {
 
     // The seed group's reproduction report, from the app.
     harness.get_by_label("Write report: moons_sweep (3 seeds)").click();
-    harness.run_steps(3);
+    finish_writing(&mut harness);
     let report = std::fs::read_to_string(dir.join("moons_sweep-report/report.md")).unwrap();
     let student = report.lines().find(|l| l.starts_with("| student |")).unwrap_or_else(|| panic!("{report}"));
     assert!(student.contains("% ± ") && student.matches('%').count() == 4, "mean ± std and 3 seeds: {student}");
@@ -521,7 +535,7 @@ fn a_sweep_and_a_seed_repeat_run_side_by_side_in_the_table_and_the_curves() {
     }
 
     harness.get_all_by_label("Export plots").next().unwrap().click();
-    harness.run_steps(3);
+    finish_writing(&mut harness);
     let svg = std::fs::read_to_string(dir.join("accuracy.svg")).unwrap();
     for label in [
         "temperature=1 · student · test_accuracy",
@@ -589,7 +603,7 @@ fn a_run_folder_from_the_cli_opens_beside_the_others() {
     let _ = std::fs::remove_dir_all(&export);
     set_export_folder(&mut harness, &export);
     harness.get_by_label("Save run").click();
-    harness.run_steps(2);
+    finish_writing(&mut harness);
     let saved = export.join("past_run-run");
     for file in
         ["config.toml", "metrics.csv", "summary.json", "probes.json", "loss.svg", "loss.png", "test_accuracy.png"]
@@ -777,7 +791,7 @@ fn a_failed_start_keeps_the_runs_and_reset_asks_first() {
     let _ = std::fs::remove_dir_all(&dir);
     set_export_folder(&mut harness, &dir);
     harness.get_all_by_label("Export plots").next().unwrap().click();
-    harness.run_steps(3);
+    finish_writing(&mut harness);
     let csv = std::fs::read_to_string(dir.join("accuracy.csv")).unwrap();
     assert!(csv.starts_with("run,seed,stage,"), "{csv}");
     for value in ["1", "4", "16"] {
@@ -856,7 +870,7 @@ fn a_fork_trains_beside_its_parent_from_the_fork_step() {
     harness.get_all_by_label(&fork_label).next().expect("the fork's row").click();
     harness.run_steps(2);
     harness.get_by_label("Save run").click();
-    harness.run_steps(2);
+    finish_writing(&mut harness);
     let saved = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(saved.join("summary.json")).unwrap()).unwrap();
@@ -881,7 +895,7 @@ fn a_scheduled_learning_rate_is_plotted_and_exported() {
     let _ = std::fs::remove_dir_all(&dir);
     set_export_folder(&mut harness, &dir);
     harness.get_all_by_label("Export plots").next().expect("an export button").click();
-    harness.run_steps(3);
+    finish_writing(&mut harness);
     harness.get_by_label_contains("exported 12 files to");
     let csv = std::fs::read_to_string(dir.join("learning_rate.csv")).unwrap();
     let student_rates: Vec<f64> = csv
@@ -972,10 +986,10 @@ fn every_view_draws_a_replayed_run() {
     for mut view in views {
         let info = view.info();
         let mut settings = kdlab::ui::settings::Settings::default();
-        let mut selection = kdlab::ui::views::Selection::default();
+        let mut selection = kdlab::ui::context::Selection::default();
         let mut actions = Vec::new();
         let mut harness = Harness::builder().with_size(egui::vec2(1024.0, 700.0)).build_ui(|ui| {
-            let run = kdlab::ui::views::OverlayRun {
+            let run = kdlab::ui::context::OverlayRun {
                 index: 0,
                 label: "replayed",
                 history: Some(&history),
@@ -987,7 +1001,7 @@ fn every_view_draws_a_replayed_run() {
                 queued: None,
                 sweep: None,
             };
-            let mut context = kdlab::ui::views::ViewContext {
+            let mut context = kdlab::ui::context::ViewContext {
                 history: Some(&history),
                 runs: vec![run],
                 current_run: 0,
@@ -1041,7 +1055,7 @@ fn the_sweep_view_answers_which_temperature() {
     set_export_folder(&mut harness, &dir);
     show_tab(&mut harness, "Sweep");
     harness.get_by_label("Export plot").click();
-    harness.run_steps(3);
+    finish_writing(&mut harness);
     let svg = std::fs::read_to_string(dir.join("sweep_temperature_test_accuracy.svg")).expect("the SVG");
     let x_ticks = [">1<", ">2<", ">5<", ">10<"];
     assert!(svg.contains("stages.student.temperature"), "the x axis is labelled");
@@ -1184,7 +1198,7 @@ fn a_steered_and_forked_session_replays_headless_to_the_same_metrics() {
     let _ = std::fs::remove_dir_all(&dir);
     set_export_folder(&mut harness, &dir);
     harness.get_all_by_label("Export plots").next().unwrap().click();
-    harness.run_steps(3);
+    finish_writing(&mut harness);
     let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
     let t_label = format!("T={}", kdlab::export::svg::format_tick(steered_t));
     assert!(svg.contains(&format!(">{t_label}</text>")), "the T marker's label {t_label} in the SVG");
@@ -1193,10 +1207,10 @@ fn a_steered_and_forked_session_replays_headless_to_the_same_metrics() {
 
     // Save both; each config.toml says what it trained, and replays.
     harness.get_by_label("Save run").click();
-    harness.run_steps(2);
+    finish_writing(&mut harness);
     follow(&mut harness, &fork_label);
     harness.get_by_label("Save run").click();
-    harness.run_steps(2);
+    finish_writing(&mut harness);
     let folder = |label: &str| dir.join(format!("{}-run", KdlabApp::folder_name(label)));
     let (parent_dir, fork_dir) = (folder(&parent_label), folder(&fork_label));
     for name in [&parent_dir, &fork_dir].map(|d| d.file_name().unwrap().to_string_lossy().into_owned()) {
@@ -1336,7 +1350,7 @@ fn keep_training_on_the_default_preset_reaches_the_kd_stage() {
     let _ = std::fs::remove_dir_all(&dir);
     set_export_folder(&mut harness, &dir);
     harness.get_by_label("Save run").click();
-    harness.run_steps(2);
+    finish_writing(&mut harness);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("kd-run/summary.json")).unwrap()).unwrap();
     let saved = &summary["stages"][kd];

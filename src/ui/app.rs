@@ -3,12 +3,15 @@
 //! shows errors and notices over the layout, and keeps the settings and the tile arrangement
 //! between launches.
 
+use super::context::{
+    Action, Browse, CheckKey, PlotFrame, PresetCheck, Queue, Selection, ViewContext, check_key, overlay_of,
+};
 use super::frame_stats::FrameStats;
+use super::layout::{Behavior, Pane, complete_layout, default_tree};
 use super::runs::{RunRequest, Runs, SweepPoint};
 use super::session::Session;
 use super::settings::{PresetChoice, Settings};
-use super::views::controls::{CheckKey, PresetCheck, check_key};
-use super::views::{self, Action, Behavior, Browse, Pane, PlotFrame, Queue, Selection, View, ViewContext};
+use super::views::{self, View};
 use crate::protocol::{Command, Parameter, PresetReport};
 use crossbeam_channel::Receiver;
 use serde::{Deserialize, Serialize};
@@ -58,6 +61,10 @@ pub struct KdlabApp {
     dialog: Option<(Browse, egui_file::FileDialog)>,
     /// A run to follow as soon as it has started.
     follow: Option<Follow>,
+    /// Whether the "clear every run?" question is open.
+    confirm_reset: bool,
+    /// File-writing jobs under way, and where each one's outcome arrives.
+    exports: Vec<Receiver<Result<String, String>>>,
     frame_stats: FrameStats,
     show_frame_stats: bool,
     /// The device choice being resolved in the background, and where its label arrives.
@@ -83,10 +90,10 @@ impl KdlabApp {
         let views = views::registry();
         let tree = match layout {
             Some(mut tree) => {
-                views::complete_layout(&mut tree, &views);
+                complete_layout(&mut tree, &views);
                 tree
             }
-            None => views::default_tree(&views),
+            None => default_tree(&views),
         };
         KdlabApp {
             views,
@@ -99,6 +106,8 @@ impl KdlabApp {
             notice: None,
             dialog: None,
             follow: None,
+            confirm_reset: false,
+            exports: Vec::new(),
             frame_stats: FrameStats::default(),
             show_frame_stats: false,
             device_preview: None,
@@ -151,7 +160,7 @@ impl KdlabApp {
 
     /// Whether the "clear every run?" question is open.
     pub fn asks_to_reset(&self) -> bool {
-        self.selection.confirm_reset
+        self.confirm_reset
     }
 
     pub fn frame_stats(&self) -> &FrameStats {
@@ -162,8 +171,6 @@ impl KdlabApp {
     /// user typed and the preset check.
     fn reset_selection(&mut self) {
         self.selection = Selection {
-            path_input: std::mem::take(&mut self.selection.path_input),
-            run_path: std::mem::take(&mut self.selection.run_path),
             device_label: self.selection.device_label.take(),
             check: self.selection.check.take(),
             hidden: std::mem::take(&mut self.selection.hidden),
@@ -290,12 +297,60 @@ impl KdlabApp {
     /// Writes the followed run as a new run folder in the export folder.
     fn save_run(&mut self) {
         let Some(run) = self.runs.current() else { return };
-        let Some(history) = run.history() else { return };
-        let dir = Self::free_folder(&self.settings.export_dir.join(format!("{}-run", Self::folder_name(&run.label))));
-        match history.save(&dir, self.fork_record(self.runs.current), &self.runs.branches(self.runs.current)) {
-            Ok(()) => self.notify(format!("saved the run to {}", dir.display())),
-            Err(error) => self.error = Some(format!("saving the run failed: {error}")),
+        let Some(history) = run.history().cloned() else { return };
+        let Some(dir) = self.new_folder(&format!("{}-run", Self::folder_name(&run.label))) else { return };
+        let (fork, branches) = (self.fork_record(self.runs.current), self.runs.branches(self.runs.current));
+        self.in_background(move || match history.save(&dir, fork, &branches) {
+            Ok(()) => Ok(format!("saved the run to {}", dir.display())),
+            Err(error) => Err(format!("saving the run failed: {error}")),
+        });
+    }
+
+    /// A new folder `name` (or `name-2`, …) in the export folder, made now so that a second
+    /// export does not take it; `None` (with the error shown) when it cannot be made.
+    fn new_folder(&mut self, name: &str) -> Option<PathBuf> {
+        let dir = Self::free_folder(&self.settings.export_dir.join(name));
+        match std::fs::create_dir_all(&dir) {
+            Ok(()) => Some(dir),
+            Err(error) => {
+                self.error = Some(format!("cannot write {}: {error}", dir.display()));
+                None
+            }
         }
+    }
+
+    /// Runs a file-writing job on a thread of its own; what it says arrives as a notice (or an
+    /// error) in a later frame. The frame never waits for the disk or the PNG renderer.
+    fn in_background(&mut self, job: impl FnOnce() -> Result<String, String> + Send + 'static) {
+        let (sender, receiver) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            let _ = sender.send(job());
+        });
+        self.exports.push(receiver);
+    }
+
+    /// Takes in what finished background jobs said.
+    fn collect_exports(&mut self) {
+        let mut outcomes = Vec::new();
+        self.exports.retain(|job| match job.try_recv() {
+            Ok(outcome) => {
+                outcomes.push(outcome);
+                false
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => true,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => false,
+        });
+        for outcome in outcomes {
+            match outcome {
+                Ok(notice) => self.notify(notice),
+                Err(error) => self.error = Some(error),
+            }
+        }
+    }
+
+    /// Whether files are still being written (exports, saved runs, reports).
+    pub fn exports_pending(&self) -> bool {
+        !self.exports.is_empty()
     }
 
     /// Writes report.md, its plots and each seed's run folder (`seed-K/`) for a finished seed
@@ -306,21 +361,22 @@ impl KdlabApp {
             return;
         };
         let name = self.runs.group(group).map_or_else(|| "runs".to_string(), |g| g.name.clone());
-        let base = self.settings.export_dir.join(format!("{}-report", Self::folder_name(&name)));
-        let dir = Self::free_folder(&base);
-        let histories = self.runs.group_histories(group);
+        let Some(dir) = self.new_folder(&format!("{}-report", Self::folder_name(&name))) else { return };
+        let histories: Vec<_> = self.runs.group_histories(group).into_iter().cloned().collect();
         let info = histories.first().and_then(|h| h.info.clone());
         let (preset, description, device) =
             info.map_or_else(Default::default, |i| (i.preset.clone(), i.description.clone(), i.device.clone()));
-        let written = histories
-            .iter()
-            .zip(&runs)
-            .try_for_each(|(history, run)| history.save(&dir.join(format!("seed-{}", run.seed)), None, &[]))
-            .and_then(|()| crate::record::report::write_report(&dir, &preset, &description, &device, &runs));
-        match written {
-            Ok(()) => self.notify(format!("wrote {}", dir.join("report.md").display())),
-            Err(error) => self.error = Some(format!("report failed: {error}")),
-        }
+        self.in_background(move || {
+            let written = histories
+                .iter()
+                .zip(&runs)
+                .try_for_each(|(history, run)| history.save(&dir.join(format!("seed-{}", run.seed)), None, &[]))
+                .and_then(|()| crate::record::report::write_report(&dir, &preset, &description, &device, &runs));
+            match written {
+                Ok(()) => Ok(format!("wrote {}", dir.join("report.md").display())),
+                Err(error) => Err(format!("report failed: {error}")),
+            }
+        });
     }
 
     fn fresh_label(&self, name: &str) -> String {
@@ -433,7 +489,6 @@ impl KdlabApp {
         if let Some(index) = target {
             self.runs.current = index;
             self.selection.stage = None;
-            self.selection.fork_draft = None;
             self.follow = None;
         }
     }
@@ -486,9 +541,9 @@ impl KdlabApp {
                 self.follow = self.runs.runs.get(added).map(|r| Follow::Run(r.id));
             }
             Action::AskReset if self.runs.runs.is_empty() => self.apply(Action::Reset),
-            Action::AskReset => self.selection.confirm_reset = true,
+            Action::AskReset => self.confirm_reset = true,
             Action::Reset => {
-                self.selection.confirm_reset = false;
+                self.confirm_reset = false;
                 if self.checked_source().is_some() {
                     self.runs.clear();
                     self.reset_selection();
@@ -509,35 +564,33 @@ impl KdlabApp {
             Action::Browse(target) => self.browse(target),
             Action::ExportTables(tables) => {
                 let dir = self.settings.export_dir.clone();
-                let written: Result<Vec<_>, _> =
-                    tables.iter().map(|(stem, table)| crate::export::table::export_table(&dir, stem, table)).collect();
-                match written {
-                    Ok(files) => self.notify(Self::written(&files.concat(), &dir)),
-                    Err(error) => self.error = Some(format!("export failed: {error}")),
-                }
+                self.in_background(move || {
+                    let written: Result<Vec<_>, _> = tables
+                        .iter()
+                        .map(|(stem, table)| crate::export::table::export_table(&dir, stem, table))
+                        .collect();
+                    written.map(|files| Self::written(&files.concat(), &dir)).map_err(|e| format!("export failed: {e}"))
+                });
             }
             Action::FollowRun(index) => {
                 if index < self.runs.runs.len() {
                     self.runs.current = index;
                     self.selection.stage = None;
-                    self.selection.fork_draft = None;
                 }
             }
             Action::Command(command) => self.command(command),
             Action::Export(plots) => {
                 let dir = self.settings.export_dir.clone();
-                let written: Result<Vec<Vec<PathBuf>>, _> = plots
-                    .iter()
-                    .map(|plot| crate::export::data::export_plot(&dir, &plot.stem, &plot.spec, &plot.numbers))
-                    .collect();
-                match written {
-                    Ok(files) => self.notify(Self::written(&files.concat(), &dir)),
-                    Err(error) => self.error = Some(format!("export failed: {error}")),
-                }
+                self.in_background(move || {
+                    let written: Result<Vec<Vec<PathBuf>>, _> = plots
+                        .iter()
+                        .map(|plot| crate::export::data::export_plot(&dir, &plot.stem, &plot.spec, &plot.numbers))
+                        .collect();
+                    written.map(|files| Self::written(&files.concat(), &dir)).map_err(|e| format!("export failed: {e}"))
+                });
             }
             Action::OpenPreset(path) => match crate::engine::PresetSource::read(&path) {
                 Ok(_) => {
-                    self.selection.path_input.clear();
                     self.settings.remember(path.clone());
                     self.settings.preset = PresetChoice::File(path);
                     // The file may have changed since it was last checked.
@@ -620,7 +673,7 @@ impl KdlabApp {
 
     /// Asks before clearing every run; nothing is lost unless the user says so.
     fn reset_question(&mut self, ctx: &egui::Context) {
-        if !self.selection.confirm_reset {
+        if !self.confirm_reset {
             return;
         }
         let finished = self.runs.runs.iter().filter(|r| r.is_finished()).count();
@@ -647,7 +700,7 @@ impl KdlabApp {
         }
         match answer {
             Some(true) => self.apply(Action::Reset),
-            Some(false) => self.selection.confirm_reset = false,
+            Some(false) => self.confirm_reset = false,
             None => {}
         }
     }
@@ -692,7 +745,7 @@ impl KdlabApp {
         self.preview_device(&ctx);
         let mut actions = Vec::new();
         let running = self.session().is_some_and(Session::is_running);
-        let overlay = views::overlay_of(&self.runs);
+        let overlay = overlay_of(&self.runs);
         let mut behavior = Behavior {
             views: &mut self.views,
             view: ViewContext {
@@ -714,7 +767,8 @@ impl KdlabApp {
         self.reset_question(&ctx);
         self.frame_stats_window(&ctx);
         self.file_dialog(&ctx);
-        if self.runs.busy() || self.pending_check.is_some() {
+        self.collect_exports();
+        if self.runs.busy() || self.pending_check.is_some() || self.exports_pending() {
             // Keep drawing while the engine works (or the checker answers); otherwise egui
             // redraws only on input.
             ctx.request_repaint_after(Duration::from_millis(16));

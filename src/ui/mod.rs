@@ -4,14 +4,18 @@
 //! keeps it so), and the engine runs on its own thread behind the handle's channels.
 
 pub mod app;
+pub mod context;
 pub mod frame_stats;
 pub mod history;
+pub mod layout;
 pub mod paint;
+pub mod plot;
 pub mod runs;
 pub mod series;
 pub mod session;
 pub mod settings;
 pub mod views;
+pub mod widgets;
 
 pub use app::KdlabApp;
 

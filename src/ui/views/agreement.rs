@@ -4,11 +4,12 @@
 //! student prediction (class names on both axes, counts on hover).
 
 use super::legend;
-use super::{ViewContext, export_data_button, run_data, stage_picker};
 use crate::export::table::Table;
 use crate::protocol::metric;
+use crate::ui::context::ViewContext;
 use crate::ui::history::RunHistory;
-use crate::ui::views::curves::{CurveSpec, curve_plot, export_button};
+use crate::ui::plot::{CurveSpec, curve_plot, export_button};
+use crate::ui::widgets::{export_data_button, run_data, stage_picker};
 
 const AGREEMENT: CurveSpec = CurveSpec {
     id: "agreement_plot",

@@ -4,10 +4,11 @@
 //! gradients instead. Updated with every probe.
 
 use super::soft_targets::example_strip;
-use super::{ViewContext, available, export_data_button, probed_stage};
 use crate::export::table::Table;
 use crate::protocol::probe::{AttentionKind, AttentionProbe};
+use crate::ui::context::ViewContext;
 use crate::ui::paint::{cell_grid, color_bar, diverging, viridis};
+use crate::ui::widgets::{available, export_data_button, probed_stage};
 
 /// How many examples the view shows at once.
 pub const SHOWN: usize = 4;

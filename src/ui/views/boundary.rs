@@ -4,10 +4,11 @@
 //! computed here from the teacher's logits, so it follows the T slider at once, even while
 //! training is paused.
 
-use super::{ViewContext, available, export_data_button, probed_stage, series_color};
 use crate::export::table::Table;
 use crate::protocol::probe::{BoundaryProbe, GRID, Plane};
+use crate::ui::context::ViewContext;
 use crate::ui::paint::cell_grid;
+use crate::ui::widgets::{available, export_data_button, probed_stage, series_color};
 use egui::Color32;
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {

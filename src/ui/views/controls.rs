@@ -3,58 +3,34 @@
 //! first); keep training; the live sliders of the followed stage (one per live hyperparameter
 //! its method declares, with that declaration's range and meaning) showing its real values; forking the followed run; the stage list; comparison and export.
 
-use super::{Action, Browse, Queue, ViewContext};
 use crate::engine::DATASET_NAMES;
 use crate::engine::DeviceChoice;
-use crate::protocol::PresetReport;
 use crate::protocol::metric;
 use crate::protocol::{Command, Parameter};
 use crate::protocol::{HyperSpec, Slider};
+use crate::ui::context::{Action, Browse, Queue, ViewContext};
 use crate::ui::history::{RunHistory, StageHistory};
-use crate::ui::settings::{PresetChoice, Settings};
+use crate::ui::settings::PresetChoice;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Text fields never get narrower than this, nor wider than the panel.
 const MIN_FIELD: f32 = 80.0;
 
-/// The chosen preset checked against the chosen dataset (without loading data) and against
-/// every bundled dataset, as the engine's checker answered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PresetCheck {
-    /// What was checked: the preset and the dataset setting.
-    pub key: CheckKey,
-    pub report: PresetReport,
-}
-
-impl PresetCheck {
-    /// Whether this check is about the settings as they are now.
-    pub fn is_for(&self, settings: &Settings) -> bool {
-        self.key == check_key(settings)
-    }
-}
-
-/// What a preset check is about: the preset and the dataset setting.
-pub type CheckKey = (PresetChoice, Option<String>);
-
-/// The check key of the settings as they are.
-pub fn check_key(settings: &Settings) -> CheckKey {
-    (settings.preset.clone(), settings.dataset.clone())
-}
-
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut ControlsView) {
+    state.forget_stale(view);
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.heading("Run");
-        preset_picker(ui, view);
+        preset_picker(ui, view, state);
         dataset_and_device(ui, view);
         ui.separator();
         run_buttons(ui, view);
         ui.separator();
-        live_sliders(ui, view);
+        live_sliders(ui, view, state);
         ui.separator();
         stage_list(ui, view);
         ui.separator();
-        compare(ui, view);
+        compare(ui, view, state);
         ui.separator();
         export_folder(ui, view);
     });
@@ -65,7 +41,7 @@ fn field_width(ui: &egui::Ui, reserve: f32) -> f32 {
     (ui.available_width() - reserve).max(MIN_FIELD)
 }
 
-fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
+fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut ControlsView) {
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Preset");
         let combo = egui::ComboBox::from_id_salt("preset")
@@ -97,9 +73,7 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
         let width = field_width(ui, 220.0).min(220.0);
         let field = ui
             .add(
-                egui::TextEdit::singleline(&mut view.selection.path_input)
-                    .hint_text("path/to/preset.toml")
-                    .desired_width(width),
+                egui::TextEdit::singleline(&mut state.path_input).hint_text("path/to/preset.toml").desired_width(width),
             )
             .labelled_by(label.id);
         let open = ui.button("Open…").on_hover_text("Open the preset file whose path is typed on the left");
@@ -107,8 +81,10 @@ fn preset_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
             view.actions.push(Action::Browse(Browse::PresetFile));
         }
         let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-        if (open.clicked() || entered) && !view.selection.path_input.trim().is_empty() {
-            view.actions.push(Action::OpenPreset(PathBuf::from(view.selection.path_input.trim())));
+        if (open.clicked() || entered) && !state.path_input.trim().is_empty() {
+            let path = PathBuf::from(state.path_input.trim());
+            state.opening = Some(path.clone());
+            view.actions.push(Action::OpenPreset(path));
         }
     });
     // Two lines, one each, whatever the preset and while its check is under way, so nothing
@@ -288,7 +264,7 @@ fn live_spec(stage: &StageHistory, parameter: Parameter) -> Option<(&'static Hyp
 
 /// The followed stage's live parameters at their real values: steerable while the stage runs,
 /// shown greyed before it starts and after it ends.
-fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
+fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut ControlsView) {
     let history = view.history;
     let stage = history.and_then(|h| Some((h, h.slider_stage()?)));
     let Some((history, index)) = stage else {
@@ -332,7 +308,7 @@ fn live_sliders(ui: &mut egui::Ui, view: &mut ViewContext) {
             view.actions.push(Action::Command(Command::Set(parameter, value)));
         }
     }
-    fork_controls(ui, view, stage, view.running);
+    fork_controls(ui, view, state, stage);
 }
 
 /// A slider's new value is sent when a drag ends or a keyboard or click change lands, not on
@@ -343,14 +319,15 @@ fn committed(response: &egui::Response) -> bool {
 
 /// "Fork here": a new run from the followed run's current step, the same weights and optimizer
 /// state, with the values set here; both then train side by side.
-fn fork_controls(ui: &mut egui::Ui, view: &mut ViewContext, stage: &StageHistory, running: bool) {
+fn fork_controls(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut ControlsView, stage: &StageHistory) {
+    let running = view.running;
     let current: HashMap<Parameter, f64> = stage.parameters.iter().map(|(&p, &v)| (p, v)).collect();
-    let Some(draft) = view.selection.fork_draft.as_mut() else {
+    let Some((_, draft)) = state.fork_draft.as_mut() else {
         let button = ui.add_enabled(running, egui::Button::new("Fork here…"));
         let hint = "Branch a new run off this one at its current step (same weights and optimizer state), \
                     with other values; both train side by side";
         if button.on_hover_text(hint).clicked() {
-            view.selection.fork_draft = Some(current);
+            state.fork_draft = Some((view.current_run, current));
         }
         return;
     };
@@ -381,13 +358,13 @@ fn fork_controls(ui: &mut egui::Ui, view: &mut ViewContext, stage: &StageHistory
         close |= ui.button("Cancel fork").clicked();
     });
     if close {
-        view.selection.fork_draft = None;
+        state.fork_draft = None;
     }
 }
 
 /// More runs beside the current ones: the preset again, a sweep over one value, or a repeat
 /// over seeds; and how many train at once.
-fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
+fn compare(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut ControlsView) {
     let valid = view.selection.check.as_ref().is_none_or(|c| c.report.result.is_ok());
     ui.label("Compare (runs are added beside the current ones)");
     ui.horizontal_wrapped(|ui| {
@@ -408,9 +385,9 @@ fn compare(ui: &mut egui::Ui, view: &mut ViewContext) {
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Run folder");
         let width = field_width(ui, 220.0).min(220.0);
-        ui.add(egui::TextEdit::singleline(&mut view.selection.run_path).hint_text("runs/kd-…").desired_width(width))
+        ui.add(egui::TextEdit::singleline(&mut state.run_path).hint_text("runs/kd-…").desired_width(width))
             .labelled_by(label.id);
-        let path = view.selection.run_path.trim().to_string();
+        let path = state.run_path.trim().to_string();
         let open = ui.add_enabled(!path.is_empty(), egui::Button::new("Open run"));
         if open.on_hover_text("Show a run folder written by `kdlab run` or Save run beside the others").clicked() {
             view.actions.push(Action::OpenRun(PathBuf::from(path)));
@@ -524,7 +501,32 @@ fn stage_list(ui: &mut egui::Ui, view: &mut ViewContext) {
 }
 
 /// The controls view (stateless: what it shows lives in the run's history).
-pub struct ControlsView;
+#[derive(Default)]
+pub struct ControlsView {
+    /// The path typed beside "Open…".
+    path_input: String,
+    /// The preset file asked to be opened: once it is the chosen preset, the field clears (a
+    /// file that could not be opened stays typed, to be fixed).
+    opening: Option<PathBuf>,
+    /// The run folder typed beside "Open run".
+    run_path: String,
+    /// The values a fork being set up will start with, and the run (its index) it forks.
+    fork_draft: Option<(usize, HashMap<Parameter, f64>)>,
+}
+
+impl ControlsView {
+    /// Clears what no longer applies: the typed path of a preset that is now open, a fork set
+    /// up for a run no longer followed.
+    fn forget_stale(&mut self, view: &ViewContext) {
+        if self.opening.as_ref().is_some_and(|p| view.settings.preset == PresetChoice::File(p.clone())) {
+            self.opening = None;
+            self.path_input.clear();
+        }
+        if self.fork_draft.as_ref().is_some_and(|(run, _)| *run != view.current_run) {
+            self.fork_draft = None;
+        }
+    }
+}
 
 impl super::View for ControlsView {
     fn info(&self) -> &'static super::ViewInfo {
@@ -532,6 +534,6 @@ impl super::View for ControlsView {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
-        self::ui(ui, view);
+        self::ui(ui, view, self);
     }
 }

@@ -3,11 +3,11 @@
 //! style; with one run, each stage with its colour and its series with their line styles. Every
 //! entry toggles what it names; the parameter-change markers have an entry too.
 
-use super::curves::{
-    CurveSpec, MARKERS_KEY, line_style, marker_shape, overlaid, plotted_runs, run_name, stage_metrics, stage_order,
-    stage_style,
-};
-use super::{Action, ViewContext, series_color};
+use crate::ui::context::{Action, ViewContext};
+use crate::ui::plot::select::{overlaid, plotted_runs, run_name, stage_metrics, stage_order, stage_style};
+use crate::ui::plot::style::{line_style, marker_shape};
+use crate::ui::plot::{CurveSpec, MARKERS_KEY, series_key, stage_key};
+use crate::ui::widgets::series_color;
 use std::collections::BTreeSet;
 
 /// Width of the legend beside the plots.
@@ -20,16 +20,6 @@ pub enum Layout {
     Side,
     /// Rows above the plots, wrapped (narrow panes).
     Wrapped,
-}
-
-/// The key that hides a whole stage.
-pub fn stage_key(stage: &str) -> String {
-    format!("stage:{stage}")
-}
-
-/// The key that hides one series of the followed run.
-pub fn series_key(stage: &str, metric: &str) -> String {
-    format!("{stage} · {metric}")
 }
 
 pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveSpec], layout: Layout) {

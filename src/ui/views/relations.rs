@@ -4,11 +4,12 @@
 //! space (solid) and in the student's (dashed); below, the share of neighbour edges they agree
 //! on against step.
 
-use super::curves::{CurveSpec, curve_plot};
-use super::{ViewContext, available, export_data_button, probed_stage, series_color};
 use crate::export::table::Table;
 use crate::protocol::probe::RelationProbe;
+use crate::ui::context::ViewContext;
 use crate::ui::paint::{cell_grid, color_bar, viridis};
+use crate::ui::plot::{CurveSpec, curve_plot};
+use crate::ui::widgets::{available, export_data_button, probed_stage, series_color};
 use egui::{Color32, Stroke};
 
 const AGREEMENT: CurveSpec = CurveSpec {

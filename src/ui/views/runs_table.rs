@@ -7,9 +7,9 @@
 //! every overlay and clicked to be followed by the per-run views. Every row is laid out by hand
 //! at one fixed height in both halves, so a number always sits beside its run's name.
 
-use super::{Action, OverlayRun, ViewContext};
 use crate::protocol::metric;
 use crate::stats::{mean, sample_std};
+use crate::ui::context::{Action, OverlayRun, ViewContext};
 use crate::ui::history::{RunHistory, StageHistory};
 use std::cmp::Ordering;
 

@@ -3,11 +3,12 @@
 //! highlighted), and the teacher's entropy against T on a log axis. Probabilities are computed
 //! here from the logits the engine sent, so the view follows the T slider at once.
 
-use super::{ViewContext, export_data_button, probed_stage};
 use crate::export::table::Table;
 use crate::logits::softmax_row;
 use crate::protocol::InputShape;
 use crate::protocol::{DataInfo, Parameter};
+use crate::ui::context::ViewContext;
+use crate::ui::widgets::{export_data_button, probed_stage};
 use egui_plot::{AxisHints, Bar, BarChart, GridInput, GridMark, Line, Plot, PlotPoints, VLine};
 
 /// The temperatures shown side by side.
@@ -18,17 +19,17 @@ const HIGHLIGHT: egui::Color32 = egui::Color32::from_rgb(200, 160, 40);
 /// The entropy plot keeps room for its curve, ticks and axis label (the pane scrolls).
 const ENTROPY_MIN_HEIGHT: f32 = 150.0;
 
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext, sample: &mut usize) {
     // The pane scrolls when it is too short for the bars and the entropy plot.
-    egui::ScrollArea::vertical().id_salt("soft_targets_scroll").show(ui, |ui| contents(ui, view));
+    egui::ScrollArea::vertical().id_salt("soft_targets_scroll").show(ui, |ui| contents(ui, view, sample));
 }
 
-fn contents(ui: &mut egui::Ui, view: &mut ViewContext) {
+fn contents(ui: &mut egui::Ui, view: &mut ViewContext, chosen: &mut usize) {
     let Some((history, info, probe)) = probed_stage(ui, view, "soft_target_stage") else { return };
-    sample_strip(ui, view, info);
+    sample_strip(ui, view, info, chosen);
     let Some(stage) = view.shown_stage().and_then(|s| history.stages.get(s)) else { return };
     let classes = probe.classes;
-    let sample = view.selection.sample.min(probe.examples.len().saturating_sub(1));
+    let sample = (*chosen).min(probe.examples.len().saturating_sub(1));
     let row = |logits: &[f32]| logits[sample * classes..(sample + 1) * classes].to_vec();
     let student = row(&probe.logits);
     let teacher = probe.teacher_logits.as_deref().map(row);
@@ -52,10 +53,10 @@ pub fn current_temperature(view: &ViewContext, stage: &crate::ui::history::Stage
 }
 
 /// Thumbnails of the probe images (or row numbers for tabular data) to pick a sample.
-fn sample_strip(ui: &mut egui::Ui, view: &mut ViewContext, info: &DataInfo) {
-    let chosen = view.selection.sample;
-    if let Some(clicked) = example_strip(ui, view, info, "sample_strip", |i| i == chosen) {
-        view.selection.sample = clicked;
+fn sample_strip(ui: &mut egui::Ui, view: &mut ViewContext, info: &DataInfo, chosen: &mut usize) {
+    let shown = *chosen;
+    if let Some(clicked) = example_strip(ui, view, info, "sample_strip", |i| i == shown) {
+        *chosen = clicked;
     }
 }
 
@@ -318,7 +319,11 @@ fn entropy_plot(ui: &mut egui::Ui, logits: &[f32], of_teacher: bool, current: Op
 }
 
 /// The soft targets view (stateless: what it shows lives in the run's history).
-pub struct SoftTargetsView;
+#[derive(Default)]
+pub struct SoftTargetsView {
+    /// Index into the probe examples of the one shown.
+    sample: usize,
+}
 
 impl super::View for SoftTargetsView {
     fn info(&self) -> &'static super::ViewInfo {
@@ -326,7 +331,7 @@ impl super::View for SoftTargetsView {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
-        self::ui(ui, view);
+        self::ui(ui, view, &mut self.sample);
     }
 }
 

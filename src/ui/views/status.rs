@@ -3,7 +3,7 @@
 //! steps/s and elapsed time (time spent paused left out). What does not fit is cut at the
 //! right, least important last; the run's name is cut and whole on hover.
 
-use super::ViewContext;
+use crate::ui::context::ViewContext;
 use crate::ui::history::{RunHistory, StageHistory};
 
 /// The followed run's name is cut to this many characters (hover shows it whole).

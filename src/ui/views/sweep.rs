@@ -4,13 +4,14 @@
 //! stage on y — test accuracy, agreement with the teacher or KL(teacher ‖ student) — as the
 //! mean over the runs at that value (the seeds of "over Seeds") with ± 1 std error bars.
 
-use super::{Action, ExportedPlot, ViewContext, series_color};
 use crate::export::data::PlotNumbers;
 use crate::export::svg::{PlotSeries, PlotSpec, format_tick, log_ticks, palette};
 use crate::export::table::Table;
 use crate::protocol::metric;
 use crate::stats::{mean, sample_std};
+use crate::ui::context::{Action, ExportedPlot, ViewContext};
 use crate::ui::history::StageHistory;
+use crate::ui::widgets::series_color;
 use egui_plot::{GridMark, HoverPosition, Line, MarkerShape, Plot, PlotPoints, Points};
 
 /// A final number of a stage.
@@ -252,7 +253,10 @@ fn plot(
     let bounds = response.transform.bounds();
     view.selection.plots.insert(
         "sweep_plot",
-        super::PlotFrame { rect: response.transform.frame().to_owned(), bounds: [bounds.min(), bounds.max()] },
+        crate::ui::context::PlotFrame {
+            rect: response.transform.frame().to_owned(),
+            bounds: [bounds.min(), bounds.max()],
+        },
     );
 }
 
