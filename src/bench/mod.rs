@@ -13,7 +13,7 @@ pub mod frame;
 use crate::data::InputShape;
 use crate::device::ComputeDevice;
 use crate::distill;
-use crate::model::{ModelSpec, Network};
+use crate::model::{ModelSpec, Network, cnn, mlp};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
@@ -78,10 +78,13 @@ impl Workload {
 
     /// The frozen teacher (none for `teacher`, which trains it) and the trained model.
     fn models(self) -> (Option<ModelSpec>, ModelSpec) {
-        let cnn_teacher = ModelSpec::Cnn { channels: vec![32, 64], hidden: vec![128] };
+        let cnn_teacher = ModelSpec::Cnn(cnn::Spec { channels: vec![32, 64], hidden: vec![128] });
         match self {
-            Workload::Mlp => (Some(ModelSpec::Mlp { hidden: vec![256, 256] }), ModelSpec::Mlp { hidden: vec![32] }),
-            Workload::Cnn => (Some(cnn_teacher), ModelSpec::Cnn { channels: vec![8, 16], hidden: vec![] }),
+            Workload::Mlp => (
+                Some(ModelSpec::Mlp(mlp::Spec { hidden: vec![256, 256] })),
+                ModelSpec::Mlp(mlp::Spec { hidden: vec![32] }),
+            ),
+            Workload::Cnn => (Some(cnn_teacher), ModelSpec::Cnn(cnn::Spec { channels: vec![8, 16], hidden: vec![] })),
             Workload::Teacher => (None, cnn_teacher),
         }
     }

@@ -3,9 +3,6 @@
 //! ask for widths near `usize::MAX`), so a network too large for the machine is refused with a
 //! message instead of an allocation that aborts.
 
-use super::{ModelSpec, image_dims, vgg};
-use crate::data::InputShape;
-
 /// Bytes of one value (f32 on every backend kdlab trains on).
 const VALUE_BYTES: u64 = 4;
 /// Values kept per parameter while training: the weight, its gradient and Adam's two moments.
@@ -42,7 +39,7 @@ impl Footprint {
 
 /// Adding up layers, one at a time; `None` once any count overflows.
 impl Footprint {
-    fn layer(&mut self, parameters: Option<u64>, outputs: Option<u64>) -> Option<()> {
+    pub(super) fn layer(&mut self, parameters: Option<u64>, outputs: Option<u64>) -> Option<()> {
         let outputs = outputs?;
         self.parameters = self.parameters.checked_add(parameters?)?;
         self.activations = self.activations.checked_add(outputs)?;
@@ -50,127 +47,41 @@ impl Footprint {
         Some(())
     }
 
-    fn linear(&mut self, inputs: u64, outputs: u64) -> Option<()> {
+    pub(super) fn linear(&mut self, inputs: u64, outputs: u64) -> Option<()> {
         self.layer(inputs.checked_mul(outputs)?.checked_add(outputs), Some(outputs))
     }
 
     /// A square `kernel` convolution from `inputs` to `outputs` channels onto a `side` map.
-    fn conv(&mut self, kernel: u64, inputs: u64, outputs: u64, bias: bool, side: [u64; 2]) -> Option<()> {
+    pub(super) fn conv(&mut self, kernel: u64, inputs: u64, outputs: u64, bias: bool, side: [u64; 2]) -> Option<()> {
         let weights = (kernel * kernel).checked_mul(inputs)?.checked_mul(outputs)?;
         let parameters = weights.checked_add(if bias { outputs } else { 0 });
         self.layer(parameters, area(outputs, side))
     }
 
+    /// Dense layers of `hidden` widths from `inputs`, then the classifier.
+    pub(super) fn dense(&mut self, inputs: u64, hidden: &[u64], classes: u64) -> Option<()> {
+        let mut last = inputs;
+        for &width in hidden {
+            self.linear(last, width)?;
+            last = width;
+        }
+        self.linear(last, classes)
+    }
+
     /// Batch norm: scale, shift and the two running statistics per channel.
-    fn norm(&mut self, channels: u64, side: [u64; 2]) -> Option<()> {
+    pub(super) fn norm(&mut self, channels: u64, side: [u64; 2]) -> Option<()> {
         self.layer(channels.checked_mul(4), area(channels, side))
     }
 }
 
-fn area(channels: u64, [height, width]: [u64; 2]) -> Option<u64> {
+pub(super) fn area(channels: u64, [height, width]: [u64; 2]) -> Option<u64> {
     channels.checked_mul(height)?.checked_mul(width)
-}
-
-impl ModelSpec {
-    /// The network's sizes on inputs of `shape` with `classes` outputs; `None` when a count
-    /// overflows 64 bits (no machine could hold it).
-    pub fn footprint(&self, shape: InputShape, classes: usize) -> Option<Footprint> {
-        let [channels, height, width] = image_dims(shape).map(|d| d as u64);
-        let classes = classes as u64;
-        let widths = |list: &[usize]| list.iter().map(|&w| w as u64).collect::<Vec<_>>();
-        let mut tally = Footprint::default();
-        match self {
-            ModelSpec::Mlp { hidden } => {
-                let inputs = shape.len() as u64;
-                dense(&mut tally, inputs, &widths(hidden), classes)?;
-            }
-            ModelSpec::Cnn { channels: blocks, hidden } => {
-                let (mut inputs, mut side) = (channels, [height, width]);
-                for &outputs in &widths(blocks) {
-                    tally.conv(3, inputs, outputs, true, side)?;
-                    side = side.map(|s| s / 2);
-                    inputs = outputs;
-                }
-                dense(&mut tally, area(inputs, side)?, &widths(hidden), classes)?;
-            }
-            ModelSpec::Resnet { depth, channels: stages } => {
-                let widths = [0, 1, 2, 3].map(|i| stages.get(i).copied().unwrap_or(1) as u64);
-                residual(&mut tally, [channels, height, width], widths, (depth.saturating_sub(2) / 6) as u64, false)?;
-                tally.linear(widths[3], classes)?;
-            }
-            ModelSpec::Wrn { depth, widen } => {
-                let widen = *widen as u64;
-                let widths = [16, 16u64.checked_mul(widen)?, 32u64.checked_mul(widen)?, 64u64.checked_mul(widen)?];
-                residual(&mut tally, [channels, height, width], widths, (depth.saturating_sub(4) / 6) as u64, true)?;
-                tally.linear(widths[3], classes)?;
-            }
-            ModelSpec::Vgg { depth } => {
-                let layers = vgg::layers_of(*depth)?;
-                let (mut inputs, mut side) = (channels, [height, width]);
-                for (group, (&count, outputs)) in layers.iter().zip(vgg::WIDTHS).enumerate() {
-                    if group > 0 {
-                        side = side.map(|s| s / 2);
-                    }
-                    for _ in 0..count {
-                        tally.conv(3, inputs, outputs as u64, true, side)?;
-                        tally.norm(outputs as u64, side)?;
-                        inputs = outputs as u64;
-                    }
-                }
-                tally.linear(inputs, classes)?;
-            }
-        }
-        Some(tally)
-    }
-}
-
-/// Dense layers of `hidden` widths from `inputs`, then the classifier.
-fn dense(tally: &mut Footprint, inputs: u64, hidden: &[u64], classes: u64) -> Option<()> {
-    let mut last = inputs;
-    for &width in hidden {
-        tally.linear(last, width)?;
-        last = width;
-    }
-    tally.linear(last, classes)
-}
-
-/// The stem and three stages of a CIFAR ResNet (`pre_activation`: a WRN), as `resnet` builds them.
-fn residual(
-    tally: &mut Footprint,
-    [channels, height, width]: [u64; 3],
-    widths: [u64; 4],
-    blocks: u64,
-    pre_activation: bool,
-) -> Option<()> {
-    let mut side = [height, width];
-    tally.conv(3, channels, widths[0], false, side)?;
-    tally.norm(if pre_activation { widths[3] } else { widths[0] }, side)?;
-    let mut inputs = widths[0];
-    for (stage, &outputs) in widths[1..].iter().enumerate() {
-        for block in 0..blocks {
-            let stride = if stage > 0 && block == 0 { 2 } else { 1 };
-            let input_side = side;
-            side = side.map(|s| s.div_ceil(stride));
-            tally.conv(3, inputs, outputs, false, side)?;
-            tally
-                .norm(if pre_activation { inputs } else { outputs }, if pre_activation { input_side } else { side })?;
-            tally.conv(3, outputs, outputs, false, side)?;
-            tally.norm(outputs, side)?;
-            if stride != 1 || inputs != outputs {
-                tally.conv(1, inputs, outputs, false, side)?;
-                if !pre_activation {
-                    tally.norm(outputs, side)?;
-                }
-            }
-            inputs = outputs;
-        }
-    }
-    Some(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::data::InputShape;
+    use crate::model::{ModelSpec, cnn, mlp, resnet, vgg, wrn};
     use burn::module::Module;
     use burn::tensor::Device;
 
@@ -181,15 +92,15 @@ mod tests {
         let cifar = InputShape::Image { channels: 3, height: 32, width: 32 };
         let digits = InputShape::Image { channels: 1, height: 28, width: 28 };
         let cases = [
-            (ModelSpec::Mlp { hidden: vec![64, 32] }, InputShape::Flat { features: 2 }),
-            (ModelSpec::Cnn { channels: vec![32, 64], hidden: vec![128] }, digits),
-            (ModelSpec::Cnn { channels: vec![3, 5, 7], hidden: vec![] }, digits),
-            (ModelSpec::Resnet { depth: 8, channels: vec![4, 4, 8, 16] }, cifar),
-            (ModelSpec::Resnet { depth: 14, channels: vec![8, 16, 16, 32] }, digits),
-            (ModelSpec::Wrn { depth: 10, widen: 1 }, cifar),
-            (ModelSpec::Wrn { depth: 16, widen: 2 }, cifar),
-            (ModelSpec::Vgg { depth: 8 }, cifar),
-            (ModelSpec::Vgg { depth: 11 }, cifar),
+            (ModelSpec::Mlp(mlp::Spec { hidden: vec![64, 32] }), InputShape::Flat { features: 2 }),
+            (ModelSpec::Cnn(cnn::Spec { channels: vec![32, 64], hidden: vec![128] }), digits),
+            (ModelSpec::Cnn(cnn::Spec { channels: vec![3, 5, 7], hidden: vec![] }), digits),
+            (ModelSpec::Resnet(resnet::Resnet { depth: 8, channels: vec![4, 4, 8, 16] }), cifar),
+            (ModelSpec::Resnet(resnet::Resnet { depth: 14, channels: vec![8, 16, 16, 32] }), digits),
+            (ModelSpec::Wrn(wrn::Spec { depth: 10, widen: 1 }), cifar),
+            (ModelSpec::Wrn(wrn::Spec { depth: 16, widen: 2 }), cifar),
+            (ModelSpec::Vgg(vgg::Spec { depth: 8 }), cifar),
+            (ModelSpec::Vgg(vgg::Spec { depth: 11 }), cifar),
         ];
         for (spec, shape) in cases {
             let counted = spec.footprint(shape, 10).map(|f| f.parameters);
@@ -200,9 +111,9 @@ mod tests {
     #[test]
     fn impossible_sizes_overflow_to_none_instead_of_wrapping() {
         let flat = InputShape::Flat { features: 2 };
-        assert_eq!(ModelSpec::Mlp { hidden: vec![usize::MAX] }.footprint(flat, 2), None);
-        assert_eq!(ModelSpec::Mlp { hidden: vec![1 << 32, 1 << 32] }.footprint(flat, 2), None);
-        let big = ModelSpec::Mlp { hidden: vec![10_000_000] }.footprint(flat, 2);
+        assert_eq!(ModelSpec::Mlp(mlp::Spec { hidden: vec![usize::MAX] }).footprint(flat, 2), None);
+        assert_eq!(ModelSpec::Mlp(mlp::Spec { hidden: vec![1 << 32, 1 << 32] }).footprint(flat, 2), None);
+        let big = ModelSpec::Mlp(mlp::Spec { hidden: vec![10_000_000] }).footprint(flat, 2);
         assert_eq!(big.map(|f| f.widest), Some(10_000_000));
         assert_eq!(big.and_then(|f| f.inference_bytes(u64::MAX)), None);
     }

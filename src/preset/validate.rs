@@ -312,26 +312,10 @@ impl Preset {
 }
 
 fn validate_model(spec: &ModelSpec, path: &FieldPath) -> Result<(), FieldError> {
-    if let Err((key, expected)) = spec.check_structure() {
-        return invalid(path.clone().key(key), expected);
+    match spec.check_structure() {
+        Ok(()) => Ok(()),
+        Err((key, expected)) => invalid(path.clone().key(key), expected),
     }
-    let (key, widths) = match spec {
-        ModelSpec::Mlp { hidden } => ("hidden", hidden),
-        ModelSpec::Cnn { channels, hidden } => {
-            if hidden.contains(&0) {
-                return invalid(path.clone().key("hidden"), "expected widths ≥ 1");
-            }
-            ("channels", channels)
-        }
-        ModelSpec::Resnet { .. } | ModelSpec::Wrn { .. } | ModelSpec::Vgg { .. } => return Ok(()),
-    };
-    if widths.is_empty() {
-        return invalid(path.clone().key(key), "expected a non-empty list of widths, e.g. [64]");
-    }
-    if widths.contains(&0) {
-        return invalid(path.clone().key(key), "expected widths ≥ 1");
-    }
-    Ok(())
 }
 
 fn validate_settings(settings: &TrainSettings, path: &FieldPath) -> Result<(), FieldError> {

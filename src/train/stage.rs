@@ -412,11 +412,11 @@ impl<'a> Stepper<'a> {
         let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
         let teacher_logits = self.teacher_logits.as_ref().map(|t| t.clone().select(0, indices.clone()));
         let teacher = match (&self.teacher_embeddings, self.teacher_maps) {
-            (Some(embeddings), _) => Some(Forward {
-                logits: teacher_logits.clone().unwrap_or_else(|| embeddings.clone()),
-                embedding: embeddings.clone().select(0, indices.clone()),
-                feature_maps: Vec::new(),
-            }),
+            (Some(embeddings), _) => Some(Forward::classifier(
+                teacher_logits.clone().unwrap_or_else(|| embeddings.clone()),
+                embeddings.clone().select(0, indices.clone()),
+                Vec::new(),
+            )),
             (None, Some(t)) => Some(t.network.forward(inputs.clone())),
             (None, None) => None,
         };
