@@ -4,16 +4,21 @@
 //! for it; describing a device before a run starts; the bundled presets and datasets to pick
 //! from. Front ends name this module and [`crate::protocol`], never the engine's runtime.
 
-pub use crate::data::DATASET_NAMES;
 pub use crate::device::DeviceChoice;
 pub use crate::device::remote::{DeviceArg, DeviceTarget, RemoteError};
 pub use crate::preset::{PresetError, PresetSource};
 pub use crate::presets::{BUNDLED, BundledPreset, resolve as bundled_preset};
 pub use crate::train::Engine;
 
-use crate::protocol::PresetReport;
+use crate::protocol::{DatasetEntry, PresetReport};
 use crate::train::TeacherCache;
 use crossbeam_channel::Receiver;
+
+/// The datasets a front end may pick in place of a preset's own data
+/// ([`PresetSource::with_dataset`]): name and one line each, in the registry's order.
+pub fn datasets() -> Vec<DatasetEntry> {
+    crate::data::registry::DATASETS.iter().map(|d| DatasetEntry { name: d.name(), summary: d.summary() }).collect()
+}
 
 /// Starts training `source` with `overrides` on `target` (loading, device selection and
 /// training all on the engine's thread), with the teacher cache at its default location.
@@ -66,11 +71,12 @@ fn report(source: Result<PresetSource, PresetError>, overrides: &[String]) -> Pr
             format!("{} stages: {}", stages.len(), stages.join(", "))
         })
         .map_err(|e| e.to_string());
-    let unusable = DATASET_NAMES
-        .iter()
-        .filter_map(|name| {
-            let error = crate::preset::fit::check(&source, &[format!("data.dataset={name}")]).err()?;
-            Some((name.to_string(), error.message))
+    let unusable = datasets()
+        .into_iter()
+        .filter_map(|entry| {
+            let on_dataset = source.clone().with_dataset(Some(entry.name));
+            let error = crate::preset::fit::check(&on_dataset, overrides).err()?;
+            Some((entry.name.to_string(), error.message))
         })
         .collect();
     PresetReport { result, unusable, description, steerable }

@@ -47,6 +47,7 @@ impl BundledPreset {
             origin: format!("presets/{} (bundled)", self.file),
             base_dir: std::env::current_dir().unwrap_or_default(),
             text: self.text.to_string(),
+            dataset: None,
         }
     }
 }

@@ -5,7 +5,7 @@
 // A test fails loudly: unwrap and expect say where.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use kdlab::data::{CifarLabels, DataSource, DataSpec, Dataset, ImageFormat, InputShape, load};
+use kdlab::data::{DataOptions, DataSource, DataSpec, Dataset, InputShape, load};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -33,16 +33,22 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn spec(path: &Path, format: Option<ImageFormat>, labels: CifarLabels, image_size: usize) -> DataSpec {
-    DataSpec {
-        source: DataSource::Images { path: path.to_path_buf(), format, labels, image_size },
-        test_fraction: 0.25,
-        seed: 0,
+/// `[data] path` with `format`, and `labels` and `image_size` where the format reads them.
+fn spec(path: &Path, format: Option<&str>, labels: &str, image_size: i64) -> DataSpec {
+    let mut pairs = vec![("path", toml::Value::from(path.display().to_string()))];
+    if format != Some("image_folder") {
+        pairs.push(("labels", labels.into()));
     }
+    if format.is_none_or(|f| f == "image_folder") {
+        pairs.push(("image_size", image_size.into()));
+    }
+    let options = DataOptions(pairs.into_iter().map(|(key, value)| (key.to_string(), value)).collect());
+    let source = DataSource::select(None, format, options, Path::new(".")).unwrap();
+    DataSpec { source, test_fraction: 0.25, seed: 0 }
 }
 
 fn load_path(path: &Path) -> Dataset {
-    load(&spec(path, None, CifarLabels::Fine, 32)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    load(&spec(path, None, "fine", 32)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn error_of(spec: &DataSpec) -> String {
@@ -69,23 +75,23 @@ fn both_cifar10_versions_give_the_same_examples() {
 
 #[test]
 fn cifar100_reads_fine_or_coarse_labels_in_both_versions() {
-    for labels in [CifarLabels::Fine, CifarLabels::Coarse] {
+    for labels in ["fine", "coarse"] {
         let [binary, python] =
             ["cifar100-bin", "cifar100-py"].map(|name| load(&spec(&fixture(name), None, labels, 32)).unwrap());
-        let classes = if labels == CifarLabels::Fine { 100 } else { 20 };
+        let classes = if labels == "fine" { 100 } else { 20 };
         assert_eq!(binary.num_classes(), classes);
         assert_eq!((binary.train.len(), binary.test.len()), (200, 100));
         assert_eq!(binary.train, python.train, "{labels:?}");
         assert_eq!(binary.test, python.test, "{labels:?}");
         assert!(binary.train.labels.iter().all(|&l| (l as usize) < classes));
     }
-    let explicit = load(&spec(&fixture("cifar100-py"), Some(ImageFormat::Cifar100), CifarLabels::Fine, 32)).unwrap();
+    let explicit = load(&spec(&fixture("cifar100-py"), Some("cifar100"), "fine", 32)).unwrap();
     assert_eq!(explicit.num_classes(), 100);
 }
 
 #[test]
 fn an_image_folder_keeps_its_train_and_test_folders_and_resizes() {
-    let data = load(&spec(&fixture("folder"), None, CifarLabels::Fine, 16)).unwrap();
+    let data = load(&spec(&fixture("folder"), None, "fine", 16)).unwrap();
     assert_eq!(data.shape, InputShape::Image { channels: 3, height: 16, width: 16 });
     assert_eq!((data.train.len(), data.test.len()), (20, 8));
     assert_eq!(data.class_names, ["class_a", "class_b", "class_c", "class_d"]);
@@ -96,7 +102,7 @@ fn an_image_folder_keeps_its_train_and_test_folders_and_resizes() {
 fn class_folders_at_the_root_are_split_by_test_fraction() {
     let root = scratch_dir("root_classes");
     copy_tree(&fixture("folder/train"), &root);
-    let data = load(&spec(&root, Some(ImageFormat::ImageFolder), CifarLabels::Fine, 24)).unwrap();
+    let data = load(&spec(&root, Some("image_folder"), "fine", 24)).unwrap();
     assert_eq!(data.train.len() + data.test.len(), 20);
     assert_eq!(data.test.len(), 4, "a quarter of each class of five held out");
     assert_eq!(data.num_classes(), 4);
@@ -115,7 +121,7 @@ fn corrupted(fixture_name: &str, case: &str, corrupt: impl FnOnce(&Path)) -> Str
     let dir = scratch_dir(case);
     copy_tree(&fixture(fixture_name), &dir);
     corrupt(&dir);
-    error_of(&spec(&dir, None, CifarLabels::Fine, 32))
+    error_of(&spec(&dir, None, "fine", 32))
 }
 
 #[test]
@@ -192,11 +198,11 @@ fn every_malformed_file_is_named_with_what_is_wrong() {
 fn a_folder_that_holds_nothing_known_says_what_it_looked_for() {
     let empty = scratch_dir("nothing_known");
     std::fs::write(empty.join("notes.txt"), "hello").unwrap();
-    let message = error_of(&spec(&empty, None, CifarLabels::Fine, 32));
+    let message = error_of(&spec(&empty, None, "fine", 32));
     assert!(message.contains("nothing_known") && message.contains("set `format`"), "{message}");
-    let wrong = error_of(&spec(&fixture("cifar10-bin"), Some(ImageFormat::Cifar100), CifarLabels::Fine, 32));
+    let wrong = error_of(&spec(&fixture("cifar10-bin"), Some("cifar100"), "fine", 32));
     assert!(wrong.contains("no CIFAR-100 files"), "{wrong}");
-    let coarse = error_of(&spec(&fixture("cifar10-py"), None, CifarLabels::Coarse, 32));
+    let coarse = error_of(&spec(&fixture("cifar10-py"), None, "coarse", 32));
     assert!(coarse.contains("data.labels") && coarse.contains("CIFAR-100 only"), "{coarse}");
 }
 
@@ -214,10 +220,10 @@ fn an_image_size_too_large_for_memory_is_refused_before_decoding() {
             std::fs::hard_link(&image, folder.join(format!("{index:05}.png"))).unwrap();
         }
     }
-    let message = error_of(&spec(&root, Some(ImageFormat::ImageFolder), CifarLabels::Fine, 1024));
+    let message = error_of(&spec(&root, Some("image_folder"), "fine", 1024));
     let expected = "data.image_size: 20000 images of 3×1024×1024 need 755.0 GB; this machine allows";
     assert!(message.starts_with(expected), "{message}");
     assert!(message.ends_with("(half its memory); lower image_size"), "{message}");
-    let small = load(&spec(&root, None, CifarLabels::Fine, 8)).unwrap();
+    let small = load(&spec(&root, None, "fine", 8)).unwrap();
     assert_eq!(small.train.len() + small.test.len(), 20_000, "fine at a small size");
 }

@@ -8,7 +8,7 @@
 use crossbeam_channel::Receiver;
 use kdlab::device::ComputeDevice;
 use kdlab::preset::PresetSource;
-use kdlab::train::{Command, Engine, Event, Parameter, Plan};
+use kdlab::train::{Command, Engine, Event, Parameter, Plan, Session, SessionState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ fn start() -> Engine {
 }
 
 fn start_with(text: &str) -> Engine {
-    let source = PresetSource { origin: "live.toml".into(), base_dir: ".".into(), text: text.into() };
+    let source = PresetSource { origin: "live.toml".into(), base_dir: ".".into(), text: text.into(), dataset: None };
     let preset = source.load(&[]).unwrap();
     let dataset = kdlab::data::load(&preset.data_spec(&source.base_dir)).unwrap();
     Engine::spawn(Plan::new(preset), Arc::new(dataset), ComputeDevice::cpu(), None)
@@ -439,14 +439,16 @@ fn a_steering_log_replays_to_the_same_metrics() {
 
     // The same preset with the log as [[steering]]: a headless run replays it.
     let mut preset =
-        PresetSource { origin: "live.toml".into(), base_dir: ".".into(), text: text.clone() }.load(&[]).unwrap();
+        PresetSource { origin: "live.toml".into(), base_dir: ".".into(), text: text.clone(), dataset: None }
+            .load(&[])
+            .unwrap();
     preset.steering = steering
         .iter()
         .map(|s| kdlab::preset::SteeringSection::of(s, &preset.stages[s.stage].name, Some("a fork".into())))
         .collect();
     let config = preset.config_text().unwrap();
     assert!(config.contains("[[steering]]") && config.contains("after_step = "), "{config}");
-    let source = PresetSource { origin: "replay.toml".into(), base_dir: ".".into(), text: config };
+    let source = PresetSource { origin: "replay.toml".into(), base_dir: ".".into(), text: config, dataset: None };
     let loaded = source.load(&[]).unwrap();
     let dataset = kdlab::data::load(&loaded.data_spec(&source.base_dir)).unwrap();
     let mut plan = Plan::new(loaded);
@@ -494,4 +496,79 @@ fn keep_training_chosen_ahead_applies_to_its_stage() {
     });
     assert!(outcome.stopped && outcome.steps > 60, "past its 40 planned steps: {outcome:?}");
     engine.join();
+}
+
+/// The live preset on digits with augmentation, the student steered at step 7: every part of
+/// the loop (the loader, the teacher's outputs, the controls) is in play.
+fn polled_preset() -> String {
+    let data = "dataset = \"moons\"\nsamples = 400\n";
+    assert!(PRESET.contains(data));
+    let augmented = "dataset = \"digits\"\n[data.augment]\ncrop_padding = 1\nflip = true\n";
+    let steering = "[[steering]]\nstage = \"student\"\nafter_step = 7\nset = \"temperature\"\nto = 2.5\n";
+    PRESET.replace(data, augmented).replace("epochs = 500", "epochs = 1") + steering
+}
+
+/// Writes `events` as a run folder does and returns its `metrics.csv`.
+fn metrics_csv(dir: &std::path::Path, plan: &Plan, events: &[Event]) -> String {
+    let mut recorder = kdlab::record::RunRecorder::create(dir, plan).unwrap();
+    for event in events {
+        recorder.record(event).unwrap();
+    }
+    std::fs::read_to_string(dir.join("metrics.csv")).unwrap()
+}
+
+/// The engine as a step-driven session, polled with no time budget (one unit of work per poll)
+/// on the caller's thread, without a loader thread, paused for a while on the way: the same
+/// `metrics.csv`, byte for byte, as the threaded engine's for the same seed. Paused, a poll
+/// takes no step and says it waits.
+#[test]
+fn a_session_polled_in_tiny_budgets_writes_the_threaded_engines_metrics() {
+    let source =
+        PresetSource { origin: "polled.toml".into(), base_dir: ".".into(), text: polled_preset(), dataset: None };
+    let preset = source.load(&[]).unwrap();
+    let dataset = Arc::new(kdlab::data::load(&preset.data_spec(&source.base_dir)).unwrap());
+    let plan = Plan::new(preset);
+    let train_examples = dataset.train.len();
+
+    let engine = Engine::spawn(plan.clone(), dataset.clone(), ComputeDevice::cpu(), None);
+    let threaded = drive(&engine, |_, _| {});
+    engine.join();
+
+    let mut session = Session::new(plan.clone(), dataset, ComputeDevice::cpu(), None).without_threads();
+    let (mut polled, mut polls, mut steps) = (Vec::new(), 0, 0);
+    loop {
+        let result = session.poll(Duration::ZERO);
+        polls += 1;
+        let student_started = result.events.iter().any(|e| matches!(e, Event::StageStarted(s) if s.stage == 1));
+        steps += result.events.iter().filter(|e| matches!(e, Event::Progress { paused: false, .. })).count();
+        polled.extend(result.events);
+        assert!(result.forks.is_empty());
+        match result.state {
+            SessionState::Finished => break,
+            SessionState::Waiting => panic!("waiting although never paused"),
+            SessionState::Running => {}
+        }
+        if student_started {
+            session.apply(Command::Pause);
+            for _ in 0..5 {
+                let paused = session.poll(Duration::ZERO);
+                assert_eq!(paused.state, SessionState::Waiting);
+                let stepped = paused.events.iter().any(|e| matches!(e, Event::Metrics(_)));
+                assert!(!stepped, "a paused session took a step: {:?}", paused.events);
+                polled.extend(paused.events);
+            }
+            session.apply(Command::Resume);
+        }
+    }
+    let student_steps = Plan::steps_of(&plan.stages[1], train_examples);
+    assert!(polls as u64 > 2 * student_steps, "{polls} polls for two stages of {student_steps} steps");
+    assert!(steps > 0);
+
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("polled_session");
+    let _ = std::fs::remove_dir_all(&root);
+    let threaded_csv = metrics_csv(&root.join("threaded"), &plan, &threaded);
+    let polled_csv = metrics_csv(&root.join("polled"), &plan, &polled);
+    assert!(threaded_csv.lines().count() > 20, "{threaded_csv}");
+    assert!(threaded_csv.contains("set_temperature"), "the steering took: {threaded_csv}");
+    assert_eq!(polled_csv, threaded_csv, "the same metrics.csv, polled or threaded");
 }

@@ -6,8 +6,8 @@
 //! `[n, 3072]` and label lists), read with `serde-pickle`, no Python needed. Pixels are stored
 //! channels first (1,024 red, 1,024 green, 1,024 blue), which is this crate's image layout.
 
-use super::{DataError, InputShape, RawData, Split};
-use serde::{Deserialize, Serialize};
+use super::options::{OptionKind, OptionProblem, OptionSpec};
+use super::{DataError, DataOptions, FileFormat, InputShape, RawData, Split};
 use serde_pickle::{DeOptions, HashableValue, Value};
 use std::path::{Path, PathBuf};
 
@@ -16,9 +16,8 @@ const PIXELS: usize = 3 * 32 * 32;
 const SHAPE: InputShape = InputShape::Image { channels: 3, height: 32, width: 32 };
 
 /// Which of CIFAR-100's two labels a run learns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CifarLabels {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+enum CifarLabels {
     /// The 100 classes.
     #[default]
     Fine,
@@ -26,7 +25,7 @@ pub enum CifarLabels {
     Coarse,
 }
 
-/// The two CIFAR datasets.
+/// The two CIFAR datasets, each a format of `[data] path`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cifar {
     Ten,
@@ -35,7 +34,7 @@ pub(crate) enum Cifar {
 
 /// How the files of one CIFAR folder are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Version {
+enum Version {
     Binary,
     Python,
 }
@@ -51,7 +50,7 @@ impl Cifar {
     }
 
     /// Which version `dir` holds, by its first training file.
-    pub(crate) fn version_in(self, dir: &Path) -> Option<Version> {
+    fn version_in(self, dir: &Path) -> Option<Version> {
         [Version::Binary, Version::Python].into_iter().find(|&version| dir.join(&self.files(version).0[0]).is_file())
     }
 
@@ -95,13 +94,82 @@ impl Cifar {
     }
 }
 
+/// `labels`: CIFAR-100's fine (100 classes, the default) or coarse (20) labels.
+const LABELS: OptionSpec = OptionSpec {
+    key: "labels",
+    kind: OptionKind::Choice(&["fine", "coarse"]),
+    expected: "\"fine\" or \"coarse\"",
+    default: None,
+};
+
+impl FileFormat for Cifar {
+    fn name(&self) -> &'static str {
+        match self {
+            Cifar::Ten => "cifar10",
+            Cifar::Hundred => "cifar100",
+        }
+    }
+
+    fn summary(&self) -> &'static str {
+        match self {
+            Cifar::Ten => "CIFAR-10 folders",
+            Cifar::Hundred => "CIFAR-100 folders",
+        }
+    }
+
+    fn key(&self) -> &'static str {
+        "path"
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        &[LABELS]
+    }
+
+    fn check(&self, options: &DataOptions) -> Result<(), OptionProblem> {
+        match (self, options.text(LABELS.key)) {
+            (Cifar::Ten, Some("coarse")) => Err(OptionProblem::new(LABELS.key, "\"coarse\" applies to CIFAR-100 only")),
+            _ => Ok(()),
+        }
+    }
+
+    fn locate(&self, path: &Path) -> Option<PathBuf> {
+        let archives: &[&str] = match self {
+            Cifar::Ten => &["cifar-10-batches-bin", "cifar-10-batches-py"],
+            Cifar::Hundred => &["cifar-100-binary", "cifar-100-python"],
+        };
+        std::iter::once(path.to_path_buf())
+            .chain(archives.iter().map(|name| path.join(name)))
+            .find(|dir| self.version_in(dir).is_some())
+    }
+
+    fn missing(&self) -> String {
+        let (binary, python) = (self.files(Version::Binary).0, self.files(Version::Python).0);
+        let name = match self {
+            Cifar::Ten => "CIFAR-10",
+            Cifar::Hundred => "CIFAR-100",
+        };
+        format!("no {name} files ({} or {})", binary[0], python[0])
+    }
+
+    fn load(&self, dir: &Path, options: &DataOptions) -> Result<(RawData, Option<Split>), DataError> {
+        self.check(options).map_err(|problem| DataError::Parameter {
+            field: format!("data.{}", problem.key),
+            expected: format!("{}; {} holds CIFAR-10", problem.expected, dir.display()),
+        })?;
+        let labels = match options.text(LABELS.key) {
+            Some("coarse") => CifarLabels::Coarse,
+            _ => CifarLabels::Fine,
+        };
+        let version = self
+            .version_in(dir)
+            .ok_or_else(|| DataError::Format { path: dir.to_path_buf(), message: self.missing() })?;
+        let (raw, test) = load(dir, *self, version, labels)?;
+        Ok((raw, Some(test)))
+    }
+}
+
 /// Loads the training and test splits of a CIFAR folder.
-pub(crate) fn load(
-    dir: &Path,
-    cifar: Cifar,
-    version: Version,
-    labels: CifarLabels,
-) -> Result<(RawData, Split), DataError> {
+fn load(dir: &Path, cifar: Cifar, version: Version, labels: CifarLabels) -> Result<(RawData, Split), DataError> {
     let (train_files, test_file) = cifar.files(version);
     let read = |name: &String| {
         let path = dir.join(name);

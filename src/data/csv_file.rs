@@ -1,9 +1,52 @@
 //! CSV data: numeric feature columns plus one label column (by name, default the last), with
 //! or without a header row.
 
-use super::{DataError, InputShape, RawData, Split, read_maybe_gzip};
+use super::options::{OptionKind, OptionSpec};
+use super::{DataError, DataOptions, FileFormat, InputShape, RawData, Split, read_maybe_gzip};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// `test_csv`: a separate test file with the same columns (else `test_fraction` is held out).
+const TEST_CSV: OptionSpec =
+    OptionSpec { key: "test_csv", kind: OptionKind::Path, expected: "a path to a CSV file", default: None };
+/// `label_column`: the label column's name (or 0-based index); default the last column.
+const LABEL_COLUMN: OptionSpec =
+    OptionSpec { key: "label_column", kind: OptionKind::Text, expected: "a column name", default: None };
+
+/// A CSV file (`[data] csv = "…"`), gzipped or not.
+pub(crate) struct Csv;
+
+pub(crate) const CSV: Csv = Csv;
+
+impl FileFormat for Csv {
+    fn name(&self) -> &'static str {
+        "csv"
+    }
+
+    fn summary(&self) -> &'static str {
+        "CSV files"
+    }
+
+    fn key(&self) -> &'static str {
+        "csv"
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        &[TEST_CSV, LABEL_COLUMN]
+    }
+
+    fn locate(&self, path: &Path) -> Option<PathBuf> {
+        path.is_file().then(|| path.to_path_buf())
+    }
+
+    fn missing(&self) -> String {
+        "no CSV file".into()
+    }
+
+    fn load(&self, path: &Path, options: &DataOptions) -> Result<(RawData, Option<Split>), DataError> {
+        load(path, options.path(TEST_CSV.key).as_deref(), options.text(LABEL_COLUMN.key))
+    }
+}
 
 /// A parsed CSV table before labels become class indices.
 #[derive(Debug)]
@@ -14,7 +57,7 @@ pub(crate) struct Table {
 }
 
 /// Loads a training CSV and an optional test CSV with the same columns.
-pub(crate) fn load(
+fn load(
     train_path: &Path,
     test_path: Option<&Path>,
     label_column: Option<&str>,

@@ -35,7 +35,7 @@ pub enum DataError {
     EmptySplit { dataset: String, split: &'static str },
 
     #[error("{field}: {expected}")]
-    Parameter { field: &'static str, expected: String },
+    Parameter { field: String, expected: String },
 
     #[error("bundled dataset {name} is corrupt: {message}")]
     Bundled { name: &'static str, message: String },

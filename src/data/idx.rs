@@ -1,14 +1,46 @@
 //! MNIST-format IDX folders (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte` and the
 //! `t10k-` pair, gzipped or not), so full MNIST or Fashion-MNIST work when a user has them.
 
-use super::{DataError, InputShape, RawData, Split, read_maybe_gzip};
+use super::{DataError, DataOptions, FileFormat, InputShape, RawData, Split, read_maybe_gzip};
 use std::path::{Path, PathBuf};
+
+/// A folder of IDX files (`[data] idx_dir = "…"`).
+pub(crate) struct Idx;
+
+pub(crate) const IDX: Idx = Idx;
+
+impl FileFormat for Idx {
+    fn name(&self) -> &'static str {
+        "idx"
+    }
+
+    fn summary(&self) -> &'static str {
+        "IDX folders"
+    }
+
+    fn key(&self) -> &'static str {
+        "idx_dir"
+    }
+
+    fn locate(&self, path: &Path) -> Option<PathBuf> {
+        find(path, "train", "images-idx3-ubyte").ok().map(|_| path.to_path_buf())
+    }
+
+    fn missing(&self) -> String {
+        "no train-images-idx3-ubyte[.gz]".into()
+    }
+
+    fn load(&self, dir: &Path, _: &DataOptions) -> Result<(RawData, Option<Split>), DataError> {
+        let (raw, test) = load(dir)?;
+        Ok((raw, Some(test)))
+    }
+}
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// Loads the training and test pairs of an IDX folder.
-pub(crate) fn load(dir: &Path) -> Result<(RawData, Split), DataError> {
+fn load(dir: &Path) -> Result<(RawData, Split), DataError> {
     if !dir.is_dir() {
         return Err(DataError::no_folder(dir));
     }

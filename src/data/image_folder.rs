@@ -3,7 +3,8 @@
 //! folder names in sorted order, as torchvision numbers them; images are decoded with the
 //! `image` crate (in parallel), made RGB and resized to `size`×`size`.
 
-use super::{DataError, InputShape, RawData, Split};
+use super::options::{DefaultValue, OptionKind, OptionSpec};
+use super::{DataError, DataOptions, FileFormat, InputShape, RawData, Split};
 use image::imageops::FilterType;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -13,19 +14,66 @@ const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 /// joined split and the device's copy, 4 bytes a value.
 const BYTES_PER_VALUE: u64 = 3 * 4;
 
+/// The largest `image_size`: 1,024² RGB values are 12 MB an image as `f32`.
+const MAX_IMAGE_SIZE: u64 = 1024;
+
+/// `image_size`: the side images are resized to.
+const IMAGE_SIZE: OptionSpec = OptionSpec {
+    key: "image_size",
+    kind: OptionKind::Whole { min: 1, max: MAX_IMAGE_SIZE },
+    expected: "1 to 1024 pixels",
+    default: Some(DefaultValue::Whole(32)),
+};
+
+/// Class folders of images, torchvision's ImageFolder layout.
+pub(crate) struct ImageFolder;
+
+pub(crate) const IMAGE_FOLDER: ImageFolder = ImageFolder;
+
+impl FileFormat for ImageFolder {
+    fn name(&self) -> &'static str {
+        "image_folder"
+    }
+
+    fn summary(&self) -> &'static str {
+        "image folders"
+    }
+
+    fn key(&self) -> &'static str {
+        "path"
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        &[IMAGE_SIZE]
+    }
+
+    fn locate(&self, path: &Path) -> Option<PathBuf> {
+        has_subfolders(path).then(|| path.to_path_buf())
+    }
+
+    fn missing(&self) -> String {
+        "no class folders".into()
+    }
+
+    fn load(&self, dir: &Path, options: &DataOptions) -> Result<(RawData, Option<Split>), DataError> {
+        let size = usize::try_from(IMAGE_SIZE.whole_in(options)).unwrap_or(usize::MAX);
+        load(dir, size)
+    }
+}
+
 /// Whether `dir` holds `train/` and `test/` folders (else its subfolders are the classes).
-pub(crate) fn has_split_folders(dir: &Path) -> bool {
+fn has_split_folders(dir: &Path) -> bool {
     dir.join("train").is_dir() && dir.join("test").is_dir()
 }
 
 /// Whether `dir` has any subfolder (a class folder, or `train/`).
-pub(crate) fn has_subfolders(dir: &Path) -> bool {
+fn has_subfolders(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| entries.flatten().any(|e| e.path().is_dir()))
 }
 
 /// Loads an image folder: the training examples and, in the `train/` + `test/` layout, the
 /// test split.
-pub(crate) fn load(dir: &Path, size: usize) -> Result<(RawData, Option<Split>), DataError> {
+fn load(dir: &Path, size: usize) -> Result<(RawData, Option<Split>), DataError> {
     let shape = InputShape::Image { channels: 3, height: size, width: size };
     if !has_split_folders(dir) {
         let classes = class_folders(dir)?;
@@ -117,7 +165,7 @@ fn read_classes(classes: &[ClassFolder], size: usize) -> Result<Split, DataError
     let bytes = (files.len() as u64).saturating_mul(3 * (size * size) as u64).saturating_mul(BYTES_PER_VALUE);
     if bytes > budget {
         return Err(DataError::Parameter {
-            field: "data.image_size",
+            field: "data.image_size".into(),
             expected: format!(
                 "{} images of 3×{size}×{size} need {}; {}; lower image_size",
                 files.len(),

@@ -1,7 +1,7 @@
 //! Datasets: the bundled ones, synthetic 2-D sets, and the user's CSV or IDX files, CIFAR-10/100
-//! folders (binary or Python version) and image folders, all turned into one in-memory
-//! [`Dataset`] with a deterministic train/test split and standardised
-//! features.
+//! folders (binary or Python version) and image folders — each one file, registered in
+//! [`registry`] — all turned into one in-memory [`Dataset`] with a deterministic train/test
+//! split and standardised features.
 //!
 //! Everything here is plain `Vec<f32>` data with no tensors: the engine uploads it to whatever
 //! device it trains on.
@@ -13,17 +13,18 @@ mod csv_file;
 mod error;
 mod idx;
 mod image_folder;
+mod options;
+pub mod registry;
 mod split;
 mod synthetic;
 
 pub use augment::Augment;
-pub use cifar::CifarLabels;
 pub use error::DataError;
+pub use options::{DataOptions, DefaultValue, OptionKind, OptionProblem, OptionSpec};
+pub use registry::{FileFormat, NamedDataset, Selected};
 pub use split::{Standardization, balanced_subset, stratified_split};
-pub use synthetic::SyntheticKind;
 
 pub use crate::protocol::InputShape;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Examples and labels of one split, row-major: example `i` is
@@ -89,94 +90,42 @@ impl Dataset {
 }
 
 /// Which data a preset asks for, with paths already resolved against the preset's folder.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub enum DataSource {
-    /// `mnist5k` or `digits`, embedded in the binary.
-    Bundled(bundled::BundledName),
-    /// A generated 2-D set.
-    Synthetic { kind: SyntheticKind, samples: usize, noise: f64, classes: usize },
-    /// A CSV file of numeric features and a label column, with an optional separate test file.
-    Csv { train: PathBuf, test: Option<PathBuf>, label_column: Option<String> },
-    /// A folder of MNIST-format IDX files.
-    Idx { dir: PathBuf },
-    /// Image data researchers keep on disk: CIFAR-10/100 (either version) or an image folder,
-    /// detected from the files unless `format` says which.
-    Images { path: PathBuf, format: Option<ImageFormat>, labels: CifarLabels, image_size: usize },
+    /// A bundled or generated dataset, with the values of its keys.
+    Dataset { dataset: &'static dyn NamedDataset, options: DataOptions },
+    /// Files at `path` in one of `formats` (one when known; else the first whose files are
+    /// there), with the values of their keys.
+    File { path: PathBuf, formats: Vec<&'static dyn FileFormat>, options: DataOptions },
 }
 
-/// The on-disk image formats `[data] path` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ImageFormat {
-    Cifar10,
-    Cifar100,
-    ImageFolder,
-}
-
-/// The folders torchvision and the CIFAR archives unpack to, looked for inside `path` when
-/// `path` itself holds no dataset.
-const ARCHIVE_FOLDERS: [&str; 4] =
-    ["cifar-10-batches-bin", "cifar-10-batches-py", "cifar-100-binary", "cifar-100-python"];
-
-/// What a folder holds: a CIFAR set in one of its versions, or class folders of images.
-enum Layout {
-    Cifar(cifar::Cifar, cifar::Version),
-    ImageFolder,
-}
-
-/// The folder and layout of the dataset at `path`: `path` itself or one of the archive folders
-/// inside it, in the format asked for or the first one whose files are there.
-fn locate(path: &Path, format: Option<ImageFormat>) -> Result<(PathBuf, Layout), DataError> {
-    if !path.is_dir() {
-        return Err(DataError::no_folder(path));
+impl std::fmt::Debug for DataSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSource::Dataset { dataset, options } => write!(f, "Dataset({}, {:?})", dataset.name(), options.0),
+            DataSource::File { path, formats, options } => {
+                let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+                write!(f, "File({}, {names:?}, {:?})", path.display(), options.0)
+            }
+        }
     }
-    let cifar = |dir: &Path| {
-        let kinds = [(cifar::Cifar::Ten, ImageFormat::Cifar10), (cifar::Cifar::Hundred, ImageFormat::Cifar100)];
-        let mut wanted = kinds.into_iter().filter(|(_, f)| format.is_none_or(|asked| asked == *f));
-        wanted.find_map(|(c, _)| Some((dir.to_path_buf(), Layout::Cifar(c, c.version_in(dir)?))))
-    };
-    let folder_wanted = format.is_none_or(|asked| asked == ImageFormat::ImageFolder);
-    let inside = ARCHIVE_FOLDERS.iter().map(|name| path.join(name)).filter(|dir| dir.is_dir());
-    // CIFAR files in `path` or in an archive folder inside it, else `path` as an image folder
-    // (an archive folder would look like a class folder).
-    std::iter::once(path.to_path_buf())
-        .chain(inside)
-        .find_map(|dir| cifar(&dir))
-        .or_else(|| {
-            (folder_wanted && image_folder::has_subfolders(path)).then(|| (path.to_path_buf(), Layout::ImageFolder))
-        })
-        .ok_or_else(|| DataError::Format {
-            path: path.to_path_buf(),
-            message: match format {
-                Some(ImageFormat::Cifar10) => "no CIFAR-10 files (data_batch_1.bin or data_batch_1)".into(),
-                Some(ImageFormat::Cifar100) => "no CIFAR-100 files (train.bin or train)".into(),
-                Some(ImageFormat::ImageFolder) => "no class folders".into(),
-                None => "no CIFAR-10/100 files (data_batch_1.bin, data_batch_1, train.bin, train) and no class \
-                         folders; set `format` to say what it holds"
-                    .into(),
-            },
-        })
 }
 
-/// Loads image data from disk: the examples and the test split when the layout has one.
-fn load_images(
-    path: &Path,
-    format: Option<ImageFormat>,
-    labels: CifarLabels,
-    image_size: usize,
-) -> Result<(RawData, Option<Split>), DataError> {
-    let (dir, cifar, version) = match locate(path, format)? {
-        (dir, Layout::ImageFolder) => return image_folder::load(&dir, image_size),
-        (dir, Layout::Cifar(cifar, version)) => (dir, cifar, version),
-    };
-    if cifar == cifar::Cifar::Ten && labels == CifarLabels::Coarse {
-        return Err(DataError::Parameter {
-            field: "data.labels",
-            expected: format!("\"coarse\" applies to CIFAR-100 only; {} holds CIFAR-10", dir.display()),
-        });
+impl PartialEq for DataSource {
+    fn eq(&self, other: &Self) -> bool {
+        let names = |formats: &[&'static dyn FileFormat]| formats.iter().map(|f| f.name()).collect::<Vec<_>>();
+        match (self, other) {
+            (
+                DataSource::Dataset { dataset, options },
+                DataSource::Dataset { dataset: other_dataset, options: other_options },
+            ) => dataset.name() == other_dataset.name() && options == other_options,
+            (
+                DataSource::File { path, formats, options },
+                DataSource::File { path: other_path, formats: other_formats, options: other_options },
+            ) => path == other_path && names(formats) == names(other_formats) && options == other_options,
+            _ => false,
+        }
     }
-    let (raw, test) = cifar::load(&dir, cifar, version, labels)?;
-    Ok((raw, Some(test)))
 }
 
 /// A data source plus how to split it.
@@ -189,40 +138,58 @@ pub struct DataSpec {
     pub seed: u64,
 }
 
-/// Names accepted for `dataset`.
-pub const DATASET_NAMES: [&str; 5] = ["mnist5k", "digits", "moons", "spirals", "blobs"];
-
 /// The bundled MNIST subset: what a preset without data trains on.
 impl Default for DataSource {
     fn default() -> Self {
-        DataSource::Bundled(bundled::BundledName::Mnist5k)
+        DataSource::Dataset { dataset: &bundled::MNIST_5K, options: DataOptions::default() }
     }
 }
 
 impl DataSource {
+    /// What `dataset`, `format` and the other `[data]` keys (`options`, paths relative to
+    /// `base`) select; see [`registry::select`].
+    pub fn select(
+        dataset: Option<&str>,
+        format: Option<&str>,
+        mut options: DataOptions,
+        base: &Path,
+    ) -> Result<DataSource, OptionProblem> {
+        let selected = registry::select(dataset, format, &options, &[])?;
+        for (key, value) in options.0.iter_mut() {
+            if let toml::Value::String(text) = value
+                && registry::is_path_key(key)
+                && Path::new(text.as_str()).is_relative()
+            {
+                *text = base.join(text.as_str()).to_string_lossy().into_owned();
+            }
+        }
+        Ok(match selected {
+            Selected::Dataset(dataset) => DataSource::Dataset { dataset, options },
+            Selected::File { key, formats } => {
+                let path = options.0.remove(key).and_then(|v| v.as_str().map(PathBuf::from)).unwrap_or_default();
+                DataSource::File { path, formats, options }
+            }
+        })
+    }
+
+    /// The dataset called `name` with its keys' defaults, or `None` if no dataset is called so.
+    pub fn dataset(name: &str) -> Option<DataSource> {
+        Some(DataSource::Dataset { dataset: registry::dataset(name)?, options: DataOptions::default() })
+    }
+
     /// The shape of the examples when it is known without reading any file (bundled and
     /// generated sets).
     pub fn known_shape(&self) -> Option<InputShape> {
         match self {
-            DataSource::Bundled(which) => Some(which.shape()),
-            DataSource::Synthetic { .. } => Some(InputShape::Flat { features: 2 }),
-            DataSource::Csv { .. } | DataSource::Idx { .. } | DataSource::Images { .. } => None,
+            DataSource::Dataset { dataset, .. } => Some(dataset.shape()),
+            DataSource::File { .. } => None,
         }
-    }
-
-    /// The source for a dataset name, or `None` if the name is unknown.
-    pub fn named(name: &str, samples: usize, noise: f64, classes: Option<usize>) -> Option<DataSource> {
-        if let Some(bundled) = bundled::BundledName::parse(name) {
-            return Some(DataSource::Bundled(bundled));
-        }
-        let kind = SyntheticKind::parse(name)?;
-        Some(DataSource::Synthetic { kind, samples, noise, classes: classes.unwrap_or(kind.default_classes()) })
     }
 }
 
 /// Raw labelled examples before splitting and standardising.
 #[derive(Debug, Clone)]
-pub(crate) struct RawData {
+pub struct RawData {
     pub shape: InputShape,
     pub class_names: Vec<String>,
     pub examples: Split,
@@ -231,20 +198,14 @@ pub(crate) struct RawData {
 /// Loads, splits and standardises the data a spec names.
 pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
     let (name, raw, test) = match &spec.source {
-        DataSource::Bundled(which) => (which.name().to_string(), bundled::load(*which)?, None),
-        DataSource::Synthetic { kind, samples, noise, classes } => {
-            (kind.name().to_string(), synthetic::generate(*kind, *samples, *noise, *classes, spec.seed)?, None)
+        DataSource::Dataset { dataset, options } => {
+            options.check(dataset.options())?;
+            (dataset.name().to_string(), dataset.load(options, spec.seed)?, None)
         }
-        DataSource::Csv { train, test, label_column } => {
-            let (raw, test) = csv_file::load(train, test.as_deref(), label_column.as_deref())?;
-            (file_name(train), raw, test)
-        }
-        DataSource::Idx { dir } => {
-            let (raw, test) = idx::load(dir)?;
-            (file_name(dir), raw, Some(test))
-        }
-        DataSource::Images { path, format, labels, image_size } => {
-            let (raw, test) = load_images(path, *format, *labels, *image_size)?;
+        DataSource::File { path, formats, options } => {
+            let (format, found) = registry::locate(path, formats)?;
+            options.check(format.options())?;
+            let (raw, test) = format.load(&found, options)?;
             (file_name(path), raw, test)
         }
     };
@@ -364,8 +325,7 @@ mod tests {
 
     #[test]
     fn mnist5k_splits_stratified_and_standardised() {
-        let spec =
-            DataSpec { source: DataSource::named("mnist5k", 0, 0.0, None).unwrap(), test_fraction: 0.2, seed: 0 };
+        let spec = DataSpec { source: DataSource::dataset("mnist5k").unwrap(), test_fraction: 0.2, seed: 0 };
         let data = load(&spec).unwrap();
         assert_eq!(data.train.len(), 4000);
         assert_eq!(data.test.len(), 1000);
@@ -381,8 +341,7 @@ mod tests {
 
     #[test]
     fn split_depends_on_seed_only() {
-        let spec =
-            |seed| DataSpec { source: DataSource::named("digits", 0, 0.0, None).unwrap(), test_fraction: 0.25, seed };
+        let spec = |seed| DataSpec { source: DataSource::dataset("digits").unwrap(), test_fraction: 0.25, seed };
         let a = load(&spec(1)).unwrap();
         let b = load(&spec(1)).unwrap();
         let c = load(&spec(2)).unwrap();

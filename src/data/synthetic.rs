@@ -1,7 +1,8 @@
 //! Generated 2-D classification sets (two moons, interleaved spirals, Gaussian blobs), for
 //! decision-boundary pictures. Each depends only on its parameters and the seed.
 
-use super::{DataError, InputShape, RawData, Split};
+use super::options::{DefaultValue, OptionKind, OptionSpec};
+use super::{DataError, DataOptions, InputShape, NamedDataset, RawData, Split};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::f64::consts::PI;
@@ -18,16 +19,38 @@ pub enum SyntheticKind {
 }
 
 impl SyntheticKind {
-    pub fn parse(name: &str) -> Option<SyntheticKind> {
-        match name {
-            "moons" => Some(SyntheticKind::Moons),
-            "spirals" => Some(SyntheticKind::Spirals),
-            "blobs" => Some(SyntheticKind::Blobs),
-            _ => None,
+    fn default_classes(self) -> usize {
+        match self {
+            SyntheticKind::Moons => 2,
+            SyntheticKind::Spirals | SyntheticKind::Blobs => 3,
         }
     }
+}
 
-    pub fn name(self) -> &'static str {
+/// The keys of every generated set.
+const OPTIONS: [OptionSpec; 3] = [
+    OptionSpec {
+        key: "samples",
+        kind: OptionKind::Whole { min: 0, max: u64::MAX },
+        expected: "a number of points",
+        default: Some(DefaultValue::Whole(1000)),
+    },
+    OptionSpec {
+        key: "noise",
+        kind: OptionKind::Number { min: 0.0 },
+        expected: "a number ≥ 0",
+        default: Some(DefaultValue::Number(0.1)),
+    },
+    OptionSpec {
+        key: "classes",
+        kind: OptionKind::Whole { min: 2, max: MAX_CLASSES as u64 },
+        expected: "2 to 1000 classes",
+        default: None,
+    },
+];
+
+impl NamedDataset for SyntheticKind {
+    fn name(&self) -> &'static str {
         match self {
             SyntheticKind::Moons => "moons",
             SyntheticKind::Spirals => "spirals",
@@ -35,11 +58,27 @@ impl SyntheticKind {
         }
     }
 
-    pub fn default_classes(self) -> usize {
+    fn summary(&self) -> &'static str {
         match self {
-            SyntheticKind::Moons => 2,
-            SyntheticKind::Spirals | SyntheticKind::Blobs => 3,
+            SyntheticKind::Moons => "two interleaving half circles, 2-D (generated)",
+            SyntheticKind::Spirals => "interleaved spiral arms, 2-D (generated)",
+            SyntheticKind::Blobs => "Gaussian clusters, 2-D (generated)",
         }
+    }
+
+    fn shape(&self) -> InputShape {
+        InputShape::Flat { features: 2 }
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        &OPTIONS
+    }
+
+    fn load(&self, options: &DataOptions, seed: u64) -> Result<RawData, DataError> {
+        let [samples, noise, classes] = &OPTIONS;
+        let samples = usize::try_from(samples.whole_in(options)).unwrap_or(usize::MAX);
+        let classes = options.whole(classes.key).map_or(self.default_classes(), |c| c as usize);
+        generate(*self, samples, noise.number_in(options), classes, seed)
     }
 }
 
@@ -58,18 +97,21 @@ pub(crate) fn generate(
     seed: u64,
 ) -> Result<RawData, DataError> {
     if kind == SyntheticKind::Moons && classes != 2 {
-        return Err(DataError::Parameter { field: "data.classes", expected: "moons always has 2 classes".into() });
+        return Err(DataError::Parameter {
+            field: "data.classes".into(),
+            expected: "moons always has 2 classes".into(),
+        });
     }
     if !(2..=MAX_CLASSES).contains(&classes) {
         return Err(DataError::Parameter {
-            field: "data.classes",
+            field: "data.classes".into(),
             expected: format!("expected 2 to {MAX_CLASSES} classes, found {classes}"),
         });
     }
     let most = crate::memory::budget() / BYTES_PER_POINT;
     if samples as u64 > most {
         return Err(DataError::Parameter {
-            field: "data.samples",
+            field: "data.samples".into(),
             expected: format!(
                 "{samples} points need {} (at most {most} fit); {}",
                 crate::memory::describe_bytes((samples as u64).saturating_mul(BYTES_PER_POINT)),
@@ -79,13 +121,13 @@ pub(crate) fn generate(
     }
     if samples < 2 * classes {
         return Err(DataError::Parameter {
-            field: "data.samples",
+            field: "data.samples".into(),
             expected: format!("expected at least {} (2 per class), found {samples}", 2 * classes),
         });
     }
     if !(noise.is_finite() && noise >= 0.0) {
         return Err(DataError::Parameter {
-            field: "data.noise",
+            field: "data.noise".into(),
             expected: format!("expected a number ≥ 0, found {noise}"),
         });
     }

@@ -21,7 +21,7 @@ pub use validate::{FieldError, FieldPath, PathSegment};
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Parameter, Steer, SteerAction};
+    use crate::protocol::{Parameter, Steer, SteerAction, TEMPERATURE};
     use std::path::PathBuf;
 
     const GOOD: &str = r#"
@@ -43,7 +43,7 @@ teacher = "teacher"
 "#;
 
     fn source(text: &str) -> PresetSource {
-        PresetSource { origin: "p.toml".into(), base_dir: PathBuf::new(), text: text.into() }
+        PresetSource { origin: "p.toml".into(), base_dir: PathBuf::new(), text: text.into(), dataset: None }
     }
 
     #[test]
@@ -109,10 +109,36 @@ teacher = "teacher"
         )
         .replace("teacher = \"teacher\"\n", "teacher = \"teacher\"\ntemperature = 1.0\n");
         let plan = crate::train::Plan::new(source(&text).load(&[]).unwrap());
-        assert_eq!(plan.stages[1].hypers.get("temperature"), 4.0, "from the first set's `from`");
+        assert_eq!(plan.stages[1].hypers.get(TEMPERATURE.name), 4.0, "from the first set's `from`");
         let temperature = Parameter::named("temperature").unwrap();
         let set = SteerAction::Set { parameter: temperature, from: 4.0, to: 1.0 };
         assert_eq!(plan.steering, vec![Steer { stage: 1, after_step: 3, action: set }]);
+    }
+
+    /// Naming another source — from `--set` or picked in the app — drops the keys of the
+    /// preset's own source, and keeps what every source shares.
+    #[test]
+    fn another_source_drops_the_keys_of_the_old_one() {
+        let moons = GOOD.replace(
+            "dataset = \"digits\"\n",
+            "dataset = \"moons\"\nsamples = 300\nseed = 7\n[data.augment]\nflip = true\n",
+        );
+        let moons = source(&moons).load(&[]).unwrap();
+        assert_eq!(moons.data.options.whole("samples"), Some(300));
+        assert_eq!(moons.data.options.number("noise"), Some(0.1), "defaults written out");
+        let csv = GOOD.replace("dataset = \"digits\"\n", "csv = \"t.csv\"\nlabel_column = \"y\"\nseed = 7\n");
+        for (text, overrides, picked) in
+            [(csv.as_str(), vec!["data.dataset=digits".to_string()], None), (csv.as_str(), Vec::new(), Some("digits"))]
+        {
+            let preset = source(text).with_dataset(picked).load(&overrides).unwrap();
+            assert_eq!(preset.data.dataset.as_deref(), Some("digits"));
+            assert!(preset.data.options.0.is_empty(), "{:?}", preset.data.options);
+            assert_eq!(preset.data.seed, 7);
+        }
+        let picked = source(&csv).with_dataset(Some("moons")).load(&[]).unwrap();
+        assert_eq!(picked.data.options.whole("samples"), Some(1000), "the new source's defaults");
+        let error = source(GOOD).with_dataset(Some("cifar")).load(&[]).unwrap_err().to_string();
+        assert!(error.contains("data.dataset: expected one of mnist5k, digits, moons"), "{error}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `--set key=value`: overriding one value of a parsed preset, keys dotted, entries of
 //! `stages` and `ensembles` named or numbered (`stages.student_kd.temperature=8`).
 
+use super::schema::COMMON_DATA_KEYS;
 use super::validate::{FieldPath, PathSegment};
+use crate::data::registry;
 
 pub(super) fn override_touches(assignment: &str, path: &FieldPath) -> bool {
     let key = assignment.split_once('=').map_or(assignment, |(k, _)| k).trim();
@@ -48,7 +50,21 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), S
         i += 1;
     }
     current.insert(last.to_string(), value);
+    if let [section, key] = parts.as_slice()
+        && *section == "data"
+        && registry::source_keys().contains(key)
+    {
+        switch_data_source(current, key);
+    }
     Ok(())
+}
+
+/// After `data.KEY=…` names a source (`dataset`, `csv`, `idx_dir`, `path`), the keys of the
+/// preset's own source go: `--set data.dataset=digits` on a preset of moons drops `samples`,
+/// as the app's dataset menu does.
+pub(super) fn switch_data_source(data: &mut toml::Table, key: &str) {
+    let keeps = registry::keys_of(key, data.get("dataset").and_then(toml::Value::as_str));
+    data.retain(|k, _| k == key || (k != "format" && COMMON_DATA_KEYS.contains(&k)) || keeps.contains(&k));
 }
 
 fn find_entry<'a>(items: &'a mut [toml::Value], selector: &str) -> Option<&'a mut toml::Table> {

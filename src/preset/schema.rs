@@ -3,7 +3,8 @@
 
 use super::settings::{Optimizer, Schedule, TrainSettings};
 use super::steering::SteeringSection;
-use crate::data::{Augment, CifarLabels, DataSource, DataSpec, ImageFormat};
+use crate::data::registry::{self, Selected};
+use crate::data::{Augment, DataOptions, DataSource, DataSpec, OptionProblem};
 use crate::model::ModelSpec;
 use crate::train::methods::{Method, Valid};
 use serde::{Deserialize, Serialize};
@@ -29,32 +30,17 @@ pub struct Preset {
     pub steering: Vec<SteeringSection>,
 }
 
-/// `[data]`: one of `dataset`, `csv`, `idx_dir` or `path`, and how to split it.
+/// `[data]`: the source — a dataset by name, or a file or folder under its format's key
+/// (`csv`, `idx_dir`, `path`) — with the keys that source declares (see
+/// [`crate::data::registry`]), and how to split it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DataSection {
+    /// A bundled or generated dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
+    /// Which format the data at `path` is in, when not detected from its files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub csv: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_csv: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label_column: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idx_dir: Option<PathBuf>,
-    /// Image data on disk: a CIFAR-10/100 folder (binary or Python version) or an image folder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-    /// What `path` holds, when not detected from its files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<ImageFormat>,
-    /// CIFAR-100: fine (100 classes, the default) or coarse (20) labels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<CifarLabels>,
-    /// Image folders: the side images are resized to (default 32).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_size: Option<usize>,
+    pub format: Option<String>,
     /// `[data.augment]`: random crops and flips of the training batches (images only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub augment: Option<Augment>,
@@ -62,30 +48,41 @@ pub struct DataSection {
     pub test_fraction: f64,
     #[serde(default)]
     pub seed: u64,
-    /// Synthetic sets only: number of points.
-    #[serde(default = "default_samples")]
-    pub samples: usize,
-    /// Synthetic sets only: standard deviation of the Gaussian noise.
-    #[serde(default = "default_noise")]
-    pub noise: f64,
-    /// Synthetic sets only: number of classes (spirals and blobs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classes: Option<usize>,
+    /// The source's file or folder and the keys its format or dataset declares (`samples`,
+    /// `label_column`, `image_size`…), and any other key the user wrote: validation names what
+    /// does not belong.
+    #[serde(flatten)]
+    pub options: DataOptions,
 }
 
-/// The side image-folder images are resized to unless `image_size` says otherwise.
-pub(super) const DEFAULT_IMAGE_SIZE: usize = 32;
-/// The largest `image_size`: 1,024² RGB values are 12 MB an image as `f32`.
-pub(super) const MAX_IMAGE_SIZE: usize = 1024;
+/// The `[data]` keys of every source, read by the schema itself.
+pub(super) const COMMON_DATA_KEYS: [&str; 4] = ["format", "augment", "test_fraction", "seed"];
 
 fn default_test_fraction() -> f64 {
     0.2
 }
-fn default_samples() -> usize {
-    1000
-}
-fn default_noise() -> f64 {
-    0.1
+
+impl DataSection {
+    /// What the section selects, each of its keys checked against the source's declarations.
+    pub fn selected(&self) -> Result<Selected, OptionProblem> {
+        registry::select(self.dataset.as_deref(), self.format.as_deref(), &self.options, &COMMON_DATA_KEYS)
+    }
+
+    /// Fills in the defaults of the source's keys, so a run's `config.toml` says what ran (when
+    /// the source is known before its files are read).
+    fn fill_defaults(&mut self) {
+        let Ok(selected) = self.selected() else { return };
+        if let Selected::File { formats, .. } = &selected
+            && formats.len() > 1
+        {
+            return;
+        }
+        for spec in selected.options() {
+            if let Some(default) = spec.default {
+                self.options.0.entry(spec.key.to_string()).or_insert_with(|| default.to_toml());
+            }
+        }
+    }
 }
 
 /// One `[[stages]]` entry.
@@ -174,6 +171,7 @@ impl Preset {
     /// Fills every stage's method hyperparameters with the method's defaults, so the resolved
     /// preset says exactly what ran.
     pub fn resolve_defaults(&mut self) {
+        self.data.fill_defaults();
         for stage in &mut self.stages {
             for hyper in stage.method.spec().hypers {
                 let default = match hyper.valid {
@@ -206,9 +204,14 @@ impl Preset {
                 *path = std::path::absolute(&joined).unwrap_or(joined);
             }
         };
-        let data = &mut self.data;
-        for path in [&mut data.csv, &mut data.test_csv, &mut data.idx_dir, &mut data.path].into_iter().flatten() {
-            absolute(path);
+        for (key, value) in self.data.options.0.iter_mut() {
+            if let toml::Value::String(text) = value
+                && registry::is_path_key(key)
+            {
+                let mut path = PathBuf::from(text.as_str());
+                absolute(&mut path);
+                *text = path.to_string_lossy().into_owned();
+            }
         }
         self
     }
@@ -216,27 +219,9 @@ impl Preset {
     /// The data spec, with relative paths resolved against `base` (the preset's folder).
     pub fn data_spec(&self, base: &Path) -> DataSpec {
         let data = &self.data;
-        let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
-        let source = if let Some(csv) = &data.csv {
-            DataSource::Csv {
-                train: resolve(csv),
-                test: data.test_csv.as_ref().map(resolve),
-                label_column: data.label_column.clone(),
-            }
-        } else if let Some(dir) = &data.idx_dir {
-            DataSource::Idx { dir: resolve(dir) }
-        } else if let Some(path) = &data.path {
-            DataSource::Images {
-                path: resolve(path),
-                format: data.format,
-                labels: data.labels.unwrap_or_default(),
-                image_size: data.image_size.unwrap_or(DEFAULT_IMAGE_SIZE),
-            }
-        } else {
-            // Validation has checked the name; the default is the bundled MNIST subset.
-            let name = data.dataset.as_deref().unwrap_or("mnist5k");
-            DataSource::named(name, data.samples, data.noise, data.classes).unwrap_or_default()
-        };
+        // Validation has checked the section; the default is the bundled MNIST subset.
+        let source = DataSource::select(data.dataset.as_deref(), data.format.as_deref(), data.options.clone(), base)
+            .unwrap_or_default();
         DataSpec { source, test_fraction: data.test_fraction, seed: data.seed }
     }
 }

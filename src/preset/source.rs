@@ -2,7 +2,7 @@
 //! every problem placed where it is written — `file:line:column` (or the `--set` that made
 //! it), the field, and what was expected.
 
-use super::overrides::{apply_override, override_touches};
+use super::overrides::{apply_override, override_touches, switch_data_source};
 use super::schema::Preset;
 use super::validate::{FieldPath, PathSegment, tables_written_as_tables};
 use serde::Deserialize;
@@ -51,13 +51,16 @@ pub(super) fn show_number(value: f64) -> String {
 }
 
 /// A preset's text plus where it came from, so errors can point into it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PresetSource {
     /// What to call it in messages: a path, or `bundled:kd.toml`.
     pub origin: String,
     /// The folder that relative data paths are resolved against.
     pub base_dir: PathBuf,
     pub text: String,
+    /// A dataset of the registry a front end picked in place of the preset's own data (the
+    /// app's dataset menu); `None` keeps the preset's.
+    pub dataset: Option<String>,
 }
 
 impl PresetSource {
@@ -69,7 +72,12 @@ impl PresetSource {
             message: format!("cannot read preset: {e}"),
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(PresetSource { origin: path.display().to_string(), base_dir, text })
+        Ok(PresetSource { origin: path.display().to_string(), base_dir, text, dataset: None })
+    }
+
+    /// The same preset on the dataset called `name` instead of its own data.
+    pub fn with_dataset(self, name: Option<&str>) -> PresetSource {
+        PresetSource { dataset: name.map(str::to_string), ..self }
     }
 
     /// Parses, applies overrides, fills defaults and validates.
@@ -79,7 +87,7 @@ impl PresetSource {
         let mut preset: Preset = toml::from_str(&self.text).map_err(|e| self.syntax_error(&e))?;
         let written: toml::Table = toml::from_str(&self.text).map_err(|e| self.syntax_error(&e))?;
         tables_written_as_tables(&written).map_err(|e| self.place(&e.path, e.message, &[]))?;
-        if !overrides.is_empty() {
+        if !overrides.is_empty() || self.dataset.is_some() {
             preset = self.apply_overrides(written, overrides)?;
         }
         preset.resolve_defaults();
@@ -87,7 +95,15 @@ impl PresetSource {
         Ok(preset)
     }
 
+    /// The chosen dataset, then the `--set` assignments, applied to the preset as written.
     fn apply_overrides(&self, mut table: toml::Table, overrides: &[String]) -> Result<Preset, PresetError> {
+        if let Some(name) = &self.dataset
+            && let toml::Value::Table(data) =
+                table.entry("data").or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        {
+            data.insert("dataset".into(), toml::Value::String(name.clone()));
+            switch_data_source(data, "dataset");
+        }
         for assignment in overrides {
             apply_override(&mut table, assignment).map_err(|message| PresetError {
                 location: format!("--set {assignment}"),
@@ -97,7 +113,10 @@ impl PresetSource {
         }
         tables_written_as_tables(&table).map_err(|e| self.place(&e.path, e.message, overrides))?;
         Preset::deserialize(table).map_err(|e| PresetError {
-            location: format!("{} with --set {}", self.origin, overrides.join(" --set ")),
+            location: match (&self.dataset, overrides.is_empty()) {
+                (Some(name), true) => format!("{} on dataset {name}", self.origin),
+                _ => format!("{} with --set {}", self.origin, overrides.join(" --set ")),
+            },
             field: None,
             message: e.message().to_string(),
         })

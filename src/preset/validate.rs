@@ -1,11 +1,9 @@
 //! Checking a preset: every value against what it may be, each problem one message naming the
 //! field (the source places it at its `line:column`).
 
-use super::schema::MAX_IMAGE_SIZE;
 use super::schema::{Preset, StageSection};
 use super::settings::{Optimizer, Schedule, TrainSettings};
 use super::source::show_number;
-use crate::data::{CifarLabels, DATASET_NAMES, ImageFormat};
 use crate::model::ModelSpec;
 use crate::train::methods::{Hypers, Method, TeacherPair, Valid};
 use std::fmt;
@@ -119,69 +117,21 @@ impl Preset {
         self.validate_steering()
     }
 
+    /// The `[data]` section names one source, every other key belongs to it and holds a value
+    /// it takes (the registry's declarations), and the split leaves examples on both sides.
     fn validate_data(&self) -> Result<(), FieldError> {
         let data = &self.data;
-        let sources = [data.dataset.is_some(), data.csv.is_some(), data.idx_dir.is_some(), data.path.is_some()];
-        match sources.iter().filter(|&&s| s).count() {
-            0 => return invalid(field(&["data"]), "expected one of `dataset`, `csv`, `idx_dir` or `path`"),
-            1 => {}
-            _ => return invalid(field(&["data"]), "give only one of `dataset`, `csv`, `idx_dir` or `path`"),
-        }
-        self.validate_image_options()?;
-        if let Some(name) = &data.dataset
-            && !DATASET_NAMES.contains(&name.as_str())
-        {
-            return invalid(
-                field(&["data", "dataset"]),
-                format!("expected one of {}, found \"{name}\"", DATASET_NAMES.join(", ")),
-            );
-        }
-        if data.csv.is_none() {
-            for key in ["test_csv", "label_column"] {
-                let set = if key == "test_csv" { data.test_csv.is_some() } else { data.label_column.is_some() };
-                if set {
-                    return invalid(field(&["data", key]), "only applies with `csv`");
-                }
-            }
+        if let Err(problem) = data.selected() {
+            let path = match problem.key.as_str() {
+                "" => field(&["data"]),
+                key => field(&["data", key]),
+            };
+            return invalid(path, problem.expected);
         }
         if !(data.test_fraction > 0.0 && data.test_fraction < 1.0) {
             return invalid(
                 field(&["data", "test_fraction"]),
                 format!("expected a fraction strictly between 0 and 1, found {}", data.test_fraction),
-            );
-        }
-        if !(data.noise.is_finite() && data.noise >= 0.0) {
-            return invalid(field(&["data", "noise"]), format!("expected a number ≥ 0, found {}", data.noise));
-        }
-        Ok(())
-    }
-
-    /// `format`, `labels` and `image_size` belong to `path`, and to the formats they describe.
-    fn validate_image_options(&self) -> Result<(), FieldError> {
-        let data = &self.data;
-        let set = [
-            ("format", data.format.is_some()),
-            ("labels", data.labels.is_some()),
-            ("image_size", data.image_size.is_some()),
-        ];
-        if data.path.is_none()
-            && let Some((key, _)) = set.iter().find(|(_, is_set)| *is_set)
-        {
-            return invalid(field(&["data", key]), "only applies with `path`");
-        }
-        let format = data.format;
-        if data.labels == Some(CifarLabels::Coarse) && format.is_some_and(|f| f != ImageFormat::Cifar100) {
-            return invalid(field(&["data", "labels"]), "\"coarse\" applies to CIFAR-100 only");
-        }
-        if data.image_size.is_some() && format.is_some_and(|f| f != ImageFormat::ImageFolder) {
-            return invalid(field(&["data", "image_size"]), "only applies to image folders (CIFAR images are 32×32)");
-        }
-        if let Some(size) = data.image_size
-            && !(1..=MAX_IMAGE_SIZE).contains(&size)
-        {
-            return invalid(
-                field(&["data", "image_size"]),
-                format!("expected 1 to {MAX_IMAGE_SIZE} pixels, found {size}"),
             );
         }
         Ok(())

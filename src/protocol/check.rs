@@ -1,6 +1,6 @@
 //! What checking a preset before it runs answers: its stages or the message that stops it,
-//! the bundled datasets it cannot use and why, its description, and which stages a user can
-//! steer.
+//! the registered datasets it cannot use and why, its description, and which stages a user can
+//! steer; and the datasets a front end may pick from.
 
 use std::collections::HashMap;
 
@@ -17,4 +17,13 @@ pub struct PresetReport {
     pub description: String,
     /// The stages with a live hyperparameter, by index.
     pub steerable: Vec<usize>,
+}
+
+/// A dataset a front end may pick in place of a preset's own data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatasetEntry {
+    /// What `dataset = "…"` says.
+    pub name: &'static str,
+    /// One line for the picker.
+    pub summary: &'static str,
 }

@@ -85,6 +85,11 @@ pub struct Slider {
 pub struct Parameter(&'static str);
 
 impl Parameter {
+    /// The parameter a live declaration steers.
+    pub const fn of(spec: &'static HyperSpec) -> Parameter {
+        Parameter(spec.name)
+    }
+
     /// The live parameter called `name`, if any method declares one.
     pub fn named(name: &str) -> Option<Parameter> {
         live_specs().find(|spec| spec.name == name).map(|spec| Parameter(spec.name))

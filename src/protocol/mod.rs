@@ -13,7 +13,7 @@ pub mod probe;
 pub mod run;
 pub mod shape;
 
-pub use check::PresetReport;
+pub use check::{DatasetEntry, PresetReport};
 pub use commands::{Command, Steer, SteerAction};
 pub use events::{EngineError, Event};
 pub use hypers::{ALPHA, BETA, GAMMA, HyperSpec, LIVE, MethodInfo, Parameter, STANDARDIZE, Slider, TEMPERATURE, Valid};

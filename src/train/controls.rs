@@ -3,11 +3,12 @@
 //! pending parameter changes, how long training has been paused — and the steering log: every
 //! command that changed what a stage computes, with the step at which the stage took it, so a
 //! run can be replayed exactly (a preset's `[[steering]]` entries are fed back in here).
+//! Commands arrive through [`Controls::apply`] whenever the host has them; nothing here waits
+//! for one: paused, the controls answer [`Turn::Wait`] and the host stops polling.
 
-use super::events::{Disconnected, EventSink};
+use super::events::Outbox;
 use super::methods::Parameter;
 use crate::protocol::{Command, Event, Steer, SteerAction};
-use crossbeam_channel::Receiver;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,8 @@ pub enum Turn {
     Stop,
     /// End the run.
     Cancel,
+    /// Paused with no step granted: nothing to do until a command comes.
+    Wait,
 }
 
 /// What a forked run takes over from its parent's controls: the keep-training choices and the
@@ -35,9 +38,11 @@ pub struct Inheritance {
 }
 
 /// Command state carried across steps and stages.
+#[derive(Default)]
 pub struct Controls {
-    commands: Receiver<Command>,
     paused: bool,
+    /// Since when the loop has been waiting, paused (`None` while it trains).
+    waiting_since: Option<Instant>,
     /// Steps granted by `Step` while paused.
     granted_steps: u32,
     stop_requested: bool,
@@ -58,23 +63,6 @@ pub struct Controls {
 }
 
 impl Controls {
-    pub fn new(commands: Receiver<Command>) -> Controls {
-        Controls {
-            commands,
-            paused: false,
-            granted_steps: 0,
-            stop_requested: false,
-            cancel_requested: false,
-            forks: Vec::new(),
-            changes: Vec::new(),
-            keep_training: BTreeMap::new(),
-            unlogged_keep: BTreeMap::new(),
-            paused_for: Duration::ZERO,
-            script: VecDeque::new(),
-            log: Vec::new(),
-        }
-    }
-
     /// These controls replaying `script` (a preset's steering) at the steps it names.
     pub fn with_script(mut self, script: Vec<Steer>) -> Controls {
         self.script = script.into();
@@ -102,7 +90,8 @@ impl Controls {
         self.paused
     }
 
-    fn apply(&mut self, command: Command) {
+    /// Takes a command from the user; it acts at the loop's next turn.
+    pub fn apply(&mut self, command: Command) {
         match command {
             Command::Set(parameter, value) => self.changes.push((parameter, value)),
             Command::KeepTraining { stage, keep } => {
@@ -125,30 +114,28 @@ impl Controls {
     }
 
     /// Appends an entry to the steering log and reports it.
-    pub fn record(&mut self, sink: &mut EventSink, steer: Steer) -> Result<(), Disconnected> {
+    pub fn record(&mut self, out: &mut Outbox, steer: Steer) {
         self.log.push(steer.clone());
-        sink.send(Event::Steered(steer))
+        out.send(Event::Steered(steer));
     }
 
     /// Takes the scripted entries due at this step of this stage (dropping, with a notice, any
     /// left for stages already over); returns a checkpoint when one is due.
-    fn replay_script(&mut self, sink: &mut EventSink, stage: usize, step: u64) -> Result<Option<Turn>, Disconnected> {
+    fn replay_script(&mut self, out: &mut Outbox, stage: usize, step: u64) -> Option<Turn> {
         while let Some(next) = self.script.front() {
             if next.stage < stage {
-                let missed = self.script.pop_front();
-                if let Some(missed) = missed {
-                    let notice = format!(
+                if let Some(missed) = self.script.pop_front() {
+                    out.send(Event::Notice(format!(
                         "steering: stage {} ended before step {}; its entry there was not replayed",
                         missed.stage, missed.after_step
-                    );
-                    sink.send(Event::Notice(notice))?;
+                    )));
                 }
                 continue;
             }
             if next.stage > stage || next.after_step > step {
-                return Ok(None);
+                return None;
             }
-            let Some(entry) = self.script.pop_front() else { return Ok(None) };
+            let entry = self.script.pop_front()?;
             match entry.action {
                 SteerAction::Set { parameter, to, .. } => self.changes.push((parameter, to)),
                 SteerAction::KeepTraining(keep) => {
@@ -157,74 +144,66 @@ impl Controls {
                 }
                 SteerAction::Stop => self.stop_requested = true,
                 SteerAction::Fork => {
-                    self.record(sink, Steer { stage, after_step: step, action: SteerAction::Fork })?;
-                    return Ok(Some(Turn::Checkpoint));
+                    self.record(out, Steer { stage, after_step: step, action: SteerAction::Fork });
+                    return Some(Turn::Checkpoint);
                 }
             }
         }
-        Ok(None)
+        None
     }
 
     /// Logs the keep-training choices that concern this stage, now that it runs.
-    fn log_keep_training(&mut self, sink: &mut EventSink, stage: usize, step: u64) -> Result<(), Disconnected> {
+    fn log_keep_training(&mut self, out: &mut Outbox, stage: usize, step: u64) {
         self.unlogged_keep.retain(|&s, _| s >= stage);
         if let Some(keep) = self.unlogged_keep.remove(&stage) {
-            self.record(sink, Steer { stage, after_step: step, action: SteerAction::KeepTraining(keep) })?;
+            self.record(out, Steer { stage, after_step: step, action: SteerAction::KeepTraining(keep) });
         }
-        Ok(())
     }
 
-    /// Reads every waiting command (and the script's entries due here) and decides the next
-    /// move; while paused with no step granted, blocks until a command arrives (a paused engine
-    /// uses no CPU). The time spent blocked counts as paused.
-    pub fn next_turn(
-        &mut self,
-        sink: &mut EventSink,
-        stage: usize,
-        step: u64,
-        epoch: u64,
-    ) -> Result<Turn, Disconnected> {
-        let mut announced_pause = false;
-        loop {
-            // A listener that sends no commands (the CLI) may drop its sender: that is no error.
-            while let Ok(command) = self.commands.try_recv() {
-                self.apply(command);
+    /// Decides the next move from the commands applied so far and the script's entries due
+    /// here. Paused with no step granted, the answer is [`Turn::Wait`] (the first time with a
+    /// paused progress tick); the time until the next other answer counts as paused.
+    pub fn next_turn(&mut self, out: &mut Outbox, stage: usize, step: u64, epoch: u64) -> Turn {
+        let turn = self.decide(out, stage, step);
+        match (turn == Turn::Wait, self.waiting_since) {
+            (true, None) => {
+                out.progress(stage, step, epoch, true, true);
+                self.waiting_since = Some(Instant::now());
             }
-            if self.cancel_requested {
-                return Ok(Turn::Cancel);
+            (false, Some(since)) => {
+                self.paused_for += since.elapsed();
+                self.waiting_since = None;
             }
-            if let Some(turn) = self.replay_script(sink, stage, step)? {
-                return Ok(turn);
-            }
-            self.log_keep_training(sink, stage, step)?;
-            if !self.forks.is_empty() {
-                self.record(sink, Steer { stage, after_step: step, action: SteerAction::Fork })?;
-                return Ok(Turn::Fork(self.forks.remove(0)));
-            }
-            if self.stop_requested {
-                self.stop_requested = false;
-                self.record(sink, Steer { stage, after_step: step, action: SteerAction::Stop })?;
-                return Ok(Turn::Stop);
-            }
-            if !self.paused {
-                return Ok(Turn::Go);
-            }
-            if self.granted_steps > 0 {
-                self.granted_steps -= 1;
-                return Ok(Turn::Go);
-            }
-            if !announced_pause {
-                sink.progress(stage, step, epoch, true, true)?;
-                announced_pause = true;
-            }
-            let waiting = Instant::now();
-            let received = self.commands.recv();
-            self.paused_for += waiting.elapsed();
-            match received {
-                Ok(command) => self.apply(command),
-                Err(_) => return Ok(Turn::Cancel),
-            }
+            _ => {}
         }
+        turn
+    }
+
+    fn decide(&mut self, out: &mut Outbox, stage: usize, step: u64) -> Turn {
+        if self.cancel_requested {
+            return Turn::Cancel;
+        }
+        if let Some(turn) = self.replay_script(out, stage, step) {
+            return turn;
+        }
+        self.log_keep_training(out, stage, step);
+        if !self.forks.is_empty() {
+            self.record(out, Steer { stage, after_step: step, action: SteerAction::Fork });
+            return Turn::Fork(self.forks.remove(0));
+        }
+        if self.stop_requested {
+            self.stop_requested = false;
+            self.record(out, Steer { stage, after_step: step, action: SteerAction::Stop });
+            return Turn::Stop;
+        }
+        if !self.paused {
+            return Turn::Go;
+        }
+        if self.granted_steps > 0 {
+            self.granted_steps -= 1;
+            return Turn::Go;
+        }
+        Turn::Wait
     }
 
     /// Changes that apply from the next step, as if the user had just sent them (a fork's).

@@ -13,6 +13,7 @@ pub mod methods;
 pub mod plan;
 pub mod probe;
 mod schedule;
+pub mod session;
 pub mod stage;
 pub mod trainee;
 
@@ -25,3 +26,4 @@ pub use engine::Engine;
 pub use launch::{PrepareError, Prepared, prepare};
 pub use methods::{Method, Parameter};
 pub use plan::Plan;
+pub use session::{Polled, Session, SessionState};

@@ -1,11 +1,12 @@
-//! Training one stage: the optimizer loop, live controls between steps, metric reports at a
-//! fixed step interval, divergence detection, and the final evaluation.
+//! Training one stage, one optimizer step per call ([`ActiveStage::advance`]): live controls
+//! between steps, metric reports at a fixed step interval, divergence detection, and the final
+//! evaluation. Nothing here waits: what the stage has to say goes to the session's outbox.
 
 use super::controls::{Controls, Inheritance, StageClock, Turn};
 use super::evaluate::{embed, predict, to_host};
-use super::events::{Disconnected, EventSink};
-use super::loader::BatchLoader;
-use super::methods::{Hypers, Parameter, StepInputs, StepLoss};
+use super::events::Outbox;
+use super::loader::{BatchLoader, Prefetch};
+use super::methods::{Hypers, PEERS, Parameter, StepInputs, StepLoss, ctkd};
 use super::plan::{Plan, StagePlan};
 use super::probe::{ProbeInputs, TeacherProbe, representations};
 use super::schedule;
@@ -24,7 +25,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use std::thread::Scope;
+use std::sync::Arc;
 
 /// Test examples per class whose predictions every metric report sends (the probe set).
 const PROBES_PER_CLASS: usize = 3;
@@ -100,36 +101,43 @@ pub struct StageRun {
     pub hypers: Hypers,
 }
 
-/// Everything a stage reads.
-pub struct StageContext<'a> {
+/// Everything a stage reads, shared with the session that runs it.
+pub struct StageContext {
     pub index: usize,
-    pub stage: &'a StagePlan,
+    pub plan: Arc<Plan>,
     pub teacher_name: Option<String>,
-    pub dataset: &'a Dataset,
-    pub data: &'a DeviceData,
-    pub device: &'a ComputeDevice,
-    pub teacher: Option<&'a Trained>,
+    pub dataset: Arc<Dataset>,
+    pub data: Arc<DeviceData>,
+    pub device: ComputeDevice,
+    pub teacher: Option<Trained>,
     /// The teacher's architecture (FitNets shapes its regressor after it).
-    pub teacher_model: Option<&'a ModelSpec>,
+    pub teacher_model: Option<ModelSpec>,
     /// The training rows the stage learns from (all but those of its excluded classes).
     pub rows: Vec<usize>,
+    /// Where augmented batches are prepared.
+    pub prefetch: Prefetch,
 }
 
-impl StageContext<'_> {
+impl StageContext {
+    /// The stage's plan.
+    pub fn stage(&self) -> &StagePlan {
+        &self.plan.stages[self.index]
+    }
+
     /// The announcement of this stage.
     pub fn start_event(&self, params: usize, reused_from: Option<String>) -> StageStart {
         let examples = self.rows.len();
         StageStart {
             stage: self.index,
-            name: self.stage.name.clone(),
-            model: self.stage.model_name.clone(),
-            method: self.stage.method.info(),
+            name: self.stage().name.clone(),
+            model: self.stage().model_name.clone(),
+            method: self.stage().method.info(),
             teacher: self.teacher_name.clone(),
             params,
-            epochs: self.stage.settings.epochs,
-            total_steps: Plan::steps_of(self.stage, examples),
-            steps_per_epoch: Plan::steps_per_epoch(self.stage, examples),
-            keep_training: self.stage.keep_training,
+            epochs: self.stage().settings.epochs,
+            total_steps: Plan::steps_of(self.stage(), examples),
+            steps_per_epoch: Plan::steps_per_epoch(self.stage(), examples),
+            keep_training: self.stage().keep_training,
             reused_from,
         }
     }
@@ -144,11 +152,14 @@ impl StageContext<'_> {
             wall_seconds: seconds,
             train_accuracy: Some(accuracy(&train_logits, &self.dataset.train.labels, classes)),
             test_accuracy: Some(accuracy(&trained.test_logits, &self.dataset.test.labels, classes)),
-            agreement_with_teacher: self.teacher.map(|t| agreement(&t.test_logits, &trained.test_logits, classes)),
+            agreement_with_teacher: self
+                .teacher
+                .as_ref()
+                .map(|t| agreement(&t.test_logits, &trained.test_logits, classes)),
             diverged: matches!(end, StageEnd::Diverged { .. }),
             stopped: matches!(end, StageEnd::Stopped | StageEnd::Cancelled),
             excluded_classes: self.excluded_class_accuracy(&trained.test_logits),
-            ..blank_outcome(self.index, self.stage, self.teacher_name.clone())
+            ..blank_outcome(self.index, self.stage(), self.teacher_name.clone())
         }
     }
 
@@ -157,7 +168,7 @@ impl StageContext<'_> {
         let (labels, classes) = (&self.dataset.test.labels, self.dataset.num_classes());
         let predictions = argmax_rows(test_logits, classes);
         let of_class = |class: u32| labels.iter().zip(&predictions).filter(move |(label, _)| **label == class);
-        self.stage
+        self.stage()
             .exclude_classes
             .iter()
             .map(|&class| {
@@ -289,14 +300,15 @@ impl Resume {
     /// A stage's state before its first step: fresh weights (seeded), a fresh optimizer, the
     /// first epoch's order.
     fn fresh(ctx: &StageContext) -> Resume {
-        let stage = ctx.stage;
+        let stage = ctx.stage();
         let device = &ctx.device.device;
         device.seed(stage.seed);
         let classes = ctx.dataset.num_classes();
         let companions = stage.method.spec().companions;
-        let peers = stage.hypers.get("peers") as usize;
+        let peers = stage.hypers.get(PEERS.name) as usize;
         let makeup = Makeup { model: &stage.model, companions, peers, seed: stage.seed };
-        let trainee = Trainee::new(&makeup, ctx.teacher_model, ctx.dataset.shape, classes, &device.clone().autodiff());
+        let trainee =
+            Trainee::new(&makeup, ctx.teacher_model.as_ref(), ctx.dataset.shape, classes, &device.clone().autodiff());
         let mut rng = StdRng::seed_from_u64(stage.seed);
         let order = shuffled(ctx.rows.clone(), &mut rng);
         Resume {
@@ -316,11 +328,11 @@ impl Resume {
     /// Whether a batch is left to train on: starts the next epoch (a fresh order) when this one
     /// is done, unless the planned epochs are done and the stage is not kept training.
     fn has_batch(&mut self, ctx: &StageContext, controls: &Controls) -> bool {
-        if self.rows_of(self.batch, ctx.stage.settings.batch_size).is_some() {
+        if self.rows_of(self.batch, ctx.stage().settings.batch_size).is_some() {
             return true;
         }
-        let planned = self.epoch >= ctx.stage.settings.epochs as u64;
-        if planned && !controls.keep_training(ctx.index, ctx.stage.keep_training) {
+        let planned = self.epoch >= ctx.stage().settings.epochs as u64;
+        if planned && !controls.keep_training(ctx.index, ctx.stage().keep_training) {
             return false;
         }
         self.epoch += 1;
@@ -343,50 +355,47 @@ impl Resume {
     }
 }
 
-/// Takes a stage's state at a step and starts a forked run from it with these parameter
-/// changes and what it inherits of the controls.
-pub type Forker<'a> = dyn Fn(Resume, Vec<(Parameter, f64)>, Inheritance) + 'a;
-
 /// What every step of a stage reads besides the trainee: the frozen teacher's outputs on the
 /// training set, computed once, not every step.
-struct Stepper<'a> {
-    ctx: &'a StageContext<'a>,
+struct Stepper {
     teacher_logits: Option<Tensor<2>>,
     /// The teacher's embeddings on the training set, for methods that match embeddings.
     teacher_embeddings: Option<Tensor<2>>,
-    /// The teacher itself, for methods that match its feature maps on every batch.
-    teacher_maps: Option<&'a Trained>,
-    /// With augmentation: the loader of augmented batches, and the teacher, which then sees each
-    /// augmented batch (its outputs on the plain training set would not match the student's
-    /// inputs).
-    augmented: Option<(BatchLoader, Option<&'a Trained>)>,
+    /// Whether the teacher runs on every batch, for methods that match its feature maps.
+    teacher_maps: bool,
+    /// With augmentation: the loader of augmented batches (the teacher then sees each augmented
+    /// batch: its outputs on the plain training set would not match the student's inputs).
+    loader: Option<BatchLoader>,
 }
 
-impl<'a> Stepper<'a> {
-    fn new<'scope>(ctx: &'a StageContext<'a>, trainee: &Trainee, scope: &'scope Scope<'scope, 'a>) -> Stepper<'a> {
-        let stage = ctx.stage;
+impl Stepper {
+    fn new(ctx: &StageContext, trainee: &Trainee) -> Stepper {
+        let stage = ctx.stage();
         if let Some(augment) = stage.augment {
-            let loader = BatchLoader::spawn(scope, ctx.dataset, augment, stage.seed);
-            let augmented = Some((loader, ctx.teacher));
-            return Stepper { ctx, teacher_logits: None, teacher_embeddings: None, teacher_maps: None, augmented };
+            let loader = BatchLoader::new(ctx.dataset.clone(), augment, stage.seed, ctx.prefetch);
+            return Stepper {
+                teacher_logits: None,
+                teacher_embeddings: None,
+                teacher_maps: false,
+                loader: Some(loader),
+            };
         }
-        let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher).flatten();
+        let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher.as_ref()).flatten();
         let needs_maps =
             stage.method.spec().uses_feature_maps || trainee.regressor.as_ref().is_some_and(Regressor::uses_maps);
         Stepper {
-            ctx,
-            teacher_logits: ctx.teacher.map(|t| predict(&t.network, &ctx.data.train_inputs)),
+            teacher_logits: ctx.teacher.as_ref().map(|t| predict(&t.network, &ctx.data.train_inputs)),
             teacher_embeddings: teacher_features
                 .filter(|_| !needs_maps)
                 .map(|t| embed(&t.network, &ctx.data.train_inputs)),
-            teacher_maps: teacher_features.filter(|_| needs_maps),
-            augmented: None,
+            teacher_maps: teacher_features.is_some() && needs_maps,
+            loader: None,
         }
     }
 
     /// Starts preparing the augmented batch of `step` (with augmentation; otherwise nothing).
     fn prefetch(&mut self, step: u64, rows: Option<&[usize]>) {
-        if let (Some((loader, _)), Some(rows)) = (&mut self.augmented, rows) {
+        if let (Some(loader), Some(rows)) = (&mut self.loader, rows) {
             loader.prefetch(step, rows.to_vec());
         }
     }
@@ -395,23 +404,23 @@ impl<'a> Stepper<'a> {
     /// forward pass on it.
     fn batch(
         &mut self,
+        ctx: &StageContext,
         rows: &[usize],
         step: u64,
         indices: &Tensor<1, Int>,
     ) -> (Tensor<2>, Option<Tensor<2>>, Option<Forward>) {
-        let (ctx, device) = (self.ctx, &self.ctx.device.device);
-        let augmented =
-            self.augmented.as_mut().and_then(|(loader, teacher)| Some((loader.take(step, rows)?, *teacher)));
-        if let Some((values, teacher)) = augmented {
+        let device = &ctx.device.device;
+        if let Some(loader) = &mut self.loader {
+            let values = loader.take(step, rows);
             let inputs = Tensor::<2>::from_data(TensorData::new(values, [rows.len(), ctx.dataset.shape.len()]), device);
-            let teacher_forward = teacher.map(|t| t.network.forward(inputs.clone()));
+            let teacher_forward = ctx.teacher.as_ref().map(|t| t.network.forward(inputs.clone()));
             let logits = teacher_forward.as_ref().map(|f| f.logits.clone());
-            let features = teacher_forward.filter(|_| ctx.stage.method.needs_teacher_features());
+            let features = teacher_forward.filter(|_| ctx.stage().method.needs_teacher_features());
             return (inputs, logits, features);
         }
         let inputs = ctx.data.train_inputs.clone().select(0, indices.clone());
         let teacher_logits = self.teacher_logits.as_ref().map(|t| t.clone().select(0, indices.clone()));
-        let teacher = match (&self.teacher_embeddings, self.teacher_maps) {
+        let teacher = match (&self.teacher_embeddings, ctx.teacher.as_ref().filter(|_| self.teacher_maps)) {
             (Some(embeddings), _) => Some(Forward::classifier(
                 teacher_logits.clone().unwrap_or_else(|| embeddings.clone()),
                 embeddings.clone().select(0, indices.clone()),
@@ -426,8 +435,10 @@ impl<'a> Stepper<'a> {
     /// Optimizer step `step` of `trainee` on the examples `rows`, at the schedule's learning rate;
     /// returns the trained trainee. The loss stays on the device: it is added to the interval's
     /// sums, whose report catches a loss that is not finite (no host read per step).
+    #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
+        ctx: &StageContext,
         trainee: Trainee,
         optimizer: &mut ModuleOptimizer,
         rows: &[usize],
@@ -435,10 +446,10 @@ impl<'a> Stepper<'a> {
         hypers: &Hypers,
         sums: &mut IntervalSums,
     ) -> Trainee {
-        let (ctx, device) = (self.ctx, &self.ctx.device.device);
+        let device = &ctx.device.device;
         let indices = index_tensor(rows.iter().copied(), device);
         let labels = ctx.data.train_labels.clone().select(0, indices.clone());
-        let (inputs, teacher_logits, teacher) = self.batch(rows, step, &indices);
+        let (inputs, teacher_logits, teacher) = self.batch(ctx, rows, step, &indices);
         let forward = trainee.forward(inputs);
         let logits = forward.student.logits.clone();
         let step_inputs = StepInputs {
@@ -449,106 +460,140 @@ impl<'a> Stepper<'a> {
             labels: labels.clone(),
             progress: step as f64 / ctx.steps_per_epoch() as f64,
         };
-        let loss = ctx.stage.method.loss(&step_inputs, hypers);
+        let loss = ctx.stage().method.loss(&step_inputs, hypers);
         sums.add(&loss, &logits, &labels);
         let gradients = GradientsParams::from_grads(loss.total.backward(), &trainee);
         optimizer.step(ctx.learning_rate(step), trainee, gradients)
     }
 }
 
-/// Trains one stage to the end (or until stopped, cancelled or diverged), from its start or
-/// from `resume`; a fork request hands the loop's state to `fork` and goes on.
-pub fn train(
-    ctx: &StageContext,
-    controls: &mut Controls,
-    sink: &mut EventSink,
-    resume: Option<Resume>,
-    fork: &Forker,
-) -> Result<StageRun, Disconnected> {
-    let stage = ctx.stage;
-    let resumed = resume.is_some();
-    let mut state = resume.unwrap_or_else(|| Resume::fresh(ctx));
-    if state.keep_training != stage.keep_training {
-        controls.set_keep_training(ctx.index, state.keep_training);
-    }
-    let start = ctx.start_event(state.trainee.network.num_params(), None);
-    // The user may have chosen before the stage started (Keep training ticked for it).
-    let keep_training = controls.keep_training(ctx.index, state.keep_training);
-    sink.send(Event::StageStarted(StageStart { keep_training, ..start }))?;
-    if let Some(regressor) = &state.trainee.regressor {
-        sink.send(Event::Notice(format!("{}: FitNets hint from the {}", stage.name, regressor.describe())))?;
-    }
-    let clock = StageClock::start(controls, state.seconds);
-    let mut reporter = Reporter {
-        ctx,
-        teacher_probe: ctx.teacher_probe(),
-        history: Vec::new(),
-        sums: IntervalSums::new(),
-        clock,
-        last_evaluated: None,
-    };
-    let total_steps = Plan::steps_of(stage, ctx.rows.len());
-    if resumed {
-        // A fork's curves start where its parent's were when it branched off, with the values
-        // it goes on with (the changes are announced after that first report).
-        let changes = take_changes(controls, stage, &mut state.hypers, (ctx.index, state.step, state.epoch));
-        reporter.report(&state, sink, controls, true)?;
-        announce_changes(controls, sink, changes)?;
-        sink.progress(ctx.index, state.step, state.epoch, controls.is_paused(), true)?;
-    }
-    // The loader of augmented batches, if any, is a scoped thread: it ends with the loop. The
-    // loop owns `state` meanwhile and hands it back.
-    let (end, state) = std::thread::scope(|scope| -> Result<(StageEnd, Resume), Disconnected> {
-        let mut state = state;
-        let mut stepper = Stepper::new(ctx, &state.trainee, scope);
-        let end = loop {
-            if !state.has_batch(ctx, controls) {
-                break StageEnd::Completed;
-            }
-            match controls.next_turn(sink, ctx.index, state.step, state.epoch)? {
-                Turn::Go => {}
-                Turn::Fork(changes) => {
-                    fork(reporter.fork_point(&state, sink, controls)?, changes, controls.inheritance());
-                    continue;
-                }
-                Turn::Checkpoint => {
-                    reporter.branch_report(&state, sink, controls)?;
-                    continue;
-                }
-                Turn::Stop => break StageEnd::Stopped,
-                Turn::Cancel => break StageEnd::Cancelled,
-            }
-            let changes = take_changes(controls, stage, &mut state.hypers, (ctx.index, state.step, state.epoch));
-            announce_changes(controls, sink, changes)?;
-            let rows = state.take_batch(stage.settings.batch_size);
-            // The next batch of this epoch (a new epoch's order is drawn when it starts).
-            stepper.prefetch(state.step + 1, state.rows_of(state.batch, stage.settings.batch_size));
-            state.trainee =
-                stepper.step(state.trainee, &mut state.optimizer, &rows, state.step, &state.hypers, &mut reporter.sums);
-            state.step += 1;
-            if state.step.is_multiple_of(stage.settings.metric_interval as u64) || state.step == total_steps {
-                let evaluate = reporter.evaluation_due(state.step, state.step == total_steps);
-                let finite = reporter.report(&state, sink, controls, evaluate)?;
-                if !finite {
-                    break StageEnd::Diverged { step: state.step };
-                }
-            }
-            sink.progress(ctx.index, state.step, state.epoch, controls.is_paused(), controls.is_paused())?;
+/// What one call of [`ActiveStage::advance`] did.
+pub enum Advance {
+    /// Took an optimizer step (or a checkpoint report): call again.
+    Stepped,
+    /// Paused with no step granted: nothing to do until a command comes.
+    Waiting,
+    /// The user asked for a fork here: the state to go on from, the fork's parameter changes
+    /// and what it inherits of the controls. Call again to go on.
+    Forked(Box<Resume>, Vec<(Parameter, f64)>, Inheritance),
+    /// The loop is over; [`ActiveStage::finish`] evaluates the stage.
+    Ended(StageEnd),
+}
+
+/// A stage between two optimizer steps.
+pub struct ActiveStage {
+    ctx: StageContext,
+    state: Resume,
+    stepper: Stepper,
+    reporter: Reporter,
+    total_steps: u64,
+}
+
+impl ActiveStage {
+    /// Starts a stage from its beginning or from `resume` (a fork's), announcing it.
+    pub fn begin(ctx: StageContext, controls: &mut Controls, out: &mut Outbox, resume: Option<Resume>) -> ActiveStage {
+        let resumed = resume.is_some();
+        let mut state = resume.unwrap_or_else(|| Resume::fresh(&ctx));
+        let stage = ctx.stage();
+        if state.keep_training != stage.keep_training {
+            controls.set_keep_training(ctx.index, state.keep_training);
+        }
+        let start = ctx.start_event(state.trainee.network.num_params(), None);
+        // The user may have chosen before the stage started (Keep training ticked for it).
+        let keep_training = controls.keep_training(ctx.index, state.keep_training);
+        out.send(Event::StageStarted(StageStart { keep_training, ..start }));
+        if let Some(regressor) = &state.trainee.regressor {
+            out.send(Event::Notice(format!("{}: FitNets hint from the {}", stage.name, regressor.describe())));
+        }
+        let mut reporter = Reporter {
+            teacher_probe: ctx.teacher_probe(),
+            history: Vec::new(),
+            sums: IntervalSums::new(),
+            clock: StageClock::start(controls, state.seconds),
+            last_evaluated: None,
         };
-        Ok((end, state))
-    })?;
-    if let StageEnd::Diverged { step } = end {
-        sink.send(Event::Diverged { stage: ctx.index, step })?;
-    } else if reporter.sums.steps > 0 || reporter.last_evaluated != Some(state.step) {
-        // The curves end where the stage did, evaluated.
-        reporter.report(&state, sink, controls, true)?;
+        let total_steps = Plan::steps_of(stage, ctx.rows.len());
+        if resumed {
+            // A fork's curves start where its parent's were when it branched off, with the
+            // values it goes on with (the changes are announced after that first report).
+            let changes = take_changes(controls, stage, &mut state.hypers, (ctx.index, state.step, state.epoch));
+            reporter.report(&ctx, &state, out, controls, true);
+            announce_changes(controls, out, changes);
+            out.progress(ctx.index, state.step, state.epoch, controls.is_paused(), true);
+        }
+        let stepper = Stepper::new(&ctx, &state.trainee);
+        ActiveStage { ctx, state, stepper, reporter, total_steps }
     }
-    let network = state.trainee.network.valid();
-    let test_logits = to_host(predict(&network, &ctx.data.test_inputs));
-    let trained = Trained { network, test_logits };
-    let mut outcome = ctx.outcome(&trained, state.step, reporter.clock.seconds(controls), end);
-    outcome.epochs = outcome.epochs.max(state.epoch as usize);
-    Ok(StageRun { trained, outcome, history: reporter.history, end, hypers: state.hypers })
+
+    /// One turn of the loop: an optimizer step with its reports, unless the controls say
+    /// otherwise. (The stage is taken and handed back so that the step owns the trainee, as
+    /// burn's optimizer wants, without a copy of its weights.)
+    pub fn advance(mut self, controls: &mut Controls, out: &mut Outbox) -> (ActiveStage, Advance) {
+        let turn = self.turn(controls, out);
+        if let Some(turn) = turn {
+            return (self, turn);
+        }
+        let (ctx, stage) = (&self.ctx, self.ctx.stage());
+        let state = &mut self.state;
+        let changes = take_changes(controls, stage, &mut state.hypers, (ctx.index, state.step, state.epoch));
+        announce_changes(controls, out, changes);
+        let rows = state.take_batch(stage.settings.batch_size);
+        // The next batch of this epoch (a new epoch's order is drawn when it starts).
+        self.stepper.prefetch(state.step + 1, state.rows_of(state.batch, stage.settings.batch_size));
+        let (step, hypers, sums) = (state.step, &self.state.hypers, &mut self.reporter.sums);
+        self.state.trainee =
+            self.stepper.step(ctx, self.state.trainee, &mut self.state.optimizer, &rows, step, hypers, sums);
+        let state = &mut self.state;
+        state.step += 1;
+        let last = state.step == self.total_steps;
+        if state.step.is_multiple_of(stage.settings.metric_interval as u64) || last {
+            let evaluate = self.reporter.evaluation_due(ctx, state.step, last);
+            if !self.reporter.report(ctx, state, out, controls, evaluate) {
+                let end = StageEnd::Diverged { step: state.step };
+                return (self, Advance::Ended(end));
+            }
+        }
+        out.progress(ctx.index, state.step, state.epoch, controls.is_paused(), controls.is_paused());
+        (self, Advance::Stepped)
+    }
+
+    /// What the controls make of this turn, when it is not an optimizer step.
+    fn turn(&mut self, controls: &mut Controls, out: &mut Outbox) -> Option<Advance> {
+        let (ctx, state) = (&self.ctx, &mut self.state);
+        if !state.has_batch(ctx, controls) {
+            return Some(Advance::Ended(StageEnd::Completed));
+        }
+        match controls.next_turn(out, ctx.index, state.step, state.epoch) {
+            Turn::Go => None,
+            Turn::Wait => Some(Advance::Waiting),
+            Turn::Fork(changes) => {
+                let resume = self.reporter.fork_point(ctx, state, out, controls);
+                Some(Advance::Forked(Box::new(resume), changes, controls.inheritance()))
+            }
+            Turn::Checkpoint => {
+                self.reporter.branch_report(ctx, state, out, controls);
+                Some(Advance::Stepped)
+            }
+            Turn::Stop => Some(Advance::Ended(StageEnd::Stopped)),
+            Turn::Cancel => Some(Advance::Ended(StageEnd::Cancelled)),
+        }
+    }
+
+    /// Ends the stage the way it `end`ed: its curves end where it did, evaluated.
+    pub fn finish(mut self, controls: &Controls, out: &mut Outbox, end: StageEnd) -> StageRun {
+        let (ctx, state) = (&self.ctx, &self.state);
+        if let StageEnd::Diverged { step } = end {
+            out.send(Event::Diverged { stage: ctx.index, step });
+        } else if self.reporter.sums.steps > 0 || self.reporter.last_evaluated != Some(state.step) {
+            self.reporter.report(ctx, state, out, controls, true);
+        }
+        let network = self.state.trainee.network.valid();
+        let test_logits = to_host(predict(&network, &ctx.data.test_inputs));
+        let trained = Trained { network, test_logits };
+        let mut outcome = ctx.outcome(&trained, state.step, self.reporter.clock.seconds(controls), end);
+        outcome.epochs = outcome.epochs.max(state.epoch as usize);
+        StageRun { trained, outcome, history: self.reporter.history, end, hypers: self.state.hypers }
+    }
 }
 
 /// `rows` in a fresh random order (drawn from their sorted order, so it depends on the set and
@@ -590,21 +635,16 @@ fn take_changes(
 }
 
 /// Logs and reports the changes taken, and says why any were ignored.
-fn announce_changes(
-    controls: &mut Controls,
-    sink: &mut EventSink,
-    changes: Vec<Result<Change, String>>,
-) -> Result<(), Disconnected> {
+fn announce_changes(controls: &mut Controls, out: &mut Outbox, changes: Vec<Result<Change, String>>) {
     for change in changes {
         match change {
             Ok((steer, marker)) => {
-                controls.record(sink, steer)?;
-                sink.send(marker)?;
+                controls.record(out, steer);
+                out.send(marker);
             }
-            Err(notice) => sink.send(Event::Notice(notice))?,
+            Err(notice) => out.send(Event::Notice(notice)),
         }
     }
-    Ok(())
 }
 
 /// Metric names of DML's second, third, … peer's test accuracy.
@@ -619,8 +659,7 @@ const PEER_ACCURACY: [&str; 7] = [
 ];
 
 /// Turns interval sums and an evaluation on the test split into metric points.
-struct Reporter<'a> {
-    ctx: &'a StageContext<'a>,
+struct Reporter {
     teacher_probe: Option<TeacherProbe>,
     history: Vec<MetricPoint>,
     sums: IntervalSums,
@@ -629,36 +668,30 @@ struct Reporter<'a> {
     last_evaluated: Option<u64>,
 }
 
-impl Reporter<'_> {
+impl Reporter {
     /// The state to fork from here, after a report at this step (so the parent's curve and the
     /// fork's both have the point they branch at).
-    fn fork_point(
-        &mut self,
-        state: &Resume,
-        sink: &mut EventSink,
-        controls: &Controls,
-    ) -> Result<Resume, Disconnected> {
-        self.branch_report(state, sink, controls)?;
-        let keep_training = controls.keep_training(self.ctx.index, self.ctx.stage.keep_training);
+    fn fork_point(&mut self, ctx: &StageContext, state: &Resume, out: &mut Outbox, controls: &Controls) -> Resume {
+        self.branch_report(ctx, state, out, controls);
+        let keep_training = controls.keep_training(ctx.index, ctx.stage().keep_training);
         // A clone of a module shares its batch norms' running statistics (burn keeps them in
         // shared cells); through `valid` and back the fork gets statistics of its own.
         let trainee = state.trainee.valid().train();
-        Ok(Resume { seconds: self.clock.seconds(controls), keep_training, trainee, ..state.clone() })
+        Resume { seconds: self.clock.seconds(controls), keep_training, trainee, ..state.clone() }
     }
 
     /// A report at this step unless one was just made: where a run branches off (or once did,
     /// in a replay).
-    fn branch_report(&mut self, state: &Resume, sink: &mut EventSink, controls: &Controls) -> Result<(), Disconnected> {
+    fn branch_report(&mut self, ctx: &StageContext, state: &Resume, out: &mut Outbox, controls: &Controls) {
         if self.sums.steps > 0 || self.last_evaluated != Some(state.step) {
-            self.report(state, sink, controls, true)?;
+            self.report(ctx, state, out, controls, true);
         }
-        Ok(())
     }
 
     /// Whether this report should evaluate on the test split: at least `eval_interval` steps
     /// after the last evaluation, and at `last` (a stage's final or fork step) always.
-    fn evaluation_due(&self, step: u64, last: bool) -> bool {
-        let interval = self.ctx.stage.settings.eval_interval as u64;
+    fn evaluation_due(&self, ctx: &StageContext, step: u64, last: bool) -> bool {
+        let interval = ctx.stage().settings.eval_interval as u64;
         last || self.last_evaluated.is_none_or(|at| step >= at + interval)
     }
 
@@ -667,25 +700,25 @@ impl Reporter<'_> {
     /// KL and the probes. Returns whether every value was finite.
     fn report(
         &mut self,
+        ctx: &StageContext,
         state: &Resume,
-        sink: &mut EventSink,
+        out: &mut Outbox,
         controls: &Controls,
         evaluate: bool,
-    ) -> Result<bool, Disconnected> {
+    ) -> bool {
         let (step, epoch, hypers) = (state.step, state.epoch, &state.hypers);
-        let ctx = self.ctx;
         let seconds = Some(self.clock.seconds(controls));
         let mut values = self.sums.take();
-        let method = ctx.stage.method;
+        let method = ctx.stage().method;
         // The rate the interval's last step used.
         values.push((metric::LEARNING_RATE, ctx.learning_rate(step.saturating_sub(1))));
         // The live values in force, so the curves show what each step used.
         values.extend(method.live().map(|hyper| (hyper.name, hypers.get(hyper.name))));
-        if let Some(temperature) = state.trainee.learned_temperature(hypers) {
-            values.push((metric::TEMPERATURE, temperature));
+        if let Some(theta) = state.trainee.learned_theta() {
+            values.push((metric::TEMPERATURE, ctkd::temperature(theta, hypers)));
         }
         let probe = if evaluate {
-            let (evaluation, probe) = self.evaluate(&state.trainee.valid(), step);
+            let (evaluation, probe) = self.evaluate(ctx, &state.trainee.valid(), step);
             values.extend(evaluation);
             self.last_evaluated = Some(step);
             Some(probe)
@@ -705,17 +738,16 @@ impl Reporter<'_> {
             })
             .collect();
         self.history.extend(points.iter().cloned());
-        sink.metrics(points)?;
+        out.metrics(points);
         if let Some(probe) = probe {
-            sink.probe(probe)?;
+            out.probe(probe);
         }
-        Ok(finite)
+        finite
     }
 
     /// The trainee on the test split (accuracy, its peers', agreement and KL with the teacher)
     /// and its probes.
-    fn evaluate(&self, trainee: &Trainee, step: u64) -> (Vec<(&'static str, f64)>, Probe) {
-        let ctx = self.ctx;
+    fn evaluate(&self, ctx: &StageContext, trainee: &Trainee, step: u64) -> (Vec<(&'static str, f64)>, Probe) {
         let classes = ctx.dataset.num_classes();
         let test_accuracy = |network: &Network| {
             let logits = to_host(predict(network, &ctx.data.test_inputs));
@@ -727,7 +759,7 @@ impl Reporter<'_> {
         for (peer, name) in trainee.peers.iter().zip(PEER_ACCURACY) {
             values.push((name, test_accuracy(peer).1));
         }
-        if let Some(teacher) = ctx.teacher {
+        if let Some(teacher) = &ctx.teacher {
             values.push((metric::AGREEMENT, agreement(&teacher.test_logits, &test_logits, classes)));
             values.push((metric::KL_TEACHER_STUDENT, kl_divergence(&teacher.test_logits, &test_logits, classes)));
         }
@@ -737,20 +769,22 @@ impl Reporter<'_> {
     }
 }
 
-impl StageContext<'_> {
+impl StageContext {
     /// Optimizer steps in one epoch of this stage.
     fn steps_per_epoch(&self) -> u64 {
-        Plan::steps_per_epoch(self.stage, self.rows.len())
+        Plan::steps_per_epoch(self.stage(), self.rows.len())
     }
 
     /// The learning rate of optimizer step `step` (0-based).
     fn learning_rate(&self, step: u64) -> f64 {
-        schedule::learning_rate(&self.stage.settings, step, self.steps_per_epoch())
+        schedule::learning_rate(&self.stage().settings, step, self.steps_per_epoch())
     }
 
     /// The teacher's side of the representation probes (it is frozen: computed once a stage).
     pub fn teacher_probe(&self) -> Option<TeacherProbe> {
-        self.teacher.map(|t| TeacherProbe::new(&t.network, &self.data.probes, self.stage.model.block_channels().len()))
+        self.teacher
+            .as_ref()
+            .map(|t| TeacherProbe::new(&t.network, &self.data.probes, self.stage().model.block_channels().len()))
     }
 
     /// The stage's (and its teacher's) predictions on the probe set, from its test logits, and
@@ -771,8 +805,8 @@ impl StageContext<'_> {
             classes,
             examples: examples.clone(),
             logits: select_rows(test_logits, examples, classes),
-            teacher_logits: self.teacher.map(|t| select_rows(&t.test_logits, examples, classes)),
-            agreement_matrix: self.teacher.map(|t| prediction_matrix(&t.test_logits, test_logits, classes)),
+            teacher_logits: self.teacher.as_ref().map(|t| select_rows(&t.test_logits, examples, classes)),
+            agreement_matrix: self.teacher.as_ref().map(|t| prediction_matrix(&t.test_logits, test_logits, classes)),
             representations,
         };
         (probe, neighbour_agreement)

@@ -2,7 +2,6 @@
 //! FitNets' regressor from a student layer onto the teacher's, DML's peers and CTKD's learned
 //! temperature.
 
-use super::methods::hyper::Hypers;
 use crate::data::InputShape;
 use crate::model::{Forward, ModelSpec, Network};
 use burn::module::{Module, Param};
@@ -128,10 +127,9 @@ impl Trainee {
         Trainee { network, regressor, peers, temperature }
     }
 
-    /// CTKD's temperature now, `t_start + t_range·sigmoid(θ)` (one read from the device).
-    pub fn learned_temperature(&self, hypers: &Hypers) -> Option<f64> {
-        let theta = f64::from(self.temperature.as_ref()?.val().into_scalar::<f32>());
-        Some(hypers.get("t_start") + hypers.get("t_range") / (1.0 + (-theta).exp()))
+    /// CTKD's learned temperature parameter θ now (one read from the device).
+    pub fn learned_theta(&self) -> Option<f64> {
+        Some(f64::from(self.temperature.as_ref()?.val().into_scalar::<f32>()))
     }
 
     pub fn forward(&self, input: Tensor<2>) -> TraineeForward {

@@ -186,7 +186,7 @@ impl KdlabApp {
         }
         let key = check_key(&self.settings);
         if self.pending_check.as_ref().is_none_or(|(asked, _)| *asked != key) {
-            let receiver = crate::engine::check_preset(self.settings.preset.source(), self.settings.overrides());
+            let receiver = crate::engine::check_preset(self.settings.source(), Vec::new());
             self.pending_check = Some((key, receiver));
         }
         self.take_check(Duration::ZERO);
@@ -211,7 +211,7 @@ impl KdlabApp {
             self.error = Some(message.clone());
             return None;
         }
-        match self.settings.preset.source() {
+        match self.settings.source() {
             Ok(source) => Some(source),
             Err(error) => {
                 self.error = Some(error.to_string());
@@ -403,7 +403,7 @@ impl KdlabApp {
     }
 
     /// [`KdlabApp::queue`] with `extra` overrides on every run.
-    fn queue_with(&mut self, queue: Queue, extra: Vec<String>) {
+    fn queue_with(&mut self, queue: Queue, base: Vec<String>) {
         let Some(source) = self.checked_source() else { return };
         let name = self.settings.preset.short_name();
         let device = match self.settings.device_target() {
@@ -413,11 +413,10 @@ impl KdlabApp {
                 return;
             }
         };
-        let overrides: Vec<String> = self.settings.overrides().into_iter().chain(extra).collect();
         let request = |label: String, extra: Vec<String>, group: Option<usize>, sweep: Option<SweepPoint>| RunRequest {
             label,
             source: source.clone(),
-            overrides: overrides.iter().cloned().chain(extra).collect(),
+            overrides: base.iter().cloned().chain(extra).collect(),
             device: device.clone(),
             group,
             sweep,

@@ -98,7 +98,7 @@ impl XAxis {
 #[serde(default)]
 pub struct Settings {
     pub preset: PresetChoice,
-    /// A dataset replacing the preset's own (`data.dataset`), or `None` to keep it.
+    /// A dataset of the registry replacing the preset's own data, or `None` to keep it.
     pub dataset: Option<String>,
     pub device: DeviceChoice,
     /// Debiased-EMA weight for the curves, 0 (off) to 0.99.
@@ -200,8 +200,8 @@ impl Settings {
         self.recent_files.truncate(RECENT_FILES);
     }
 
-    /// The `--set` overrides the settings add to the preset.
-    pub fn overrides(&self) -> Vec<String> {
-        self.dataset.iter().map(|d| format!("data.dataset={d}")).collect()
+    /// The chosen preset on the chosen dataset (its own data when none is chosen).
+    pub fn source(&self) -> Result<PresetSource, PresetError> {
+        self.preset.source().map(|source| source.with_dataset(self.dataset.as_deref()))
     }
 }

@@ -64,7 +64,7 @@ fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
         .map(|(student, teacher)| distill::attention_transfer(student.clone(), teacher.clone()))
         .reduce(|a, b| a + b);
     if let Some(at) = at {
-        loss.total = loss.total + at.clone().mul_scalar(hypers.get("beta"));
+        loss.total = loss.total + at.clone().mul_scalar(hypers.get(BETA.name));
         loss.terms.push(("loss_at", at));
     }
     loss

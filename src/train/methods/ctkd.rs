@@ -54,6 +54,11 @@ pub static METHOD: MethodSpec = MethodSpec {
     loss,
 };
 
+/// The temperature a learned θ stands for, `t_start + t_range·sigmoid(θ)`.
+pub(crate) fn temperature(theta: f64, hypers: &Hypers) -> f64 {
+    hypers.get(T_START.name) + hypers.get(T_RANGE.name) / (1.0 + (-theta).exp())
+}
+
 /// The reversal weight at `progress` epochs: `(1 − cos(π·min(1, progress / ramp))) / 2`.
 pub fn reversal_weight(progress: f64, ramp_epochs: f64) -> f64 {
     let share = if ramp_epochs > 0.0 { (progress / ramp_epochs).min(1.0) } else { 1.0 };
@@ -70,14 +75,15 @@ fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
     else {
         return inputs.cross_entropy();
     };
-    let lambda = reversal_weight(inputs.progress, hypers.get("ramp_epochs"));
-    let temperature =
-        sigmoid(reverse_gradient(theta, lambda)).mul_scalar(hypers.get("t_range")).add_scalar(hypers.get("t_start"));
+    let lambda = reversal_weight(inputs.progress, hypers.get(RAMP_EPOCHS.name));
+    let temperature = sigmoid(reverse_gradient(theta, lambda))
+        .mul_scalar(hypers.get(T_RANGE.name))
+        .add_scalar(hypers.get(T_START.name));
     let terms = distill::KdTerms {
         hard: distill::cross_entropy(inputs.logits(), inputs.labels()),
         soft: distill::soft_target_kl_at(student, teacher, temperature),
     };
-    kd_style(terms, hypers.get("alpha"))
+    kd_style(terms, hypers.get(ALPHA.name))
 }
 
 #[cfg(test)]

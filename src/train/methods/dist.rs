@@ -40,8 +40,8 @@ pub static METHOD: MethodSpec = MethodSpec {
 fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
     let Some((student, teacher)) = inputs.distilled_logits(hypers) else { return inputs.cross_entropy() };
     let ce = distill::cross_entropy(inputs.logits(), inputs.labels());
-    let temperature = hypers.get("temperature");
+    let temperature = hypers.get(TEMPERATURE.name);
     let terms = distill::dist_terms(student, teacher, temperature);
-    let total = ce.clone() + terms.combine(temperature, hypers.get("beta"), hypers.get("gamma"));
+    let total = ce.clone() + terms.combine(temperature, hypers.get(BETA.name), hypers.get(GAMMA.name));
     StepLoss { total, terms: vec![("loss_ce", ce), ("loss_dist_inter", terms.inter), ("loss_dist_intra", terms.intra)] }
 }

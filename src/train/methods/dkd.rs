@@ -46,9 +46,9 @@ pub static METHOD: MethodSpec = MethodSpec {
 fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
     let Some((student, teacher)) = inputs.distilled_logits(hypers) else { return inputs.cross_entropy() };
     let ce = distill::cross_entropy(inputs.logits(), inputs.labels());
-    let terms = distill::dkd_terms(student, teacher, inputs.labels(), hypers.get("temperature"));
-    let warmup_epochs = hypers.get("warmup_epochs");
+    let terms = distill::dkd_terms(student, teacher, inputs.labels(), hypers.get(TEMPERATURE.name));
+    let warmup_epochs = hypers.get(WARMUP_EPOCHS.name);
     let warmup = if warmup_epochs > 0.0 { (inputs.progress / warmup_epochs).min(1.0) } else { 1.0 };
-    let total = ce.clone() + terms.combine(hypers.get("alpha"), hypers.get("beta")).mul_scalar(warmup);
+    let total = ce.clone() + terms.combine(hypers.get(ALPHA.name), hypers.get(BETA.name)).mul_scalar(warmup);
     StepLoss { total, terms: vec![("loss_ce", ce), ("loss_tckd", terms.target), ("loss_nckd", terms.non_target)] }
 }

@@ -8,7 +8,7 @@ use super::spec::{
 use crate::distill;
 use burn::tensor::Tensor;
 
-const PEERS: HyperSpec = HyperSpec {
+pub(crate) const PEERS: HyperSpec = HyperSpec {
     name: "peers",
     symbol: "peers",
     label: "peers",
@@ -47,7 +47,7 @@ fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != k)
-            .map(|(_, peer)| distill::dml((*logits).clone(), (*peer).clone(), hypers.get("temperature")))
+            .map(|(_, peer)| distill::dml((*logits).clone(), (*peer).clone(), hypers.get(TEMPERATURE.name)))
             .reduce(|a, b| a + b)
             .map(|sum| sum.div_scalar(others));
         let peer_total = mimicry.clone().map_or(ce.clone(), |m| ce.clone() + m);

@@ -32,7 +32,7 @@ pub static METHOD: MethodSpec = MethodSpec {
 };
 
 fn check_stage(hypers: &Hypers, settings: &TrainSettings) -> Result<(), StageProblem> {
-    let hint = hypers.get("hint_epochs");
+    let hint = hypers.get(HINT_EPOCHS.name);
     if hint < settings.epochs as f64 {
         return Ok(());
     }
@@ -51,7 +51,7 @@ fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
         distill::fitnet(regressed.reshape([batch, width, 1, 1]), target.reshape([batch, width, 1, 1]))
     });
     if let Some(hint) = hint {
-        if inputs.progress < hypers.get("hint_epochs") {
+        if inputs.progress < hypers.get(HINT_EPOCHS.name) {
             loss.total = hint.clone();
         }
         loss.terms.push(("loss_hint", hint));

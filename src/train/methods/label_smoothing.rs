@@ -31,5 +31,5 @@ pub static METHOD: MethodSpec = MethodSpec {
 };
 
 fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
-    StepLoss::single("loss_ls", distill::label_smoothing(inputs.logits(), inputs.labels(), hypers.get("epsilon")))
+    StepLoss::single("loss_ls", distill::label_smoothing(inputs.logits(), inputs.labels(), hypers.get(EPSILON.name)))
 }

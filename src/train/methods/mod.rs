@@ -6,7 +6,7 @@
 //! read these declarations: adding a method is one new file and one line below.
 
 mod at;
-mod ctkd;
+pub(crate) mod ctkd;
 mod dist;
 mod dkd;
 mod dml;
@@ -27,6 +27,9 @@ pub use spec::{
     ALPHA, BETA, Companions, GAMMA, HyperSpec, Hypers, MethodInfo, MethodSpec, Parameter, STANDARDIZE, Slider,
     StageProblem, StepInputs, StepLoss, TEMPERATURE, TeacherPair, TeacherUse, Valid, any_stage, any_teacher, kd_style,
 };
+
+/// Declarations the engine reads beside the losses: CTKD's temperature range, DML's peers.
+pub(crate) use dml::PEERS;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;

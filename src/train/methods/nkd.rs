@@ -3,8 +3,8 @@
 //! renormalized, instead of cross-entropy plus KL.
 
 use super::spec::{
-    Companions, HyperSpec, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse, Valid,
-    any_stage, any_teacher,
+    Companions, GAMMA, HyperSpec, Hypers, MethodSpec, STANDARDIZE, StepInputs, StepLoss, TEMPERATURE, TeacherUse,
+    Valid, any_stage, any_teacher,
 };
 use crate::distill;
 
@@ -19,7 +19,7 @@ pub static METHOD: MethodSpec = MethodSpec {
         // Yang et al.: T = 1, γ = 1.5 on ImageNet.
         HyperSpec { default: 1.0, ..TEMPERATURE },
         HyperSpec {
-            name: "gamma",
+            name: GAMMA.name,
             symbol: "γ",
             label: "γ",
             default: 1.5,
@@ -36,7 +36,7 @@ pub static METHOD: MethodSpec = MethodSpec {
 
 fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
     let Some((student, teacher)) = inputs.distilled_logits(hypers) else { return inputs.cross_entropy() };
-    let terms = distill::nkd_terms(student, teacher, inputs.labels(), hypers.get("temperature"));
-    let total = terms.combine(hypers.get("gamma"));
+    let terms = distill::nkd_terms(student, teacher, inputs.labels(), hypers.get(TEMPERATURE.name));
+    let total = terms.combine(hypers.get(GAMMA.name));
     StepLoss { total, terms: vec![("loss_nkd_target", terms.target), ("loss_nkd_non_target", terms.non_target)] }
 }

@@ -47,7 +47,7 @@ fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
     let mut loss = inputs.kd(hypers);
     let Some(teacher) = inputs.teacher else { return loss };
     let relations = distill::rkd_terms(inputs.forward.student.embedding.clone(), teacher.embedding.clone());
-    loss.total = loss.total + relations.combine(hypers.get("distance_weight"), hypers.get("angle_weight"));
+    loss.total = loss.total + relations.combine(hypers.get(DISTANCE_WEIGHT.name), hypers.get(ANGLE_WEIGHT.name));
     loss.terms.push(("loss_rkd_distance", relations.distance));
     loss.terms.push(("loss_rkd_angle", relations.angle));
     loss

@@ -128,9 +128,9 @@ impl StepInputs<'_> {
         let Some((student, teacher)) = self.distilled_logits(hypers) else { return self.cross_entropy() };
         let terms = distill::KdTerms {
             hard: distill::cross_entropy(self.logits(), self.labels()),
-            soft: distill::soft_target_kl(student, teacher, hypers.get("temperature")),
+            soft: distill::soft_target_kl(student, teacher, hypers.get(TEMPERATURE.name)),
         };
-        kd_style(terms, hypers.get("alpha"))
+        kd_style(terms, hypers.get(ALPHA.name))
     }
 }
 

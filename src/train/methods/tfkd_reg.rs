@@ -35,8 +35,8 @@ fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
     let terms = distill::tfkd_reg_terms(
         inputs.logits(),
         inputs.labels(),
-        hypers.get("correct_prob"),
-        hypers.get("temperature"),
+        hypers.get(CORRECT_PROB.name),
+        hypers.get(TEMPERATURE.name),
     );
-    kd_style(terms, hypers.get("alpha"))
+    kd_style(terms, hypers.get(ALPHA.name))
 }

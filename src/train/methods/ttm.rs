@@ -42,7 +42,7 @@ pub fn matched(
 ) -> StepLoss {
     let Some((student, teacher)) = inputs.distilled_logits(hypers) else { return inputs.cross_entropy() };
     let ce = distill::cross_entropy(inputs.logits(), inputs.labels());
-    let term = matching(student, teacher, hypers.get("temperature"));
-    let total = ce.clone() + term.clone().mul_scalar(hypers.get("beta"));
+    let term = matching(student, teacher, hypers.get(TEMPERATURE.name));
+    let total = ce.clone() + term.clone().mul_scalar(hypers.get(BETA.name));
     StepLoss { total, terms: vec![("loss_ce", ce), (name, term)] }
 }

@@ -3,8 +3,8 @@
 //! first); keep training; the live sliders of the followed stage (one per live hyperparameter
 //! its method declares, with that declaration's range and meaning) showing its real values; forking the followed run; the stage list; comparison and export.
 
-use crate::engine::DATASET_NAMES;
 use crate::engine::DeviceChoice;
+use crate::protocol::DatasetEntry;
 use crate::protocol::metric;
 use crate::protocol::{Command, Parameter};
 use crate::protocol::{HyperSpec, Slider};
@@ -119,13 +119,13 @@ fn dataset_and_device(ui: &mut egui::Ui, view: &mut ViewContext) {
             if ui.selectable_label(view.settings.dataset.is_none(), "as in the preset").clicked() {
                 view.settings.dataset = None;
             }
-            for name in DATASET_NAMES {
+            for DatasetEntry { name, summary } in crate::engine::datasets() {
                 let selected = view.settings.dataset.as_deref() == Some(name);
                 let reason = unusable.get(name);
                 let response = ui.add_enabled(reason.is_none(), egui::Button::selectable(selected, name));
                 let response = match reason {
                     Some(reason) => response.on_disabled_hover_text(format!("This preset cannot use {name}: {reason}")),
-                    None => response,
+                    None => response.on_hover_text(summary),
                 };
                 if response.clicked() {
                     view.settings.dataset = Some(name.to_string());

@@ -7,7 +7,7 @@
 //! every overlay and clicked to be followed by the per-run views. Every row is laid out by hand
 //! at one fixed height in both halves, so a number always sits beside its run's name.
 
-use crate::protocol::metric;
+use crate::protocol::{ALPHA, TEMPERATURE, metric};
 use crate::stats::{mean, sample_std};
 use crate::ui::context::{Action, OverlayRun, ViewContext};
 use crate::ui::history::{RunHistory, StageHistory};
@@ -344,8 +344,8 @@ fn rows(runs: &[OverlayRun]) -> Vec<Row> {
                 cells: vec![
                     text(&stage.name),
                     text(stage.method_name()),
-                    number(stage.value("temperature"), |t| format!("{t:.2}")),
-                    number(stage.value("alpha"), |a| format!("{a:.2}")),
+                    number(stage.value(TEMPERATURE.name), |t| format!("{t:.2}")),
+                    number(stage.value(ALPHA.name), |a| format!("{a:.2}")),
                     percent(final_test_accuracy(stage)),
                     text(""),
                     text(progress(history, index, stage)),
@@ -417,8 +417,8 @@ fn group_rows(runs: &[OverlayRun]) -> Vec<Row> {
                 cells: vec![
                     text(&stage.name),
                     text(stage.method_name()),
-                    number(stage.value("temperature"), |t| format!("{t:.2}")),
-                    number(stage.value("alpha"), |a| format!("{a:.2}")),
+                    number(stage.value(TEMPERATURE.name), |t| format!("{t:.2}")),
+                    number(stage.value(ALPHA.name), |a| format!("{a:.2}")),
                     mean_std(&test),
                     text(""),
                     text(format!("{} of {} finished", test.len(), group.size)),

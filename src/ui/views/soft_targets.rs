@@ -6,7 +6,7 @@
 use crate::export::table::Table;
 use crate::logits::softmax_row;
 use crate::protocol::InputShape;
-use crate::protocol::{DataInfo, Parameter};
+use crate::protocol::{DataInfo, Parameter, TEMPERATURE};
 use crate::ui::context::ViewContext;
 use crate::ui::widgets::{export_data_button, probed_stage};
 use egui_plot::{AxisHints, Bar, BarChart, GridInput, GridMark, Line, Plot, PlotPoints, VLine};
@@ -48,8 +48,8 @@ fn contents(ui: &mut egui::Ui, view: &mut ViewContext, chosen: &mut usize) {
 /// running stage, else the stage's own.
 pub fn current_temperature(view: &ViewContext, stage: &crate::ui::history::StageHistory) -> Option<f64> {
     let steering = view.history.and_then(|h| h.steerable_stage()).is_some_and(|s| s.name == stage.name);
-    let pending = Parameter::named("temperature").and_then(|t| view.selection.pending.get(&t).copied());
-    if steering { pending.or(stage.value("temperature")) } else { stage.value("temperature") }
+    let pending = view.selection.pending.get(&Parameter::of(&TEMPERATURE)).copied();
+    if steering { pending.or(stage.value(TEMPERATURE.name)) } else { stage.value(TEMPERATURE.name) }
 }
 
 /// Thumbnails of the probe images (or row numbers for tabular data) to pick a sample.
