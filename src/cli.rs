@@ -9,10 +9,10 @@ use kdlab::data::DataError;
 use kdlab::device::remote::{DeviceArg, DeviceError, Listen, RemoteError};
 use kdlab::device::{self, ComputeDevice, NoGpu};
 use kdlab::preset::{PresetError, PresetSource};
+use kdlab::protocol::{Event, MetricPoint, StageOutcome, metric};
 use kdlab::record::report::SeedRun;
 use kdlab::record::{RunRecorder, Summary};
-use kdlab::train::metric;
-use kdlab::train::{Engine, Event, MetricPoint, Plan, PrepareError, Prepared, TeacherCache, prepare};
+use kdlab::train::{Engine, Plan, PrepareError, Prepared, TeacherCache, prepare};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -573,7 +573,7 @@ fn bar_style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-fn describe_outcome(outcome: &kdlab::train::StageOutcome) -> String {
+fn describe_outcome(outcome: &StageOutcome) -> String {
     if let Some(reason) = &outcome.skipped {
         return format!("{}: {reason}", outcome.name);
     }

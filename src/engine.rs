@@ -4,11 +4,11 @@
 //! for it; describing a device before a run starts; the bundled presets and datasets to pick
 //! from. Front ends name this module and [`crate::protocol`], never the engine's runtime.
 
-pub use crate::device::DeviceChoice;
-pub use crate::device::remote::{DeviceArg, DeviceTarget, RemoteError};
-pub use crate::preset::{PresetError, PresetSource};
-pub use crate::presets::{BUNDLED, BundledPreset, resolve as bundled_preset};
-pub use crate::train::Engine;
+pub(crate) use crate::device::DeviceChoice;
+pub(crate) use crate::device::remote::{DeviceArg, DeviceTarget, RemoteError};
+pub(crate) use crate::preset::{PresetError, PresetSource};
+pub(crate) use crate::presets::{BUNDLED, resolve as bundled_preset};
+pub(crate) use crate::train::Engine;
 
 use crate::protocol::{DatasetEntry, PresetReport};
 use crate::train::TeacherCache;
@@ -16,19 +16,22 @@ use crossbeam_channel::Receiver;
 
 /// The datasets a front end may pick in place of a preset's own data
 /// ([`PresetSource::with_dataset`]): name and one line each, in the registry's order.
-pub fn datasets() -> Vec<DatasetEntry> {
+pub(crate) fn datasets() -> Vec<DatasetEntry> {
     crate::data::registry::DATASETS.iter().map(|d| DatasetEntry { name: d.name(), summary: d.summary() }).collect()
 }
 
 /// Starts training `source` with `overrides` on `target` (loading, device selection and
 /// training all on the engine's thread), with the teacher cache at its default location.
-pub fn launch(source: PresetSource, overrides: Vec<String>, target: DeviceTarget) -> Engine {
+pub(crate) fn launch(source: PresetSource, overrides: Vec<String>, target: DeviceTarget) -> Engine {
     Engine::launch(source, overrides, target, TeacherCache::default_location())
 }
 
 /// Checks `source` with `overrides` and against every bundled dataset, on a thread of its own:
 /// the report arrives on the receiver (in milliseconds: no data is loaded).
-pub fn check_preset(source: Result<PresetSource, PresetError>, overrides: Vec<String>) -> Receiver<PresetReport> {
+pub(crate) fn check_preset(
+    source: Result<PresetSource, PresetError>,
+    overrides: Vec<String>,
+) -> Receiver<PresetReport> {
     let (sender, receiver) = crossbeam_channel::bounded(1);
     std::thread::spawn(move || {
         let _ = sender.send(report(source, &overrides));
@@ -84,7 +87,7 @@ fn report(source: Result<PresetSource, PresetError>, overrides: &[String]) -> Pr
 
 /// A one-line description of the device `target` names (`wgpu on NVIDIA …`, `flex (CPU)`, or
 /// why there is none). Enumerating adapters takes a moment: call it off the frame.
-pub fn describe_device(target: Result<DeviceTarget, RemoteError>) -> String {
+pub(crate) fn describe_device(target: Result<DeviceTarget, RemoteError>) -> String {
     match target.map(|t| t.device) {
         Ok(DeviceArg::Local(choice)) => match crate::device::resolve(choice) {
             Ok((backend, adapter, _)) => crate::device::label(backend, &adapter),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`, so a
 /// reader never sees half a file: a crash or a full disk leaves the old file (or none), and a
 /// failed write removes the temporary one.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");

@@ -3,7 +3,7 @@
 //! measures with it, and the views draw soft targets with it.
 
 /// Index of the largest value in each row of `classes` logits.
-pub fn argmax_rows(logits: &[f32], classes: usize) -> Vec<u32> {
+pub(crate) fn argmax_rows(logits: &[f32], classes: usize) -> Vec<u32> {
     logits
         .chunks_exact(classes)
         .map(|row| {
@@ -16,13 +16,13 @@ pub fn argmax_rows(logits: &[f32], classes: usize) -> Vec<u32> {
 }
 
 /// Fraction of rows whose top class equals the label.
-pub fn accuracy(logits: &[f32], labels: &[u32], classes: usize) -> f64 {
+pub(crate) fn accuracy(logits: &[f32], labels: &[u32], classes: usize) -> f64 {
     let predictions = argmax_rows(logits, classes);
     fraction_equal(&predictions, labels)
 }
 
 /// Fraction of rows on which two models pick the same top class.
-pub fn agreement(a: &[f32], b: &[f32], classes: usize) -> f64 {
+pub(crate) fn agreement(a: &[f32], b: &[f32], classes: usize) -> f64 {
     fraction_equal(&argmax_rows(a, classes), &argmax_rows(b, classes))
 }
 
@@ -34,7 +34,7 @@ fn fraction_equal(a: &[u32], b: &[u32]) -> f64 {
 }
 
 /// Softmax of one row, in f64.
-pub fn softmax_row(row: &[f32], temperature: f64) -> Vec<f64> {
+pub(crate) fn softmax_row(row: &[f32], temperature: f64) -> Vec<f64> {
     let scaled: Vec<f64> = row.iter().map(|&v| f64::from(v) / temperature).collect();
     let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let exps: Vec<f64> = scaled.iter().map(|v| (v - max).exp()).collect();
@@ -43,7 +43,7 @@ pub fn softmax_row(row: &[f32], temperature: f64) -> Vec<f64> {
 }
 
 /// `KL(teacher ‖ student)` at temperature 1, summed over classes, averaged over rows.
-pub fn kl_divergence(teacher: &[f32], student: &[f32], classes: usize) -> f64 {
+pub(crate) fn kl_divergence(teacher: &[f32], student: &[f32], classes: usize) -> f64 {
     let rows = teacher.len() / classes;
     if rows == 0 {
         return 0.0;
@@ -65,7 +65,7 @@ pub fn kl_divergence(teacher: &[f32], student: &[f32], classes: usize) -> f64 {
 
 /// Counts of (prediction of `rows_model`, prediction of `columns_model`) over all examples,
 /// row-major `[classes × classes]`.
-pub fn prediction_matrix(rows_model: &[f32], columns_model: &[f32], classes: usize) -> Vec<u32> {
+pub(crate) fn prediction_matrix(rows_model: &[f32], columns_model: &[f32], classes: usize) -> Vec<u32> {
     let mut counts = vec![0u32; classes * classes];
     for (r, c) in argmax_rows(rows_model, classes).into_iter().zip(argmax_rows(columns_model, classes)) {
         counts[r as usize * classes + c as usize] += 1;
@@ -75,19 +75,19 @@ pub fn prediction_matrix(rows_model: &[f32], columns_model: &[f32], classes: usi
 
 /// A fixed, class-balanced set of examples to probe: the first `per_class` examples of each
 /// class, ordered by class.
-pub fn probe_examples(labels: &[u32], classes: usize, per_class: usize) -> Vec<usize> {
+pub(crate) fn probe_examples(labels: &[u32], classes: usize, per_class: usize) -> Vec<usize> {
     (0..classes as u32)
         .flat_map(|class| labels.iter().enumerate().filter(move |(_, l)| **l == class).map(|(i, _)| i).take(per_class))
         .collect()
 }
 
 /// The logit rows of `examples`.
-pub fn select_rows(logits: &[f32], examples: &[usize], classes: usize) -> Vec<f32> {
+pub(crate) fn select_rows(logits: &[f32], examples: &[usize], classes: usize) -> Vec<f32> {
     examples.iter().flat_map(|&i| logits[i * classes..(i + 1) * classes].iter().copied()).collect()
 }
 
 /// Accuracy of the averaged class probabilities of several models.
-pub fn ensemble_accuracy(members: &[&[f32]], labels: &[u32], classes: usize) -> f64 {
+pub(crate) fn ensemble_accuracy(members: &[&[f32]], labels: &[u32], classes: usize) -> f64 {
     let rows = labels.len();
     let mut averaged = vec![0f32; rows * classes];
     for logits in members {

@@ -6,12 +6,12 @@
 /// process's address-space limit (`ulimit -v`) when that is lower, so that what a preset asks
 /// for is refused with a message before it is allocated rather than aborting mid-run. Where the
 /// memory cannot be read, 8 GiB is assumed.
-pub fn budget() -> u64 {
+pub(crate) fn budget() -> u64 {
     limit().0 / 2
 }
 
 /// `this machine allows 12.6 GB (half its memory)`: the budget, for messages.
-pub fn allows() -> String {
+pub(crate) fn allows() -> String {
     let (_, by_ulimit) = limit();
     let (who, whose) =
         if by_ulimit { ("this process", "half its `ulimit -v`") } else { ("this machine", "half its memory") };
@@ -50,7 +50,7 @@ fn address_space_limit() -> Option<u64> {
 }
 
 /// `12.3 GB`, `512 MB`: a byte count for messages.
-pub fn describe_bytes(bytes: u64) -> String {
+pub(crate) fn describe_bytes(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy)]
 pub struct BundledPreset {
     /// File name, e.g. `kd.toml`.
-    pub file: &'static str,
-    pub text: &'static str,
+    pub(crate) file: &'static str,
+    pub(crate) text: &'static str,
 }
 
 /// Every bundled preset, in the order `kdlab presets` lists them.
@@ -42,7 +42,7 @@ impl BundledPreset {
             .unwrap_or_default()
     }
 
-    pub fn source(&self) -> PresetSource {
+    pub(crate) fn source(&self) -> PresetSource {
         PresetSource {
             origin: format!("presets/{} (bundled)", self.file),
             base_dir: std::env::current_dir().unwrap_or_default(),
@@ -53,7 +53,7 @@ impl BundledPreset {
 }
 
 /// The bundled preset named `kd`, `kd.toml` or `presets/kd.toml`.
-pub fn bundled(name: &str) -> Option<&'static BundledPreset> {
+pub(crate) fn bundled(name: &str) -> Option<&'static BundledPreset> {
     let file = Path::new(name).file_name()?.to_str()?;
     BUNDLED.iter().find(|p| p.file == file || p.stem() == file)
 }

@@ -2,12 +2,12 @@
 //! deviation (n − 1, as papers report spread over seeds).
 
 /// The mean; NaN for no values.
-pub fn mean(values: &[f64]) -> f64 {
+pub(crate) fn mean(values: &[f64]) -> f64 {
     if values.is_empty() { f64::NAN } else { values.iter().sum::<f64>() / values.len() as f64 }
 }
 
 /// The sample standard deviation; 0 for fewer than two values.
-pub fn sample_std(values: &[f64]) -> f64 {
+pub(crate) fn sample_std(values: &[f64]) -> f64 {
     if values.len() < 2 {
         return 0.0;
     }
@@ -17,7 +17,7 @@ pub fn sample_std(values: &[f64]) -> f64 {
 
 /// Several `(step, value)` series folded into their mean at each step they reach and a ±1 std
 /// band `[step, mean − std, mean + std]`, in step order.
-pub fn mean_band(series: impl IntoIterator<Item = (u64, f64)>) -> (Vec<[f64; 2]>, Vec<[f64; 3]>) {
+pub(crate) fn mean_band(series: impl IntoIterator<Item = (u64, f64)>) -> (Vec<[f64; 2]>, Vec<[f64; 3]>) {
     let mut by_step: std::collections::BTreeMap<u64, Vec<f64>> = std::collections::BTreeMap::new();
     for (step, value) in series {
         by_step.entry(step).or_default().push(value);

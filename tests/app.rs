@@ -374,7 +374,7 @@ fn representation_views_show_the_probes_of_a_run() {
     harness.key_press(egui::Key::ArrowRight);
     harness.run_steps(2);
     run_until(&mut harness, "the beta change", |h| {
-        h.stages[1].markers.iter().any(|m| m.parameter == kdlab::train::Parameter::named("beta").unwrap())
+        h.stages[1].markers.iter().any(|m| m.parameter == kdlab::protocol::Parameter::named("beta").unwrap())
     });
     let marker = history(&harness).stages[1].markers.last().cloned().unwrap();
     assert_ne!(marker.value, 1000.0, "the slider moved off the default beta");
@@ -612,11 +612,11 @@ fn a_run_folder_from_the_cli_opens_beside_the_others() {
     }
     let resaved = kdlab::record::past::read_run(&saved).expect("the saved folder reads back");
     let reread = kdlab::record::past::read_run(&dir).unwrap();
-    let outcomes = |events: &[kdlab::train::Event]| -> Vec<Option<f64>> {
+    let outcomes = |events: &[kdlab::protocol::Event]| -> Vec<Option<f64>> {
         events
             .iter()
             .filter_map(|e| match e {
-                kdlab::train::Event::StageFinished(o) => Some(o.test_accuracy),
+                kdlab::protocol::Event::StageFinished(o) => Some(o.test_accuracy),
                 _ => None,
             })
             .collect()
@@ -1253,7 +1253,7 @@ fn a_steered_and_forked_session_replays_headless_to_the_same_metrics() {
 
 /// The `i`-th of thirty recorded runs, read back from a run folder written here: a teacher at
 /// 90 + i/10 % and a KD student at T = 1 + i/100 and 50 + i %, so every number is its run's own.
-fn synthetic_run(dir: &Path, i: u32) -> Vec<kdlab::train::Event> {
+fn synthetic_run(dir: &Path, i: u32) -> Vec<kdlab::protocol::Event> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
     let (teacher, student, t) = (0.9 + f64::from(i) / 1000.0, 0.5 + f64::from(i) / 100.0, 1.0 + f64::from(i) / 100.0);

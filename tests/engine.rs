@@ -8,7 +8,8 @@
 use crossbeam_channel::Receiver;
 use kdlab::device::ComputeDevice;
 use kdlab::preset::PresetSource;
-use kdlab::train::{Command, Engine, Event, Parameter, Plan, Session, SessionState};
+use kdlab::protocol::{Command, Event, Parameter};
+use kdlab::train::{Engine, Plan, Session, SessionState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -366,7 +367,7 @@ fn drive(engine: &Engine, mut act: impl FnMut(&Engine, &Event)) -> Vec<Event> {
 type Row = (usize, u64, u64, String, f64);
 
 /// What a replay must reproduce: every metric point and parameter change, and the steering.
-fn record_of(events: &[Event]) -> (Vec<Row>, Vec<Event>, Vec<kdlab::train::Steer>) {
+fn record_of(events: &[Event]) -> (Vec<Row>, Vec<Event>, Vec<kdlab::protocol::Steer>) {
     let mut points = Vec::new();
     let mut changes = Vec::new();
     let mut steering = Vec::new();
@@ -432,7 +433,7 @@ fn a_steering_log_replays_to_the_same_metrics() {
         fork.join();
     }
     let (points, changes, steering) = record_of(&original);
-    let actions: Vec<&kdlab::train::SteerAction> = steering.iter().map(|s| &s.action).collect();
+    let actions: Vec<&kdlab::protocol::SteerAction> = steering.iter().map(|s| &s.action).collect();
     assert_eq!(actions.len(), 5, "two sets, keep training, the fork, the stop: {steering:?}");
     let stop = steering.last().unwrap();
     assert!(stop.after_step > 70, "stopped past the 40 planned steps: {stop:?}");
@@ -487,7 +488,7 @@ fn keep_training_chosen_ahead_applies_to_its_stage() {
         _ => None,
     });
     assert_eq!((logged.stage, logged.after_step), (1, 0));
-    assert_eq!(logged.action, kdlab::train::SteerAction::KeepTraining(true));
+    assert_eq!(logged.action, kdlab::protocol::SteerAction::KeepTraining(true));
     wait_for(events, |e| matches!(e, Event::Progress { stage: 1, step, .. } if *step > 60).then_some(()));
     engine.commands.send(Command::Stop).unwrap();
     let outcome = wait_for(events, |e| match e {

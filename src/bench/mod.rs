@@ -45,7 +45,7 @@ pub enum Workload {
 impl Workload {
     pub const ALL: [Workload; 3] = [Workload::Mlp, Workload::Cnn, Workload::Teacher];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Workload::Mlp => "mlp",
             Workload::Cnn => "cnn",

@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 /// `[data.augment]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Augment {
+pub(crate) struct Augment {
     /// Pixels of padding around each image before a random crop of its size (0: no crop).
     #[serde(default)]
-    pub crop_padding: usize,
+    pub(crate) crop_padding: usize,
     /// Whether half of the images are mirrored left to right.
     #[serde(default)]
-    pub flip: bool,
+    pub(crate) flip: bool,
 }
 
 /// One image's draw: its crop offset (in the padded image) and whether it is mirrored.
@@ -31,13 +31,13 @@ struct Draw {
 
 impl Augment {
     /// Whether this changes anything.
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.crop_padding > 0 || self.flip
     }
 
     /// The examples `rows` of `features` (row-major images of `shape`) augmented, row-major.
     /// `black` is the value a black pixel has after standardisation (the padding).
-    pub fn batch(&self, features: &[f32], rows: &[usize], shape: InputShape, black: f32, seed: u64) -> Vec<f32> {
+    pub(crate) fn batch(&self, features: &[f32], rows: &[usize], shape: InputShape, black: f32, seed: u64) -> Vec<f32> {
         let InputShape::Image { channels, height, width } = shape else {
             return rows.iter().flat_map(|&r| features[r * shape.len()..][..shape.len()].iter().copied()).collect();
         };

@@ -51,9 +51,9 @@ impl FileFormat for Csv {
 /// A parsed CSV table before labels become class indices.
 #[derive(Debug)]
 pub(crate) struct Table {
-    pub features: Vec<f32>,
-    pub feature_count: usize,
-    pub labels: Vec<String>,
+    pub(crate) features: Vec<f32>,
+    pub(crate) feature_count: usize,
+    pub(crate) labels: Vec<String>,
 }
 
 /// Loads a training CSV and an optional test CSV with the same columns.

@@ -14,15 +14,15 @@ mod error;
 mod idx;
 mod image_folder;
 mod options;
-pub mod registry;
+pub(crate) mod registry;
 mod split;
 mod synthetic;
 
-pub use augment::Augment;
+pub(crate) use augment::Augment;
 pub use error::DataError;
 pub use options::{DataOptions, DefaultValue, OptionKind, OptionProblem, OptionSpec};
-pub use registry::{FileFormat, NamedDataset, Selected};
-pub use split::{Standardization, balanced_subset, stratified_split};
+pub(crate) use registry::{FileFormat, NamedDataset, Selected};
+pub(crate) use split::{Standardization, balanced_subset, stratified_split};
 
 pub use crate::protocol::InputShape;
 use std::path::{Path, PathBuf};
@@ -47,7 +47,7 @@ impl Split {
     }
 
     /// The examples at `indices`, in that order.
-    pub fn select(&self, indices: &[usize], example_len: usize) -> Split {
+    pub(crate) fn select(&self, indices: &[usize], example_len: usize) -> Split {
         let mut features = Vec::with_capacity(indices.len() * example_len);
         for &i in indices {
             features.extend_from_slice(&self.features[i * example_len..(i + 1) * example_len]);
@@ -67,7 +67,7 @@ pub struct Dataset {
     pub train: Split,
     pub test: Split,
     /// The statistics the features were standardised with (from the training split only).
-    pub standardization: Standardization,
+    pub(crate) standardization: Standardization,
 }
 
 impl Dataset {
@@ -77,7 +77,7 @@ impl Dataset {
     }
 
     /// A 64-bit fingerprint of the data itself, so caches keyed on it notice changed files.
-    pub fn fingerprint(&self) -> u64 {
+    pub(crate) fn fingerprint(&self) -> u64 {
         let mut hash = crate::hash::Fnv64::new();
         hash.write(self.name.as_bytes());
         for split in [&self.train, &self.test] {
@@ -173,13 +173,14 @@ impl DataSource {
     }
 
     /// The dataset called `name` with its keys' defaults, or `None` if no dataset is called so.
-    pub fn dataset(name: &str) -> Option<DataSource> {
+    #[cfg(test)]
+    pub(crate) fn dataset(name: &str) -> Option<DataSource> {
         Some(DataSource::Dataset { dataset: registry::dataset(name)?, options: DataOptions::default() })
     }
 
     /// The shape of the examples when it is known without reading any file (bundled and
     /// generated sets).
-    pub fn known_shape(&self) -> Option<InputShape> {
+    pub(crate) fn known_shape(&self) -> Option<InputShape> {
         match self {
             DataSource::Dataset { dataset, .. } => Some(dataset.shape()),
             DataSource::File { .. } => None,
@@ -190,9 +191,9 @@ impl DataSource {
 /// Raw labelled examples before splitting and standardising.
 #[derive(Debug, Clone)]
 pub struct RawData {
-    pub shape: InputShape,
-    pub class_names: Vec<String>,
-    pub examples: Split,
+    pub(crate) shape: InputShape,
+    pub(crate) class_names: Vec<String>,
+    pub(crate) examples: Split,
 }
 
 /// Loads, splits and standardises the data a spec names.

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 /// One `[data]` key a dataset or a file format reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OptionSpec {
-    pub key: &'static str,
-    pub kind: OptionKind,
+    pub(crate) key: &'static str,
+    pub(crate) kind: OptionKind,
     /// What a valid value is, as a message says it after "expected" (`1 to 1024 pixels`).
-    pub expected: &'static str,
+    pub(crate) expected: &'static str,
     /// The value a run uses when the preset gives none (written into a run's `config.toml`).
-    pub default: Option<DefaultValue>,
+    pub(crate) default: Option<DefaultValue>,
 }
 
 /// The values a key takes.
@@ -53,12 +53,12 @@ impl DefaultValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionProblem {
     /// The `[data]` key (empty: the `[data]` table itself).
-    pub key: String,
-    pub expected: String,
+    pub(crate) key: String,
+    pub(crate) expected: String,
 }
 
 impl OptionProblem {
-    pub fn new(key: &str, expected: impl Into<String>) -> OptionProblem {
+    pub(crate) fn new(key: &str, expected: impl Into<String>) -> OptionProblem {
         OptionProblem { key: key.to_string(), expected: expected.into() }
     }
 }
@@ -72,7 +72,7 @@ impl From<OptionProblem> for DataError {
 
 impl OptionSpec {
     /// The whole number `options` give this key, else its default (else 0).
-    pub fn whole_in(&self, options: &DataOptions) -> u64 {
+    pub(crate) fn whole_in(&self, options: &DataOptions) -> u64 {
         let default = match self.default {
             Some(DefaultValue::Whole(value)) => value,
             Some(DefaultValue::Number(value)) => value as u64,
@@ -82,7 +82,7 @@ impl OptionSpec {
     }
 
     /// The number `options` give this key, else its default (else 0).
-    pub fn number_in(&self, options: &DataOptions) -> f64 {
+    pub(crate) fn number_in(&self, options: &DataOptions) -> f64 {
         let default = match self.default {
             Some(DefaultValue::Whole(value)) => value as f64,
             Some(DefaultValue::Number(value)) => value,
@@ -92,7 +92,7 @@ impl OptionSpec {
     }
 
     /// Whether `value` is one this key takes.
-    pub fn check(&self, value: &toml::Value) -> Result<(), OptionProblem> {
+    pub(crate) fn check(&self, value: &toml::Value) -> Result<(), OptionProblem> {
         let fits = match (self.kind, value) {
             (OptionKind::Path | OptionKind::Text, toml::Value::String(text)) => !text.is_empty(),
             (OptionKind::Choice(words), toml::Value::String(word)) => words.contains(&word.as_str()),
@@ -119,27 +119,28 @@ pub struct DataOptions(pub BTreeMap<String, toml::Value>);
 
 impl DataOptions {
     /// Options from `(key, value)` pairs.
-    pub fn from_pairs<const N: usize>(pairs: [(&str, toml::Value); N]) -> DataOptions {
+    #[cfg(test)]
+    pub(crate) fn from_pairs<const N: usize>(pairs: [(&str, toml::Value); N]) -> DataOptions {
         DataOptions(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
     }
 
-    pub fn is_set(&self, key: &str) -> bool {
+    pub(crate) fn is_set(&self, key: &str) -> bool {
         self.0.contains_key(key)
     }
 
-    pub fn text(&self, key: &str) -> Option<&str> {
+    pub(crate) fn text(&self, key: &str) -> Option<&str> {
         self.0.get(key)?.as_str()
     }
 
-    pub fn path(&self, key: &str) -> Option<PathBuf> {
+    pub(crate) fn path(&self, key: &str) -> Option<PathBuf> {
         self.text(key).map(PathBuf::from)
     }
 
-    pub fn whole(&self, key: &str) -> Option<u64> {
+    pub(crate) fn whole(&self, key: &str) -> Option<u64> {
         self.0.get(key)?.as_integer().and_then(|n| u64::try_from(n).ok())
     }
 
-    pub fn number(&self, key: &str) -> Option<f64> {
+    pub(crate) fn number(&self, key: &str) -> Option<f64> {
         match self.0.get(key)? {
             toml::Value::Float(number) => Some(*number),
             toml::Value::Integer(number) => Some(*number as f64),
@@ -148,7 +149,7 @@ impl DataOptions {
     }
 
     /// Each key `specs` declare that is set holds a value its spec takes.
-    pub fn check(&self, specs: &[OptionSpec]) -> Result<(), OptionProblem> {
+    pub(crate) fn check(&self, specs: &[OptionSpec]) -> Result<(), OptionProblem> {
         specs.iter().filter_map(|spec| Some((spec, self.0.get(spec.key)?))).try_for_each(|(spec, v)| spec.check(v))
     }
 }

@@ -51,7 +51,7 @@ pub trait FileFormat: Sync {
 }
 
 /// The named datasets, in the order pickers list them.
-pub static DATASETS: &[&dyn NamedDataset] = &[
+pub(crate) static DATASETS: &[&dyn NamedDataset] = &[
     &bundled::MNIST_5K,
     &bundled::DIGITS,
     &synthetic::SyntheticKind::Moons,
@@ -60,21 +60,21 @@ pub static DATASETS: &[&dyn NamedDataset] = &[
 ];
 
 /// The file formats; formats sharing a key are tried in this order when `format` is not given.
-pub static FORMATS: &[&dyn FileFormat] =
+pub(crate) static FORMATS: &[&dyn FileFormat] =
     &[&csv_file::CSV, &idx::IDX, &cifar::Cifar::Ten, &cifar::Cifar::Hundred, &image_folder::IMAGE_FOLDER];
 
 /// The dataset called `name`.
-pub fn dataset(name: &str) -> Option<&'static dyn NamedDataset> {
+pub(crate) fn dataset(name: &str) -> Option<&'static dyn NamedDataset> {
     DATASETS.iter().copied().find(|d| d.name() == name)
 }
 
 /// The names `dataset = "…"` accepts.
-pub fn dataset_names() -> Vec<&'static str> {
+pub(crate) fn dataset_names() -> Vec<&'static str> {
     DATASETS.iter().map(|d| d.name()).collect()
 }
 
 /// The keys that name a source: `dataset`, then each format's key once.
-pub fn source_keys() -> Vec<&'static str> {
+pub(crate) fn source_keys() -> Vec<&'static str> {
     let mut keys = vec!["dataset"];
     for format in FORMATS {
         if !keys.contains(&format.key()) {
@@ -86,13 +86,13 @@ pub fn source_keys() -> Vec<&'static str> {
 
 /// Whether `key` names a file or folder (a format's key or a path option), so that it is
 /// resolved against the preset's folder.
-pub fn is_path_key(key: &str) -> bool {
+pub(crate) fn is_path_key(key: &str) -> bool {
     FORMATS.iter().any(|f| f.key() == key || f.options().iter().any(|o| o.key == key && o.kind == OptionKind::Path))
 }
 
 /// The keys a source named by `key` reads besides it: the dataset's called `dataset_name`, or
 /// its formats', and `format` where several formats share the key.
-pub fn keys_of(key: &str, dataset_name: Option<&str>) -> Vec<&'static str> {
+pub(crate) fn keys_of(key: &str, dataset_name: Option<&str>) -> Vec<&'static str> {
     if key == "dataset" {
         return dataset_name.and_then(dataset).map_or_else(Vec::new, |d| d.options().iter().map(|o| o.key).collect());
     }
@@ -106,7 +106,7 @@ pub fn keys_of(key: &str, dataset_name: Option<&str>) -> Vec<&'static str> {
 
 /// What a `[data]` table selects.
 #[derive(Clone)]
-pub enum Selected {
+pub(crate) enum Selected {
     Dataset(&'static dyn NamedDataset),
     /// A file or folder given by `key`, of one of `formats` (one when `format` says which or
     /// only one format has the key).
@@ -118,7 +118,7 @@ pub enum Selected {
 
 impl Selected {
     /// The keys the selected source reads (of every candidate format).
-    pub fn options(&self) -> Vec<&'static OptionSpec> {
+    pub(crate) fn options(&self) -> Vec<&'static OptionSpec> {
         match self {
             Selected::Dataset(dataset) => dataset.options().iter().collect(),
             Selected::File { formats, .. } => formats.iter().flat_map(|f| f.options()).collect(),
@@ -129,7 +129,7 @@ impl Selected {
 /// Reads a `[data]` table: `dataset`, `format`, and `options` (every other key but `common`,
 /// the keys the preset's schema reads itself). Exactly one key must name a source; every other
 /// key must be one the source reads, with a value it takes.
-pub fn select(
+pub(crate) fn select(
     dataset_name: Option<&str>,
     format_name: Option<&str>,
     options: &DataOptions,

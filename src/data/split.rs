@@ -7,7 +7,7 @@ use rand::seq::SliceRandom;
 
 /// Splits examples so each class keeps the same share in both parts. Which examples go where
 /// depends only on `seed`; both parts keep the original order of examples.
-pub fn stratified_split(examples: &Split, example_len: usize, test_fraction: f64, seed: u64) -> (Split, Split) {
+pub(crate) fn stratified_split(examples: &Split, example_len: usize, test_fraction: f64, seed: u64) -> (Split, Split) {
     let classes = examples.labels.iter().copied().max().map_or(0, |m| m as usize + 1);
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
     for (i, &label) in examples.labels.iter().enumerate() {
@@ -30,7 +30,7 @@ pub fn stratified_split(examples: &Split, example_len: usize, test_fraction: f64
 /// A class-balanced subset of `count` of `rows` (in their original order): classes take turns,
 /// each giving its next example in an order fixed by `seed`, so every stage over the same data
 /// gets the same subset and a smaller subset lies inside a larger one.
-pub fn balanced_subset(rows: &[usize], labels: &[u32], count: usize, seed: u64) -> Vec<usize> {
+pub(crate) fn balanced_subset(rows: &[usize], labels: &[u32], count: usize, seed: u64) -> Vec<usize> {
     let mut order = rows.to_vec();
     order.shuffle(&mut StdRng::seed_from_u64(seed));
     let mut taken_of_class: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
@@ -53,14 +53,14 @@ pub fn balanced_subset(rows: &[usize], labels: &[u32], count: usize, seed: u64) 
 /// one deviation over all pixels (per-pixel statistics would blow up constant border pixels);
 /// flat features get one per column.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Standardization {
-    pub mean: Vec<f32>,
-    pub std: Vec<f32>,
+pub(crate) struct Standardization {
+    pub(crate) mean: Vec<f32>,
+    pub(crate) std: Vec<f32>,
 }
 
 impl Standardization {
     /// Statistics of `features` (row-major examples of `shape`).
-    pub fn fit(features: &[f32], shape: InputShape) -> Standardization {
+    pub(crate) fn fit(features: &[f32], shape: InputShape) -> Standardization {
         let columns = if shape.is_image() { 1 } else { shape.len().max(1) };
         let mut sum = vec![0f64; columns];
         let mut sum_sq = vec![0f64; columns];
@@ -83,7 +83,7 @@ impl Standardization {
     }
 
     /// Standardises `features` in place.
-    pub fn apply(&self, features: &mut [f32]) {
+    pub(crate) fn apply(&self, features: &mut [f32]) {
         let columns = self.mean.len();
         for (i, v) in features.iter_mut().enumerate() {
             let c = i % columns;
@@ -92,7 +92,7 @@ impl Standardization {
     }
 
     /// Undoes [`apply`](Self::apply) for one example, e.g. to show an image as it was.
-    pub fn invert(&self, features: &[f32]) -> Vec<f32> {
+    pub(crate) fn invert(&self, features: &[f32]) -> Vec<f32> {
         let columns = self.mean.len();
         features.iter().enumerate().map(|(i, v)| v * self.std[i % columns] + self.mean[i % columns]).collect()
     }

@@ -9,7 +9,7 @@ use std::f64::consts::PI;
 
 /// Which synthetic set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyntheticKind {
+pub(crate) enum SyntheticKind {
     /// Two interleaving half circles (as scikit-learn's `make_moons`).
     Moons,
     /// `classes` interleaved spiral arms.

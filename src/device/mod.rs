@@ -50,7 +50,7 @@ impl fmt::Display for DeviceChoice {
 /// Which burn backend a device runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Backend {
+pub(crate) enum Backend {
     Flex,
     Wgpu,
     /// A device another machine's `kdlab serve` hosts (its own backend is the server's).
@@ -60,10 +60,10 @@ pub enum Backend {
 /// A device ready for training, with what to print and record about it.
 #[derive(Debug, Clone)]
 pub struct ComputeDevice {
-    pub device: Device,
-    pub backend: Backend,
+    pub(crate) device: Device,
+    pub(crate) backend: Backend,
     /// The GPU adapter's name, or a description of the CPU path.
-    pub adapter: String,
+    pub(crate) adapter: String,
 }
 
 impl ComputeDevice {
@@ -87,7 +87,7 @@ pub struct NoGpu {
 
 /// What [`select`] would pick, without creating a device: the backend, the adapter
 /// description, and for a GPU its wgpu device type.
-pub fn resolve(choice: DeviceChoice) -> Result<(Backend, String, Option<wgpu::DeviceType>), NoGpu> {
+pub(crate) fn resolve(choice: DeviceChoice) -> Result<(Backend, String, Option<wgpu::DeviceType>), NoGpu> {
     if choice == DeviceChoice::Cpu {
         return Ok((Backend::Flex, "CPU".into(), None));
     }
@@ -100,7 +100,7 @@ pub fn resolve(choice: DeviceChoice) -> Result<(Backend, String, Option<wgpu::De
 }
 
 /// Resolves `--device` to a device.
-pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, NoGpu> {
+pub(crate) fn select(choice: DeviceChoice) -> Result<ComputeDevice, NoGpu> {
     let (backend, adapter, device_type) = resolve(choice)?;
     let device = match (backend, device_type) {
         // `resolve` gives a local backend only; a remote device is connected, not selected.
@@ -114,7 +114,7 @@ pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, NoGpu> {
 }
 
 /// The label [`ComputeDevice::label`] gives, from a backend and adapter description.
-pub fn label(backend: Backend, adapter: &str) -> String {
+pub(crate) fn label(backend: Backend, adapter: &str) -> String {
     match backend {
         Backend::Wgpu => format!("wgpu ({adapter})"),
         Backend::Flex => format!("flex ({adapter})"),

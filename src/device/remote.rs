@@ -19,9 +19,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// The environment variable a client reads its token from.
-pub const TOKEN_VARIABLE: &str = "KDLAB_REMOTE_TOKEN";
+pub(crate) const TOKEN_VARIABLE: &str = "KDLAB_REMOTE_TOKEN";
 /// How long a client waits for a server to answer before saying it is not there.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Where a remote server is, as `--device remote:…` names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -106,18 +106,18 @@ impl DeviceArg {
 /// A device as a run asks for it: what `--device` (or the app's device picker) names, and the
 /// token file of a remote one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceTarget {
-    pub device: DeviceArg,
-    pub token_file: Option<PathBuf>,
+pub(crate) struct DeviceTarget {
+    pub(crate) device: DeviceArg,
+    pub(crate) token_file: Option<PathBuf>,
 }
 
 impl DeviceTarget {
     /// A device of this machine.
-    pub fn local(choice: DeviceChoice) -> DeviceTarget {
+    pub(crate) fn local(choice: DeviceChoice) -> DeviceTarget {
         DeviceTarget { device: DeviceArg::Local(choice), token_file: None }
     }
 
-    pub fn open(&self) -> Result<ComputeDevice, DeviceError> {
+    pub(crate) fn open(&self) -> Result<ComputeDevice, DeviceError> {
         self.device.open(self.token_file.as_deref())
     }
 }
@@ -171,7 +171,7 @@ impl RemoteError {
 }
 
 /// The token a client presents: `KDLAB_REMOTE_TOKEN`, else the first line of `token_file`.
-pub fn client_token(device: &RemoteAddress, token_file: Option<&Path>) -> Result<String, RemoteError> {
+pub(crate) fn client_token(device: &RemoteAddress, token_file: Option<&Path>) -> Result<String, RemoteError> {
     if let Some(token) = std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.trim().is_empty()) {
         return Ok(token.trim().to_string());
     }
@@ -193,7 +193,7 @@ fn read_token(path: &Path) -> Result<String, RemoteError> {
 
 /// The server's token: read from `path`, or made (32 random bytes, hex) and written there with
 /// mode 0600 when the file does not exist. Returns the token and whether it was made.
-pub fn server_token(path: &Path) -> Result<(String, bool), RemoteError> {
+pub(crate) fn server_token(path: &Path) -> Result<(String, bool), RemoteError> {
     if path.exists() {
         return read_token(path).map(|token| (token, false));
     }
@@ -219,7 +219,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// Connects the first device of the server at `address`, presenting `token`; gives up after
 /// [`CONNECT_TIMEOUT`].
-pub fn connect(address: &RemoteAddress, token: &str) -> Result<ComputeDevice, RemoteError> {
+pub(crate) fn connect(address: &RemoteAddress, token: &str) -> Result<ComputeDevice, RemoteError> {
     let host = match address {
         RemoteAddress::WebSocket(url) => RemoteHost::websocket(url),
         RemoteAddress::Iroh { id, direct } => {

@@ -27,7 +27,7 @@ const NORM_EPS_SQUARED: f64 = 1e-24;
 const DKD_MASK_OFFSET: f64 = 1000.0;
 
 /// One-hot encoding of integer labels as floats: `[batch] -> [batch, classes]`.
-pub fn one_hot(labels: Tensor<1, Int>, num_classes: usize) -> Tensor<2> {
+pub(crate) fn one_hot(labels: Tensor<1, Int>, num_classes: usize) -> Tensor<2> {
     labels.one_hot::<2>(num_classes).float()
 }
 
@@ -39,14 +39,14 @@ pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
 }
 
 /// Mean over the batch of `-Σ_k q_k log softmax(logits)_k` for target distributions `q`.
-pub fn soft_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+pub(crate) fn soft_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
     (targets * log_softmax(logits, 1)).sum_dim(1).mean().neg()
 }
 
 /// `KL(p ‖ q)` summed over classes and averaged over the batch, from log-probabilities.
 ///
 /// `p · (log p − log q)` with `p = exp(log p)`; a class whose `p` underflows to zero adds zero.
-pub fn kl_from_log_probs(log_p: Tensor<2>, log_q: Tensor<2>) -> Tensor<1> {
+pub(crate) fn kl_from_log_probs(log_p: Tensor<2>, log_q: Tensor<2>) -> Tensor<1> {
     let p = log_p.clone().exp();
     (p * (log_p - log_q)).sum_dim(1).mean()
 }
@@ -54,7 +54,7 @@ pub fn kl_from_log_probs(log_p: Tensor<2>, log_q: Tensor<2>) -> Tensor<1> {
 /// `T² · KL(softmax(teacher/T) ‖ softmax(student/T))`, batch mean: the soft-target term of KD.
 ///
 /// The teacher side is whatever tensor is passed; callers pass a detached teacher.
-pub fn soft_target_kl(student_logits: Tensor<2>, teacher_logits: Tensor<2>, temperature: f64) -> Tensor<1> {
+pub(crate) fn soft_target_kl(student_logits: Tensor<2>, teacher_logits: Tensor<2>, temperature: f64) -> Tensor<1> {
     let log_p_teacher = log_softmax(teacher_logits.div_scalar(temperature), 1);
     let log_p_student = log_softmax(student_logits.div_scalar(temperature), 1);
     kl_from_log_probs(log_p_teacher, log_p_student).mul_scalar(temperature * temperature)
@@ -64,20 +64,20 @@ pub fn soft_target_kl(student_logits: Tensor<2>, teacher_logits: Tensor<2>, temp
 #[derive(Debug, Clone)]
 pub struct KdTerms {
     /// Cross-entropy with the hard labels (unweighted).
-    pub hard: Tensor<1>,
+    pub(crate) hard: Tensor<1>,
     /// `T²`-scaled KL to the soft targets (unweighted).
-    pub soft: Tensor<1>,
+    pub(crate) soft: Tensor<1>,
 }
 
 impl KdTerms {
     /// `(1 − α) · hard + α · soft`.
-    pub fn combine(&self, alpha: f64) -> Tensor<1> {
+    pub(crate) fn combine(&self, alpha: f64) -> Tensor<1> {
         self.hard.clone().mul_scalar(1.0 - alpha) + self.soft.clone().mul_scalar(alpha)
     }
 }
 
 /// Hinton KD split into its hard and soft terms.
-pub fn kd_terms(
+pub(crate) fn kd_terms(
     student_logits: Tensor<2>,
     teacher_logits: Tensor<2>,
     labels: Tensor<1, Int>,
@@ -115,12 +115,12 @@ fn spread_distribution(labels: Tensor<1, Int>, classes: usize, on_label: f64) ->
 
 /// Logits of Tf-KD's virtual teacher: `log p_d` with `p_d = a` on the label and
 /// `(1 − a) / (C − 1)` elsewhere (Yuan et al., 2020).
-pub fn virtual_teacher_logits(labels: Tensor<1, Int>, classes: usize, correct_prob: f64) -> Tensor<2> {
+pub(crate) fn virtual_teacher_logits(labels: Tensor<1, Int>, classes: usize, correct_prob: f64) -> Tensor<2> {
     spread_distribution(labels, classes, correct_prob).log()
 }
 
 /// Teacher-free KD with the virtual teacher, split into its hard and soft terms.
-pub fn tfkd_reg_terms(
+pub(crate) fn tfkd_reg_terms(
     student_logits: Tensor<2>,
     labels: Tensor<1, Int>,
     correct_prob: f64,
@@ -144,22 +144,22 @@ pub fn tfkd_reg(
 
 /// The two parts of decoupled KD (Zhao et al., 2022), unweighted.
 #[derive(Debug, Clone)]
-pub struct DkdTerms {
+pub(crate) struct DkdTerms {
     /// Target-class KD: `T² · KL` over the binary [target, non-target] masses.
-    pub target: Tensor<1>,
+    pub(crate) target: Tensor<1>,
     /// Non-target-class KD: `T² · KL` over the non-target classes.
-    pub non_target: Tensor<1>,
+    pub(crate) non_target: Tensor<1>,
 }
 
 impl DkdTerms {
     /// `α · TCKD + β · NCKD`.
-    pub fn combine(&self, alpha: f64, beta: f64) -> Tensor<1> {
+    pub(crate) fn combine(&self, alpha: f64, beta: f64) -> Tensor<1> {
         self.target.clone().mul_scalar(alpha) + self.non_target.clone().mul_scalar(beta)
     }
 }
 
 /// DKD's target and non-target terms, as in mdistiller (no CE, no warm-up).
-pub fn dkd_terms(
+pub(crate) fn dkd_terms(
     student_logits: Tensor<2>,
     teacher_logits: Tensor<2>,
     labels: Tensor<1, Int>,
@@ -213,23 +213,23 @@ pub fn dml(student_logits: Tensor<2>, peer_logits: Tensor<2>, temperature: f64) 
 
 /// The two parts of relational KD (Park et al., 2019), unweighted.
 #[derive(Debug, Clone)]
-pub struct RkdTerms {
+pub(crate) struct RkdTerms {
     /// Smooth-L1 between normalised pairwise distance matrices.
-    pub distance: Tensor<1>,
+    pub(crate) distance: Tensor<1>,
     /// Smooth-L1 between triplet angle tensors.
-    pub angle: Tensor<1>,
+    pub(crate) angle: Tensor<1>,
 }
 
 impl RkdTerms {
     /// `w_d · distance + w_a · angle`.
-    pub fn combine(&self, distance_weight: f64, angle_weight: f64) -> Tensor<1> {
+    pub(crate) fn combine(&self, distance_weight: f64, angle_weight: f64) -> Tensor<1> {
         self.distance.clone().mul_scalar(distance_weight) + self.angle.clone().mul_scalar(angle_weight)
     }
 }
 
 /// RKD's distance and angle terms between student and teacher embeddings `[batch, dim]`.
 /// The two embeddings may have different widths; only their relations are compared.
-pub fn rkd_terms(student_features: Tensor<2>, teacher_features: Tensor<2>) -> RkdTerms {
+pub(crate) fn rkd_terms(student_features: Tensor<2>, teacher_features: Tensor<2>) -> RkdTerms {
     let teacher_features = teacher_features.detach();
     RkdTerms {
         distance: smooth_l1(
@@ -252,7 +252,7 @@ pub fn rkd(
 
 /// Pairwise Euclidean distances `[batch, batch]` (zero diagonal), divided by the mean of the
 /// non-zero ones.
-pub fn normalized_distances(features: Tensor<2>) -> Tensor<2> {
+pub(crate) fn normalized_distances(features: Tensor<2>) -> Tensor<2> {
     let [batch, _] = features.dims();
     let differences = features.clone().unsqueeze_dim::<3>(0) - features.unsqueeze_dim::<3>(1);
     let squared = differences.square().sum_dim(2).squeeze_dim::<2>(2);
@@ -267,20 +267,20 @@ pub fn normalized_distances(features: Tensor<2>) -> Tensor<2> {
 }
 
 /// Cosines of the angles `⟨unit(e_j − e_i), unit(e_k − e_i)⟩` for every triplet, flattened.
-pub fn triplet_angles(features: Tensor<2>) -> Tensor<1> {
+pub(crate) fn triplet_angles(features: Tensor<2>) -> Tensor<1> {
     let differences = features.clone().unsqueeze_dim::<3>(0) - features.unsqueeze_dim::<3>(1);
     let unit = l2_normalize(differences, 2);
     unit.clone().matmul(unit.swap_dims(1, 2)).flatten::<1>(0, 2)
 }
 
 /// `x / max(‖x‖₂, ε)` along `dim`, as `torch.nn.functional.normalize`; zero vectors stay zero.
-pub fn l2_normalize<const D: usize>(tensor: Tensor<D>, dim: usize) -> Tensor<D> {
+pub(crate) fn l2_normalize<const D: usize>(tensor: Tensor<D>, dim: usize) -> Tensor<D> {
     let norm = tensor.clone().square().sum_dim(dim).clamp_min(NORM_EPS_SQUARED).sqrt();
     tensor / norm
 }
 
 /// Smooth-L1 (Huber with β = 1), averaged over all elements.
-pub fn smooth_l1<const D: usize>(prediction: Tensor<D>, target: Tensor<D>) -> Tensor<1> {
+pub(crate) fn smooth_l1<const D: usize>(prediction: Tensor<D>, target: Tensor<D>) -> Tensor<1> {
     let absolute = (prediction - target).abs();
     let quadratic = absolute.clone().clamp_max(1.0);
     (quadratic.clone().square().mul_scalar(0.5) + absolute - quadratic).mean()
@@ -288,7 +288,7 @@ pub fn smooth_l1<const D: usize>(prediction: Tensor<D>, target: Tensor<D>) -> Te
 
 /// Activation-based attention map of a feature map `[batch, channels, h, w]`:
 /// the channel mean of `F²`, flattened and L2-normalised per sample → `[batch, h·w]`.
-pub fn attention_map(features: Tensor<4>) -> Tensor<2> {
+pub(crate) fn attention_map(features: Tensor<4>) -> Tensor<2> {
     let pooled = features.square().mean_dim(1).flatten::<2>(1, 3);
     l2_normalize(pooled, 1)
 }

@@ -49,14 +49,14 @@ pub fn soft_target_kl_at(student_logits: Tensor<2>, teacher_logits: Tensor<2>, t
 #[derive(Debug, Clone)]
 pub struct DistTerms {
     /// `1 −` the mean over examples of Pearson(p_s[i, :], p_t[i, :]).
-    pub inter: Tensor<1>,
+    pub(crate) inter: Tensor<1>,
     /// `1 −` the mean over classes of Pearson(p_s[:, k], p_t[:, k]).
-    pub intra: Tensor<1>,
+    pub(crate) intra: Tensor<1>,
 }
 
 impl DistTerms {
     /// `T²·(β·inter + γ·intra)`.
-    pub fn combine(&self, temperature: f64, beta: f64, gamma: f64) -> Tensor<1> {
+    pub(crate) fn combine(&self, temperature: f64, beta: f64, gamma: f64) -> Tensor<1> {
         (self.inter.clone().mul_scalar(beta) + self.intra.clone().mul_scalar(gamma))
             .mul_scalar(temperature * temperature)
     }
@@ -95,15 +95,15 @@ fn pearson_rows(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
 #[derive(Debug, Clone)]
 pub struct NkdTerms {
     /// `−mean_i softmax(t_i)[y_i] · log softmax(s_i)[y_i]`.
-    pub target: Tensor<1>,
+    pub(crate) target: Tensor<1>,
     /// `−T²·mean_i Σ_k softmax(t_i∖y_i / T)_k · log softmax(s_i∖y_i / T)_k`, the label's class
     /// taken out of both rows.
-    pub non_target: Tensor<1>,
+    pub(crate) non_target: Tensor<1>,
 }
 
 impl NkdTerms {
     /// `target + γ·non_target`.
-    pub fn combine(&self, gamma: f64) -> Tensor<1> {
+    pub(crate) fn combine(&self, gamma: f64) -> Tensor<1> {
         self.target.clone() + self.non_target.clone().mul_scalar(gamma)
     }
 }

@@ -9,20 +9,20 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// The size of an exported plot's drawing area (the legend adds rows below it).
-pub const PLOT_SIZE: [f64; 2] = [900.0, 420.0];
+pub(crate) const PLOT_SIZE: [f64; 2] = [900.0, 420.0];
 
 /// One series of a plot as exported: which run, seed and stage it comes from, and its raw
 /// `(step, value)` points.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExportSeries {
-    pub run: String,
-    pub seed: Option<u64>,
-    pub stage: String,
-    pub metric: String,
+pub(crate) struct ExportSeries {
+    pub(crate) run: String,
+    pub(crate) seed: Option<u64>,
+    pub(crate) stage: String,
+    pub(crate) metric: String,
     /// Optimizer steps per epoch of the stage (0: unknown), for each point's epoch.
     #[serde(skip)]
-    pub steps_per_epoch: u64,
-    pub points: Vec<[f64; 2]>,
+    pub(crate) steps_per_epoch: u64,
+    pub(crate) points: Vec<[f64; 2]>,
 }
 
 impl ExportSeries {
@@ -35,7 +35,7 @@ impl ExportSeries {
 }
 
 /// Rows `run,seed,stage,metric,step,epoch,value`.
-pub fn to_csv(series: &[ExportSeries]) -> Result<String, ExportError> {
+pub(crate) fn to_csv(series: &[ExportSeries]) -> Result<String, ExportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let failed = |e: csv::Error| ExportError::Render(e.to_string());
     writer.write_record(["run", "seed", "stage", "metric", "step", "epoch", "value"]).map_err(failed)?;
@@ -52,7 +52,7 @@ pub fn to_csv(series: &[ExportSeries]) -> Result<String, ExportError> {
 }
 
 /// `{"title": …, "series": [{"run", "seed", "stage", "metric", "points": [[step, value], …]}]}`.
-pub fn to_json(title: &str, series: &[ExportSeries]) -> String {
+pub(crate) fn to_json(title: &str, series: &[ExportSeries]) -> String {
     #[derive(Serialize)]
     struct Document<'a> {
         title: &'a str,
@@ -64,7 +64,7 @@ pub fn to_json(title: &str, series: &[ExportSeries]) -> String {
 /// A plot's numbers as its CSV and JSON hold them: curves (a row per point, in the long format
 /// every curve export shares), or a table of its own (a sweep: a column named after the key).
 #[derive(Debug, Clone, PartialEq)]
-pub enum PlotNumbers {
+pub(crate) enum PlotNumbers {
     Series(Vec<ExportSeries>),
     Table(Table),
 }
@@ -87,7 +87,7 @@ impl PlotNumbers {
 
 /// `stem`, or `stem-2`, `stem-3`, … : the first whose files (`stem.<extension>` for each of
 /// `extensions`) do not exist yet in `dir`, so an export never silently replaces an earlier one.
-pub fn free_stem(dir: &Path, stem: &str, extensions: &[&str]) -> String {
+pub(crate) fn free_stem(dir: &Path, stem: &str, extensions: &[&str]) -> String {
     let taken = |candidate: &str| extensions.iter().any(|e| dir.join(format!("{candidate}.{e}")).exists());
     std::iter::once(stem.to_string())
         .chain((2..).map(|n| format!("{stem}-{n}")))
@@ -97,7 +97,7 @@ pub fn free_stem(dir: &Path, stem: &str, extensions: &[&str]) -> String {
 
 /// Writes `<stem>.svg`, `<stem>.png` (the SVG at 2×), `<stem>.csv` and `<stem>.json` into `dir`
 /// (created if missing), under a free stem; returns the files written.
-pub fn export_plot(
+pub(crate) fn export_plot(
     dir: &Path,
     stem: &str,
     spec: &PlotSpec,

@@ -2,10 +2,10 @@
 //! rendered with resvg and an embedded font, so it needs no display or GPU), numbers as CSV and
 //! JSON whose rows say which run, seed and stage they come from.
 
-pub mod data;
+pub(crate) mod data;
 pub mod png;
 pub mod svg;
-pub mod table;
+pub(crate) mod table;
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +19,7 @@ pub enum ExportError {
 }
 
 impl ExportError {
-    pub fn io(path: &Path, source: std::io::Error) -> ExportError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> ExportError {
         ExportError::Io { path: path.to_path_buf(), source }
     }
 }

@@ -9,42 +9,42 @@ use std::fmt::Write;
 
 /// One line of a plot, with an optional band `(x, low, high)` drawn beneath it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct PlotSeries {
-    pub name: String,
+pub(crate) struct PlotSeries {
+    pub(crate) name: String,
     /// `#rrggbb`.
-    pub color: String,
-    pub points: Vec<[f64; 2]>,
-    pub band: Option<Vec<[f64; 3]>>,
+    pub(crate) color: String,
+    pub(crate) points: Vec<[f64; 2]>,
+    pub(crate) band: Option<Vec<[f64; 3]>>,
     /// 0 solid, 1 dashed, 2 dotted, 3 long dashes (cycling), as the app draws them.
-    pub dash: usize,
+    pub(crate) dash: usize,
     /// A shape repeated along the line (0 none, then circle, square, diamond, cross), as the
     /// app draws them.
-    pub shape: usize,
+    pub(crate) shape: usize,
     /// Where a fork branches off its parent's curve: a ring.
-    pub ring: Option<[f64; 2]>,
+    pub(crate) ring: Option<[f64; 2]>,
     /// Dots at the points instead of a line (single values, such as each run of a sweep).
-    pub dots: bool,
+    pub(crate) dots: bool,
 }
 
 /// A plot to write.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct PlotSpec {
-    pub title: String,
-    pub x_label: String,
-    pub y_label: String,
-    pub series: Vec<PlotSeries>,
+pub(crate) struct PlotSpec {
+    pub(crate) title: String,
+    pub(crate) x_label: String,
+    pub(crate) y_label: String,
+    pub(crate) series: Vec<PlotSeries>,
     /// Whether the y axis is logarithmic (values ≤ 0 are left out).
-    pub log_y: bool,
+    pub(crate) log_y: bool,
     /// Whether the x axis is logarithmic (points at x ≤ 0 are left out).
-    pub log_x: bool,
+    pub(crate) log_x: bool,
     /// Vertical markers (`x`, label): where a live hyperparameter changed.
-    pub markers: Vec<(f64, String)>,
+    pub(crate) markers: Vec<(f64, String)>,
 }
 
 /// The colour of parameter-change markers, on screen and in exports.
-pub const MARKER_RGB: [u8; 3] = [200, 160, 40];
+pub(crate) const MARKER_RGB: [u8; 3] = [200, 160, 40];
 /// The legend entry of the markers.
-pub const MARKERS_NAME: &str = "T/α/β changes";
+pub(crate) const MARKERS_NAME: &str = "T/α/β changes";
 
 const MARGIN_LEFT: f64 = 70.0;
 const MARGIN_RIGHT: f64 = 24.0;
@@ -54,7 +54,7 @@ const LEGEND_ROW: f64 = 18.0;
 /// Legend names longer than this are cut with an ellipsis.
 const LEGEND_CHARS: usize = 64;
 /// The font family; the PNG renderer maps it to the font it embeds.
-pub const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// Tableau's 20 categorical colours, strong ones first: the palette of every plot, in the app
 /// and in exports.
@@ -82,12 +82,12 @@ const PALETTE: [[u8; 3]; 20] = [
 ];
 
 /// The `index`-th colour of the palette as RGB.
-pub fn palette_rgb(index: usize) -> [u8; 3] {
+pub(crate) fn palette_rgb(index: usize) -> [u8; 3] {
     PALETTE[index % PALETTE.len()]
 }
 
 /// The `index`-th colour of the palette as `#rrggbb`.
-pub fn palette(index: usize) -> String {
+pub(crate) fn palette(index: usize) -> String {
     let [r, g, b] = palette_rgb(index);
     format!("#{r:02x}{g:02x}{b:02x}")
 }
@@ -109,7 +109,7 @@ fn legend_name(name: &str) -> String {
 impl PlotSpec {
     /// The plot as an SVG document `width` pixels wide whose plot area (with its axes) is
     /// `height` pixels high; the legend below adds what it needs.
-    pub fn to_svg(&self, width: f64, height: f64) -> String {
+    pub(crate) fn to_svg(&self, width: f64, height: f64) -> String {
         let legend = LegendLayout::new(self, width);
         let frame = Frame::new(self, width, height);
         let height = height + legend.height();
@@ -422,7 +422,7 @@ const SHAPE_SPACING: f64 = 70.0;
 
 /// Rows for labels that start at `x` and are `width` wide, so that none overlaps another in
 /// its row: the first row with room, or `None` when all `rows` are taken there.
-pub fn stack_labels(labels: impl Iterator<Item = (f64, f64)>, rows: usize) -> Vec<Option<usize>> {
+pub(crate) fn stack_labels(labels: impl Iterator<Item = (f64, f64)>, rows: usize) -> Vec<Option<usize>> {
     let labels: Vec<(f64, f64)> = labels.collect();
     let mut order: Vec<usize> = (0..labels.len()).collect();
     order.sort_by(|&a, &b| labels[a].0.total_cmp(&labels[b].0));
@@ -481,7 +481,7 @@ fn dash_array(dash: usize) -> &'static str {
 }
 
 /// Round-number ticks (1, 2 or 5 × 10^k apart) covering `[low, high]`, about six of them.
-pub fn ticks(low: f64, high: f64) -> Vec<f64> {
+pub(crate) fn ticks(low: f64, high: f64) -> Vec<f64> {
     let span = high - low;
     if !(span.is_finite() && span > 0.0) {
         return vec![low];
@@ -496,7 +496,7 @@ pub fn ticks(low: f64, high: f64) -> Vec<f64> {
 
 /// Ticks of a logarithmic axis spanning `low..high` (logarithms): at 1, 2 and 5 times powers of
 /// ten (only the powers when those crowd), as logarithms; evenly spaced when fewer than two fit.
-pub fn log_ticks(low: f64, high: f64) -> Vec<f64> {
+pub(crate) fn log_ticks(low: f64, high: f64) -> Vec<f64> {
     if !(low.is_finite() && high.is_finite() && high > low) {
         return ticks(low, high);
     }

@@ -7,22 +7,22 @@ use std::path::{Path, PathBuf};
 /// Columns and rows of text cells (numbers already formatted exactly).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Table {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<String>>,
+    pub(crate) columns: Vec<String>,
+    pub(crate) rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    pub fn new(columns: &[&str]) -> Table {
+    pub(crate) fn new(columns: &[&str]) -> Table {
         Table { columns: columns.iter().map(|c| c.to_string()).collect(), rows: Vec::new() }
     }
 
-    pub fn push(&mut self, row: Vec<String>) {
+    pub(crate) fn push(&mut self, row: Vec<String>) {
         self.rows.push(row);
     }
 
     /// The table with `columns` (name, value) put in front of its own, the same value in every
     /// row: where its numbers come from (run, seed, stage, step).
-    pub fn prefixed(self, columns: &[(&str, String)]) -> Table {
+    pub(crate) fn prefixed(self, columns: &[(&str, String)]) -> Table {
         let mut names: Vec<String> = columns.iter().map(|(name, _)| name.to_string()).collect();
         names.extend(self.columns);
         let values: Vec<String> = columns.iter().map(|(_, value)| value.clone()).collect();
@@ -30,7 +30,7 @@ impl Table {
         Table { columns: names, rows }
     }
 
-    pub fn to_csv(&self) -> Result<String, ExportError> {
+    pub(crate) fn to_csv(&self) -> Result<String, ExportError> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         let failed = |e: csv::Error| ExportError::Render(e.to_string());
         writer.write_record(&self.columns).map_err(failed)?;
@@ -42,7 +42,7 @@ impl Table {
     }
 
     /// Rows as objects; cells that parse as numbers are written as numbers.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let rows: Vec<serde_json::Value> = self
             .rows
             .iter()
@@ -64,7 +64,7 @@ impl Table {
 
 /// Writes `<stem>.csv` and `<stem>.json` into `dir` (created if missing), under a stem no
 /// earlier export has taken.
-pub fn export_table(dir: &Path, stem: &str, table: &Table) -> Result<Vec<PathBuf>, ExportError> {
+pub(crate) fn export_table(dir: &Path, stem: &str, table: &Table) -> Result<Vec<PathBuf>, ExportError> {
     std::fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
     let stem = super::data::free_stem(dir, stem, &["csv", "json"]);
     let mut written = Vec::new();

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 
 /// An architecture as a preset writes it (the keys of its `[models.NAME]` table), and what it
 /// says of itself before any layer exists.
-pub trait Architecture {
+pub(crate) trait Architecture {
     /// One-line description, e.g. `cnn[32,64]+fc[128]`.
     fn describe(&self) -> String;
     /// The field that sets its size, for messages about it.
@@ -30,56 +30,60 @@ pub trait Architecture {
 }
 
 /// Building an architecture's network.
-pub trait Build {
+pub(crate) trait Build {
     type Network: Module + Forwards;
     /// The network with fresh parameters on `device` (seeded by the caller).
     fn init(&self, shape: InputShape, classes: usize, device: &Device) -> Self::Network;
 }
 
 /// A network's forward pass on flat inputs `[batch, features]`.
-pub trait Forwards {
+pub(crate) trait Forwards {
     fn forward(&self, input: Tensor<2>) -> Forward;
 }
 
 /// What a forward pass gives: logits, and the features the representation-level methods and the
 /// views match (each empty where the network has none).
 #[derive(Debug, Clone)]
-pub struct Forward {
+pub(crate) struct Forward {
     /// `[rows, classes]`: a row per example, or per position of a sequence model (its
     /// `[batch, length]` positions flattened, see [`Forward::positions`]).
-    pub logits: Tensor<2>,
+    pub(crate) logits: Tensor<2>,
     /// The penultimate representation `[rows, dim]`.
-    pub embedding: Tensor<2>,
+    pub(crate) embedding: Tensor<2>,
     /// Each conv block's (stage's, group's) output `[batch, channels, h, w]`.
-    pub feature_maps: Vec<Tensor<4>>,
+    pub(crate) feature_maps: Vec<Tensor<4>>,
     /// A transformer's self-attention probabilities, one `[batch, heads, length, length]` per
     /// layer.
-    pub attention: Vec<Tensor<4>>,
+    #[expect(dead_code, reason = "read by the language-model methods (issue 22); the CNNs leave it empty")]
+    pub(crate) attention: Vec<Tensor<4>>,
     /// A transformer's hidden states, one `[batch, length, width]` per layer.
-    pub hidden_states: Vec<Tensor<3>>,
+    #[expect(dead_code, reason = "read by the language-model methods (issue 22); the CNNs leave it empty")]
+    pub(crate) hidden_states: Vec<Tensor<3>>,
     /// A sequence model's positions: the logits' rows reshape to `[batch, length, classes]`,
     /// and only the positions the mask marks count in losses and metrics.
-    pub positions: Option<Positions>,
+    #[expect(dead_code, reason = "read by the language-model methods (issue 22); the CNNs leave it empty")]
+    pub(crate) positions: Option<Positions>,
 }
 
 /// Where a sequence model's logits come from, and which of its positions count.
 #[derive(Debug, Clone)]
-pub struct Positions {
-    pub batch: usize,
-    pub length: usize,
+#[expect(dead_code, reason = "read by the language-model methods (issue 22)")]
+pub(crate) struct Positions {
+    pub(crate) batch: usize,
+    pub(crate) length: usize,
     /// `[batch, length]`: 1 where the position counts, 0 where it is padding.
-    pub mask: Tensor<2>,
+    pub(crate) mask: Tensor<2>,
 }
 
 impl Forward {
     /// A classifier's pass: one row per example, no sequence.
-    pub fn classifier(logits: Tensor<2>, embedding: Tensor<2>, feature_maps: Vec<Tensor<4>>) -> Forward {
+    pub(crate) fn classifier(logits: Tensor<2>, embedding: Tensor<2>, feature_maps: Vec<Tensor<4>>) -> Forward {
         Forward { logits, embedding, feature_maps, attention: Vec::new(), hidden_states: Vec::new(), positions: None }
     }
 }
 
 /// `[channels, height, width]` of image inputs (flat inputs: one channel, one row).
-pub fn image_dims(shape: InputShape) -> [usize; 3] {
+pub(crate) fn image_dims(shape: InputShape) -> [usize; 3] {
     match shape {
         InputShape::Image { channels, height, width } => [channels, height, width],
         InputShape::Flat { features } => [1, 1, features],
@@ -87,12 +91,12 @@ pub fn image_dims(shape: InputShape) -> [usize; 3] {
 }
 
 /// The deepest residual network accepted (the CIFAR ResNet paper's deepest is 1202 layers).
-pub const MAX_DEPTH: usize = 2000;
+pub(crate) const MAX_DEPTH: usize = 2000;
 /// The widest stage accepted: sizes are bounded before any layer is allocated.
-pub const MAX_CHANNELS: usize = 4096;
+pub(crate) const MAX_CHANNELS: usize = 4096;
 
 /// A list of layer widths: non-empty unless `may_be_empty`, none of them 0.
-pub fn check_widths(field: &str, widths: &[usize], may_be_empty: bool) -> Result<(), String> {
+pub(crate) fn check_widths(field: &str, widths: &[usize], may_be_empty: bool) -> Result<(), String> {
     if widths.is_empty() && !may_be_empty {
         return Err(format!("`{field}` needs at least one width"));
     }
@@ -103,6 +107,6 @@ pub fn check_widths(field: &str, widths: &[usize], may_be_empty: bool) -> Result
 }
 
 /// Joins widths for a description: `32,64`.
-pub fn list(widths: &[usize]) -> String {
+pub(crate) fn list(widths: &[usize]) -> String {
     widths.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }

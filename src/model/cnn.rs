@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 /// `[models.NAME] arch = "cnn"`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {
-    pub channels: Vec<usize>,
+pub(crate) struct Spec {
+    pub(crate) channels: Vec<usize>,
     #[serde(default)]
-    pub hidden: Vec<usize>,
+    pub(crate) hidden: Vec<usize>,
 }
 
 impl Architecture for Spec {
@@ -134,7 +134,7 @@ impl Build for Spec {
 
 /// A small convolutional network.
 #[derive(Module, Debug)]
-pub struct Net {
+pub(crate) struct Net {
     convs: Vec<Conv2d>,
     pool: MaxPool2d,
     dense: Vec<Linear>,

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 /// The fused block as a backend operation.
 #[backend_extension(Flex, Autodiff)]
-pub trait ConvBlockBackend: Backend {
+pub(crate) trait ConvBlockBackend: Backend {
     /// `maxpool2(relu(conv3x3(x, weight, padding 1) + bias))`: `x` `[batch, channels, h, w]`,
     /// `weight` `[out, channels, 3, 3]`, `bias` `[out]`; `[batch, out, h/2, w/2]` out.
     fn conv_block(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -123,7 +123,7 @@ fn on_flex(x: &Tensor<4>) -> bool {
 
 /// `pool(relu(conv(x)))` for a 3×3, padding-1 convolution and a 2×2 pool: fused on flex (f32),
 /// burn's own operations elsewhere.
-pub fn forward(conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn forward(conv: &Conv2d, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let bias = conv.bias.as_ref().map(|b| b.val());
     match bias {
         Some(bias) if on_flex(&x) && x.dtype() == DType::F32 => {

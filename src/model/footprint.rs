@@ -12,18 +12,18 @@ const TRAINING_COPIES_PER_ACTIVATION: u64 = 2;
 
 /// Sizes of a network, from its spec and its inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Footprint {
+pub(crate) struct Footprint {
     /// Parameters, as burn counts them (batch norm's running statistics included).
-    pub parameters: u64,
+    pub(crate) parameters: u64,
     /// Values every layer outputs for one example, summed (what training keeps for backward).
-    pub activations: u64,
+    pub(crate) activations: u64,
     /// The largest single layer output for one example (what inference holds at once).
-    pub widest: u64,
+    pub(crate) widest: u64,
 }
 
 impl Footprint {
     /// Bytes to train on batches of `batch` examples.
-    pub fn training_bytes(&self, batch: u64) -> Option<u64> {
+    pub(crate) fn training_bytes(&self, batch: u64) -> Option<u64> {
         let parameters = self.parameters.checked_mul(TRAINING_COPIES_PER_PARAMETER * VALUE_BYTES)?;
         let activations =
             self.activations.checked_mul(batch)?.checked_mul(TRAINING_COPIES_PER_ACTIVATION * VALUE_BYTES)?;
@@ -31,7 +31,7 @@ impl Footprint {
     }
 
     /// Bytes to run inference on batches of `batch` examples (a layer's input and output at once).
-    pub fn inference_bytes(&self, batch: u64) -> Option<u64> {
+    pub(crate) fn inference_bytes(&self, batch: u64) -> Option<u64> {
         let parameters = self.parameters.checked_mul(VALUE_BYTES)?;
         parameters.checked_add(self.widest.checked_mul(batch)?.checked_mul(2 * VALUE_BYTES)?)
     }

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 /// `[models.NAME] arch = "mlp"`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {
-    pub hidden: Vec<usize>,
+pub(crate) struct Spec {
+    pub(crate) hidden: Vec<usize>,
 }
 
 impl Architecture for Spec {
@@ -71,7 +71,7 @@ impl Build for Spec {
 
 /// A multi-layer perceptron.
 #[derive(Module, Debug)]
-pub struct Net {
+pub(crate) struct Net {
     hidden: Vec<Linear>,
     output: Linear,
 }

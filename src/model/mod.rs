@@ -7,16 +7,16 @@
 //! device); evaluation, probes and cached teachers use the running statistics.
 
 mod arch;
-pub mod cnn;
+pub(crate) mod cnn;
 mod conv_block;
 mod footprint;
-pub mod mlp;
-pub mod resnet;
-pub mod vgg;
-pub mod wrn;
+pub(crate) mod mlp;
+pub(crate) mod resnet;
+pub(crate) mod vgg;
+pub(crate) mod wrn;
 
-pub use arch::{Architecture, Build, Forward, Forwards, Positions};
-pub use footprint::Footprint;
+pub(crate) use arch::{Architecture, Build, Forward, Forwards};
+pub(crate) use footprint::Footprint;
 
 use crate::data::InputShape;
 use burn::module::Module;
@@ -31,27 +31,27 @@ macro_rules! architectures {
         /// An architecture as a preset writes it.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(tag = "arch")]
-        pub enum ModelSpec {
+        pub(crate) enum ModelSpec {
             $($(#[$doc])* #[serde(rename = $name)] $variant($spec),)+
         }
 
         /// A network of any registered architecture.
         #[derive(Module, Debug)]
         #[allow(clippy::large_enum_variant)]
-        pub enum Network {
+        pub(crate) enum Network {
             $($variant(<$spec as Build>::Network),)+
         }
 
         impl ModelSpec {
             /// The architecture's own declarations.
-            pub fn arch(&self) -> &dyn Architecture {
+            pub(crate) fn arch(&self) -> &dyn Architecture {
                 match self {
                     $(ModelSpec::$variant(spec) => spec,)+
                 }
             }
 
             /// Builds the network with fresh parameters on `device`.
-            pub fn init(&self, shape: InputShape, classes: usize, device: &Device) -> Network {
+            pub(crate) fn init(&self, shape: InputShape, classes: usize, device: &Device) -> Network {
                 match self {
                     $(ModelSpec::$variant(spec) => Network::$variant(spec.init(shape, classes, device)),)+
                 }
@@ -60,7 +60,7 @@ macro_rules! architectures {
 
         impl Network {
             /// Runs the network on flat inputs `[batch, features]`.
-            pub fn forward(&self, input: Tensor<2>) -> Forward {
+            pub(crate) fn forward(&self, input: Tensor<2>) -> Forward {
                 match self {
                     $(Network::$variant(network) => network.forward(input),)+
                 }
@@ -84,52 +84,52 @@ architectures! {
 
 impl ModelSpec {
     /// One-line description, e.g. `cnn[32,64]+fc[128]`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.arch().describe()
     }
 
     /// The field that sets this architecture's size, for messages about it.
-    pub fn size_field(&self) -> &'static str {
+    pub(crate) fn size_field(&self) -> &'static str {
         self.arch().size_field()
     }
 
     /// Why this architecture's depth or widths are impossible, if they are: the field to change
     /// and what it expects. (Checked before the data is read.)
-    pub fn check_structure(&self) -> Result<(), (&'static str, String)> {
+    pub(crate) fn check_structure(&self) -> Result<(), (&'static str, String)> {
         self.arch().check_structure()
     }
 
     /// `[channels, height, width]` of each feature map the network returns for inputs of
     /// `shape` (empty for MLPs).
-    pub fn feature_shapes(&self, shape: InputShape) -> Vec<[usize; 3]> {
+    pub(crate) fn feature_shapes(&self, shape: InputShape) -> Vec<[usize; 3]> {
         self.arch().feature_shapes(shape)
     }
 
     /// Channels of each feature map (empty for MLPs).
-    pub fn block_channels(&self) -> Vec<usize> {
+    pub(crate) fn block_channels(&self) -> Vec<usize> {
         self.arch().block_channels()
     }
 
     /// Why this architecture cannot take inputs of `shape`, if it cannot.
-    pub fn check(&self, shape: InputShape) -> Result<(), String> {
+    pub(crate) fn check(&self, shape: InputShape) -> Result<(), String> {
         self.arch().check(shape)
     }
 
     /// Width of the penultimate representation ([`Forward::embedding`]) for inputs of `shape`.
-    pub fn embedding_width(&self, shape: InputShape) -> usize {
+    pub(crate) fn embedding_width(&self, shape: InputShape) -> usize {
         self.arch().embedding_width(shape)
     }
 
     /// The network's sizes on inputs of `shape` with `classes` outputs; `None` when a count
     /// overflows 64 bits (no machine could hold it).
-    pub fn footprint(&self, shape: InputShape, classes: usize) -> Option<Footprint> {
+    pub(crate) fn footprint(&self, shape: InputShape, classes: usize) -> Option<Footprint> {
         self.arch().footprint(shape, classes)
     }
 }
 
 impl Network {
     /// Logits only.
-    pub fn logits(&self, input: Tensor<2>) -> Tensor<2> {
+    pub(crate) fn logits(&self, input: Tensor<2>) -> Tensor<2> {
         self.forward(input).logits
     }
 }

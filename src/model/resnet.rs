@@ -101,7 +101,7 @@ impl Block {
 
 /// A CIFAR ResNet or a WRN.
 #[derive(Module, Debug)]
-pub struct ResNet {
+pub(crate) struct ResNet {
     stem: Conv2d,
     /// The stem's batch norm (ResNet), or the final one before pooling (WRN).
     stem_norm: BatchNorm,
@@ -115,7 +115,7 @@ pub struct ResNet {
 
 impl ResNet {
     /// `widths`: the stem's then the three stages' channels; `blocks` per stage.
-    pub fn new(
+    pub(crate) fn new(
         [channels, height, width]: [usize; 3],
         widths: [usize; 4],
         blocks: usize,
@@ -179,7 +179,7 @@ impl Forwards for ResNet {
 }
 
 /// The mean of each channel's map: `[batch, channels, h, w]` to `[batch, channels]`.
-pub fn global_average(x: Tensor<4>) -> Tensor<2> {
+pub(crate) fn global_average(x: Tensor<4>) -> Tensor<2> {
     let [batch, channels, _, _] = x.dims();
     x.mean_dim(3).mean_dim(2).reshape([batch, channels])
 }
@@ -188,14 +188,14 @@ pub fn global_average(x: Tensor<4>) -> Tensor<2> {
 /// the three stages' widths.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Resnet {
-    pub depth: usize,
+pub(crate) struct Resnet {
+    pub(crate) depth: usize,
     #[serde(default = "default_resnet_channels")]
-    pub channels: Vec<usize>,
+    pub(crate) channels: Vec<usize>,
 }
 
 /// The CIFAR ResNet paper's widths.
-pub fn default_resnet_channels() -> Vec<usize> {
+pub(crate) fn default_resnet_channels() -> Vec<usize> {
     vec![16, 16, 32, 64]
 }
 

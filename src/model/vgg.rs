@@ -16,10 +16,10 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// The depths there are and the layers of each group at that depth.
-pub const DEPTHS: [(usize, [usize; 5]); 5] =
+pub(crate) const DEPTHS: [(usize, [usize; 5]); 5] =
     [(8, [1, 1, 1, 1, 1]), (11, [1, 1, 2, 2, 2]), (13, [2, 2, 2, 2, 2]), (16, [2, 2, 3, 3, 3]), (19, [2, 2, 4, 4, 4])];
 /// Each group's channels.
-pub const WIDTHS: [usize; 5] = [64, 128, 256, 512, 512];
+pub(crate) const WIDTHS: [usize; 5] = [64, 128, 256, 512, 512];
 
 /// One 3×3 conv + batch norm + ReLU layer.
 #[derive(Module, Debug)]
@@ -30,7 +30,7 @@ struct Layer {
 
 /// A VGG network.
 #[derive(Module, Debug)]
-pub struct Vgg {
+pub(crate) struct Vgg {
     groups: Vec<Vec<Layer>>,
     pool: MaxPool2d,
     output: Linear,
@@ -40,12 +40,12 @@ pub struct Vgg {
 }
 
 /// The layers per group of a VGG `depth`, if there is one.
-pub fn layers_of(depth: usize) -> Option<[usize; 5]> {
+pub(crate) fn layers_of(depth: usize) -> Option<[usize; 5]> {
     DEPTHS.iter().find(|(d, _)| *d == depth).map(|(_, layers)| *layers)
 }
 
 impl Vgg {
-    pub fn new([channels, height, width]: [usize; 3], depth: usize, classes: usize, device: &Device) -> Vgg {
+    pub(crate) fn new([channels, height, width]: [usize; 3], depth: usize, classes: usize, device: &Device) -> Vgg {
         let layers = layers_of(depth).unwrap_or(DEPTHS[0].1);
         let mut in_channels = channels;
         let groups = layers
@@ -96,8 +96,8 @@ impl Forwards for Vgg {
 /// `[models.NAME] arch = "vgg"`: VGG with batch norm, `depth` 8, 11, 13, 16 or 19.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {
-    pub depth: usize,
+pub(crate) struct Spec {
+    pub(crate) depth: usize,
 }
 
 impl Architecture for Spec {

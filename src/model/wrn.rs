@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 /// `[models.NAME] arch = "wrn"`: Wide ResNet WRN-`depth`-`widen`, `depth` = 6n + 4.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {
-    pub depth: usize,
+pub(crate) struct Spec {
+    pub(crate) depth: usize,
     #[serde(default = "default_widen")]
-    pub widen: usize,
+    pub(crate) widen: usize,
 }
 
 fn default_widen() -> usize {

@@ -14,7 +14,7 @@ use crate::train::methods::TeacherPair;
 /// Loads and validates the preset (with `overrides`) and checks each model against its data's
 /// shape when that is known without reading the data: every error `prepare` would give before
 /// loading data, at once.
-pub fn check(source: &PresetSource, overrides: &[String]) -> Result<Preset, PresetError> {
+pub(crate) fn check(source: &PresetSource, overrides: &[String]) -> Result<Preset, PresetError> {
     let preset = source.load(overrides)?;
     if let Some(shape) = preset.data_spec(&source.base_dir).source.known_shape() {
         check_models(source, &preset, shape, overrides)?;

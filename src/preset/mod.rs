@@ -3,20 +3,18 @@
 //! `line:column`, the field and what was expected ([`validate`], placed by [`source`]), the
 //! checks of a preset against its data ([`fit`]), and `--set key=value` ([`overrides`]).
 
-pub mod fit;
-pub mod overrides;
-pub mod schema;
-pub mod settings;
-pub mod source;
-pub mod steering;
-pub mod validate;
+pub(crate) mod fit;
+pub(crate) mod overrides;
+pub(crate) mod schema;
+pub(crate) mod settings;
+pub(crate) mod source;
+pub(crate) mod steering;
+pub(crate) mod validate;
 
-pub use overrides::apply_override;
-pub use schema::{DataSection, EnsembleSection, Preset, StageSection};
-pub use settings::{Optimizer, Schedule, TrainSettings};
+pub(crate) use schema::Preset;
+pub(crate) use settings::{Optimizer, Schedule, TrainSettings};
 pub use source::{PresetError, PresetSource};
 pub use steering::SteeringSection;
-pub use validate::{FieldError, FieldPath, PathSegment};
 
 #[cfg(test)]
 mod tests {

@@ -22,7 +22,7 @@ pub(super) fn override_touches(assignment: &str, path: &FieldPath) -> bool {
 
 /// Applies one `key=value` to a parsed preset. Keys are dotted; in `stages` and `ensembles`
 /// the second part is an entry's name or 0-based index (`stages.student_kd.temperature=8`).
-pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), String> {
+pub(crate) fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), String> {
     let Some((key, raw)) = assignment.split_once('=') else {
         return Err("expected key=value, e.g. train.epochs=5".into());
     };

@@ -18,13 +18,13 @@ pub struct Preset {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    pub data: DataSection,
+    pub(crate) data: DataSection,
     #[serde(default)]
-    pub train: TrainSettings,
-    pub models: BTreeMap<String, ModelSpec>,
+    pub(crate) train: TrainSettings,
+    pub(crate) models: BTreeMap<String, ModelSpec>,
     pub stages: Vec<StageSection>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ensembles: Vec<EnsembleSection>,
+    pub(crate) ensembles: Vec<EnsembleSection>,
     /// What was done by hand while the stages trained, replayed at the same steps.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steering: Vec<SteeringSection>,
@@ -34,25 +34,25 @@ pub struct Preset {
 /// (`csv`, `idx_dir`, `path`) — with the keys that source declares (see
 /// [`crate::data::registry`]), and how to split it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataSection {
+pub(crate) struct DataSection {
     /// A bundled or generated dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dataset: Option<String>,
+    pub(crate) dataset: Option<String>,
     /// Which format the data at `path` is in, when not detected from its files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub(crate) format: Option<String>,
     /// `[data.augment]`: random crops and flips of the training batches (images only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub augment: Option<Augment>,
+    pub(crate) augment: Option<Augment>,
     #[serde(default = "default_test_fraction")]
-    pub test_fraction: f64,
+    pub(crate) test_fraction: f64,
     #[serde(default)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// The source's file or folder and the keys its format or dataset declares (`samples`,
     /// `label_column`, `image_size`…), and any other key the user wrote: validation names what
     /// does not belong.
     #[serde(flatten)]
-    pub options: DataOptions,
+    pub(crate) options: DataOptions,
 }
 
 /// The `[data]` keys of every source, read by the schema itself.
@@ -64,7 +64,7 @@ fn default_test_fraction() -> f64 {
 
 impl DataSection {
     /// What the section selects, each of its keys checked against the source's declarations.
-    pub fn selected(&self) -> Result<Selected, OptionProblem> {
+    pub(crate) fn selected(&self) -> Result<Selected, OptionProblem> {
         registry::select(self.dataset.as_deref(), self.format.as_deref(), &self.options, &COMMON_DATA_KEYS)
     }
 
@@ -89,51 +89,51 @@ impl DataSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageSection {
     pub name: String,
-    pub model: String,
-    pub method: Method,
+    pub(crate) model: String,
+    pub(crate) method: Method,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teacher: Option<String>,
+    pub(crate) teacher: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub epochs: Option<usize>,
+    pub(crate) epochs: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<usize>,
+    pub(crate) batch_size: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub optimizer: Option<Optimizer>,
+    pub(crate) optimizer: Option<Optimizer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub learning_rate: Option<f64>,
+    pub(crate) learning_rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub momentum: Option<f64>,
+    pub(crate) momentum: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight_decay: Option<f64>,
+    pub(crate) weight_decay: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nesterov: Option<bool>,
+    pub(crate) nesterov: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<Schedule>,
+    pub(crate) schedule: Option<Schedule>,
     /// A stage sets its own milestones; the decay factor `gamma` is `[train]`'s (a stage's
     /// `gamma` is its method's, as DIST's and NKD's γ).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub milestones: Option<Vec<usize>>,
+    pub(crate) milestones: Option<Vec<usize>>,
     /// Classes whose training examples the stage never sees (their test examples stay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude_classes: Option<Vec<usize>>,
+    pub(crate) exclude_classes: Option<Vec<usize>>,
     /// Learn from only this many training examples, a class-balanced subset that is the same
     /// for every stage (fewer examples is where a teacher's soft targets matter most).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub train_examples: Option<usize>,
+    pub(crate) train_examples: Option<usize>,
     /// After its epochs the stage goes on until the user stops it (in the app; headless runs
     /// end it after its epochs).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub keep_training: bool,
+    pub(crate) keep_training: bool,
     /// The method's hyperparameters (`temperature = 4`…), and any other key the user wrote:
     /// validation names what is unknown.
     #[serde(flatten)]
-    pub hypers: BTreeMap<String, toml::Value>,
+    pub(crate) hypers: BTreeMap<String, toml::Value>,
 }
 
 impl StageSection {
     /// The value the stage gives a hyperparameter, if it gives one that is a number or a
     /// switch (switches read as 1 and 0).
-    pub fn hyper(&self, name: &str) -> Option<f64> {
+    pub(crate) fn hyper(&self, name: &str) -> Option<f64> {
         match self.hypers.get(name)? {
             toml::Value::Float(value) => Some(*value),
             toml::Value::Integer(value) => Some(*value as f64),
@@ -143,7 +143,7 @@ impl StageSection {
     }
 
     /// The stage's training settings: its own overrides on top of `[train]`.
-    pub fn settings(&self, defaults: &TrainSettings) -> TrainSettings {
+    pub(crate) fn settings(&self, defaults: &TrainSettings) -> TrainSettings {
         TrainSettings {
             epochs: self.epochs.unwrap_or(defaults.epochs),
             batch_size: self.batch_size.unwrap_or(defaults.batch_size),
@@ -162,15 +162,15 @@ impl StageSection {
 /// One `[[ensembles]]` entry: averaged predictions of several stages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EnsembleSection {
-    pub name: String,
-    pub members: Vec<String>,
+pub(crate) struct EnsembleSection {
+    pub(crate) name: String,
+    pub(crate) members: Vec<String>,
 }
 
 impl Preset {
     /// Fills every stage's method hyperparameters with the method's defaults, so the resolved
     /// preset says exactly what ran.
-    pub fn resolve_defaults(&mut self) {
+    pub(crate) fn resolve_defaults(&mut self) {
         self.data.fill_defaults();
         for stage in &mut self.stages {
             for hyper in stage.method.spec().hypers {
@@ -190,14 +190,14 @@ impl Preset {
     }
 
     /// The seed of initialisation and shuffling.
-    pub fn train_seed(&self) -> u64 {
+    pub(crate) fn train_seed(&self) -> u64 {
         self.train.seed.unwrap_or(self.data.seed)
     }
 
     /// The preset with its data paths made absolute against `base` (the preset's folder), so
     /// its resolved form (a run's `config.toml`) reads the same data from any folder: `kdlab run
     /// RUN_DIR/config.toml` replays a run on user data.
-    pub fn with_absolute_paths(mut self, base: &Path) -> Preset {
+    pub(crate) fn with_absolute_paths(mut self, base: &Path) -> Preset {
         let absolute = |path: &mut PathBuf| {
             if path.is_relative() {
                 let joined = base.join(&*path);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// The optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Optimizer {
+pub(crate) enum Optimizer {
     Adam,
     /// SGD with (heavy-ball) momentum.
     Sgd,
@@ -15,7 +15,7 @@ pub enum Optimizer {
 /// How the learning rate changes over a stage's epochs (after any warm-up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Schedule {
+pub(crate) enum Schedule {
     /// The same rate throughout.
     #[default]
     Constant,
@@ -30,43 +30,43 @@ pub enum Schedule {
 #[serde(deny_unknown_fields)]
 pub struct TrainSettings {
     #[serde(default = "default_epochs")]
-    pub epochs: usize,
+    pub(crate) epochs: usize,
     #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
+    pub(crate) batch_size: usize,
     #[serde(default = "default_optimizer")]
-    pub optimizer: Optimizer,
+    pub(crate) optimizer: Optimizer,
     #[serde(default = "default_learning_rate")]
-    pub learning_rate: f64,
+    pub(crate) learning_rate: f64,
     /// SGD only.
     #[serde(default = "default_momentum")]
-    pub momentum: f64,
+    pub(crate) momentum: f64,
     #[serde(default)]
-    pub weight_decay: f64,
+    pub(crate) weight_decay: f64,
     /// Seed of initialisation and shuffling; `None` uses `data.seed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Optimiser steps between metric reports.
     #[serde(default = "default_metric_interval")]
-    pub metric_interval: usize,
+    pub(crate) metric_interval: usize,
     /// Optimiser steps between evaluations on the test split (test accuracy, agreement, KL,
     /// probes), at the first metric report after each interval and at a stage's end.
     #[serde(default = "default_eval_interval")]
-    pub eval_interval: usize,
+    pub(crate) eval_interval: usize,
     /// SGD only: Nesterov momentum.
     #[serde(default)]
-    pub nesterov: bool,
+    pub(crate) nesterov: bool,
     /// How the learning rate changes over the epochs.
     #[serde(default)]
-    pub schedule: Schedule,
+    pub(crate) schedule: Schedule,
     /// `step` schedule: the epochs at which the learning rate is multiplied by `gamma`.
     #[serde(default)]
-    pub milestones: Vec<usize>,
+    pub(crate) milestones: Vec<usize>,
     #[serde(default = "default_gamma")]
-    pub gamma: f64,
+    pub(crate) gamma: f64,
     /// Epochs over which the learning rate ramps up linearly before the schedule starts (set in
     /// `[train]`; a stage's `warmup_epochs` is DKD's loss warm-up).
     #[serde(default)]
-    pub warmup_epochs: f64,
+    pub(crate) warmup_epochs: f64,
 }
 
 fn default_epochs() -> usize {

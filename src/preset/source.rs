@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 #[error("{location}: {}{message}", field_prefix(.field))]
 pub struct PresetError {
     /// `file:line:column`, `file`, or `--set key=value`.
-    pub location: String,
+    pub(crate) location: String,
     /// The offending field, when one is known.
-    pub field: Option<String>,
-    pub message: String,
+    pub(crate) field: Option<String>,
+    pub(crate) message: String,
 }
 
 fn field_prefix(field: &Option<String>) -> String {
@@ -65,7 +65,7 @@ pub struct PresetSource {
 
 impl PresetSource {
     /// Reads a preset file.
-    pub fn read(path: &Path) -> Result<PresetSource, PresetError> {
+    pub(crate) fn read(path: &Path) -> Result<PresetSource, PresetError> {
         let text = std::fs::read_to_string(path).map_err(|e| PresetError {
             location: path.display().to_string(),
             field: None,
@@ -76,7 +76,7 @@ impl PresetSource {
     }
 
     /// The same preset on the dataset called `name` instead of its own data.
-    pub fn with_dataset(self, name: Option<&str>) -> PresetSource {
+    pub(crate) fn with_dataset(self, name: Option<&str>) -> PresetSource {
         PresetSource { dataset: name.map(str::to_string), ..self }
     }
 
@@ -144,7 +144,7 @@ impl PresetSource {
     }
 
     /// A validation error, placed where its field is written (or on the `--set` that set it).
-    pub fn place(&self, path: &FieldPath, message: String, overrides: &[String]) -> PresetError {
+    pub(crate) fn place(&self, path: &FieldPath, message: String, overrides: &[String]) -> PresetError {
         let dotted = path.to_string();
         if let Some(set) = overrides.iter().find(|o| override_touches(o, path)) {
             return PresetError { location: format!("--set {set}"), field: Some(dotted), message };

@@ -16,25 +16,25 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct SteeringSection {
     /// The stage's name.
-    pub stage: String,
+    pub(crate) stage: String,
     /// Optimizer steps the stage had taken: the next step is the first the command affects.
-    pub after_step: u64,
+    pub(crate) after_step: u64,
     /// A live hyperparameter of the stage's method, set to `to` (it was `from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub set: Option<String>,
+    pub(crate) set: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<f64>,
+    pub(crate) from: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<f64>,
+    pub(crate) to: Option<f64>,
     /// Whether the stage goes on past its planned epochs until a `stop`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_training: Option<bool>,
+    pub(crate) keep_training: Option<bool>,
     /// The stage ends here.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub stop: bool,
+    pub(crate) stop: bool,
     /// A run (named here) branched off at this step; the stage reports its metrics here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fork: Option<String>,
+    pub(crate) fork: Option<String>,
 }
 
 impl SteeringSection {
@@ -63,7 +63,7 @@ impl SteeringSection {
     }
 
     /// The entry as the engine replays it, for stage `stage` (a preset that passed validation).
-    pub fn steer(&self, stage: usize) -> Option<Steer> {
+    pub(crate) fn steer(&self, stage: usize) -> Option<Steer> {
         let action = match (&self.set, self.keep_training, self.stop, &self.fork) {
             (Some(name), None, false, None) => {
                 let parameter = Parameter::named(name)?;

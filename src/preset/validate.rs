@@ -10,14 +10,14 @@ use std::fmt;
 
 /// One step of a path into the preset, for naming a field in messages.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PathSegment {
+pub(crate) enum PathSegment {
     Key(String),
     Index(usize),
 }
 
 /// A path like `stages[1].temperature`.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct FieldPath(pub Vec<PathSegment>);
+pub(crate) struct FieldPath(pub Vec<PathSegment>);
 
 impl FieldPath {
     pub(super) fn key(mut self, key: &str) -> FieldPath {
@@ -90,9 +90,9 @@ pub(super) fn tables_written_as_tables(preset: &toml::Table) -> Result<(), Field
 
 /// A problem found by [`Preset::validate`], before it is placed in the file.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FieldError {
-    pub path: FieldPath,
-    pub message: String,
+pub(crate) struct FieldError {
+    pub(crate) path: FieldPath,
+    pub(crate) message: String,
 }
 
 pub(super) fn invalid<T>(path: FieldPath, message: impl Into<String>) -> Result<T, FieldError> {
@@ -101,7 +101,7 @@ pub(super) fn invalid<T>(path: FieldPath, message: impl Into<String>) -> Result<
 
 impl Preset {
     /// Checks every value against what it may be.
-    pub fn validate(&self) -> Result<(), FieldError> {
+    pub(crate) fn validate(&self) -> Result<(), FieldError> {
         self.validate_data()?;
         validate_settings(&self.train, &field(&["train"]))?;
         for (name, spec) in &self.models {

@@ -17,42 +17,42 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// The header of `metrics.csv`.
-pub const METRICS_HEADER: &str = "stage,model,step,epoch,metric,value";
+pub(crate) const METRICS_HEADER: &str = "stage,model,step,epoch,metric,value";
 
 /// What `summary.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub preset: String,
-    pub dataset: String,
-    pub device: String,
-    pub seed: u64,
+    pub(crate) dataset: String,
+    pub(crate) device: String,
+    pub(crate) seed: u64,
     /// One entry per stage (accuracies as fractions in [0, 1]).
     pub stages: Vec<StageOutcome>,
     pub ensembles: Vec<EnsembleOutcome>,
     /// Where the run branched off another one, for a fork.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fork: Option<ForkRecord>,
+    pub(crate) fork: Option<ForkRecord>,
 }
 
 /// The run a fork branched off, and where: it trained exactly as its parent until then.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ForkRecord {
+pub(crate) struct ForkRecord {
     /// The parent run's label (its folder name when it was saved).
-    pub parent: String,
-    pub stage: String,
-    pub step: u64,
+    pub(crate) parent: String,
+    pub(crate) stage: String,
+    pub(crate) step: u64,
 }
 
 /// What `probes.json` holds: the probe examples and each stage's last probe.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ProbeRecord {
-    pub data: DataInfo,
+pub(crate) struct ProbeRecord {
+    pub(crate) data: DataInfo,
     /// One per stage; `null` for a stage that reported none.
-    pub probes: Vec<Option<Probe>>,
+    pub(crate) probes: Vec<Option<Probe>>,
 }
 
 /// The name of the probe file in a run folder.
-pub const PROBES_FILE: &str = "probes.json";
+pub(crate) const PROBES_FILE: &str = "probes.json";
 
 impl Summary {
     pub fn new(preset: &Preset, dataset: &str, device: &str) -> Summary {
@@ -86,7 +86,7 @@ impl Summary {
 /// while it trained: its `[[steering]]` log, and for a fork the values its stage started with
 /// at the fork (`starting`: the stage's index and values). `kdlab run` of the result retraces
 /// the run.
-pub fn steered_config(
+pub(crate) fn steered_config(
     config: &str,
     starting: Option<(usize, &[(Parameter, f64)])>,
     steering: &[(Steer, String, Option<String>)],
@@ -157,7 +157,7 @@ impl RunRecorder {
     }
 
     /// The same from parts: the resolved preset's text and `(stage, model)` names by index.
-    pub fn create_with(dir: &Path, config: &str, stages: Vec<(String, String)>) -> std::io::Result<RunRecorder> {
+    pub(crate) fn create_with(dir: &Path, config: &str, stages: Vec<(String, String)>) -> std::io::Result<RunRecorder> {
         std::fs::create_dir_all(dir)?;
         write_atomically(&dir.join("config.toml"), config.as_bytes())?;
         let metrics = MetricsFile::create(&dir.join("metrics.csv"))?;
@@ -216,13 +216,13 @@ impl RunRecorder {
     }
 
     /// Writes `probes.json` (whole or not at all).
-    pub fn write_probes(&self) -> std::io::Result<()> {
+    pub(crate) fn write_probes(&self) -> std::io::Result<()> {
         let json = serde_json::to_string(&self.probes).map_err(std::io::Error::other)?;
         write_atomically(&self.dir.join(PROBES_FILE), json.as_bytes())
     }
 
     /// Replaces what the probes file will hold (a run saved from the app).
-    pub fn set_probes(&mut self, probes: ProbeRecord) {
+    pub(crate) fn set_probes(&mut self, probes: ProbeRecord) {
         self.probes = probes;
     }
 }

@@ -69,9 +69,9 @@ struct Row {
 }
 
 /// A recorded run: the events that replay it, and the run it was forked from, if it was.
-pub struct PastRun {
-    pub events: Vec<Event>,
-    pub fork: Option<ForkRecord>,
+pub(crate) struct PastRun {
+    pub(crate) events: Vec<Event>,
+    pub(crate) fork: Option<ForkRecord>,
 }
 
 /// The events that replay the run recorded in `dir`, ending with `Finished`.
@@ -80,7 +80,7 @@ pub fn read_run(dir: &Path) -> Result<Vec<Event>, PastRunError> {
 }
 
 /// The run recorded in `dir`: its events (ending with `Finished`) and its fork origin.
-pub fn read_past_run(dir: &Path) -> Result<PastRun, PastRunError> {
+pub(crate) fn read_past_run(dir: &Path) -> Result<PastRun, PastRunError> {
     let summary_path = dir.join("summary.json");
     let text = std::fs::read_to_string(&summary_path)
         .map_err(|source| PastRunError::Io { path: summary_path.clone(), source })?;

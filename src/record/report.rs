@@ -23,9 +23,9 @@ pub struct SeedRun {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageStats {
     pub name: String,
-    pub method: String,
+    pub(crate) method: String,
     /// One value per seed that finished the stage, in seed order.
-    pub values: Vec<f64>,
+    pub(crate) values: Vec<f64>,
 }
 
 impl StageStats {
@@ -59,7 +59,7 @@ pub fn stage_stats(runs: &[SeedRun]) -> Vec<StageStats> {
 }
 
 /// `metric` of every stage: the mean over seeds at each step, with a ±1 std band.
-pub fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
+pub(crate) fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
     let stages = runs.first().map(|r| r.summary.stages.clone()).unwrap_or_default();
     let series = stages
         .iter()
@@ -107,7 +107,7 @@ fn title(base: &str, runs: &[SeedRun]) -> String {
 }
 
 /// Writes the test-accuracy and loss curves (mean ± 1 std over the runs) as SVG and PNG.
-pub fn write_plots(dir: &Path, runs: &[SeedRun]) -> Result<(), ExportError> {
+pub(crate) fn write_plots(dir: &Path, runs: &[SeedRun]) -> Result<(), ExportError> {
     let [width, height] = crate::export::data::PLOT_SIZE;
     for (stem, metric, base) in PLOTS {
         let svg = curve(runs, metric, &title(base, runs)).to_svg(width, height);

@@ -27,18 +27,18 @@ pub struct TeacherCache {
 
 /// What is stored beside the weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CachedStage {
-    pub key: String,
-    pub steps: u64,
-    pub wall_seconds: f64,
-    pub train_accuracy: f64,
-    pub test_accuracy: f64,
-    pub agreement_with_teacher: Option<f64>,
+pub(crate) struct CachedStage {
+    pub(crate) key: String,
+    pub(crate) steps: u64,
+    pub(crate) wall_seconds: f64,
+    pub(crate) train_accuracy: f64,
+    pub(crate) test_accuracy: f64,
+    pub(crate) agreement_with_teacher: Option<f64>,
     /// The stage's metric history (stage index as it was when stored).
-    pub metrics: Vec<MetricPoint>,
+    pub(crate) metrics: Vec<MetricPoint>,
     /// FNV-1a of the weights file, as hex (filled in by [`TeacherCache::store`]).
     #[serde(default)]
-    pub weights_checksum: String,
+    pub(crate) weights_checksum: String,
 }
 
 impl CachedStage {
@@ -68,9 +68,9 @@ impl CachedStage {
 /// A cache entry that exists but cannot be trusted.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {reason}", path.display())]
-pub struct DamagedEntry {
-    pub path: PathBuf,
-    pub reason: String,
+pub(crate) struct DamagedEntry {
+    pub(crate) path: PathBuf,
+    pub(crate) reason: String,
 }
 
 impl TeacherCache {
@@ -84,7 +84,7 @@ impl TeacherCache {
     }
 
     /// A cache in `dir`.
-    pub fn at(dir: impl Into<PathBuf>) -> TeacherCache {
+    pub(crate) fn at(dir: impl Into<PathBuf>) -> TeacherCache {
         TeacherCache { dir: dir.into() }
     }
 
@@ -98,7 +98,11 @@ impl TeacherCache {
 
     /// Loads the entry for `key` into `template` (a freshly built network of the right
     /// architecture): `Ok(None)` when there is none, an error when it is damaged.
-    pub fn load(&self, key: &str, template: Network) -> Result<Option<(Network, CachedStage, PathBuf)>, DamagedEntry> {
+    pub(crate) fn load(
+        &self,
+        key: &str,
+        template: Network,
+    ) -> Result<Option<(Network, CachedStage, PathBuf)>, DamagedEntry> {
         let info_path = self.info_path(key);
         let Ok(text) = std::fs::read_to_string(&info_path) else { return Ok(None) };
         let damaged = |path: &PathBuf, reason: String| DamagedEntry { path: path.clone(), reason };
@@ -116,7 +120,7 @@ impl TeacherCache {
     }
 
     /// Stores an entry; the JSON goes last so a half-written entry is never read as whole.
-    pub fn store(&self, network: Network, info: &CachedStage) -> std::io::Result<PathBuf> {
+    pub(crate) fn store(&self, network: Network, info: &CachedStage) -> std::io::Result<PathBuf> {
         let weights = self.weights_path(&info.key);
         if let Some(parent) = weights.parent() {
             std::fs::create_dir_all(parent)?;
@@ -136,7 +140,7 @@ fn checksum(bytes: &[u8]) -> String {
 }
 
 /// The cache key of a stage from a description of everything that shapes its weights.
-pub fn key_of(description: &impl Serialize) -> String {
+pub(crate) fn key_of(description: &impl Serialize) -> String {
     let mut hash = Fnv64::new();
     hash.write_u64(u64::from(FORMAT_VERSION));
     hash.write(serde_json::to_string(description).unwrap_or_default().as_bytes());

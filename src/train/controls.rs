@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// What the training loop should do next.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Turn {
+pub(crate) enum Turn {
     /// Take one optimizer step.
     Go,
     /// Branch off a new run here with these parameter changes, then ask again.
@@ -32,14 +32,14 @@ pub enum Turn {
 /// What a forked run takes over from its parent's controls: the keep-training choices and the
 /// steering log so far.
 #[derive(Debug, Clone, Default)]
-pub struct Inheritance {
+pub(crate) struct Inheritance {
     keep_training: BTreeMap<usize, bool>,
     log: Vec<Steer>,
 }
 
 /// Command state carried across steps and stages.
 #[derive(Default)]
-pub struct Controls {
+pub(crate) struct Controls {
     paused: bool,
     /// Since when the loop has been waiting, paused (`None` while it trains).
     waiting_since: Option<Instant>,
@@ -64,34 +64,34 @@ pub struct Controls {
 
 impl Controls {
     /// These controls replaying `script` (a preset's steering) at the steps it names.
-    pub fn with_script(mut self, script: Vec<Steer>) -> Controls {
+    pub(crate) fn with_script(mut self, script: Vec<Steer>) -> Controls {
         self.script = script.into();
         self
     }
 
     /// These controls going on from a parent run's (a fork's).
-    pub fn inheriting(mut self, inheritance: Inheritance) -> Controls {
+    pub(crate) fn inheriting(mut self, inheritance: Inheritance) -> Controls {
         self.keep_training = inheritance.keep_training;
         self.log = inheritance.log;
         self
     }
 
     /// What a run forked off now takes over.
-    pub fn inheritance(&self) -> Inheritance {
+    pub(crate) fn inheritance(&self) -> Inheritance {
         Inheritance { keep_training: self.keep_training.clone(), log: self.log.clone() }
     }
 
     /// The steering log so far.
-    pub fn log(&self) -> &[Steer] {
+    pub(crate) fn log(&self) -> &[Steer] {
         &self.log
     }
 
-    pub fn is_paused(&self) -> bool {
+    pub(crate) fn is_paused(&self) -> bool {
         self.paused
     }
 
     /// Takes a command from the user; it acts at the loop's next turn.
-    pub fn apply(&mut self, command: Command) {
+    pub(crate) fn apply(&mut self, command: Command) {
         match command {
             Command::Set(parameter, value) => self.changes.push((parameter, value)),
             Command::KeepTraining { stage, keep } => {
@@ -114,7 +114,7 @@ impl Controls {
     }
 
     /// Appends an entry to the steering log and reports it.
-    pub fn record(&mut self, out: &mut Outbox, steer: Steer) {
+    pub(crate) fn record(&mut self, out: &mut Outbox, steer: Steer) {
         self.log.push(steer.clone());
         out.send(Event::Steered(steer));
     }
@@ -163,7 +163,7 @@ impl Controls {
     /// Decides the next move from the commands applied so far and the script's entries due
     /// here. Paused with no step granted, the answer is [`Turn::Wait`] (the first time with a
     /// paused progress tick); the time until the next other answer counts as paused.
-    pub fn next_turn(&mut self, out: &mut Outbox, stage: usize, step: u64, epoch: u64) -> Turn {
+    pub(crate) fn next_turn(&mut self, out: &mut Outbox, stage: usize, step: u64, epoch: u64) -> Turn {
         let turn = self.decide(out, stage, step);
         match (turn == Turn::Wait, self.waiting_since) {
             (true, None) => {
@@ -207,40 +207,40 @@ impl Controls {
     }
 
     /// Changes that apply from the next step, as if the user had just sent them (a fork's).
-    pub fn queue_changes(&mut self, changes: Vec<(Parameter, f64)>) {
+    pub(crate) fn queue_changes(&mut self, changes: Vec<(Parameter, f64)>) {
         self.changes.extend(changes);
     }
 
     /// Parameter changes received since the last call, oldest first.
-    pub fn take_changes(&mut self) -> Vec<(Parameter, f64)> {
+    pub(crate) fn take_changes(&mut self) -> Vec<(Parameter, f64)> {
         std::mem::take(&mut self.changes)
     }
 
     /// Whether the run was cancelled.
-    pub fn cancelled(&self) -> bool {
+    pub(crate) fn cancelled(&self) -> bool {
         self.cancel_requested
     }
 
     /// Whether `stage` goes on past its epochs: the user's choice, else `planned`.
-    pub fn keep_training(&self, stage: usize, planned: bool) -> bool {
+    pub(crate) fn keep_training(&self, stage: usize, planned: bool) -> bool {
         self.keep_training.get(&stage).copied().unwrap_or(planned)
     }
 
     /// Sets whether `stage` goes on past its epochs, as the user's toggle would (unlogged: a
     /// fork's stage takes it over from its parent, whose log already says it).
-    pub fn set_keep_training(&mut self, stage: usize, keep: bool) {
+    pub(crate) fn set_keep_training(&mut self, stage: usize, keep: bool) {
         self.keep_training.insert(stage, keep);
     }
 
     /// The time spent paused so far in this run.
-    pub fn paused_for(&self) -> Duration {
+    pub(crate) fn paused_for(&self) -> Duration {
         self.paused_for
     }
 }
 
 /// A stage's training time: wall time since it started, time spent paused excluded.
 #[derive(Debug, Clone, Copy)]
-pub struct StageClock {
+pub(crate) struct StageClock {
     started: Instant,
     paused_before: Duration,
     /// Seconds trained before this clock started (a fork goes on from its parent's time).
@@ -249,12 +249,12 @@ pub struct StageClock {
 
 impl StageClock {
     /// A clock that has counted `offset` seconds already.
-    pub fn start(controls: &Controls, offset: f64) -> StageClock {
+    pub(crate) fn start(controls: &Controls, offset: f64) -> StageClock {
         StageClock { started: Instant::now(), paused_before: controls.paused_for(), offset }
     }
 
     /// Seconds of training so far.
-    pub fn seconds(&self, controls: &Controls) -> f64 {
+    pub(crate) fn seconds(&self, controls: &Controls) -> f64 {
         let paused = controls.paused_for().saturating_sub(self.paused_before);
         self.offset + self.started.elapsed().saturating_sub(paused).as_secs_f64()
     }

@@ -34,7 +34,7 @@ pub struct Engine {
     pub forks: Receiver<Engine>,
     /// Where this run branched off its parent, for a fork (the step the engine forked at, which
     /// may be later than the one the user saw when asking).
-    pub origin: Option<ForkOrigin>,
+    pub(crate) origin: Option<ForkOrigin>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -54,7 +54,7 @@ impl Engine {
     /// Loads a preset and its data, picks the device and trains, all on the engine thread; a bad
     /// preset, bad data, a missing GPU or an unreachable server arrive as an [`Event::Error`] followed by
     /// [`Event::Finished`].
-    pub fn launch(
+    pub(crate) fn launch(
         source: PresetSource,
         overrides: Vec<String>,
         target: DeviceTarget,
@@ -92,7 +92,7 @@ impl Engine {
     /// This engine with its events passed through `relay` on their way out, on a thread of
     /// their own; commands still go straight in. (The frame-time benchmark uses it to put hours
     /// of history in front of a real run.)
-    pub fn relayed(mut self, mut relay: impl FnMut(Event, &Sender<Event>) + Send + 'static) -> Engine {
+    pub(crate) fn relayed(mut self, mut relay: impl FnMut(Event, &Sender<Event>) + Send + 'static) -> Engine {
         let (sender, receiver) = crossbeam_channel::unbounded();
         let (inner_events, inner_thread) = (self.events.clone(), self.thread.take());
         let thread = std::thread::Builder::new()
@@ -117,7 +117,7 @@ impl Engine {
 
     /// A run whose events come from elsewhere (the frame-time benchmark's copies of a live run);
     /// its commands go nowhere and it forks nothing.
-    pub fn fed(events: Receiver<Event>) -> Engine {
+    pub(crate) fn fed(events: Receiver<Event>) -> Engine {
         let (commands, _) = crossbeam_channel::unbounded();
         let (_, forks) = crossbeam_channel::unbounded();
         Engine { commands, events, forks, origin: None, thread: None }

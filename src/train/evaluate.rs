@@ -8,12 +8,12 @@ use burn::tensor::{Tensor, TensorData};
 pub(crate) const INFERENCE_BATCH: usize = 1024;
 
 /// Logits of `network` (an inference copy) for every row of `inputs`, kept on the device.
-pub fn predict(network: &Network, inputs: &Tensor<2>) -> Tensor<2> {
+pub(crate) fn predict(network: &Network, inputs: &Tensor<2>) -> Tensor<2> {
     in_batches(inputs, |batch| network.logits(batch))
 }
 
 /// Penultimate embeddings of `network` for every row of `inputs`, kept on the device.
-pub fn embed(network: &Network, inputs: &Tensor<2>) -> Tensor<2> {
+pub(crate) fn embed(network: &Network, inputs: &Tensor<2>) -> Tensor<2> {
     in_batches(inputs, |batch| network.forward(batch).embedding)
 }
 
@@ -27,7 +27,7 @@ fn in_batches(inputs: &Tensor<2>, run: impl Fn(Tensor<2>) -> Tensor<2>) -> Tenso
 }
 
 /// Copies a tensor to the host as `f32`s.
-pub fn to_host(tensor: Tensor<2>) -> Vec<f32> {
+pub(crate) fn to_host(tensor: Tensor<2>) -> Vec<f32> {
     let data: TensorData = tensor.into_data();
     data.convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
 }

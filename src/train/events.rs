@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// The events a session has produced since its host last took them, in order.
 #[derive(Default)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     events: Vec<Event>,
     last_progress: Option<Instant>,
     /// The last step reported, sent or not (what a lost remote device had reached).
@@ -24,17 +24,17 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Outbox {
     /// The last optimizer step reported.
-    pub fn last_step(&self) -> u64 {
+    pub(crate) fn last_step(&self) -> u64 {
         self.last_step
     }
 
     /// Queues an event that must arrive.
-    pub fn send(&mut self, event: Event) {
+    pub(crate) fn send(&mut self, event: Event) {
         self.events.push(event);
     }
 
     /// Queues metric points, joining them to the points queued just before.
-    pub fn metrics(&mut self, points: Vec<MetricPoint>) {
+    pub(crate) fn metrics(&mut self, points: Vec<MetricPoint>) {
         match self.events.last_mut() {
             Some(Event::Metrics(queued)) => queued.extend(points),
             _ => self.events.push(Event::Metrics(points)),
@@ -42,12 +42,12 @@ impl Outbox {
     }
 
     /// Queues a probe snapshot.
-    pub fn probe(&mut self, probe: Probe) {
+    pub(crate) fn probe(&mut self, probe: Probe) {
         self.events.push(Event::Probe(Box::new(probe)));
     }
 
     /// Queues a progress tick unless one went out very recently (`force` queues regardless).
-    pub fn progress(&mut self, stage: usize, step: u64, epoch: u64, paused: bool, force: bool) {
+    pub(crate) fn progress(&mut self, stage: usize, step: u64, epoch: u64, paused: bool, force: bool) {
         self.last_step = step;
         let due = self.last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_INTERVAL);
         if due || force {
@@ -57,13 +57,13 @@ impl Outbox {
     }
 
     /// Everything queued so far, oldest first.
-    pub fn take(&mut self) -> Vec<Event> {
+    pub(crate) fn take(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
     }
 }
 
 /// The sending half of the native engine's event channel, applying the delivery rules above.
-pub struct EventSink {
+pub(crate) struct EventSink {
     sender: Sender<Event>,
     pending_metrics: Vec<MetricPoint>,
     pending_probe: Option<Box<Probe>>,
@@ -71,15 +71,15 @@ pub struct EventSink {
 
 /// The listener hung up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Disconnected;
+pub(crate) struct Disconnected;
 
 impl EventSink {
-    pub fn new(sender: Sender<Event>) -> EventSink {
+    pub(crate) fn new(sender: Sender<Event>) -> EventSink {
         EventSink { sender, pending_metrics: Vec::new(), pending_probe: None }
     }
 
     /// Hands one event on by the rule of its kind.
-    pub fn deliver(&mut self, event: Event) -> Result<(), Disconnected> {
+    pub(crate) fn deliver(&mut self, event: Event) -> Result<(), Disconnected> {
         match event {
             Event::Metrics(points) => self.metrics(points),
             Event::Probe(probe) => {
@@ -130,7 +130,7 @@ impl EventSink {
     }
 
     /// Sends an event that must arrive, after any metric points still queued.
-    pub fn send(&mut self, event: Event) -> Result<(), Disconnected> {
+    pub(crate) fn send(&mut self, event: Event) -> Result<(), Disconnected> {
         if !self.pending_metrics.is_empty() {
             let batch = std::mem::take(&mut self.pending_metrics);
             self.sender.send(Event::Metrics(batch)).map_err(|_| Disconnected)?;

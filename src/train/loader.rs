@@ -13,7 +13,7 @@ type Job = (u64, Vec<usize>);
 
 /// Where augmented batches are prepared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Prefetch {
+pub(crate) enum Prefetch {
     /// On a worker thread, one step ahead.
     #[default]
     Worker,
@@ -22,7 +22,7 @@ pub enum Prefetch {
 }
 
 /// Prepares the augmented batches of one stage.
-pub struct BatchLoader {
+pub(crate) struct BatchLoader {
     recipe: Recipe,
     /// The worker, when batches are prefetched on one.
     worker: Option<Worker>,
@@ -72,7 +72,7 @@ impl Worker {
 impl BatchLoader {
     /// A loader of `dataset`'s batches augmented by `augment`, seeded by `seed`; with
     /// [`Prefetch::Worker`] (where a thread can be had) on a worker thread.
-    pub fn new(dataset: Arc<Dataset>, augment: Augment, seed: u64, prefetch: Prefetch) -> BatchLoader {
+    pub(crate) fn new(dataset: Arc<Dataset>, augment: Augment, seed: u64, prefetch: Prefetch) -> BatchLoader {
         let black = match (dataset.standardization.mean.first(), dataset.standardization.std.first()) {
             (Some(&mean), Some(&std)) if std > 0.0 => -mean / std,
             _ => 0.0,
@@ -87,7 +87,7 @@ impl BatchLoader {
 
     /// Starts preparing the batch of `step` (rows `rows`) while the caller trains (with a
     /// worker; otherwise nothing).
-    pub fn prefetch(&mut self, step: u64, rows: Vec<usize>) {
+    pub(crate) fn prefetch(&mut self, step: u64, rows: Vec<usize>) {
         let Some(worker) = &mut self.worker else { return };
         if worker.pending.is_none() && worker.jobs.send((step, rows.clone())).is_ok() {
             worker.pending = Some((step, rows));
@@ -96,7 +96,7 @@ impl BatchLoader {
 
     /// The augmented inputs of `step`: the prefetched batch when it is that one, else prepared
     /// now.
-    pub fn take(&mut self, step: u64, rows: &[usize]) -> Vec<f32> {
+    pub(crate) fn take(&mut self, step: u64, rows: &[usize]) -> Vec<f32> {
         if let Some(worker) = &mut self.worker
             && let Some((pending_step, pending_rows)) = worker.pending.take()
             && let Ok((_, batch)) = worker.done.recv()

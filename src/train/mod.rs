@@ -2,24 +2,23 @@
 //! worker thread, and the channels the CLI and the app drive it through (what crosses them is
 //! [`crate::protocol`]'s). Nothing here knows a user interface or the run folders.
 
-pub mod cache;
-pub mod controls;
-pub mod engine;
-pub mod evaluate;
-pub mod events;
-pub mod launch;
+pub(crate) mod cache;
+pub(crate) mod controls;
+pub(crate) mod engine;
+pub(crate) mod evaluate;
+pub(crate) mod events;
+pub(crate) mod launch;
 mod loader;
 pub mod methods;
-pub mod plan;
-pub mod probe;
+pub(crate) mod plan;
+pub(crate) mod probe;
 mod schedule;
-pub mod session;
-pub mod stage;
-pub mod trainee;
+pub(crate) mod session;
+pub(crate) mod stage;
+pub(crate) mod trainee;
 
-pub use crate::protocol::{
-    ClassAccuracy, Command, DataInfo, EngineError, EnsembleOutcome, Event, ForkOrigin, MetricPoint, Probe, RunInfo,
-    StageInfo, StageOutcome, StageStart, Steer, SteerAction, metric,
+pub(crate) use crate::protocol::{
+    ClassAccuracy, DataInfo, Event, ForkOrigin, MetricPoint, RunInfo, StageInfo, StageOutcome, StageStart, metric,
 };
 pub use cache::TeacherCache;
 pub use engine::Engine;

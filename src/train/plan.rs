@@ -13,33 +13,33 @@ use crate::protocol::{Steer, SteerAction};
 pub struct StagePlan {
     pub name: String,
     /// The key of the `[models.*]` table.
-    pub model_name: String,
-    pub model: ModelSpec,
-    pub method: Method,
+    pub(crate) model_name: String,
+    pub(crate) model: ModelSpec,
+    pub(crate) method: Method,
     /// Index of the teacher stage.
-    pub teacher: Option<usize>,
-    pub hypers: Hypers,
-    pub settings: TrainSettings,
+    pub(crate) teacher: Option<usize>,
+    pub(crate) hypers: Hypers,
+    pub(crate) settings: TrainSettings,
     /// Seed of this stage's initialisation and shuffling.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Whether a later stage learns from this one (and so its model is worth caching).
-    pub is_teacher: bool,
+    pub(crate) is_teacher: bool,
     /// Whether the stage goes on past its epochs until stopped.
-    pub keep_training: bool,
+    pub(crate) keep_training: bool,
     /// How training batches are augmented (`None`: not at all).
-    pub augment: Option<Augment>,
+    pub(crate) augment: Option<Augment>,
     /// Classes whose training examples this stage never sees (Hinton's omitted class).
-    pub exclude_classes: Vec<u32>,
+    pub(crate) exclude_classes: Vec<u32>,
     /// How many training examples the stage learns from (`None`: all it does not exclude).
-    pub train_examples: Option<usize>,
+    pub(crate) train_examples: Option<usize>,
     /// Seed of the subset `train_examples` picks (the data seed: one subset for every stage).
-    pub subset_seed: u64,
+    pub(crate) subset_seed: u64,
 }
 
 impl StagePlan {
     /// The training rows this stage learns from: those of classes it does not exclude, cut to
     /// a class-balanced `train_examples` of them.
-    pub fn training_rows(&self, labels: &[u32]) -> Vec<usize> {
+    pub(crate) fn training_rows(&self, labels: &[u32]) -> Vec<usize> {
         let rows: Vec<usize> = (0..labels.len()).filter(|&row| !self.exclude_classes.contains(&labels[row])).collect();
         match self.train_examples {
             Some(count) if count < rows.len() => balanced_subset(&rows, labels, count, self.subset_seed),
@@ -50,9 +50,9 @@ impl StagePlan {
 
 /// Averaged predictions of several stages.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EnsemblePlan {
-    pub name: String,
-    pub members: Vec<usize>,
+pub(crate) struct EnsemblePlan {
+    pub(crate) name: String,
+    pub(crate) members: Vec<usize>,
 }
 
 /// Everything a run does, in order.
@@ -61,7 +61,7 @@ pub struct Plan {
     /// The fully resolved preset (written out as `config.toml`).
     pub preset: Preset,
     pub stages: Vec<StagePlan>,
-    pub ensembles: Vec<EnsemblePlan>,
+    pub(crate) ensembles: Vec<EnsemblePlan>,
     /// The preset's `[[steering]]`, replayed at the steps it names.
     pub steering: Vec<Steer>,
 }
@@ -110,7 +110,7 @@ impl Plan {
     }
 
     /// Optimizer steps of one epoch of a stage.
-    pub fn steps_per_epoch(stage: &StagePlan, train_examples: usize) -> u64 {
+    pub(crate) fn steps_per_epoch(stage: &StagePlan, train_examples: usize) -> u64 {
         train_examples.div_ceil(stage.settings.batch_size.max(1)) as u64
     }
 

@@ -17,21 +17,21 @@ use burn::tensor::{Int, Tensor, TensorData};
 const PLANE_POINTS: usize = 400;
 
 /// The fixed inputs of the probes, uploaded once per run.
-pub struct ProbeInputs {
+pub(crate) struct ProbeInputs {
     /// The attention examples (the run's probe examples) and their labels.
-    pub examples: Tensor<2>,
-    pub example_labels: Tensor<1, Int>,
+    pub(crate) examples: Tensor<2>,
+    pub(crate) example_labels: Tensor<1, Int>,
     /// Test indices of the relation examples, sorted by class.
-    pub relation_examples: Vec<usize>,
-    pub relations: Tensor<2>,
+    pub(crate) relation_examples: Vec<usize>,
+    pub(crate) relations: Tensor<2>,
     /// The grid over the plane (standardised), for 2-feature data.
-    pub grid: Option<Tensor<2>>,
-    pub plane: Option<Plane>,
-    pub shape: InputShape,
+    pub(crate) grid: Option<Tensor<2>>,
+    pub(crate) plane: Option<Plane>,
+    pub(crate) shape: InputShape,
 }
 
 impl ProbeInputs {
-    pub fn upload(dataset: &Dataset, examples: &[usize], device: &burn::tensor::Device) -> ProbeInputs {
+    pub(crate) fn upload(dataset: &Dataset, examples: &[usize], device: &burn::tensor::Device) -> ProbeInputs {
         let test = &dataset.test;
         let width = dataset.shape.len();
         let rows = |indices: &[usize]| {
@@ -55,7 +55,7 @@ impl ProbeInputs {
 }
 
 /// `RELATION_EXAMPLES` test indices taken round-robin over the classes, sorted by class.
-pub fn relation_examples(labels: &[u32], classes: usize) -> Vec<usize> {
+pub(crate) fn relation_examples(labels: &[u32], classes: usize) -> Vec<usize> {
     let by_class: Vec<Vec<usize>> = (0..classes as u32)
         .map(|c| labels.iter().enumerate().filter(|(_, l)| **l == c).map(|(i, _)| i).collect())
         .collect();
@@ -113,7 +113,7 @@ fn plane_grid(dataset: &Dataset, device: &burn::tensor::Device) -> Option<(Tenso
 }
 
 /// What the teacher contributes to the probes; it is frozen, so computed once per stage.
-pub struct TeacherProbe {
+pub(crate) struct TeacherProbe {
     activation: Vec<(Vec<f32>, [usize; 2])>,
     gradient: Option<(Vec<f32>, [usize; 2])>,
     relation_embedding: Vec<f32>,
@@ -121,7 +121,7 @@ pub struct TeacherProbe {
 }
 
 impl TeacherProbe {
-    pub fn new(teacher: &Network, inputs: &ProbeInputs, student_blocks: usize) -> TeacherProbe {
+    pub(crate) fn new(teacher: &Network, inputs: &ProbeInputs, student_blocks: usize) -> TeacherProbe {
         let activation = activation_maps(teacher, &inputs.examples);
         // Gradient maps are only needed when the student cannot be compared block by block.
         let gradient = (activation.len() != student_blocks || student_blocks == 0)
@@ -137,7 +137,7 @@ impl TeacherProbe {
 }
 
 /// The probes of `student` against `teacher` (when the stage has one).
-pub fn representations(
+pub(crate) fn representations(
     student: &Network,
     teacher: Option<&TeacherProbe>,
     inputs: &ProbeInputs,
@@ -245,7 +245,7 @@ fn relations(student: &Network, teacher: Option<&TeacherProbe>, inputs: &ProbeIn
 }
 
 /// Pairwise Euclidean distances of `n` row-major embeddings divided by their mean (RKD's ψ_D).
-pub fn normalized_distances(embedding: &[f32], n: usize) -> Vec<f32> {
+pub(crate) fn normalized_distances(embedding: &[f32], n: usize) -> Vec<f32> {
     let dim = embedding.len() / n.max(1);
     let row = |i: usize| &embedding[i * dim..(i + 1) * dim];
     let mut distances = vec![0f32; n * n];
@@ -278,7 +278,7 @@ fn nearest(distances: &[f32], n: usize) -> Vec<Vec<usize>> {
 
 /// Classical multidimensional scaling to 2-D: the top two eigenvectors of the double-centred
 /// squared distances (power iteration with deflation), scaled by the root of their eigenvalues.
-pub fn classical_mds(distances: &[f32], n: usize) -> Vec<[f32; 2]> {
+pub(crate) fn classical_mds(distances: &[f32], n: usize) -> Vec<[f32; 2]> {
     let squared: Vec<f64> = distances.iter().map(|&d| f64::from(d) * f64::from(d)).collect();
     let row_mean: Vec<f64> = (0..n).map(|i| squared[i * n..(i + 1) * n].iter().sum::<f64>() / n as f64).collect();
     let total_mean = row_mean.iter().sum::<f64>() / n as f64;

@@ -7,7 +7,7 @@ use crate::preset::{Schedule, TrainSettings};
 
 /// The learning rate of step `step` (0-based) of a stage with `steps_per_epoch` steps an epoch.
 /// Past the stage's epochs (keep training) the schedule holds where it ended.
-pub fn learning_rate(settings: &TrainSettings, step: u64, steps_per_epoch: u64) -> f64 {
+pub(crate) fn learning_rate(settings: &TrainSettings, step: u64, steps_per_epoch: u64) -> f64 {
     let per_epoch = steps_per_epoch.max(1) as f64;
     let warmup_steps = (settings.warmup_epochs * per_epoch).ceil();
     if (step as f64) < warmup_steps {

@@ -160,7 +160,7 @@ impl Session {
 
     /// Where this run branched off its parent, for a fork (the step it forked at, which may be
     /// later than the one the user saw when asking).
-    pub fn origin(&self) -> Option<ForkOrigin> {
+    pub(crate) fn origin(&self) -> Option<ForkOrigin> {
         self.origin
     }
 

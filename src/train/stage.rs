@@ -33,18 +33,18 @@ const PROBES_PER_CLASS: usize = 3;
 const MAX_PROBES: usize = 64;
 
 /// The dataset uploaded to the training device once per run, and the fixed probe set.
-pub struct DeviceData {
-    pub train_inputs: Tensor<2>,
-    pub train_labels: Tensor<1, Int>,
-    pub test_inputs: Tensor<2>,
+pub(crate) struct DeviceData {
+    pub(crate) train_inputs: Tensor<2>,
+    pub(crate) train_labels: Tensor<1, Int>,
+    pub(crate) test_inputs: Tensor<2>,
     /// Indices into the test split of the probe examples.
-    pub probe_examples: Vec<usize>,
+    pub(crate) probe_examples: Vec<usize>,
     /// The inputs of the representation probes.
-    pub probes: ProbeInputs,
+    pub(crate) probes: ProbeInputs,
 }
 
 impl DeviceData {
-    pub fn upload(dataset: &Dataset, device: &burn::tensor::Device) -> DeviceData {
+    pub(crate) fn upload(dataset: &Dataset, device: &burn::tensor::Device) -> DeviceData {
         let features = dataset.shape.len();
         let floats = |values: &[f32], rows: usize| {
             Tensor::<2>::from_data(TensorData::new(values.to_vec(), [rows, features]), device)
@@ -71,15 +71,15 @@ fn index_tensor(values: impl ExactSizeIterator<Item = usize>, device: &burn::ten
 
 /// A trained model kept for later stages (as teacher) and ensembles.
 #[derive(Clone)]
-pub struct Trained {
+pub(crate) struct Trained {
     /// Inference copy, on the plain device.
-    pub network: Network,
-    pub test_logits: Vec<f32>,
+    pub(crate) network: Network,
+    pub(crate) test_logits: Vec<f32>,
 }
 
 /// How a stage's loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StageEnd {
+pub(crate) enum StageEnd {
     Completed,
     /// The user stopped the stage; its model is kept.
     Stopped,
@@ -91,41 +91,41 @@ pub enum StageEnd {
 }
 
 /// What a stage leaves behind.
-pub struct StageRun {
-    pub trained: Trained,
-    pub outcome: StageOutcome,
+pub(crate) struct StageRun {
+    pub(crate) trained: Trained,
+    pub(crate) outcome: StageOutcome,
     /// Every metric point the stage reported, for the teacher cache.
-    pub history: Vec<MetricPoint>,
-    pub end: StageEnd,
+    pub(crate) history: Vec<MetricPoint>,
+    pub(crate) end: StageEnd,
     /// The live hyperparameters in force when it ended.
-    pub hypers: Hypers,
+    pub(crate) hypers: Hypers,
 }
 
 /// Everything a stage reads, shared with the session that runs it.
-pub struct StageContext {
-    pub index: usize,
-    pub plan: Arc<Plan>,
-    pub teacher_name: Option<String>,
-    pub dataset: Arc<Dataset>,
-    pub data: Arc<DeviceData>,
-    pub device: ComputeDevice,
-    pub teacher: Option<Trained>,
+pub(crate) struct StageContext {
+    pub(crate) index: usize,
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) teacher_name: Option<String>,
+    pub(crate) dataset: Arc<Dataset>,
+    pub(crate) data: Arc<DeviceData>,
+    pub(crate) device: ComputeDevice,
+    pub(crate) teacher: Option<Trained>,
     /// The teacher's architecture (FitNets shapes its regressor after it).
-    pub teacher_model: Option<ModelSpec>,
+    pub(crate) teacher_model: Option<ModelSpec>,
     /// The training rows the stage learns from (all but those of its excluded classes).
-    pub rows: Vec<usize>,
+    pub(crate) rows: Vec<usize>,
     /// Where augmented batches are prepared.
-    pub prefetch: Prefetch,
+    pub(crate) prefetch: Prefetch,
 }
 
 impl StageContext {
     /// The stage's plan.
-    pub fn stage(&self) -> &StagePlan {
+    pub(crate) fn stage(&self) -> &StagePlan {
         &self.plan.stages[self.index]
     }
 
     /// The announcement of this stage.
-    pub fn start_event(&self, params: usize, reused_from: Option<String>) -> StageStart {
+    pub(crate) fn start_event(&self, params: usize, reused_from: Option<String>) -> StageStart {
         let examples = self.rows.len();
         StageStart {
             stage: self.index,
@@ -143,7 +143,7 @@ impl StageContext {
     }
 
     /// The final evaluation of a trained (inference) network after `seconds` of training.
-    pub fn outcome(&self, trained: &Trained, steps: u64, seconds: f64, end: StageEnd) -> StageOutcome {
+    pub(crate) fn outcome(&self, trained: &Trained, steps: u64, seconds: f64, end: StageEnd) -> StageOutcome {
         let classes = self.dataset.num_classes();
         let train_logits = to_host(predict(&trained.network, &self.data.train_inputs));
         StageOutcome {
@@ -185,7 +185,7 @@ impl StageContext {
 }
 
 /// A stage's outcome with its identity filled in and nothing measured yet.
-pub fn blank_outcome(index: usize, stage: &StagePlan, teacher: Option<String>) -> StageOutcome {
+pub(crate) fn blank_outcome(index: usize, stage: &StagePlan, teacher: Option<String>) -> StageOutcome {
     StageOutcome {
         stage: index,
         name: stage.name.clone(),
@@ -279,21 +279,21 @@ impl IntervalSums {
 /// Where a stage's loop is between two optimizer steps: enough to go on from there in another
 /// run (a fork) exactly as this one would.
 #[derive(Clone)]
-pub struct Resume {
-    pub trainee: Trainee,
-    pub optimizer: ModuleOptimizer,
-    pub rng: StdRng,
+pub(crate) struct Resume {
+    pub(crate) trainee: Trainee,
+    pub(crate) optimizer: ModuleOptimizer,
+    pub(crate) rng: StdRng,
     /// The current epoch's order of training examples and the next batch in it.
-    pub order: Vec<usize>,
-    pub batch: usize,
-    pub epoch: u64,
-    pub step: u64,
-    pub hypers: Hypers,
+    pub(crate) order: Vec<usize>,
+    pub(crate) batch: usize,
+    pub(crate) epoch: u64,
+    pub(crate) step: u64,
+    pub(crate) hypers: Hypers,
     /// Seconds trained so far (time spent paused excluded).
-    pub seconds: f64,
+    pub(crate) seconds: f64,
     /// Whether the stage was set to go on past its epochs (a fork of a stage the user kept
     /// training keeps training too).
-    pub keep_training: bool,
+    pub(crate) keep_training: bool,
 }
 
 impl Resume {
@@ -468,7 +468,7 @@ impl Stepper {
 }
 
 /// What one call of [`ActiveStage::advance`] did.
-pub enum Advance {
+pub(crate) enum Advance {
     /// Took an optimizer step (or a checkpoint report): call again.
     Stepped,
     /// Paused with no step granted: nothing to do until a command comes.
@@ -481,7 +481,7 @@ pub enum Advance {
 }
 
 /// A stage between two optimizer steps.
-pub struct ActiveStage {
+pub(crate) struct ActiveStage {
     ctx: StageContext,
     state: Resume,
     stepper: Stepper,
@@ -491,7 +491,12 @@ pub struct ActiveStage {
 
 impl ActiveStage {
     /// Starts a stage from its beginning or from `resume` (a fork's), announcing it.
-    pub fn begin(ctx: StageContext, controls: &mut Controls, out: &mut Outbox, resume: Option<Resume>) -> ActiveStage {
+    pub(crate) fn begin(
+        ctx: StageContext,
+        controls: &mut Controls,
+        out: &mut Outbox,
+        resume: Option<Resume>,
+    ) -> ActiveStage {
         let resumed = resume.is_some();
         let mut state = resume.unwrap_or_else(|| Resume::fresh(&ctx));
         let stage = ctx.stage();
@@ -528,7 +533,7 @@ impl ActiveStage {
     /// One turn of the loop: an optimizer step with its reports, unless the controls say
     /// otherwise. (The stage is taken and handed back so that the step owns the trainee, as
     /// burn's optimizer wants, without a copy of its weights.)
-    pub fn advance(mut self, controls: &mut Controls, out: &mut Outbox) -> (ActiveStage, Advance) {
+    pub(crate) fn advance(mut self, controls: &mut Controls, out: &mut Outbox) -> (ActiveStage, Advance) {
         let turn = self.turn(controls, out);
         if let Some(turn) = turn {
             return (self, turn);
@@ -580,7 +585,7 @@ impl ActiveStage {
     }
 
     /// Ends the stage the way it `end`ed: its curves end where it did, evaluated.
-    pub fn finish(mut self, controls: &Controls, out: &mut Outbox, end: StageEnd) -> StageRun {
+    pub(crate) fn finish(mut self, controls: &Controls, out: &mut Outbox, end: StageEnd) -> StageRun {
         let (ctx, state) = (&self.ctx, &self.state);
         if let StageEnd::Diverged { step } = end {
             out.send(Event::Diverged { stage: ctx.index, step });
@@ -781,7 +786,7 @@ impl StageContext {
     }
 
     /// The teacher's side of the representation probes (it is frozen: computed once a stage).
-    pub fn teacher_probe(&self) -> Option<TeacherProbe> {
+    pub(crate) fn teacher_probe(&self) -> Option<TeacherProbe> {
         self.teacher
             .as_ref()
             .map(|t| TeacherProbe::new(&t.network, &self.data.probes, self.stage().model.block_channels().len()))
@@ -789,7 +794,7 @@ impl StageContext {
 
     /// The stage's (and its teacher's) predictions on the probe set, from its test logits, and
     /// the representation probes of `network`; also the relation graphs' neighbour agreement.
-    pub fn probe(
+    pub(crate) fn probe(
         &self,
         network: &Network,
         teacher: Option<&TeacherProbe>,

@@ -13,7 +13,7 @@ use burn::tensor::{Device, Tensor};
 /// have as many maps and the last ones are the same size, else a linear map between the
 /// penultimate embeddings.
 #[derive(Module, Debug)]
-pub enum Regressor {
+pub(crate) enum Regressor {
     Conv(Conv2d),
     Dense(Linear),
 }
@@ -34,7 +34,7 @@ impl Regressor {
     }
 
     /// The regressed student hint and the teacher's target, both flattened to `[batch, n]`.
-    pub fn hint(&self, student: &Forward, teacher: &Forward) -> Option<(Tensor<2>, Tensor<2>)> {
+    pub(crate) fn hint(&self, student: &Forward, teacher: &Forward) -> Option<(Tensor<2>, Tensor<2>)> {
         match self {
             Regressor::Conv(conv) => {
                 let (from, to) = (student.feature_maps.last()?, teacher.feature_maps.last()?);
@@ -45,12 +45,12 @@ impl Regressor {
     }
 
     /// Whether the hint needs the teacher's feature maps (not only its embedding).
-    pub fn uses_maps(&self) -> bool {
+    pub(crate) fn uses_maps(&self) -> bool {
         matches!(self, Regressor::Conv(_))
     }
 
     /// Which layers the hint joins, for the log.
-    pub fn describe(&self) -> &'static str {
+    pub(crate) fn describe(&self) -> &'static str {
         match self {
             Regressor::Conv(_) => "last conv block -> teacher's last conv block (3x3 conv regressor)",
             Regressor::Dense(_) => "penultimate layer -> teacher's penultimate layer (linear regressor)",
@@ -73,35 +73,35 @@ pub enum Companions {
 
 /// What a stage's trainee is made of: its model, what trains beside it (DML's peers counting the
 /// student) and its seed.
-pub struct Makeup<'a> {
-    pub model: &'a ModelSpec,
-    pub companions: Companions,
-    pub peers: usize,
-    pub seed: u64,
+pub(crate) struct Makeup<'a> {
+    pub(crate) model: &'a ModelSpec,
+    pub(crate) companions: Companions,
+    pub(crate) peers: usize,
+    pub(crate) seed: u64,
 }
 
 /// The student and what trains with it.
 #[derive(Module, Debug)]
-pub struct Trainee {
-    pub network: Network,
-    pub regressor: Option<Regressor>,
+pub(crate) struct Trainee {
+    pub(crate) network: Network,
+    pub(crate) regressor: Option<Regressor>,
     /// DML's other peers (the stage's model is the first).
-    pub peers: Vec<Network>,
+    pub(crate) peers: Vec<Network>,
     /// CTKD's temperature parameter θ (the temperature is a function of it).
-    pub temperature: Option<Param<Tensor<1>>>,
+    pub(crate) temperature: Option<Param<Tensor<1>>>,
 }
 
 /// The forward passes of a trainee on one batch.
-pub struct TraineeForward {
-    pub student: Forward,
-    pub peers: Vec<Forward>,
+pub(crate) struct TraineeForward {
+    pub(crate) student: Forward,
+    pub(crate) peers: Vec<Forward>,
     /// CTKD's temperature parameter θ, tracked for its gradient.
-    pub temperature: Option<Tensor<1>>,
+    pub(crate) temperature: Option<Tensor<1>>,
 }
 
 impl Trainee {
     /// Fresh parameters on `device` (seeded by the caller); peers get seeds of their own.
-    pub fn new(
+    pub(crate) fn new(
         makeup: &Makeup,
         teacher: Option<&ModelSpec>,
         shape: InputShape,
@@ -128,11 +128,11 @@ impl Trainee {
     }
 
     /// CTKD's learned temperature parameter θ now (one read from the device).
-    pub fn learned_theta(&self) -> Option<f64> {
+    pub(crate) fn learned_theta(&self) -> Option<f64> {
         Some(f64::from(self.temperature.as_ref()?.val().into_scalar::<f32>()))
     }
 
-    pub fn forward(&self, input: Tensor<2>) -> TraineeForward {
+    pub(crate) fn forward(&self, input: Tensor<2>) -> TraineeForward {
         TraineeForward {
             student: self.network.forward(input.clone()),
             peers: self.peers.iter().map(|p| p.forward(input.clone())).collect(),

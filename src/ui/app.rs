@@ -86,7 +86,7 @@ impl KdlabApp {
     /// An app with these settings and this arrangement (completed with any view it lacks; the
     /// default one when `None`), not tied to a window (the frame-time benchmark draws it into a
     /// bare egui context).
-    pub fn with(settings: Settings, layout: Option<egui_tiles::Tree<Pane>>) -> KdlabApp {
+    pub(crate) fn with(settings: Settings, layout: Option<egui_tiles::Tree<Pane>>) -> KdlabApp {
         let views = views::registry();
         let tree = match layout {
             Some(mut tree) => {
@@ -161,10 +161,6 @@ impl KdlabApp {
     /// Whether the "clear every run?" question is open.
     pub fn asks_to_reset(&self) -> bool {
         self.confirm_reset
-    }
-
-    pub fn frame_stats(&self) -> &FrameStats {
-        &self.frame_stats
     }
 
     /// Forgets the choices tied to the runs (stage, sample, thumbnails, …), keeping what the
@@ -731,7 +727,7 @@ impl KdlabApp {
 
 impl KdlabApp {
     /// One frame of the workbench: events in, views drawn, their actions applied.
-    pub fn draw(&mut self, ui: &mut egui::Ui) {
+    pub(crate) fn draw(&mut self, ui: &mut egui::Ui) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
         let (_, failed) = self.runs.pump(self.settings.pool_size, &self.settings.pool_targets().unwrap_or_default());

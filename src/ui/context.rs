@@ -88,13 +88,13 @@ pub struct OverlayRun<'a> {
 
 impl OverlayRun<'_> {
     /// The seed it trains with, once known.
-    pub fn seed(&self) -> Option<u64> {
+    pub(crate) fn seed(&self) -> Option<u64> {
         self.history.and_then(|h| h.info.as_ref()).map(|i| i.seed)
     }
 }
 
 /// Every run, queued ones included, for the overlays and the runs table.
-pub fn overlay_of(runs: &crate::ui::runs::Runs) -> Vec<OverlayRun<'_>> {
+pub(crate) fn overlay_of(runs: &crate::ui::runs::Runs) -> Vec<OverlayRun<'_>> {
     runs.runs
         .iter()
         .enumerate()
@@ -116,16 +116,16 @@ pub fn overlay_of(runs: &crate::ui::runs::Runs) -> Vec<OverlayRun<'_>> {
 /// A plot ready to be written: its file stem, what to draw, and its raw numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportedPlot {
-    pub stem: String,
-    pub spec: crate::export::svg::PlotSpec,
-    pub numbers: crate::export::data::PlotNumbers,
+    pub(crate) stem: String,
+    pub(crate) spec: crate::export::svg::PlotSpec,
+    pub(crate) numbers: crate::export::data::PlotNumbers,
 }
 
 /// Where a plot was drawn in the last frame: the plot area on screen and the data range it
 /// shows (`[[x_min, y_min], [x_max, y_max]]`), for tests and hover.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlotFrame {
-    pub rect: egui::Rect,
+    pub(crate) rect: egui::Rect,
     pub bounds: [[f64; 2]; 2],
 }
 
@@ -143,22 +143,22 @@ impl PlotFrame {
 #[derive(Default)]
 pub struct Selection {
     /// The stage the per-stage views show (`None`: the running one).
-    pub stage: Option<usize>,
+    pub(crate) stage: Option<usize>,
     /// Parameter values the user set that the engine has not confirmed yet (the soft targets
     /// follow the T slider while it moves).
-    pub pending: HashMap<Parameter, f64>,
+    pub(crate) pending: HashMap<Parameter, f64>,
     /// The chosen preset checked against the chosen dataset, and which datasets it can use.
-    pub check: Option<PresetCheck>,
+    pub(crate) check: Option<PresetCheck>,
     /// Series (`stage · metric`) and stages hidden from the curves.
-    pub hidden: HashSet<String>,
+    pub(crate) hidden: HashSet<String>,
     /// Thumbnails of the probe examples, made once per run.
-    pub thumbnails: Vec<egui::TextureHandle>,
+    pub(crate) thumbnails: Vec<egui::TextureHandle>,
     /// The device the chosen `--device` setting resolves to, shown before a run starts.
-    pub device_label: Option<String>,
+    pub(crate) device_label: Option<String>,
     /// Where each plot was drawn last frame.
-    pub plots: HashMap<&'static str, PlotFrame>,
+    pub(crate) plots: HashMap<&'static str, PlotFrame>,
     /// Smoothed copies of the plotted series, per (stage, metric), extended frame by frame.
-    pub smoothed: HashMap<(usize, usize, String), SmoothedSeries>,
+    pub(crate) smoothed: HashMap<(usize, usize, String), SmoothedSeries>,
 }
 
 /// Everything a view may read and change.
@@ -177,18 +177,18 @@ pub struct ViewContext<'a> {
 
 impl<'a> ViewContext<'a> {
     /// The stage a per-stage view shows: the chosen one, else the running one.
-    pub fn shown_stage(&self) -> Option<usize> {
+    pub(crate) fn shown_stage(&self) -> Option<usize> {
         let history = self.history?;
         self.selection.stage.filter(|&s| s < history.stages.len()).or(history.current_stage())
     }
 
     /// The followed run.
-    pub fn followed(&self) -> Option<OverlayRun<'a>> {
+    pub(crate) fn followed(&self) -> Option<OverlayRun<'a>> {
         self.runs.iter().copied().find(|r| r.index == self.current_run)
     }
 
     /// The columns that say where a view's numbers come from: run, seed, stage, step.
-    pub fn provenance(&self, stage: usize, step: u64) -> Vec<(&'static str, String)> {
+    pub(crate) fn provenance(&self, stage: usize, step: u64) -> Vec<(&'static str, String)> {
         let run = self.followed();
         let stage = self.history.and_then(|h| h.stages.get(stage)).map_or_else(String::new, |s| s.name.clone());
         vec![
@@ -203,23 +203,23 @@ impl<'a> ViewContext<'a> {
 /// The chosen preset checked against the chosen dataset (without loading data) and against
 /// every bundled dataset, as the engine's checker answered.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PresetCheck {
+pub(crate) struct PresetCheck {
     /// What was checked: the preset and the dataset setting.
-    pub key: CheckKey,
-    pub report: PresetReport,
+    pub(crate) key: CheckKey,
+    pub(crate) report: PresetReport,
 }
 
 impl PresetCheck {
     /// Whether this check is about the settings as they are now.
-    pub fn is_for(&self, settings: &Settings) -> bool {
+    pub(crate) fn is_for(&self, settings: &Settings) -> bool {
         self.key == check_key(settings)
     }
 }
 
 /// What a preset check is about: the preset and the dataset setting.
-pub type CheckKey = (PresetChoice, Option<String>);
+pub(crate) type CheckKey = (PresetChoice, Option<String>);
 
 /// The check key of the settings as they are.
-pub fn check_key(settings: &Settings) -> CheckKey {
+pub(crate) fn check_key(settings: &Settings) -> CheckKey {
     (settings.preset.clone(), settings.dataset.clone())
 }

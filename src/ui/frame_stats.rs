@@ -9,12 +9,12 @@ const WINDOW: usize = 600;
 
 /// A rolling window of frame times.
 #[derive(Debug, Default, Clone)]
-pub struct FrameStats {
+pub(crate) struct FrameStats {
     frames: VecDeque<f32>,
 }
 
 impl FrameStats {
-    pub fn record(&mut self, duration: Duration) {
+    pub(crate) fn record(&mut self, duration: Duration) {
         if self.frames.len() == WINDOW {
             self.frames.pop_front();
         }
@@ -22,7 +22,7 @@ impl FrameStats {
     }
 
     /// The `q`-quantile (0..=1) in milliseconds, or `None` before any frame.
-    pub fn percentile(&self, q: f32) -> Option<f32> {
+    pub(crate) fn percentile(&self, q: f32) -> Option<f32> {
         if self.frames.is_empty() {
             return None;
         }
@@ -32,12 +32,8 @@ impl FrameStats {
         Some(sorted[rank])
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.frames.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
     }
 }
 

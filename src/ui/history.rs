@@ -24,19 +24,19 @@ pub struct Marker {
 pub struct StageHistory {
     pub name: String,
     /// `None` only before the run's plan arrives.
-    pub method: Option<MethodInfo>,
-    pub teacher: Option<String>,
+    pub(crate) method: Option<MethodInfo>,
+    pub(crate) teacher: Option<String>,
     pub start: Option<StageStart>,
     /// Metric name → `(step, value)` points in step order.
     pub series: BTreeMap<String, Vec<[f64; 2]>>,
     pub markers: Vec<Marker>,
     pub probe: Option<Probe>,
     pub outcome: Option<StageOutcome>,
-    pub diverged_at: Option<u64>,
+    pub(crate) diverged_at: Option<u64>,
     /// The live hyperparameters of its method and the values now in force.
-    pub parameters: BTreeMap<Parameter, f64>,
+    pub(crate) parameters: BTreeMap<Parameter, f64>,
     /// `(step, seconds trained)` at each metric report, for the wall-time axis.
-    pub clock: Vec<[f64; 2]>,
+    pub(crate) clock: Vec<[f64; 2]>,
     /// Whether the stage goes on past its planned epochs until stopped (the user's toggle).
     pub keep_training: bool,
     /// The order the engine reported in, one entry per report (a template: the metric names it
@@ -50,12 +50,12 @@ pub struct StageHistory {
 const MARKER_ROW: u16 = u16::MAX;
 
 impl StageHistory {
-    pub fn has_teacher(&self) -> bool {
+    pub(crate) fn has_teacher(&self) -> bool {
         self.teacher.is_some()
     }
 
     /// The value of a live parameter now in force.
-    pub fn parameter(&self, parameter: Parameter) -> Option<f64> {
+    pub(crate) fn parameter(&self, parameter: Parameter) -> Option<f64> {
         self.parameters.get(&parameter).copied()
     }
 
@@ -65,12 +65,12 @@ impl StageHistory {
     }
 
     /// Whether the stage has a live parameter to steer.
-    pub fn is_steerable(&self) -> bool {
+    pub(crate) fn is_steerable(&self) -> bool {
         !self.parameters.is_empty()
     }
 
     /// The method's name ("" before the plan arrives).
-    pub fn method_name(&self) -> &'static str {
+    pub(crate) fn method_name(&self) -> &'static str {
         self.method.map_or("", |m| m.name)
     }
 
@@ -102,7 +102,7 @@ impl StageHistory {
 
     /// Every row this stage reported, in the order the engine reported them, `set_*` rows
     /// included: what `kdlab run` writes to `metrics.csv` for it.
-    pub fn rows(&self, stage: usize) -> Vec<MetricPoint> {
+    pub(crate) fn rows(&self, stage: usize) -> Vec<MetricPoint> {
         let mut next: BTreeMap<&str, usize> = BTreeMap::new();
         let mut markers = self.markers.iter();
         let mut rows = Vec::new();
@@ -154,17 +154,17 @@ impl StageHistory {
     }
 
     /// Optimizer steps of its planned epochs (0 when not known yet).
-    pub fn planned_steps(&self) -> u64 {
+    pub(crate) fn planned_steps(&self) -> u64 {
         self.start.as_ref().map_or(0, |s| s.total_steps)
     }
 
     /// Optimizer steps per epoch (0 when not known yet).
-    pub fn steps_per_epoch(&self) -> u64 {
+    pub(crate) fn steps_per_epoch(&self) -> u64 {
         self.start.as_ref().map_or(0, |s| s.steps_per_epoch)
     }
 
     /// The (fractional) epoch a step falls in: 1.0 after the first epoch's last step.
-    pub fn epochs_at(&self, step: f64) -> f64 {
+    pub(crate) fn epochs_at(&self, step: f64) -> f64 {
         match self.steps_per_epoch() {
             0 => step,
             per_epoch => step / per_epoch as f64,
@@ -172,7 +172,7 @@ impl StageHistory {
     }
 
     /// The 1-based epoch a step belongs to.
-    pub fn epoch_of(&self, step: u64) -> u64 {
+    pub(crate) fn epoch_of(&self, step: u64) -> u64 {
         match self.steps_per_epoch() {
             0 => 0,
             per_epoch => step.div_ceil(per_epoch).max(1),
@@ -181,12 +181,12 @@ impl StageHistory {
 
     /// Seconds trained at `step`, interpolated between reports (from the stage's wall time when
     /// the reports carry no time: a recorded run).
-    pub fn seconds_at(&self, step: f64) -> f64 {
+    pub(crate) fn seconds_at(&self, step: f64) -> f64 {
         interpolate(&self.time_line(), step, 0, 1)
     }
 
     /// The step at `seconds` of training: the inverse of [`StageHistory::seconds_at`].
-    pub fn step_at_seconds(&self, seconds: f64) -> f64 {
+    pub(crate) fn step_at_seconds(&self, seconds: f64) -> f64 {
         interpolate(&self.time_line(), seconds, 1, 0)
     }
 
@@ -215,8 +215,8 @@ fn interpolate(points: &[[f64; 2]], at: f64, from: usize, to: usize) -> f64 {
 pub struct Progress {
     pub stage: usize,
     pub step: u64,
-    pub epoch: u64,
-    pub paused: bool,
+    pub(crate) epoch: u64,
+    pub(crate) paused: bool,
 }
 
 /// The whole run as heard so far.
@@ -225,21 +225,21 @@ pub struct RunHistory {
     pub info: Option<RunInfo>,
     pub stages: Vec<StageHistory>,
     pub progress: Option<Progress>,
-    pub ensembles: Vec<EnsembleOutcome>,
-    pub notices: Vec<String>,
+    pub(crate) ensembles: Vec<EnsembleOutcome>,
+    pub(crate) notices: Vec<String>,
     pub error: Option<String>,
     pub finished: bool,
-    pub started_at: Instant,
+    pub(crate) started_at: Instant,
     /// When the `Finished` event arrived; the elapsed time stops there.
-    pub finished_at: Option<Instant>,
+    pub(crate) finished_at: Option<Instant>,
     /// Time spent paused before the current pause, and when the current pause began.
     paused_for: Duration,
     paused_since: Option<Instant>,
     /// Steps per second of the running stage, smoothed.
-    pub steps_per_second: f64,
+    pub(crate) steps_per_second: f64,
     last_rate_sample: Option<(Instant, u64)>,
     /// The steering log: every command a stage took that changed what it computes.
-    pub steering: Vec<Steer>,
+    pub(crate) steering: Vec<Steer>,
 }
 
 impl Default for RunHistory {
@@ -390,19 +390,19 @@ impl RunHistory {
     }
 
     /// The stage that is running (or ran last).
-    pub fn current_stage(&self) -> Option<usize> {
+    pub(crate) fn current_stage(&self) -> Option<usize> {
         self.progress.map(|p| p.stage)
     }
 
     /// The running stage, if it has a live parameter to steer.
-    pub fn steerable_stage(&self) -> Option<&StageHistory> {
+    pub(crate) fn steerable_stage(&self) -> Option<&StageHistory> {
         let stage = self.stages.get(self.current_stage()?)?;
         (stage.outcome.is_none() && stage.is_steerable()).then_some(stage)
     }
 
     /// The stage whose live parameters the controls show: the running one if it has any, else
     /// the next that will, else the last that had them.
-    pub fn slider_stage(&self) -> Option<usize> {
+    pub(crate) fn slider_stage(&self) -> Option<usize> {
         let steerable = |i: &usize| self.stages[*i].is_steerable();
         let running = self.current_stage().filter(|&i| self.stages.get(i).is_some_and(|s| s.outcome.is_none()));
         let upcoming = (0..self.stages.len()).filter(|&i| self.stages[i].outcome.is_none()).find(steerable);
@@ -411,7 +411,7 @@ impl RunHistory {
 
     /// What `summary.json` would hold for this run (with its fork origin, for a fork); a stage
     /// still training is there with its latest numbers, marked in progress.
-    pub fn summary(&self, fork: Option<crate::record::ForkRecord>) -> crate::record::Summary {
+    pub(crate) fn summary(&self, fork: Option<crate::record::ForkRecord>) -> crate::record::Summary {
         let info = self.info.as_ref();
         let running = self.progress.filter(|_| !self.finished);
         let stages = self.stages.iter().enumerate().filter_map(|(index, stage)| match (&stage.outcome, running) {
@@ -431,7 +431,7 @@ impl RunHistory {
     }
 
     /// Where this run branched off its parent, as `summary.json` records it.
-    pub fn fork_record(&self, parent: &str) -> Option<crate::record::ForkRecord> {
+    pub(crate) fn fork_record(&self, parent: &str) -> Option<crate::record::ForkRecord> {
         let origin = self.info.as_ref()?.fork?;
         let stage = self.stages.get(origin.stage)?.name.clone();
         Some(crate::record::ForkRecord { parent: parent.to_string(), stage, step: origin.step })
@@ -439,7 +439,7 @@ impl RunHistory {
 
     /// Every metric point heard, stage by stage, with its epoch worked out from the stage's
     /// steps per epoch.
-    pub fn metric_points(&self) -> Vec<crate::protocol::MetricPoint> {
+    pub(crate) fn metric_points(&self) -> Vec<crate::protocol::MetricPoint> {
         let mut points = Vec::new();
         for (index, stage) in self.stages.iter().enumerate() {
             for (metric, series) in &stage.series {
@@ -457,7 +457,7 @@ impl RunHistory {
     }
 
     /// The probe examples and each stage's latest probe, as `probes.json` holds them.
-    pub fn probe_record(&self) -> crate::record::ProbeRecord {
+    pub(crate) fn probe_record(&self) -> crate::record::ProbeRecord {
         crate::record::ProbeRecord {
             data: self.info.as_ref().map(|i| i.data.clone()).unwrap_or_default(),
             probes: self.stages.iter().map(|s| s.probe.clone()).collect(),
@@ -467,7 +467,7 @@ impl RunHistory {
     /// Writes this run as a run folder (`config.toml`, `metrics.csv`, `summary.json` and
     /// `probes.json`, as `kdlab run` writes them) plus its curves as SVG and PNG; a fork records
     /// its parent.
-    pub fn save(
+    pub(crate) fn save(
         &self,
         dir: &std::path::Path,
         fork: Option<crate::record::ForkRecord>,
@@ -492,7 +492,7 @@ impl RunHistory {
     /// The run's `config.toml`: the resolved preset it started from, with its steering log and,
     /// for a fork, the values its stage started with. `branches` names the runs forked off at
     /// each fork entry.
-    pub fn config(&self, branches: &[(crate::protocol::ForkOrigin, String)]) -> std::io::Result<String> {
+    pub(crate) fn config(&self, branches: &[(crate::protocol::ForkOrigin, String)]) -> std::io::Result<String> {
         let Some(info) = self.info.as_ref() else { return Ok(String::new()) };
         if self.steering.is_empty() && info.fork.is_none() {
             return Ok(info.config.clone());
@@ -511,7 +511,7 @@ impl RunHistory {
     }
 
     /// Time since the run started, up to its end, time spent paused left out.
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         let end = self.finished_at.unwrap_or_else(Instant::now);
         let pausing = self.paused_since.map_or(Duration::ZERO, |since| end.saturating_duration_since(since));
         end.duration_since(self.started_at).saturating_sub(self.paused_for + pausing)

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 /// A tile's content: the id of the view it shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Pane(pub String);
+pub(crate) struct Pane(pub String);
 
 /// The default arrangement: controls on the left; curves above agreement and, as tabs, soft
 /// targets and the representation views; any other view joins the tab group it names.
-pub fn default_tree(views: &[Box<dyn View>]) -> egui_tiles::Tree<Pane> {
+pub(crate) fn default_tree(views: &[Box<dyn View>]) -> egui_tiles::Tree<Pane> {
     let mut tiles = egui_tiles::Tiles::default();
     let mut pane = |id: &str| tiles.insert_pane(Pane(id.to_string()));
     let (controls, curves, agreement, soft_targets, runs) =
@@ -38,7 +38,7 @@ pub fn default_tree(views: &[Box<dyn View>]) -> egui_tiles::Tree<Pane> {
 /// Fits a (saved) arrangement to the views there are: a view it lacks is added as a tab beside
 /// the view it names, and a tile whose view no longer exists is removed. Returns whether the
 /// arrangement changed.
-pub fn complete_layout(tree: &mut egui_tiles::Tree<Pane>, views: &[Box<dyn View>]) -> bool {
+pub(crate) fn complete_layout(tree: &mut egui_tiles::Tree<Pane>, views: &[Box<dyn View>]) -> bool {
     let tile_of = |tree: &egui_tiles::Tree<Pane>, id: &str| {
         tree.tiles.iter().find_map(|(tile_id, tile)| match tile {
             egui_tiles::Tile::Pane(Pane(pane)) if pane == id => Some(*tile_id),
@@ -75,9 +75,9 @@ pub fn complete_layout(tree: &mut egui_tiles::Tree<Pane>, views: &[Box<dyn View>
 }
 
 /// Tiles' behaviour: draws each pane with its view.
-pub struct Behavior<'a, 'v> {
-    pub view: ViewContext<'a>,
-    pub views: &'v mut [Box<dyn View>],
+pub(crate) struct Behavior<'a, 'v> {
+    pub(crate) view: ViewContext<'a>,
+    pub(crate) views: &'v mut [Box<dyn View>],
 }
 
 impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {

@@ -3,19 +3,19 @@
 //! engine's runtime: it names [`crate::protocol`] and the handle [`crate::engine`] only (a test
 //! keeps it so), and the engine runs on its own thread behind the handle's channels.
 
-pub mod app;
+pub(crate) mod app;
 pub mod context;
-pub mod frame_stats;
+pub(crate) mod frame_stats;
 pub mod history;
-pub mod layout;
-pub mod paint;
-pub mod plot;
-pub mod runs;
+pub(crate) mod layout;
+pub(crate) mod paint;
+pub(crate) mod plot;
+pub(crate) mod runs;
 pub mod series;
 pub mod session;
 pub mod settings;
 pub mod views;
-pub mod widgets;
+pub(crate) mod widgets;
 
 pub use app::KdlabApp;
 

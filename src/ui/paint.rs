@@ -4,14 +4,14 @@
 use egui::{Color32, Rect, Sense, Vec2};
 
 /// Viridis, from 0 (dark purple) to 1 (yellow); values outside are clamped.
-pub fn viridis(t: f32) -> Color32 {
+pub(crate) fn viridis(t: f32) -> Color32 {
     const STOPS: [[f32; 3]; 5] =
         [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
     interpolate(&STOPS, t)
 }
 
 /// Blue (−1) through near-black (0) to red (+1), for differences.
-pub fn diverging(t: f32) -> Color32 {
+pub(crate) fn diverging(t: f32) -> Color32 {
     const STOPS: [[f32; 3]; 3] = [[59.0, 130.0, 246.0], [30.0, 30.0, 34.0], [239.0, 68.0, 68.0]];
     interpolate(&STOPS, (t + 1.0) / 2.0)
 }
@@ -27,7 +27,7 @@ fn interpolate(stops: &[[f32; 3]], t: f32) -> Color32 {
 
 /// A `rows × columns` grid of cells of the given size, row 0 at the top, painted as one mesh;
 /// returns the response and the cell under the pointer.
-pub fn cell_grid(
+pub(crate) fn cell_grid(
     ui: &mut egui::Ui,
     size: Vec2,
     rows: usize,
@@ -54,7 +54,7 @@ pub fn cell_grid(
 }
 
 /// A horizontal colour bar from `low` to `high` under `label`.
-pub fn color_bar(ui: &mut egui::Ui, label: &str, low: f32, high: f32, map: impl Fn(f32) -> Color32) {
+pub(crate) fn color_bar(ui: &mut egui::Ui, label: &str, low: f32, high: f32, map: impl Fn(f32) -> Color32) {
     ui.horizontal(|ui| {
         ui.label(format!("{label} {low:.2}"));
         let steps = 48;

@@ -9,22 +9,22 @@ use crate::engine::PresetSource;
 
 /// What to start: a preset with its overrides.
 #[derive(Debug, Clone)]
-pub struct RunRequest {
-    pub label: String,
-    pub source: PresetSource,
-    pub overrides: Vec<String>,
-    pub device: DeviceTarget,
+pub(crate) struct RunRequest {
+    pub(crate) label: String,
+    pub(crate) source: PresetSource,
+    pub(crate) overrides: Vec<String>,
+    pub(crate) device: DeviceTarget,
     /// Runs of one "repeat over seeds" share a group and are drawn as mean ± std.
-    pub group: Option<usize>,
+    pub(crate) group: Option<usize>,
     /// The value this run gives a swept key, when it is part of a sweep.
-    pub sweep: Option<SweepPoint>,
+    pub(crate) sweep: Option<SweepPoint>,
 }
 
 /// A run's place in a sweep: the preset key varied and the value it has in this run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepPoint {
-    pub key: String,
-    pub value: String,
+    pub(crate) key: String,
+    pub(crate) value: String,
 }
 
 enum RunState {
@@ -37,10 +37,10 @@ enum RunState {
 /// A "repeat over seeds": its name and how many runs it has.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedGroup {
-    pub id: usize,
+    pub(crate) id: usize,
     /// The preset's name as the group's rows and curves show it.
-    pub name: String,
-    pub size: usize,
+    pub(crate) name: String,
+    pub(crate) size: usize,
 }
 
 /// One run.
@@ -48,16 +48,16 @@ pub struct Run {
     /// Stable for the run's whole life (indices shift when a failed start is dropped).
     pub id: u64,
     pub label: String,
-    pub group: Option<usize>,
-    pub visible: bool,
+    pub(crate) group: Option<usize>,
+    pub(crate) visible: bool,
     /// The run's colour (a palette index) in every view; a seed group's runs share one.
-    pub color: usize,
+    pub(crate) color: usize,
     /// The id of the run this one was forked off.
     pub parent: Option<u64>,
     /// Its place in a sweep, if it is part of one.
-    pub sweep: Option<SweepPoint>,
+    pub(crate) sweep: Option<SweepPoint>,
     /// The pool device it was started on, when the pool is a list of devices.
-    pub pool_device: Option<DeviceTarget>,
+    pub(crate) pool_device: Option<DeviceTarget>,
     state: RunState,
 }
 
@@ -67,29 +67,29 @@ impl Run {
         self.session().map(|s| &s.history)
     }
 
-    pub fn session(&self) -> Option<&Session> {
+    pub(crate) fn session(&self) -> Option<&Session> {
         match &self.state {
             RunState::Started(session) => Some(session),
             RunState::Queued(_) => None,
         }
     }
 
-    pub fn session_mut(&mut self) -> Option<&mut Session> {
+    pub(crate) fn session_mut(&mut self) -> Option<&mut Session> {
         match &mut self.state {
             RunState::Started(session) => Some(session),
             RunState::Queued(_) => None,
         }
     }
 
-    pub fn is_queued(&self) -> bool {
+    pub(crate) fn is_queued(&self) -> bool {
         matches!(self.state, RunState::Queued(_))
     }
 
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         self.session().is_some_and(Session::is_running)
     }
 
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.history().is_some_and(|h| h.finished)
     }
 }
@@ -99,14 +99,14 @@ impl Run {
 pub struct Runs {
     pub runs: Vec<Run>,
     pub current: usize,
-    pub groups: Vec<SeedGroup>,
+    pub(crate) groups: Vec<SeedGroup>,
     next_id: u64,
     next_color: usize,
 }
 
 impl Runs {
     /// A finished seed group as the report writer takes it; `None` until every member is done.
-    pub fn seed_runs(&self, group: usize) -> Option<Vec<crate::record::report::SeedRun>> {
+    pub(crate) fn seed_runs(&self, group: usize) -> Option<Vec<crate::record::report::SeedRun>> {
         let members: Vec<&Run> = self.runs.iter().filter(|r| r.group == Some(group)).collect();
         members
             .iter()
@@ -123,23 +123,23 @@ impl Runs {
     }
 
     /// The histories of a seed group's finished runs, with their seeds.
-    pub fn group_histories(&self, group: usize) -> Vec<&RunHistory> {
+    pub(crate) fn group_histories(&self, group: usize) -> Vec<&RunHistory> {
         self.runs.iter().filter(|r| r.group == Some(group)).filter_map(Run::history).collect()
     }
 
-    pub fn group(&self, id: usize) -> Option<&SeedGroup> {
+    pub(crate) fn group(&self, id: usize) -> Option<&SeedGroup> {
         self.groups.iter().find(|g| g.id == id)
     }
 
     /// Forgets every run (their engines are cancelled as their sessions drop).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.runs.clear();
         self.groups.clear();
         self.current = 0;
     }
 
     /// A new seed group of `size` runs named `name`; returns its id.
-    pub fn new_group(&mut self, name: String, size: usize) -> usize {
+    pub(crate) fn new_group(&mut self, name: String, size: usize) -> usize {
         let id = self.groups.iter().map(|g| g.id + 1).max().unwrap_or(0);
         self.groups.push(SeedGroup { id, name, size });
         id
@@ -165,24 +165,24 @@ impl Runs {
         self.runs.push(run);
     }
 
-    pub fn queue(&mut self, request: RunRequest) {
+    pub(crate) fn queue(&mut self, request: RunRequest) {
         let (label, group) = (request.label.clone(), request.group);
         self.push(label, group, None, RunState::Queued(Box::new(request)));
     }
 
     /// Adds a run that is already started (a recorded run, the frame-time benchmark's replay).
-    pub fn adopt(&mut self, label: &str, session: Session) {
+    pub(crate) fn adopt(&mut self, label: &str, session: Session) {
         self.push(label.into(), None, None, RunState::Started(Box::new(session)));
     }
 
     /// The position of a queued run in the queue (1 = starts next).
-    pub fn queue_position(&self, index: usize) -> Option<usize> {
+    pub(crate) fn queue_position(&self, index: usize) -> Option<usize> {
         self.runs.get(index).filter(|r| r.is_queued())?;
         Some(self.runs[..=index].iter().filter(|r| r.is_queued()).count())
     }
 
     /// `name`, or `name (2)`, `name (3)`, … : a label no run has yet.
-    pub fn fresh_label(&self, name: &str) -> String {
+    pub(crate) fn fresh_label(&self, name: &str) -> String {
         let taken = |label: &str| self.runs.iter().any(|r| r.label == label);
         std::iter::once(name.to_string())
             .chain((2..).map(|n| format!("{name} ({n})")))
@@ -192,7 +192,7 @@ impl Runs {
 
     /// The runs forked off `index` or off any run it descends from, with where they branched:
     /// the names a run's steering log gives its fork entries.
-    pub fn branches(&self, index: usize) -> Vec<(crate::protocol::ForkOrigin, String)> {
+    pub(crate) fn branches(&self, index: usize) -> Vec<(crate::protocol::ForkOrigin, String)> {
         let mut lineage = Vec::new();
         let mut next = self.runs.get(index).map(|r| r.id);
         while let Some(id) = next.filter(|id| !lineage.contains(id)) {
@@ -206,7 +206,7 @@ impl Runs {
             .collect()
     }
 
-    pub fn index_of(&self, id: u64) -> Option<usize> {
+    pub(crate) fn index_of(&self, id: u64) -> Option<usize> {
         self.runs.iter().position(|r| r.id == id)
     }
 
@@ -214,7 +214,7 @@ impl Runs {
     /// `pool` are running, or, when `devices` lists some, each on a device no running run uses —
     /// and drops runs that failed before their data was ready. Returns whether anything happened
     /// and the failed runs' messages.
-    pub fn pump(&mut self, pool: usize, devices: &[DeviceTarget]) -> (bool, Vec<String>) {
+    pub(crate) fn pump(&mut self, pool: usize, devices: &[DeviceTarget]) -> (bool, Vec<String>) {
         let mut changed = false;
         let mut forks = Vec::new();
         for run in &mut self.runs {
@@ -281,16 +281,16 @@ impl Runs {
         messages
     }
 
-    pub fn current(&self) -> Option<&Run> {
+    pub(crate) fn current(&self) -> Option<&Run> {
         self.runs.get(self.current)
     }
 
-    pub fn current_session_mut(&mut self) -> Option<&mut Session> {
+    pub(crate) fn current_session_mut(&mut self) -> Option<&mut Session> {
         self.runs.get_mut(self.current).and_then(Run::session_mut)
     }
 
     /// Whether any run is queued or running.
-    pub fn busy(&self) -> bool {
+    pub(crate) fn busy(&self) -> bool {
         self.runs.iter().any(|r| r.is_queued() || r.is_running())
     }
 }

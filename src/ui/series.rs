@@ -12,7 +12,7 @@ pub fn debiased_ema(points: &[[f64; 2]], weight: f64) -> Vec<[f64; 2]> {
 /// extended by the points that arrived since the last frame instead of recomputed from the
 /// first point, so a frame's work does not grow with the length of the history.
 #[derive(Debug, Clone, Default)]
-pub struct SmoothedSeries {
+pub(crate) struct SmoothedSeries {
     weight: f64,
     last: f64,
     /// `weight^n` after n points.
@@ -30,14 +30,14 @@ type DecimationRequest = (usize, [u64; 2], usize);
 impl SmoothedSeries {
     /// `source` smoothed with `weight` (0 leaves it as it is). Starts over when the weight
     /// changed or `source` is not the series seen before (it got shorter).
-    pub fn update(&mut self, source: &[[f64; 2]], weight: f64) -> &[[f64; 2]] {
+    pub(crate) fn update(&mut self, source: &[[f64; 2]], weight: f64) -> &[[f64; 2]] {
         self.update_after(&[], source, weight)
     }
 
     /// [`SmoothedSeries::update`] of a series that goes on from `prefix` (a fork's from its
     /// parent's points before the fork): the average runs through `prefix` first, so the line
     /// continues its parent's instead of starting over. `prefix` is read only when starting over.
-    pub fn update_after(&mut self, prefix: &[[f64; 2]], source: &[[f64; 2]], weight: f64) -> &[[f64; 2]] {
+    pub(crate) fn update_after(&mut self, prefix: &[[f64; 2]], source: &[[f64; 2]], weight: f64) -> &[[f64; 2]] {
         let weight = weight.clamp(0.0, 0.999);
         if weight != self.weight || source.len() < self.points.len() || self.points.is_empty() {
             *self =
@@ -57,13 +57,13 @@ impl SmoothedSeries {
     }
 
     /// Every smoothed point.
-    pub fn points(&self) -> &[[f64; 2]] {
+    pub(crate) fn points(&self) -> &[[f64; 2]] {
         &self.points
     }
 
     /// The smoothed points to draw for the x range `x` (`None`: all of it) on `columns` pixel
     /// columns.
-    pub fn decimated(&mut self, x: Option<std::ops::RangeInclusive<f64>>, columns: usize) -> Vec<[f64; 2]> {
+    pub(crate) fn decimated(&mut self, x: Option<std::ops::RangeInclusive<f64>>, columns: usize) -> Vec<[f64; 2]> {
         let (Some(first), Some(last)) = (self.points.first(), self.points.last()) else { return Vec::new() };
         let (x_min, x_max) = x.map_or((first[0], last[0]), |x| (*x.start(), *x.end()));
         let asked = (self.points.len(), [x_min.to_bits(), x_max.to_bits()], columns);
@@ -82,14 +82,14 @@ impl SmoothedSeries {
 /// found in O(log n) rather than by scanning it: level `k` holds, for each complete block of
 /// `2^(k+1)` points, the indices of its lowest and its highest point.
 #[derive(Debug, Clone, Default)]
-pub struct MinMaxPyramid {
+pub(crate) struct MinMaxPyramid {
     len: usize,
     levels: Vec<Vec<[u32; 2]>>,
 }
 
 impl MinMaxPyramid {
     /// Takes in the points of `points` beyond those seen before (a shorter series starts over).
-    pub fn extend(&mut self, points: &[[f64; 2]]) {
+    pub(crate) fn extend(&mut self, points: &[[f64; 2]]) {
         if points.len() < self.len {
             *self = MinMaxPyramid::default();
         }
@@ -143,7 +143,13 @@ fn merge(points: &[[f64; 2]], a: [u32; 2], b: [u32; 2]) -> [u32; 2] {
 /// column, so every column's extremes are drawn. `pyramid` must hold `points`. The cost grows
 /// with `columns`, not with the length of the series; series already short enough are
 /// returned as they are.
-pub fn decimate(points: &[[f64; 2]], pyramid: &MinMaxPyramid, x_min: f64, x_max: f64, columns: usize) -> Vec<[f64; 2]> {
+pub(crate) fn decimate(
+    points: &[[f64; 2]],
+    pyramid: &MinMaxPyramid,
+    x_min: f64,
+    x_max: f64,
+    columns: usize,
+) -> Vec<[f64; 2]> {
     let start = points.partition_point(|p| p[0] < x_min);
     let end = points.partition_point(|p| p[0] <= x_max).max(start);
     let blocks = 2 * columns.max(1);

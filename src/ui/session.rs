@@ -18,18 +18,18 @@ pub struct Session {
 }
 
 /// A run forked off a session, ready to be added beside it.
-pub struct Forked {
+pub(crate) struct Forked {
     /// The values it changed, as its label gives them.
-    pub values: String,
+    pub(crate) values: String,
     /// The stage and step it branched off at.
-    pub origin: Option<crate::protocol::ForkOrigin>,
-    pub session: Session,
+    pub(crate) origin: Option<crate::protocol::ForkOrigin>,
+    pub(crate) session: Session,
 }
 
 impl Session {
     /// Launches `source` with `overrides` on `device`; loading and device selection happen on
     /// the engine thread.
-    pub fn start(source: PresetSource, overrides: Vec<String>, device: DeviceTarget) -> Session {
+    pub(crate) fn start(source: PresetSource, overrides: Vec<String>, device: DeviceTarget) -> Session {
         Session::of(crate::engine::launch(source, overrides, device))
     }
 
@@ -43,12 +43,12 @@ impl Session {
     }
 
     /// A run whose events come from `engine`.
-    pub fn of(engine: Engine) -> Session {
+    pub(crate) fn of(engine: Engine) -> Session {
         Session { engine: Some(engine), history: RunHistory::default(), fork_values: VecDeque::new() }
     }
 
     /// Sends a command; a finished engine ignores it.
-    pub fn send(&self, command: Command) {
+    pub(crate) fn send(&self, command: Command) {
         if let Some(engine) = &self.engine {
             let _ = engine.commands.send(command);
         }
@@ -56,7 +56,7 @@ impl Session {
 
     /// Asks the engine to branch off a run at its current step with `changes`, described as
     /// `values` in its label.
-    pub fn fork(&mut self, values: String, changes: Vec<(Parameter, f64)>) {
+    pub(crate) fn fork(&mut self, values: String, changes: Vec<(Parameter, f64)>) {
         if self.is_running() {
             self.fork_values.push_back(values);
             self.send(Command::Fork(changes));
@@ -65,7 +65,7 @@ impl Session {
 
     /// Takes in whatever the engine has sent since the last frame; returns whether anything
     /// arrived, and the runs forked off since.
-    pub fn drain(&mut self) -> (bool, Vec<Forked>) {
+    pub(crate) fn drain(&mut self) -> (bool, Vec<Forked>) {
         let Some(engine) = &self.engine else { return (false, Vec::new()) };
         let events: Vec<_> = engine.events.try_iter().take(EVENTS_PER_FRAME).collect();
         let forks: Vec<Engine> = engine.forks.try_iter().collect();
@@ -90,7 +90,7 @@ impl Session {
     }
 
     /// Whether the engine is still working.
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         self.engine.is_some() && !self.history.finished
     }
 }

@@ -21,7 +21,7 @@ pub enum PresetChoice {
 }
 
 impl PresetChoice {
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             PresetChoice::Bundled(stem) => format!("{stem} (bundled)"),
             PresetChoice::File(path) => path.display().to_string(),
@@ -29,7 +29,7 @@ impl PresetChoice {
     }
 
     /// A short name for run labels: the bundled name or the file's stem.
-    pub fn short_name(&self) -> String {
+    pub(crate) fn short_name(&self) -> String {
         match self {
             PresetChoice::Bundled(stem) => stem.clone(),
             PresetChoice::File(path) => {
@@ -39,7 +39,7 @@ impl PresetChoice {
     }
 
     /// The preset's text and origin.
-    pub fn source(&self) -> Result<PresetSource, PresetError> {
+    pub(crate) fn source(&self) -> Result<PresetSource, PresetError> {
         match self {
             PresetChoice::Bundled(stem) => crate::engine::bundled_preset(stem),
             PresetChoice::File(path) => PresetSource::read(path),
@@ -49,7 +49,7 @@ impl PresetChoice {
 
 /// What the curves' x axis counts, per stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum XAxis {
+pub(crate) enum XAxis {
     #[default]
     Step,
     Epoch,
@@ -61,9 +61,9 @@ pub enum XAxis {
 }
 
 impl XAxis {
-    pub const ALL: [XAxis; 4] = [XAxis::Step, XAxis::Epoch, XAxis::Time, XAxis::Fraction];
+    pub(crate) const ALL: [XAxis; 4] = [XAxis::Step, XAxis::Epoch, XAxis::Time, XAxis::Fraction];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             XAxis::Step => "step",
             XAxis::Epoch => "epoch",
@@ -73,7 +73,7 @@ impl XAxis {
     }
 
     /// Where `step` of `stage` lies on this axis.
-    pub fn x_of(self, stage: &StageHistory, step: f64) -> f64 {
+    pub(crate) fn x_of(self, stage: &StageHistory, step: f64) -> f64 {
         match self {
             XAxis::Step => step,
             XAxis::Epoch => stage.epochs_at(step),
@@ -83,7 +83,7 @@ impl XAxis {
     }
 
     /// The step of `stage` at `x` on this axis.
-    pub fn step_of(self, stage: &StageHistory, x: f64) -> f64 {
+    pub(crate) fn step_of(self, stage: &StageHistory, x: f64) -> f64 {
         match self {
             XAxis::Step => x,
             XAxis::Epoch => x * stage.steps_per_epoch().max(1) as f64,
@@ -99,42 +99,42 @@ impl XAxis {
 pub struct Settings {
     pub preset: PresetChoice,
     /// A dataset of the registry replacing the preset's own data, or `None` to keep it.
-    pub dataset: Option<String>,
-    pub device: DeviceChoice,
+    pub(crate) dataset: Option<String>,
+    pub(crate) device: DeviceChoice,
     /// Debiased-EMA weight for the curves, 0 (off) to 0.99.
     pub smoothing: f64,
     /// What the curves' x axis counts.
-    pub x_axis: XAxis,
+    pub(crate) x_axis: XAxis,
     /// Losses on a logarithmic axis.
-    pub log_loss: bool,
-    pub recent_files: Vec<PathBuf>,
+    pub(crate) log_loss: bool,
+    pub(crate) recent_files: Vec<PathBuf>,
     /// Where "Export plots" writes.
     pub export_dir: PathBuf,
     /// Runs trained at the same time.
-    pub pool_size: usize,
+    pub(crate) pool_size: usize,
     /// The preset key a sweep varies and its values, comma-separated.
-    pub sweep_key: String,
-    pub sweep_values: String,
+    pub(crate) sweep_key: String,
+    pub(crate) sweep_values: String,
     /// Seeds of "Repeat over seeds".
-    pub seeds: u64,
+    pub(crate) seeds: u64,
     /// Whether a sweep runs each value over that many seeds (mean ± std in the sweep view).
-    pub sweep_over_seeds: bool,
+    pub(crate) sweep_over_seeds: bool,
     /// Train on a device a `kdlab serve` hosts instead of `device`.
-    pub use_remote: bool,
+    pub(crate) use_remote: bool,
     /// That server: `ws://HOST:PORT`.
-    pub remote_address: String,
+    pub(crate) remote_address: String,
     /// A file holding its token (the token itself is never saved here).
-    pub remote_token_file: String,
+    pub(crate) remote_token_file: String,
     /// Devices the run pool spreads runs over, comma-separated (`cpu, ws://gpu:3000`); empty:
     /// `pool_size` runs at once on `device`.
-    pub pool_devices: String,
+    pub(crate) pool_devices: String,
     /// Whether a run started with Start keeps its steerable stages (those with a live T, α or β)
     /// training past their epochs until Stop, so there is time to steer them.
     pub keep_steering: bool,
 }
 
 /// Half the machine's cores (each flex run uses several threads itself), at least one.
-pub fn default_pool_size() -> usize {
+pub(crate) fn default_pool_size() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
@@ -165,7 +165,7 @@ impl Default for Settings {
 
 impl Settings {
     /// The devices the run pool spreads runs over (each remote one with the token file).
-    pub fn pool_targets(&self) -> Result<Vec<DeviceTarget>, RemoteError> {
+    pub(crate) fn pool_targets(&self) -> Result<Vec<DeviceTarget>, RemoteError> {
         let token_file = Some(self.remote_token_file.trim()).filter(|f| !f.is_empty()).map(PathBuf::from);
         let mut targets: Vec<DeviceTarget> = Vec::new();
         for item in self.pool_devices.split(',').map(str::trim).filter(|i| !i.is_empty()) {
@@ -183,7 +183,7 @@ impl Settings {
     }
 
     /// The device runs start on: `device`, or the remote server with its token file.
-    pub fn device_target(&self) -> Result<DeviceTarget, RemoteError> {
+    pub(crate) fn device_target(&self) -> Result<DeviceTarget, RemoteError> {
         if !self.use_remote {
             return Ok(DeviceTarget::local(self.device));
         }
@@ -194,14 +194,14 @@ impl Settings {
     }
 
     /// Remembers a preset file as the newest recent one.
-    pub fn remember(&mut self, path: PathBuf) {
+    pub(crate) fn remember(&mut self, path: PathBuf) {
         self.recent_files.retain(|p| p != &path);
         self.recent_files.insert(0, path);
         self.recent_files.truncate(RECENT_FILES);
     }
 
     /// The chosen preset on the chosen dataset (its own data when none is chosen).
-    pub fn source(&self) -> Result<PresetSource, PresetError> {
+    pub(crate) fn source(&self) -> Result<PresetSource, PresetError> {
         self.preset.source().map(|source| source.with_dataset(self.dataset.as_deref()))
     }
 }

@@ -7,7 +7,7 @@ use crate::export::table::Table;
 use crate::protocol::{DataInfo, Probe};
 
 /// The followed run's history and data, or a line saying why there is nothing to show yet.
-pub fn run_data<'a>(ui: &mut egui::Ui, view: &ViewContext<'a>) -> Option<(&'a RunHistory, &'a DataInfo)> {
+pub(crate) fn run_data<'a>(ui: &mut egui::Ui, view: &ViewContext<'a>) -> Option<(&'a RunHistory, &'a DataInfo)> {
     let Some(history) = view.history else {
         ui.label("No run yet.");
         return None;
@@ -28,7 +28,7 @@ pub fn run_data<'a>(ui: &mut egui::Ui, view: &ViewContext<'a>) -> Option<(&'a Ru
 
 /// The run, its data and the shown stage's latest probe, under a stage picker limited to stages
 /// with probes; says in the view what is missing instead when there is nothing yet.
-pub fn probed_stage<'a>(
+pub(crate) fn probed_stage<'a>(
     ui: &mut egui::Ui,
     view: &mut ViewContext<'a>,
     picker: &str,
@@ -43,7 +43,7 @@ pub fn probed_stage<'a>(
 }
 
 /// A representation probe's data, or one line saying why the models cannot give it.
-pub fn available<'p, T>(ui: &mut egui::Ui, probe: &'p Result<T, String>, what: &str) -> Option<&'p T> {
+pub(crate) fn available<'p, T>(ui: &mut egui::Ui, probe: &'p Result<T, String>, what: &str) -> Option<&'p T> {
     match probe {
         Ok(data) => Some(data),
         Err(why) => {
@@ -54,7 +54,7 @@ pub fn available<'p, T>(ui: &mut egui::Ui, probe: &'p Result<T, String>, what: &
 }
 
 /// A stage picker limited to stages for which `eligible` holds; `None` follows the running stage.
-pub fn stage_picker(ui: &mut egui::Ui, id: &str, view: &mut ViewContext, eligible: impl Fn(usize) -> bool) {
+pub(crate) fn stage_picker(ui: &mut egui::Ui, id: &str, view: &mut ViewContext, eligible: impl Fn(usize) -> bool) {
     let Some(history) = view.history else { return };
     let shown = view.shown_stage();
     let label = shown.and_then(|s| history.stages.get(s)).map_or("—".to_string(), |s| s.name.clone());
@@ -74,7 +74,7 @@ pub fn stage_picker(ui: &mut egui::Ui, id: &str, view: &mut ViewContext, eligibl
 
 /// A button that writes a view's numbers, as `make` tabulates them for `stage` at `step`, to the
 /// export folder; every row also says which run, seed, stage and step it comes from.
-pub fn export_data_button(
+pub(crate) fn export_data_button(
     ui: &mut egui::Ui,
     view: &mut ViewContext,
     stage: usize,
@@ -90,7 +90,7 @@ pub fn export_data_button(
 }
 
 /// A categorical colour for the `index`-th series, run or class (the export's palette).
-pub fn series_color(index: usize) -> egui::Color32 {
+pub(crate) fn series_color(index: usize) -> egui::Color32 {
     let [r, g, b] = crate::export::svg::palette_rgb(index);
     egui::Color32::from_rgb(r, g, b)
 }

@@ -36,17 +36,17 @@ const PARTIAL_SUMS: usize = 8;
 
 /// The dimensions of one block: its input `[batch, channels, height, width]` and output channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dims {
-    pub batch: usize,
-    pub channels: usize,
-    pub height: usize,
-    pub width: usize,
-    pub out: usize,
+pub(crate) struct Dims {
+    pub(crate) batch: usize,
+    pub(crate) channels: usize,
+    pub(crate) height: usize,
+    pub(crate) width: usize,
+    pub(crate) out: usize,
 }
 
 impl Dims {
     /// The pooled output's height and width.
-    pub fn pooled(&self) -> [usize; 2] {
+    pub(crate) fn pooled(&self) -> [usize; 2] {
         [self.height / 2, self.width / 2]
     }
 
@@ -89,19 +89,19 @@ impl Dims {
 
 /// What the backward pass needs from the forward one.
 #[derive(Debug, Clone)]
-pub struct Saved {
-    pub dims: Dims,
+pub(crate) struct Saved {
+    pub(crate) dims: Dims,
     /// `[rows, 9·channels]`, rows and entries as described in the module documentation.
-    pub patches: Vec<f32>,
+    pub(crate) patches: Vec<f32>,
     /// Per window and output channel, which of the window's positions held the maximum
     /// ([`NONE`]: none was positive).
-    pub argmax: Vec<u8>,
+    pub(crate) argmax: Vec<u8>,
 }
 
 /// `maxpool2(relu(conv3x3(x, weight, padding 1) + bias))` as NCHW `[batch, out, h/2, w/2]`,
 /// and, with `keep`, what the backward pass needs (without, the forward runs in chunks of images
 /// and keeps nothing: the returned [`Saved`] is empty).
-pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], dims: Dims, keep: bool) -> (Vec<f32>, Saved) {
+pub(crate) fn forward(x: &[f32], weight: &[f32], bias: &[f32], dims: Dims, keep: bool) -> (Vec<f32>, Saved) {
     let (windows, patch) = (dims.windows(), dims.patch());
     let mut output = vec![0f32; dims.batch * dims.output_image()];
     if windows == 0 || dims.batch == 0 {
@@ -137,7 +137,7 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], dims: Dims, keep: bool) 
 
 /// The gradients of [`forward`]'s output `grad` (NCHW, as the output) with respect to the input
 /// (when `need_input`), the weight `[out, channels, 3, 3]` and the bias `[out]`.
-pub fn backward(
+pub(crate) fn backward(
     grad: &[f32],
     weight: &[f32],
     saved: &Saved,

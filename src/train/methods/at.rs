@@ -9,7 +9,7 @@ use super::spec::{
 use crate::distill;
 use crate::model::ModelSpec;
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "at",
     summary: "(1−α)·CE + α·KD + β·Σ_blocks mean((a_s − a_t)²), feature maps paired one to one",
     paper: "Zagoruyko & Komodakis 2017",

@@ -40,7 +40,7 @@ const RAMP_EPOCHS: HyperSpec = HyperSpec {
     help: "Epochs over which the reversal weight λ rises from 0 to 1 along a cosine",
 };
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "ctkd",
     summary: "KD at a learned T = t_start + t_range·sigmoid(θ), θ trained through gradient reversal (weight λ: 0→1)",
     paper: "Li, Li, Yang, Zhao, Shi & Liu 2023",
@@ -60,7 +60,7 @@ pub(crate) fn temperature(theta: f64, hypers: &Hypers) -> f64 {
 }
 
 /// The reversal weight at `progress` epochs: `(1 − cos(π·min(1, progress / ramp))) / 2`.
-pub fn reversal_weight(progress: f64, ramp_epochs: f64) -> f64 {
+pub(crate) fn reversal_weight(progress: f64, ramp_epochs: f64) -> f64 {
     let share = if ramp_epochs > 0.0 { (progress / ramp_epochs).min(1.0) } else { 1.0 };
     (1.0 - (std::f64::consts::PI * share).cos()) / 2.0
 }

@@ -8,7 +8,7 @@ use super::spec::{
 };
 use crate::distill;
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "dist",
     summary: "CE + T²·(β·inter + γ·intra), 1 − Pearson correlation of softmax(z/T) per example and per class",
     paper: "Huang, You, Wang, Qian & Xu 2022",

@@ -17,7 +17,7 @@ const WARMUP_EPOCHS: HyperSpec = HyperSpec {
     help: "Epochs over which the distillation weight ramps from 0 to 1",
 };
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "dkd",
     summary: "CE + w·(α·TCKD + β·NCKD), w ramping 0→1 over warmup_epochs",
     paper: "Zhao, Cui, Song, Qiu & Liang 2022",

@@ -18,7 +18,7 @@ pub(crate) const PEERS: HyperSpec = HyperSpec {
     help: "Networks trained together, the stage's own included",
 };
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "dml",
     summary: "peers trained together, each CE + mean KL(peer ‖ self); no teacher",
     paper: "Zhang, Xiang, Hospedales & Lu 2018",

@@ -18,7 +18,7 @@ const HINT_EPOCHS: HyperSpec = HyperSpec {
     help: "Epochs of the hint stage (the hint loss alone) before KD takes over",
 };
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "fitnets",
     summary: "hint loss ‖r(s) − t‖² through a learned regressor for hint_epochs, then KD",
     paper: "Romero et al. 2015",

@@ -6,7 +6,7 @@ use super::spec::{
     any_teacher,
 };
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "kd",
     summary: "(1−α)·CE + α·T²·KL(softmax(t/T) ‖ softmax(s/T))",
     paper: "Hinton, Vinyals & Dean 2015",

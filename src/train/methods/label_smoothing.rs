@@ -17,7 +17,7 @@ const EPSILON: HyperSpec = HyperSpec {
     help: "Share of each label's probability spread evenly over all classes",
 };
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "label_smoothing",
     summary: "CE against (1−ε)·one-hot + ε/C",
     paper: "Szegedy et al. 2016; Müller et al. 2019",

@@ -11,13 +11,13 @@ mod dist;
 mod dkd;
 mod dml;
 mod fitnets;
-pub mod hyper;
+pub(crate) mod hyper;
 mod kd;
 mod label_smoothing;
 mod nkd;
 mod rkd;
 mod scratch;
-pub mod spec;
+pub(crate) mod spec;
 mod tfkd_reg;
 mod tfkd_self;
 mod ttm;
@@ -35,7 +35,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// Every method, in the order `kdlab presets` lists them.
-pub static METHODS: &[&MethodSpec] = &[
+pub(crate) static METHODS: &[&MethodSpec] = &[
     &scratch::METHOD,
     &kd::METHOD,
     &label_smoothing::METHOD,
@@ -60,7 +60,7 @@ pub struct Method(&'static MethodSpec);
 
 impl Method {
     /// The method registered as `name`.
-    pub fn named(name: &str) -> Option<Method> {
+    pub(crate) fn named(name: &str) -> Option<Method> {
         METHODS.iter().find(|m| m.name == name).map(|m| Method(m))
     }
 
@@ -70,7 +70,7 @@ impl Method {
     }
 
     /// The method as front ends see it (the protocol's description: name and hyperparameters).
-    pub fn info(self) -> MethodInfo {
+    pub(crate) fn info(self) -> MethodInfo {
         MethodInfo { name: self.0.name, hypers: self.0.hypers }
     }
 
@@ -88,22 +88,22 @@ impl Method {
     }
 
     /// Whether each step needs the teacher's features on the batch, not only its logits.
-    pub fn needs_teacher_features(self) -> bool {
+    pub(crate) fn needs_teacher_features(self) -> bool {
         self.0.teacher == TeacherUse::Features
     }
 
     /// The declaration of one of its hyperparameters.
-    pub fn hyper(self, name: &str) -> Option<&'static HyperSpec> {
+    pub(crate) fn hyper(self, name: &str) -> Option<&'static HyperSpec> {
         self.0.hypers.iter().find(|h| h.name == name)
     }
 
     /// Its hyperparameters the user can steer while it trains.
-    pub fn live(self) -> impl Iterator<Item = &'static HyperSpec> {
+    pub(crate) fn live(self) -> impl Iterator<Item = &'static HyperSpec> {
         self.0.hypers.iter().filter(|h| h.live.is_some())
     }
 
     /// The loss of one step.
-    pub fn loss(self, inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
+    pub(crate) fn loss(self, inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
         (self.0.loss)(inputs, hypers)
     }
 }

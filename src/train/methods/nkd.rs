@@ -8,7 +8,7 @@ use super::spec::{
 };
 use crate::distill;
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "nkd",
     summary: "−t_y·log s_y − γ·T²·Σ_{k≠y} softmax(t∖y/T)_k·log softmax(s∖y/T)_k",
     paper: "Yang, Zeng, Li, Zhang, Yuan & Li 2023",

@@ -29,7 +29,7 @@ const ANGLE_WEIGHT: HyperSpec = HyperSpec {
     help: "Weight of RKD-A, the match of the angles of triplets",
 };
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "rkd",
     summary: "(1−α)·CE + α·KD + w_d·RKD-D + w_a·RKD-A on the penultimate embeddings",
     paper: "Park, Kim, Lu & Cho 2019",

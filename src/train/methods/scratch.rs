@@ -2,7 +2,7 @@
 
 use super::spec::{Companions, Hypers, MethodSpec, StepInputs, StepLoss, TeacherUse, any_stage, any_teacher};
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "scratch",
     summary: "cross-entropy on the labels",
     paper: "",

@@ -34,18 +34,18 @@ pub struct MethodSpec {
     pub summary: &'static str,
     /// Where it comes from.
     pub paper: &'static str,
-    pub teacher: TeacherUse,
+    pub(crate) teacher: TeacherUse,
     /// Whether it compares the teacher's and the student's feature maps (the probes keep them).
     pub uses_feature_maps: bool,
-    pub companions: Companions,
+    pub(crate) companions: Companions,
     pub hypers: &'static [HyperSpec],
     /// Checks the stage's values against its training settings.
-    pub check_stage: fn(&Hypers, &TrainSettings) -> Result<(), StageProblem>,
+    pub(crate) check_stage: fn(&Hypers, &TrainSettings) -> Result<(), StageProblem>,
     /// Checks the student's model against its teacher's, with the data's shape when known:
     /// `Err(message)` about the stage's `teacher`.
-    pub check_teacher: fn(&TeacherPair) -> Result<(), String>,
+    pub(crate) check_teacher: fn(&TeacherPair) -> Result<(), String>,
     /// The loss of one step.
-    pub loss: fn(&StepInputs, &Hypers) -> StepLoss,
+    pub(crate) loss: fn(&StepInputs, &Hypers) -> StepLoss,
 }
 
 /// What is wrong with a stage: the key to change and why.
@@ -53,11 +53,11 @@ pub type StageProblem = (&'static str, String);
 
 /// A student and the teacher it is to learn from, for [`MethodSpec::check_teacher`].
 pub struct TeacherPair<'a> {
-    pub student: &'a ModelSpec,
-    pub teacher: &'a ModelSpec,
-    pub teacher_name: &'a str,
+    pub(crate) student: &'a ModelSpec,
+    pub(crate) teacher: &'a ModelSpec,
+    pub(crate) teacher_name: &'a str,
     /// The data's shape, when known (feature map sizes depend on it).
-    pub shape: Option<InputShape>,
+    pub(crate) shape: Option<InputShape>,
 }
 
 /// For methods with nothing more to check about a stage.
@@ -72,49 +72,49 @@ pub fn any_teacher(_: &TeacherPair) -> Result<(), String> {
 
 /// The loss of one step: the total that is minimised and its named terms.
 pub struct StepLoss {
-    pub total: Tensor<1>,
+    pub(crate) total: Tensor<1>,
     /// `(metric name, unweighted value)` of each term, the same names at every step.
-    pub terms: Vec<(&'static str, Tensor<1>)>,
+    pub(crate) terms: Vec<(&'static str, Tensor<1>)>,
 }
 
 impl StepLoss {
     /// A loss that is one term.
-    pub fn single(name: &'static str, loss: Tensor<1>) -> StepLoss {
+    pub(crate) fn single(name: &'static str, loss: Tensor<1>) -> StepLoss {
         StepLoss { total: loss.clone(), terms: vec![(name, loss)] }
     }
 }
 
 /// What one step's loss is computed from.
 pub struct StepInputs<'a> {
-    pub forward: &'a TraineeForward,
-    pub regressor: Option<&'a Regressor>,
+    pub(crate) forward: &'a TraineeForward,
+    pub(crate) regressor: Option<&'a Regressor>,
     /// The teacher's logits on the batch, for methods with a teacher.
-    pub teacher_logits: Option<Tensor<2>>,
+    pub(crate) teacher_logits: Option<Tensor<2>>,
     /// The teacher's whole forward pass on the batch, for representation methods.
-    pub teacher: Option<&'a Forward>,
-    pub labels: Tensor<1, Int>,
+    pub(crate) teacher: Option<&'a Forward>,
+    pub(crate) labels: Tensor<1, Int>,
     /// Epochs completed before this step, fractional (for warm-ups and FitNets' hint stage).
-    pub progress: f64,
+    pub(crate) progress: f64,
 }
 
 impl StepInputs<'_> {
     /// The student's logits.
-    pub fn logits(&self) -> Tensor<2> {
+    pub(crate) fn logits(&self) -> Tensor<2> {
         self.forward.student.logits.clone()
     }
 
-    pub fn labels(&self) -> Tensor<1, Int> {
+    pub(crate) fn labels(&self) -> Tensor<1, Int> {
         self.labels.clone()
     }
 
     /// Plain cross-entropy on the labels.
-    pub fn cross_entropy(&self) -> StepLoss {
+    pub(crate) fn cross_entropy(&self) -> StepLoss {
         StepLoss::single("loss_ce", distill::cross_entropy(self.logits(), self.labels()))
     }
 
     /// The student's and the teacher's logits as the distillation term sees them: standardized
     /// when the method's `standardize` switch is on. `None` without a teacher.
-    pub fn distilled_logits(&self, hypers: &Hypers) -> Option<(Tensor<2>, Tensor<2>)> {
+    pub(crate) fn distilled_logits(&self, hypers: &Hypers) -> Option<(Tensor<2>, Tensor<2>)> {
         let teacher = self.teacher_logits.clone()?;
         match hypers.on(STANDARDIZE.name) {
             true => Some((distill::standardize(self.logits()), distill::standardize(teacher))),
@@ -124,7 +124,7 @@ impl StepInputs<'_> {
 
     /// `(1 − α)·CE + α·KD` with its terms (cross-entropy alone without a teacher); the
     /// cross-entropy is on the raw logits even when the KD term's are standardized.
-    pub fn kd(&self, hypers: &Hypers) -> StepLoss {
+    pub(crate) fn kd(&self, hypers: &Hypers) -> StepLoss {
         let Some((student, teacher)) = self.distilled_logits(hypers) else { return self.cross_entropy() };
         let terms = distill::KdTerms {
             hard: distill::cross_entropy(self.logits(), self.labels()),

@@ -18,7 +18,7 @@ const CORRECT_PROB: HyperSpec = HyperSpec {
     help: "The virtual teacher's probability on the label; the rest is spread over the other classes",
 };
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "tfkd_reg",
     summary: "KD from a virtual teacher: a on the label, (1−a)/(C−1) elsewhere",
     paper: "Yuan et al. 2020",

@@ -5,7 +5,7 @@ use super::spec::{
     any_stage,
 };
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "tfkd_self",
     summary: "KD from a trained copy of the same architecture",
     paper: "Yuan et al. 2020",

@@ -9,14 +9,14 @@ use crate::distill;
 use burn::tensor::Tensor;
 
 /// β: the weight of the matching term (the paper tunes it per teacher–student pair).
-pub const MATCH_WEIGHT: HyperSpec = HyperSpec {
+pub(crate) const MATCH_WEIGHT: HyperSpec = HyperSpec {
     default: 1.0,
     help: "Weight β of the matching term, from the next optimizer step:\n\
         loss = CE + β·KL(softmax(t/T) || softmax(s))",
     ..BETA
 };
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "ttm",
     summary: "CE + β·KL(softmax(t/T) ‖ softmax(s)): temperature on the teacher only, no T²",
     paper: "Zheng & Yang 2024",
@@ -34,7 +34,7 @@ fn loss(inputs: &StepInputs, hypers: &Hypers) -> StepLoss {
 }
 
 /// `CE + β·matching(s, t, T)`, reported as `loss_ce` and `name`.
-pub fn matched(
+pub(crate) fn matched(
     inputs: &StepInputs,
     hypers: &Hypers,
     name: &'static str,

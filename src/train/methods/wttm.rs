@@ -7,7 +7,7 @@ use super::spec::{
 use super::ttm::{MATCH_WEIGHT, matched};
 use crate::distill;
 
-pub static METHOD: MethodSpec = MethodSpec {
+pub(crate) static METHOD: MethodSpec = MethodSpec {
     name: "wttm",
     summary: "CE + β·mean_i U_i·KL(softmax(t_i/T) ‖ softmax(s_i)), U_i = Σ_k softmax(t_i)_k^(1/T)",
     paper: "Zheng & Yang 2024",

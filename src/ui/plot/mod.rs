@@ -3,9 +3,9 @@
 //! it ([`export_button`]). Which runs and curves it draws is [`select`]'s, its axes [`axes`]',
 //! its line styles [`style`]'s.
 
-pub mod axes;
-pub mod select;
-pub mod style;
+pub(crate) mod axes;
+pub(crate) mod select;
+pub(crate) mod style;
 
 use super::context::{Action, ExportedPlot, PlotFrame, ViewContext};
 use super::history::RunHistory;
@@ -19,16 +19,16 @@ use select::{Drawn, drawn_series};
 use style::{SHAPE_SPACING, line_style, marker_shape, spaced, thinned};
 
 /// One plot: its id, its y-axis label and which metrics it draws for every stage.
-pub struct CurveSpec {
-    pub id: &'static str,
-    pub y_label: &'static str,
-    pub shows: fn(&str) -> bool,
+pub(crate) struct CurveSpec {
+    pub(crate) id: &'static str,
+    pub(crate) y_label: &'static str,
+    pub(crate) shows: fn(&str) -> bool,
     /// The one metric drawn per stage when several runs are overlaid, to keep them readable.
-    pub headline: &'static str,
+    pub(crate) headline: &'static str,
     /// Whether the "log scale" toggle applies (losses span decades; accuracies do not).
-    pub log_allowed: bool,
+    pub(crate) log_allowed: bool,
     /// Whether the smoothing slider applies (measurements are noisy; a set learning rate is not).
-    pub smoothed: bool,
+    pub(crate) smoothed: bool,
 }
 
 impl CurveSpec {
@@ -48,21 +48,21 @@ const MARKER_COLOR: egui::Color32 = egui::Color32::from_rgb(
 );
 
 /// The legend key that shows or hides the parameter-change markers.
-pub const MARKERS_KEY: &str = "markers";
+pub(crate) const MARKERS_KEY: &str = "markers";
 
 /// The key that hides a whole stage from the curves.
-pub fn stage_key(stage: &str) -> String {
+pub(crate) fn stage_key(stage: &str) -> String {
     format!("stage:{stage}")
 }
 
 /// The key that hides one series of the followed run.
-pub fn series_key(stage: &str, metric: &str) -> String {
+pub(crate) fn series_key(stage: &str, metric: &str) -> String {
     format!("{stage} · {metric}")
 }
 
 /// One plot of the spec's metrics for every stage (of every visible run), with the followed
 /// run's markers and the hovered point's values.
-pub fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, height: f32, link: egui::Id) {
+pub(crate) fn curve_plot(ui: &mut egui::Ui, view: &mut ViewContext, spec: &CurveSpec, height: f32, link: egui::Id) {
     let Some(history) = view.history else { return };
     let columns = ui.available_width().max(100.0) as usize;
     // The previous frame's x range, once the user has zoomed or panned.
@@ -238,7 +238,7 @@ fn show_hover(
 }
 
 /// What hovering a curve's point at `step` says.
-pub fn hover_text(curve: &Drawn, step: f64, smoothing: f64) -> String {
+pub(crate) fn hover_text(curve: &Drawn, step: f64, smoothing: f64) -> String {
     let epoch = match curve.steps_per_epoch {
         0 => String::new(),
         per_epoch => format!(", epoch {}", (step as u64).div_ceil(per_epoch).max(1)),
@@ -301,7 +301,7 @@ fn draw_band(plot: &mut egui_plot::PlotUi, name: &str, band: &[[f64; 3]], color:
 }
 
 /// A button that exports the given plots (SVG, PNG, CSV, JSON) to the export folder.
-pub fn export_button(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveSpec]) {
+pub(crate) fn export_button(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveSpec]) {
     let hint = format!(
         "Writes each plot as SVG and PNG (drawn from the data, 2x), and its points as CSV and JSON, into {}",
         view.settings.export_dir.display()

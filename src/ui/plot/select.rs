@@ -8,45 +8,45 @@ use crate::ui::history::{RunHistory, StageHistory};
 
 /// A run a curve stands for: its label, its seed and its raw points (borrowed: a frame never
 /// copies a history).
-pub struct Member<'a> {
-    pub run: &'a str,
-    pub seed: Option<u64>,
-    pub raw: &'a [[f64; 2]],
+pub(crate) struct Member<'a> {
+    pub(crate) run: &'a str,
+    pub(crate) seed: Option<u64>,
+    pub(crate) raw: &'a [[f64; 2]],
 }
 
 /// One curve as drawn: where it comes from, the smoothed and decimated points in the plot's
 /// coordinates, a ±1 std band for seed groups, and the raw points of each run it summarises.
-pub struct Drawn<'a> {
+pub(crate) struct Drawn<'a> {
     /// Legend name, also the hover's first line.
-    pub name: String,
-    pub stage: String,
-    pub metric: String,
+    pub(crate) name: String,
+    pub(crate) stage: String,
+    pub(crate) metric: String,
     /// The points in plot coordinates, and the step of each.
-    pub points: Vec<[f64; 2]>,
-    pub steps: Vec<f64>,
-    pub band: Option<Vec<[f64; 3]>>,
+    pub(crate) points: Vec<[f64; 2]>,
+    pub(crate) steps: Vec<f64>,
+    pub(crate) band: Option<Vec<[f64; 3]>>,
     /// Each run the curve stands for (one, or a seed group's).
-    pub members: Vec<Member<'a>>,
-    pub steps_per_epoch: u64,
+    pub(crate) members: Vec<Member<'a>>,
+    pub(crate) steps_per_epoch: u64,
     /// Palette index, line style (0 solid, 1 dashed, 2 dotted, 3 long dashes) and the shape
     /// repeated along the line (0 none): with several runs, each stage of a run has a style and
     /// shape of its own (four styles, then the same with a shape).
-    pub color: usize,
-    pub dash: usize,
-    pub shape: usize,
+    pub(crate) color: usize,
+    pub(crate) dash: usize,
+    pub(crate) shape: usize,
     /// For a fork's stage: the point (plot coordinates) where it branches off its parent.
-    pub fork_point: Option<[f64; 2]>,
+    pub(crate) fork_point: Option<[f64; 2]>,
 }
 
 /// Whether the plots overlay several runs (each run's headline metric per stage) rather than
 /// every series of the followed run.
-pub fn overlaid(view: &ViewContext) -> bool {
+pub(crate) fn overlaid(view: &ViewContext) -> bool {
     view.runs.iter().filter(|r| r.visible && r.history.is_some()).count() > 1
 }
 
 /// The runs a plot draws, a seed group once (its first member standing for it), with the
 /// histories of the runs each stands for.
-pub fn plotted_runs<'a>(view: &ViewContext<'a>) -> Vec<(OverlayRun<'a>, Vec<&'a RunHistory>)> {
+pub(crate) fn plotted_runs<'a>(view: &ViewContext<'a>) -> Vec<(OverlayRun<'a>, Vec<&'a RunHistory>)> {
     let visible: Vec<OverlayRun> = view.runs.iter().copied().filter(|r| r.visible && r.history.is_some()).collect();
     if !overlaid(view) {
         return view.followed().and_then(|r| Some((r, vec![r.history?]))).into_iter().collect();
@@ -68,7 +68,7 @@ pub fn plotted_runs<'a>(view: &ViewContext<'a>) -> Vec<(OverlayRun<'a>, Vec<&'a 
 
 /// The name a run goes by in legends: its label, a seed group's name with how many of its runs
 /// have data.
-pub fn run_name(run: &OverlayRun, members: usize) -> String {
+pub(crate) fn run_name(run: &OverlayRun, members: usize) -> String {
     match run.group {
         Some(group) => format!("{} (mean of {members} of {} seeds)", group.name, group.size),
         None => run.label.to_string(),
@@ -77,7 +77,7 @@ pub fn run_name(run: &OverlayRun, members: usize) -> String {
 
 /// The names of the plotted runs' stages, in the order they first appear: a stage's place is its
 /// line style and shape when several runs are overlaid (the same name, the same style).
-pub fn stage_order(view: &ViewContext) -> Vec<String> {
+pub(crate) fn stage_order(view: &ViewContext) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for (run, _) in plotted_runs(view) {
         for stage in run.history.map(|h| h.stages.as_slice()).unwrap_or_default() {
@@ -90,13 +90,13 @@ pub fn stage_order(view: &ViewContext) -> Vec<String> {
 }
 
 /// The line style and shape of the `index`-th stage: four styles, then each again with a shape.
-pub fn stage_style(index: usize) -> (usize, usize) {
+pub(crate) fn stage_style(index: usize) -> (usize, usize) {
     (index % 4, index / 4 % 5)
 }
 
 /// The metrics a spec draws for a stage, headline first, in a fixed order; a metric's place
 /// is its line style when one run is shown.
-pub fn stage_metrics<'s>(spec: &CurveSpec, stage: &'s StageHistory) -> Vec<&'s str> {
+pub(crate) fn stage_metrics<'s>(spec: &CurveSpec, stage: &'s StageHistory) -> Vec<&'s str> {
     let mut metrics: Vec<&str> = stage.series.keys().map(String::as_str).filter(|m| (spec.shows)(m)).collect();
     metrics.sort_by_key(|m| (*m != spec.headline, *m));
     metrics
@@ -105,7 +105,7 @@ pub fn stage_metrics<'s>(spec: &CurveSpec, stage: &'s StageHistory) -> Vec<&'s s
 /// The curves of a plot: every shown series of the followed run; with several visible runs,
 /// each visible run's headline metric per stage, a seed group folded into its mean with a
 /// ±1 std band. `x` is the visible x range (plot coordinates) when zoomed.
-pub fn drawn_series<'a>(
+pub(crate) fn drawn_series<'a>(
     view: &mut ViewContext<'a>,
     spec: &CurveSpec,
     x: Option<std::ops::RangeInclusive<f64>>,

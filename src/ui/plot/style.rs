@@ -32,7 +32,7 @@ pub(crate) fn spaced(points: &[[f64; 2]], count: usize) -> Vec<[f64; 2]> {
 }
 
 /// The shape repeated along a line (1 circle, 2 square, 3 diamond, then a cross).
-pub fn marker_shape(shape: usize) -> MarkerShape {
+pub(crate) fn marker_shape(shape: usize) -> MarkerShape {
     match shape {
         1 => MarkerShape::Circle,
         2 => MarkerShape::Square,
@@ -43,7 +43,7 @@ pub fn marker_shape(shape: usize) -> MarkerShape {
 
 /// Solid, dashed, dotted, long dashes, then around again: how the stages of one overlaid run
 /// (or the metrics of one stage) differ.
-pub fn line_style(dash: usize) -> egui_plot::LineStyle {
+pub(crate) fn line_style(dash: usize) -> egui_plot::LineStyle {
     match dash % 4 {
         0 => egui_plot::LineStyle::Solid,
         1 => egui_plot::LineStyle::dashed_loose(),

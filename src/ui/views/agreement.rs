@@ -30,7 +30,7 @@ const KL: CurveSpec = CurveSpec {
 /// Below this width the matrix goes under the plots instead of beside them.
 const SIDE_BY_SIDE: f32 = 420.0;
 
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+pub(crate) fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     let Some((history, _)) = run_data(ui, view) else { return };
     if !history.stages.iter().any(|s| s.has_teacher()) {
         ui.label("This run has no stage with a teacher.");
@@ -171,7 +171,7 @@ fn draw_matrix(ui: &mut egui::Ui, matrix: &[u32], class_names: &[String]) {
 }
 
 /// The agreement view (stateless: what it shows lives in the run's history).
-pub struct AgreementView;
+pub(crate) struct AgreementView;
 
 impl super::View for AgreementView {
     fn info(&self) -> &'static super::ViewInfo {

@@ -11,7 +11,7 @@ use crate::ui::paint::{cell_grid, color_bar, diverging, viridis};
 use crate::ui::widgets::{available, export_data_button, probed_stage};
 
 /// How many examples the view shows at once.
-pub const SHOWN: usize = 4;
+pub(crate) const SHOWN: usize = 4;
 
 fn ui(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut AttentionView) {
     let Some((_, info, probe)) = probed_stage(ui, view, "attention_stage") else { return };
@@ -120,7 +120,7 @@ fn grid(ui: &mut egui::Ui, view: &ViewContext, attention: &AttentionProbe, chose
 }
 /// The attention view, with the probe examples the user picked.
 #[derive(Default)]
-pub struct AttentionView {
+pub(crate) struct AttentionView {
     /// Probe examples shown (oldest first); empty: spread over the classes.
     choice: Vec<usize>,
 }

@@ -11,7 +11,7 @@ use crate::ui::paint::cell_grid;
 use crate::ui::widgets::{available, export_data_button, probed_stage, series_color};
 use egui::Color32;
 
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+pub(crate) fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     let Some((history, info, probe)) = probed_stage(ui, view, "boundary_stage") else { return };
     let Some(plane) = &info.plane else {
         ui.label("No decision boundary: it needs 2-D data (moons, spirals, blobs, a 2-feature CSV).");
@@ -101,7 +101,7 @@ fn soft_color(soft: &[f32], classes: usize, cell: usize) -> Color32 {
 }
 
 /// The decision boundary view (stateless: what it shows lives in the run's history).
-pub struct BoundaryView;
+pub(crate) struct BoundaryView;
 
 impl super::View for BoundaryView {
     fn info(&self) -> &'static super::ViewInfo {

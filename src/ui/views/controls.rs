@@ -17,7 +17,7 @@ use std::path::PathBuf;
 /// Text fields never get narrower than this, nor wider than the panel.
 const MIN_FIELD: f32 = 80.0;
 
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut ControlsView) {
+pub(crate) fn ui(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut ControlsView) {
     state.forget_stale(view);
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.heading("Run");
@@ -502,7 +502,7 @@ fn stage_list(ui: &mut egui::Ui, view: &mut ViewContext) {
 
 /// The controls view (stateless: what it shows lives in the run's history).
 #[derive(Default)]
-pub struct ControlsView {
+pub(crate) struct ControlsView {
     /// The path typed beside "Open…".
     path_input: String,
     /// The preset file asked to be opened: once it is the chosen preset, the field clears (a

@@ -11,7 +11,7 @@ use crate::ui::plot::{CurveSpec, curve_plot, export_button};
 use crate::ui::settings::XAxis;
 
 /// The total loss and every term any method reports (`loss_ce`, `loss_kd`, `loss_at`, …).
-pub const LOSS: CurveSpec = CurveSpec {
+pub(crate) const LOSS: CurveSpec = CurveSpec {
     id: "loss_plot",
     y_label: "loss",
     shows: |m| m.starts_with("loss"),
@@ -21,7 +21,7 @@ pub const LOSS: CurveSpec = CurveSpec {
 };
 
 /// Train and test accuracy, and DML's peers' test accuracy.
-pub const ACCURACY: CurveSpec = CurveSpec {
+pub(crate) const ACCURACY: CurveSpec = CurveSpec {
     id: "accuracy_plot",
     y_label: "accuracy",
     shows: |m| m.ends_with("_accuracy"),
@@ -32,7 +32,7 @@ pub const ACCURACY: CurveSpec = CurveSpec {
 
 /// The learning rate, drawn only where a warm-up or a schedule moves it (a flat line would
 /// take a third of the view to say nothing).
-pub const LEARNING_RATE: CurveSpec = CurveSpec {
+pub(crate) const LEARNING_RATE: CurveSpec = CurveSpec {
     id: "learning_rate_plot",
     y_label: "learning rate",
     shows: |m| m == metric::LEARNING_RATE,
@@ -42,7 +42,7 @@ pub const LEARNING_RATE: CurveSpec = CurveSpec {
 };
 
 /// The temperature, drawn only where it moved: the user steered it, or CTKD learns it.
-pub const TEMPERATURE: CurveSpec = CurveSpec {
+pub(crate) const TEMPERATURE: CurveSpec = CurveSpec {
     id: "temperature_plot",
     y_label: "temperature",
     shows: |m| m == metric::TEMPERATURE,
@@ -69,7 +69,7 @@ fn shown_specs(view: &ViewContext) -> Vec<&'static CurveSpec> {
     specs
 }
 
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+pub(crate) fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     let specs = shown_specs(view);
     ui.horizontal_wrapped(|ui| {
         ui.add(egui::Slider::new(&mut view.settings.smoothing, 0.0..=0.99).text("Smoothing"))
@@ -114,7 +114,7 @@ fn x_axis_picker(ui: &mut egui::Ui, view: &mut ViewContext) {
 }
 
 /// The training curves view (stateless: what it shows lives in the run's history).
-pub struct CurvesView;
+pub(crate) struct CurvesView;
 
 impl super::View for CurvesView {
     fn info(&self) -> &'static super::ViewInfo {

@@ -11,18 +11,18 @@ use crate::ui::widgets::series_color;
 use std::collections::BTreeSet;
 
 /// Width of the legend beside the plots.
-pub const SIDE_WIDTH: f32 = 200.0;
+pub(crate) const SIDE_WIDTH: f32 = 200.0;
 
 /// Where the legend goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     /// A column beside the plots.
     Side,
     /// Rows above the plots, wrapped (narrow panes).
     Wrapped,
 }
 
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveSpec], layout: Layout) {
+pub(crate) fn ui(ui: &mut egui::Ui, view: &mut ViewContext, specs: &[&CurveSpec], layout: Layout) {
     let body = |ui: &mut egui::Ui, view: &mut ViewContext| {
         if overlaid(view) {
             runs(ui, view, layout);

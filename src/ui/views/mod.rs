@@ -2,17 +2,17 @@
 //! settings, keeps its own state, and asks for changes through actions the app applies after
 //! drawing. A new view is its file, its `mod` line below and one line in [`registry`].
 
-pub mod agreement;
-pub mod attention;
-pub mod boundary;
-pub mod controls;
-pub mod curves;
-pub mod legend;
-pub mod relations;
-pub mod runs_table;
-pub mod soft_targets;
-pub mod status;
-pub mod sweep;
+pub(crate) mod agreement;
+pub(crate) mod attention;
+pub(crate) mod boundary;
+pub(crate) mod controls;
+pub(crate) mod curves;
+pub(crate) mod legend;
+pub(crate) mod relations;
+pub(crate) mod runs_table;
+pub(crate) mod soft_targets;
+pub(crate) mod status;
+pub(crate) mod sweep;
 
 use super::context::ViewContext;
 
@@ -20,11 +20,11 @@ use super::context::ViewContext;
 #[derive(Debug)]
 pub struct ViewInfo {
     /// Saved layouts refer to the view by it: never change it.
-    pub id: &'static str,
+    pub(crate) id: &'static str,
     /// Its tab's title.
     pub title: &'static str,
     /// The view whose tab group it joins when a layout lacks it ("" for the root).
-    pub beside: &'static str,
+    pub(crate) beside: &'static str,
 }
 
 /// A view: one file under `views/`, drawn into its tile every frame, keeping its own state.

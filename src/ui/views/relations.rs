@@ -23,7 +23,7 @@ const AGREEMENT: CurveSpec = CurveSpec {
 const TEACHER_EDGE: Color32 = Color32::from_gray(170);
 const STUDENT_EDGE: Color32 = Color32::from_rgb(255, 150, 40);
 
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
+pub(crate) fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
     let Some((_, info, probe)) = probed_stage(ui, view, "relations_stage") else { return };
     let Some(relations) = available(ui, &probe.representations.relations, "relations") else { return };
     let labels = &info.relation_labels;
@@ -147,7 +147,7 @@ fn graph(ui: &mut egui::Ui, relations: &RelationProbe, labels: &[u32], side: f32
 }
 
 /// The relations view (stateless: what it shows lives in the run's history).
-pub struct RelationsView;
+pub(crate) struct RelationsView;
 
 impl super::View for RelationsView {
     fn info(&self) -> &'static super::ViewInfo {

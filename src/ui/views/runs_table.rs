@@ -22,7 +22,7 @@ const TEST: usize = 4;
 const DELTA: usize = 5;
 const PROGRESS: usize = 6;
 /// Every row is exactly this high in both halves of the table, so they line up.
-pub const ROW_HEIGHT: f32 = 22.0;
+pub(crate) const ROW_HEIGHT: f32 = 22.0;
 /// Space between a cell's text and the next column.
 const CELL_GAP: f32 = 14.0;
 /// The pinned column's show checkbox.
@@ -198,7 +198,7 @@ fn compare(a: &Cell, b: &Cell) -> Ordering {
 
 /// Text order with runs of digits compared as numbers: `T=4` before `T=16`, `seed 2` before
 /// `seed 10`.
-pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut a, mut b) = (a, b);
     loop {
         let (Some(x), Some(y)) = (a.chars().next(), b.chars().next()) else {
@@ -444,7 +444,7 @@ fn mean_std(values: &[f64]) -> Cell {
 
 /// The runs table, with its sort column and baseline row.
 #[derive(Default)]
-pub struct RunsTableView {
+pub(crate) struct RunsTableView {
     /// The sort column and direction (`None`: in the order the runs were added).
     sort: Option<(usize, bool)>,
     /// The `(run, stage)` row Δ test is measured from.

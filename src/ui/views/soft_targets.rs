@@ -12,14 +12,14 @@ use crate::ui::widgets::{export_data_button, probed_stage};
 use egui_plot::{AxisHints, Bar, BarChart, GridInput, GridMark, Line, Plot, PlotPoints, VLine};
 
 /// The temperatures shown side by side.
-pub const TEMPERATURES: [f64; 5] = [1.0, 2.0, 4.0, 8.0, 16.0];
+pub(crate) const TEMPERATURES: [f64; 5] = [1.0, 2.0, 4.0, 8.0, 16.0];
 const TEACHER_COLOR: egui::Color32 = egui::Color32::from_rgb(31, 119, 180);
 const STUDENT_COLOR: egui::Color32 = egui::Color32::from_rgb(255, 127, 14);
 const HIGHLIGHT: egui::Color32 = egui::Color32::from_rgb(200, 160, 40);
 /// The entropy plot keeps room for its curve, ticks and axis label (the pane scrolls).
 const ENTROPY_MIN_HEIGHT: f32 = 150.0;
 
-pub fn ui(ui: &mut egui::Ui, view: &mut ViewContext, sample: &mut usize) {
+pub(crate) fn ui(ui: &mut egui::Ui, view: &mut ViewContext, sample: &mut usize) {
     // The pane scrolls when it is too short for the bars and the entropy plot.
     egui::ScrollArea::vertical().id_salt("soft_targets_scroll").show(ui, |ui| contents(ui, view, sample));
 }
@@ -46,7 +46,7 @@ fn contents(ui: &mut egui::Ui, view: &mut ViewContext, chosen: &mut usize) {
 
 /// The temperature the views show for a stage: the slider's while the user moves it on the
 /// running stage, else the stage's own.
-pub fn current_temperature(view: &ViewContext, stage: &crate::ui::history::StageHistory) -> Option<f64> {
+pub(crate) fn current_temperature(view: &ViewContext, stage: &crate::ui::history::StageHistory) -> Option<f64> {
     let steering = view.history.and_then(|h| h.steerable_stage()).is_some_and(|s| s.name == stage.name);
     let pending = view.selection.pending.get(&Parameter::of(&TEMPERATURE)).copied();
     if steering { pending.or(stage.value(TEMPERATURE.name)) } else { stage.value(TEMPERATURE.name) }
@@ -62,7 +62,7 @@ fn sample_strip(ui: &mut egui::Ui, view: &mut ViewContext, info: &DataInfo, chos
 
 /// A strip of the probe examples (thumbnails for images, row numbers otherwise), those for
 /// which `selected` holds highlighted; returns the one clicked.
-pub fn example_strip(
+pub(crate) fn example_strip(
     ui: &mut egui::Ui,
     view: &mut ViewContext,
     info: &DataInfo,
@@ -290,7 +290,7 @@ fn temperature_label(t: f64) -> String {
 }
 
 /// Shannon entropy (nats) of softmax(logits / T).
-pub fn entropy(logits: &[f32], temperature: f64) -> f64 {
+pub(crate) fn entropy(logits: &[f32], temperature: f64) -> f64 {
     softmax_row(logits, temperature).iter().filter(|&&p| p > 0.0).map(|p| -p * p.ln()).sum()
 }
 
@@ -320,7 +320,7 @@ fn entropy_plot(ui: &mut egui::Ui, logits: &[f32], of_teacher: bool, current: Op
 
 /// The soft targets view (stateless: what it shows lives in the run's history).
 #[derive(Default)]
-pub struct SoftTargetsView {
+pub(crate) struct SoftTargetsView {
     /// Index into the probe examples of the one shown.
     sample: usize,
 }

@@ -9,7 +9,7 @@ use crate::ui::history::{RunHistory, StageHistory};
 /// The followed run's name is cut to this many characters (hover shows it whole).
 const RUN_CHARS: usize = 24;
 
-pub fn ui(ui: &mut egui::Ui, view: &ViewContext) {
+pub(crate) fn ui(ui: &mut egui::Ui, view: &ViewContext) {
     ui.horizontal(|ui| {
         let preview = view.selection.device_label.as_deref().unwrap_or("detecting…");
         let Some(history) = view.history else {

@@ -16,7 +16,7 @@ use egui_plot::{GridMark, HoverPosition, Line, MarkerShape, Plot, PlotPoints, Po
 
 /// A final number of a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SweepMetric {
+pub(crate) enum SweepMetric {
     #[default]
     TestAccuracy,
     Agreement,
@@ -55,17 +55,17 @@ impl SweepMetric {
 
 /// One swept value: its runs' final values and their mean ± sample std.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SweepColumn {
-    pub x: f64,
+pub(crate) struct SweepColumn {
+    pub(crate) x: f64,
     /// `(run label, seed, value)` of each finished run at this value.
-    pub runs: Vec<(String, Option<u64>, f64)>,
-    pub mean: f64,
-    pub std: f64,
+    pub(crate) runs: Vec<(String, Option<u64>, f64)>,
+    pub(crate) mean: f64,
+    pub(crate) std: f64,
 }
 
 /// The view, with the key, stage and metric the user picked.
 #[derive(Default)]
-pub struct SweepView {
+pub(crate) struct SweepView {
     key: Option<String>,
     stage: Option<String>,
     metric: SweepMetric,
@@ -175,7 +175,7 @@ fn non_numeric(view: &ViewContext, key: &str) -> usize {
 }
 
 /// Each swept value's finished runs and their mean ± std, by increasing value.
-pub fn sweep_columns(view: &ViewContext, key: &str, stage: &str, metric: SweepMetric) -> Vec<SweepColumn> {
+pub(crate) fn sweep_columns(view: &ViewContext, key: &str, stage: &str, metric: SweepMetric) -> Vec<SweepColumn> {
     let mut columns: Vec<SweepColumn> = Vec::new();
     for run in &view.runs {
         let Some(x) = run.sweep.filter(|p| p.key == key).and_then(|p| p.value.trim().parse::<f64>().ok()) else {
@@ -198,7 +198,7 @@ pub fn sweep_columns(view: &ViewContext, key: &str, stage: &str, metric: SweepMe
 }
 
 /// A log axis fits values that are all positive and span at least a factor of ten.
-pub fn wants_log_axis(columns: &[SweepColumn]) -> bool {
+pub(crate) fn wants_log_axis(columns: &[SweepColumn]) -> bool {
     let (low, high) = columns.iter().fold((f64::INFINITY, 0.0f64), |(l, h), c| (l.min(c.x), h.max(c.x)));
     low > 0.0 && high / low >= 10.0
 }
