@@ -1,6 +1,7 @@
 //! Every distillation loss against PyTorch reference values.
 //!
-//! Reads `tests/fixtures/losses.json` and `tests/fixtures/losses_modern.json`, or only the file
+//! Reads `tests/fixtures/losses.json`, `tests/fixtures/losses_modern.json` and
+//! `tests/fixtures/losses_lm.json` (token-level LM divergences and attention losses), or only the file
 //! named by `KDLAB_LOSS_FIXTURES` (in either format), and checks each case in f32 with a
 //! relative tolerance of 1e-4. A case whose name this test does not know
 //! fails the test, so a new loss in the fixtures cannot pass unnoticed.
@@ -18,7 +19,7 @@ const ABSOLUTE_TOLERANCE: f64 = 1e-6;
 fn fixture_paths() -> Vec<std::path::PathBuf> {
     match std::env::var_os("KDLAB_LOSS_FIXTURES") {
         Some(path) => vec![path.into()],
-        None => ["losses.json", "losses_modern.json"]
+        None => ["losses.json", "losses_modern.json", "losses_lm.json"]
             .iter()
             .map(|file| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(file))
             .collect(),
@@ -74,8 +75,36 @@ impl Case<'_> {
         Tensor::from_data(TensorData::new(values, shape), &self.device)
     }
 
+    /// Token labels `[batch, seq]`, `-100` where a position is ignored.
+    fn token_labels(&self) -> Tensor<2, Int> {
+        let (values, shape) = flatten(&self.inputs["labels"]);
+        assert_eq!(shape.len(), 2, "case {}: token labels have rank {}", self.name, shape.len());
+        let values: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+        Tensor::from_data(TensorData::new(values, shape), &self.device)
+    }
+
+    /// A token-level divergence of the case's logits and labels at its temperature.
+    fn token(&self, divergence: distill::TokenDivergence) -> Tensor<1> {
+        distill::token_divergence(
+            divergence,
+            self.float("student_logits"),
+            self.float("teacher_logits"),
+            self.token_labels(),
+            self.param("temperature"),
+        )
+    }
+
     fn evaluate(&self) -> Option<Tensor<1>> {
+        use distill::TokenDivergence as Token;
         let loss = match self.name {
+            "forward_kl" => self.token(Token::Forward),
+            "reverse_kl" => self.token(Token::Reverse),
+            "gkd_jsd" => self.token(Token::GeneralizedJsd { beta: self.param("beta") }),
+            "skew_kl" => self.token(Token::Skew { alpha: self.param("alpha") }),
+            "skew_reverse_kl" => self.token(Token::SkewReverse { alpha: self.param("alpha") }),
+            "tvd" => self.token(Token::TotalVariation),
+            "attention_kl" => distill::attention_kl(self.float("student_attention"), self.float("teacher_attention")),
+            "attention_mse" => distill::attention_mse(self.float("student_attention"), self.float("teacher_attention")),
             "kd" => distill::kd(
                 self.float("student_logits"),
                 self.float("teacher_logits"),
@@ -193,6 +222,36 @@ fn kd_gradients_are_finite_for_confident_teachers() {
         let gradient: Vec<f32> =
             student.grad(&grads).expect("student has a gradient").into_data().try_to_vec::<f32>().unwrap();
         assert!(gradient.iter().all(|g| g.is_finite()), "non-finite gradient {gradient:?}");
+    }
+}
+
+/// The token-level divergences keep finite gradients when both models are certain and disagree
+/// (probabilities that underflow to 0 in f32), and at GKD's endpoints β = 0 and 1.
+#[test]
+fn token_divergence_gradients_are_finite_for_confident_models() {
+    use distill::TokenDivergence as Token;
+    let device = Device::flex().autodiff();
+    let student = Tensor::<3>::from_data(TensorData::new(vec![90.0f32, -90.0, 0.0, 0.0, 1.0, 2.0], [1, 2, 3]), &device)
+        .require_grad();
+    let teacher =
+        Tensor::<3>::from_data(TensorData::new(vec![-80.0f32, 80.0, 0.0, 5.0, -5.0, 0.0], [1, 2, 3]), &device);
+    let labels = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 0], [1, 2]), &device);
+    for kind in [
+        Token::Forward,
+        Token::Reverse,
+        Token::GeneralizedJsd { beta: 0.0 },
+        Token::GeneralizedJsd { beta: 0.5 },
+        Token::GeneralizedJsd { beta: 1.0 },
+        Token::Skew { alpha: 0.1 },
+        Token::SkewReverse { alpha: 0.1 },
+        Token::TotalVariation,
+    ] {
+        let loss = distill::token_divergence(kind, student.clone(), teacher.clone(), labels.clone(), 1.0);
+        assert!(loss.clone().into_scalar::<f32>().is_finite(), "{kind:?}");
+        let grads = loss.backward();
+        let gradient: Vec<f32> =
+            student.grad(&grads).expect("student has a gradient").into_data().try_to_vec::<f32>().unwrap();
+        assert!(gradient.iter().all(|g| g.is_finite()), "{kind:?}: non-finite gradient {gradient:?}");
     }
 }
 

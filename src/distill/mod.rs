@@ -4,13 +4,18 @@
 //! differentiable with respect to whichever inputs live on an autodiff device. Nothing here
 //! knows about models, optimisers or training loops, so each loss can be checked on its own
 //! against the PyTorch reference values in `tests/fixtures/losses.json` (and, for the methods
-//! from 2022 on in [`modern`], `tests/fixtures/losses_modern.json`).
+//! from 2022 on in [`modern`], `tests/fixtures/losses_modern.json`; for the token-level
+//! divergences of language-model distillation and the attention losses in [`token`],
+//! `tests/fixtures/losses_lm.json`).
 //!
 //! Conventions follow the reference code the fixtures were computed from: torchdistill's
 //! `KDLoss`, RepDistiller's `DistillKL`, `RKDLoss` and `Attention`, mdistiller's `DKD`, and the
 //! virtual teacher of Teacher-free KD.
 
 mod modern;
+mod token;
+
+pub use token::{IGNORE_INDEX, TokenDivergence, attention_kl, attention_mse, token_cross_entropy, token_divergence};
 
 pub use modern::{
     DistTerms, NkdTerms, dist, dist_terms, kd_standardized, nkd, nkd_terms, soft_target_kl_at, standardize, ttm, wttm,
