@@ -52,8 +52,13 @@ pub(crate) fn soft_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tenso
 ///
 /// `p · (log p − log q)` with `p = exp(log p)`; a class whose `p` underflows to zero adds zero.
 pub(crate) fn kl_from_log_probs(log_p: Tensor<2>, log_q: Tensor<2>) -> Tensor<1> {
-    let p = log_p.clone().exp();
-    (p * (log_p - log_q)).sum_dim(1).mean()
+    kl_terms(log_p, log_q).sum_dim(1).mean()
+}
+
+/// `p·(log p − log q)` per entry, from log-probabilities; where `p` underflows to 0 the entry
+/// is 0.
+pub(crate) fn kl_terms<const D: usize>(log_p: Tensor<D>, log_q: Tensor<D>) -> Tensor<D> {
+    log_p.clone().exp() * (log_p - log_q)
 }
 
 /// `T² · KL(softmax(teacher/T) ‖ softmax(student/T))`, batch mean: the soft-target term of KD.

@@ -9,7 +9,7 @@
 //! `tests/fixtures/losses_lm.json`, computed by calling TRL's `generalized_jsd_loss` and
 //! DistiLLM's `losses.py`.
 
-use super::PROB_FLOOR;
+use super::{PROB_FLOOR, kl_terms};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 
@@ -88,11 +88,6 @@ fn masked_mean(values: Tensor<2>, labels: Tensor<2, Int>) -> Tensor<1> {
     let counted = labels.not_equal_elem(IGNORE_INDEX).float();
     let total = (values * counted.clone()).sum();
     total / counted.sum().clamp_min(1.0)
-}
-
-/// `p·(log p − log q)` per entry; where `p` underflows to 0 the entry is 0.
-fn kl_terms<const D: usize>(log_p: Tensor<D>, log_q: Tensor<D>) -> Tensor<D> {
-    log_p.clone().exp() * (log_p - log_q)
 }
 
 /// `p·(log p − log m)` per entry with `m = w·p + (1−w)·q`, the mixture formed in log space
