@@ -400,15 +400,7 @@ fn run_once(
         );
     }
     let mut recorder = RunRecorder::create(out, &plan).with_context(|| format!("cannot write to {}", out.display()))?;
-    eprintln!(
-        "kdlab: {} on {} ({} train / {} test examples, {} classes) using {}",
-        plan.preset.name,
-        dataset.name,
-        dataset.train.len(),
-        dataset.test.len(),
-        dataset.num_classes(),
-        device.label()
-    );
+    eprintln!("kdlab: {} on {} ({}) using {}", plan.preset.name, dataset.name, dataset.describe_size(), device.label());
     let cache = if no_cache { None } else { TeacherCache::default_location() };
     let mut summary = Summary::new(&plan.preset, &dataset.name, &device.label());
     let (error, metrics) = drive(&plan, Arc::new(dataset), device, cache, &mut recorder, &mut summary, progress)?;

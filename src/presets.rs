@@ -26,6 +26,8 @@ pub const BUNDLED: &[BundledPreset] = &[
     BundledPreset { file: "modern_logits.toml", text: include_str!("../presets/modern_logits.toml") },
     BundledPreset { file: "playground.toml", text: include_str!("../presets/playground.toml") },
     BundledPreset { file: "cifar100.toml", text: include_str!("../presets/cifar100.toml") },
+    BundledPreset { file: "lm.toml", text: include_str!("../presets/lm.toml") },
+    BundledPreset { file: "lm_divergences.toml", text: include_str!("../presets/lm_divergences.toml") },
 ];
 
 impl BundledPreset {

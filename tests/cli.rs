@@ -1329,3 +1329,143 @@ fn malformed_data_files_are_refused_or_read_right() {
         assert_eq!((read[0] + read[1], read[2]), (examples, classes), "{file}: every row, as many classes: {counts}");
     }
 }
+
+/// A deterministic English-like text of about `characters` characters: sentences of words from a
+/// small list in an order a fixed generator picks, so a small language model learns it quickly.
+fn small_text(characters: usize) -> String {
+    const WORDS: [&str; 16] = [
+        "the", "king", "queen", "speaks", "to", "his", "her", "lord", "and", "sword", "night", "falls", "upon",
+        "castle", "my", "good",
+    ];
+    let mut state: u64 = 7;
+    let mut text = String::new();
+    while text.len() < characters {
+        let words = 4 + (text.len() % 5);
+        for w in 0..words {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            text.push_str(WORDS[(state >> 60) as usize]);
+            text.push_str(if w + 1 == words { ".\n" } else { " " });
+        }
+    }
+    text
+}
+
+/// The value of `metric` for `stage` at every report, in order.
+fn series(metrics: &str, stage: &str, metric: &str) -> Vec<f64> {
+    metrics
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            (fields[0] == stage && fields[4] == metric).then(|| fields[5].parse().unwrap())
+        })
+        .collect()
+}
+
+/// Every token-level method, a few steps each on a small text: each student's test loss falls,
+/// and every language-model metric is written for every stage.
+#[test]
+fn each_language_model_method_learns_on_a_small_text() {
+    let dir = scratch_dir("lm_methods");
+    write(&dir, "small.txt", &small_text(30_000));
+    let methods = [
+        ("forward_kl", "loss_forward_kl"),
+        ("reverse_kl", "loss_reverse_kl"),
+        ("gkd_jsd", "loss_jsd"),
+        ("skew_kl", "loss_skew_kl"),
+        ("skew_reverse_kl", "loss_skew_reverse_kl"),
+        ("tvd", "loss_tvd"),
+    ];
+    let mut preset = String::from(
+        "name = \"lm methods\"\n[data]\ntext = \"small.txt\"\ncontext = 16\ntest_fraction = 0.1\n\
+         [train]\nepochs = 1\nbatch_size = 16\nlearning_rate = 3e-3\nmetric_interval = 10\neval_interval = 20\n\
+         [models.teacher]\narch = \"transformer\"\nlayers = 2\nwidth = 32\nheads = 2\ncontext = 16\n\
+         [models.student]\narch = \"transformer\"\nlayers = 1\nwidth = 16\nheads = 2\ncontext = 16\n\
+         [[stages]]\nname = \"teacher\"\nmodel = \"teacher\"\nmethod = \"lm_scratch\"\nepochs = 2\n\
+         [[stages]]\nname = \"student_lm_scratch\"\nmodel = \"student\"\nmethod = \"lm_scratch\"\n",
+    );
+    for (method, _) in methods {
+        preset += &format!(
+            "[[stages]]\nname = \"student_{method}\"\nmodel = \"student\"\nmethod = \"{method}\"\nteacher = \"teacher\"\n"
+        );
+    }
+    let preset = write(&dir, "lm.toml", &preset);
+    let output = run_preset(&dir, &preset, &["--no-cache"]);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    let metrics = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    let mut stages = vec![("teacher", None), ("student_lm_scratch", None)];
+    let names: Vec<String> = methods.iter().map(|(m, _)| format!("student_{m}")).collect();
+    stages.extend(names.iter().zip(methods).map(|(name, (_, term))| (name.as_str(), Some(term))));
+    for (stage, term) in stages {
+        let loss = series(&metrics, stage, "test_loss");
+        assert!(loss.len() >= 3, "{stage}: evaluated along the way: {loss:?}");
+        assert!(loss[loss.len() - 1] < loss[0] - 0.3, "{stage}: the test loss falls: {loss:?}");
+        let bpc = series(&metrics, stage, "test_bpc");
+        assert!((bpc[bpc.len() - 1] - loss[loss.len() - 1] / std::f64::consts::LN_2).abs() < 1e-9, "{stage}");
+        let mut expected = vec!["test_perplexity", "entropy", "test_accuracy", "train_accuracy", "loss_ce"];
+        if let Some(term) = term {
+            expected.extend([term, "teacher_entropy", "kl_teacher_student", "kl_student_teacher", "agreement"]);
+            expected.extend(["temperature", "alpha"]);
+        }
+        for metric in expected {
+            assert!(!series(&metrics, stage, metric).is_empty(), "{stage}: {metric} in metrics.csv");
+        }
+    }
+    for (stage, own) in
+        [("student_gkd_jsd", "jsd_beta"), ("student_skew_kl", "skew"), ("student_skew_reverse_kl", "skew")]
+    {
+        assert!(!series(&metrics, stage, own).is_empty(), "{stage}: its live {own} is recorded");
+    }
+}
+
+/// `kdlab run lm --set data.text=FILE` trains the bundled preset on the user's text instead of
+/// the plays; bad text is one line naming the file and exits 2.
+#[test]
+fn the_lm_preset_trains_on_a_users_text_and_bad_text_is_explained() {
+    let dir = scratch_dir("lm_user_text");
+    let mine = small_text(12_000);
+    let file = write(&dir, "mine.txt", &mine);
+    let out = dir.join("out");
+    let output = kdlab()
+        .args(["run", "lm", "--device", "cpu", "--epochs", "1", "--no-cache", "--out"])
+        .arg(&out)
+        .arg("--set")
+        .arg(format!("data.text={}", file.display()))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["dataset"], "mine.txt");
+    assert_eq!(summary["stages"].as_array().unwrap().len(), 3);
+    let held_out = (mine.len() as f64 * 0.1).round() as usize;
+    let sizes = format!("{} training / {held_out} test characters", mine.len() - held_out);
+    assert!(text(&output.stderr).contains(&sizes), "{sizes} in {}", text(&output.stderr));
+
+    std::fs::write(dir.join("empty.txt"), "").unwrap();
+    std::fs::write(dir.join("binary.txt"), b"PK\x03\x04\0\0binary").unwrap();
+    std::fs::write(dir.join("latin1.txt"), b"first line\nsecond caf\xe9 line\n").unwrap();
+    write(&dir, "short.txt", "too short for a window of sixty-four");
+    write(&dir, "tail.txt", &small_text(300));
+    let preset = |file: &str| {
+        let text = std::fs::read_to_string("presets/lm.toml").unwrap();
+        text.replace("dataset = \"shakespeare\"", &format!("text = \"{file}\""))
+    };
+    let cases = [
+        ("empty.toml", preset("empty.txt"), "empty.txt: the file is empty"),
+        ("binary.toml", preset("binary.txt"), "binary.txt: line 1: a NUL byte: this is a binary file"),
+        ("latin1.toml", preset("latin1.txt"), "latin1.txt: line 2, column 11: byte 0xe9 is not UTF-8 text"),
+        ("short.toml", preset("short.txt"), "short.txt: the text has 36 characters"),
+        ("tail.toml", preset("tail.txt"), "tail.txt: the test part (the last 10%) has"),
+        (
+            "image.toml",
+            preset("x").replace("text = \"x\"\ncontext = 64", "dataset = \"mnist5k\""),
+            "a transformer reads text",
+        ),
+        (
+            "classifier_method.toml",
+            std::fs::read_to_string("presets/lm.toml").unwrap().replace("method = \"forward_kl\"", "method = \"kd\""),
+            "kd trains classifiers; on text use one of lm_scratch, forward_kl",
+        ),
+    ];
+    expect_rejections(&dir, &cases);
+}

@@ -32,7 +32,7 @@ impl NamedDataset for Bundled {
         self.summary
     }
 
-    fn shape(&self) -> InputShape {
+    fn shape(&self, _: &DataOptions) -> InputShape {
         InputShape::Image { channels: 1, height: self.side, width: self.side }
     }
 

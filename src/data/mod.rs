@@ -15,8 +15,10 @@ mod idx;
 mod image_folder;
 mod options;
 pub(crate) mod registry;
+mod shakespeare;
 mod split;
 mod synthetic;
+pub(crate) mod text;
 
 pub(crate) use augment::Augment;
 pub use error::DataError;
@@ -68,12 +70,33 @@ pub struct Dataset {
     pub test: Split,
     /// The statistics the features were standardised with (from the training split only).
     pub(crate) standardization: Standardization,
+    /// Text: the character of each id (class `k` is `vocabulary[k]`); empty for other data.
+    pub(crate) vocabulary: Vec<char>,
 }
 
 impl Dataset {
     /// Number of classes.
     pub fn num_classes(&self) -> usize {
         self.class_names.len()
+    }
+
+    /// Its size in a few words: examples and classes, or characters and vocabulary for text.
+    pub fn describe_size(&self) -> String {
+        match self.shape {
+            // A text split's positions are its characters but the last.
+            InputShape::Text { .. } => format!(
+                "{} training / {} test characters, {} in the vocabulary",
+                self.train.len() + 1,
+                self.test.len() + 1,
+                self.num_classes()
+            ),
+            _ => format!(
+                "{} train / {} test examples, {} classes",
+                self.train.len(),
+                self.test.len(),
+                self.num_classes()
+            ),
+        }
     }
 
     /// A 64-bit fingerprint of the data itself, so caches keyed on it notice changed files.
@@ -182,7 +205,7 @@ impl DataSource {
     /// generated sets).
     pub(crate) fn known_shape(&self) -> Option<InputShape> {
         match self {
-            DataSource::Dataset { dataset, .. } => Some(dataset.shape()),
+            DataSource::Dataset { dataset, options } => Some(dataset.shape(options)),
             DataSource::File { .. } => None,
         }
     }
@@ -198,18 +221,31 @@ pub struct RawData {
 
 /// Loads, splits and standardises the data a spec names.
 pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
-    let (name, raw, test) = match &spec.source {
+    let (name, raw, test, source) = match &spec.source {
         DataSource::Dataset { dataset, options } => {
             options.check(dataset.options())?;
-            (dataset.name().to_string(), dataset.load(options, spec.seed)?, None)
+            let name = dataset.name().to_string();
+            (name.clone(), dataset.load(options, spec.seed)?, None, PathBuf::from(name))
         }
         DataSource::File { path, formats, options } => {
             let (format, found) = registry::locate(path, formats)?;
             options.check(format.options())?;
             let (raw, test) = format.load(&found, options)?;
-            (file_name(path), raw, test)
+            (file_name(path), raw, test, path.clone())
         }
     };
+    if let InputShape::Text { context } = raw.shape {
+        let splits = text::split(&raw, context, spec.test_fraction, &source)?;
+        return Ok(Dataset {
+            name,
+            shape: raw.shape,
+            class_names: splits.vocabulary.iter().map(|&c| text::display(c)).collect(),
+            train: splits.train,
+            test: splits.test,
+            standardization: Standardization { mean: Vec::new(), std: Vec::new() },
+            vocabulary: splits.vocabulary,
+        });
+    }
     let (train, test) = match test {
         Some(test) => (raw.examples, test),
         None => stratified_split(&raw.examples, raw.shape.len(), spec.test_fraction, spec.seed),
@@ -238,7 +274,7 @@ fn finish(
     let standardization = Standardization::fit(&train.features, shape);
     standardization.apply(&mut train.features);
     standardization.apply(&mut test.features);
-    Ok(Dataset { name, shape, class_names, train, test, standardization })
+    Ok(Dataset { name, shape, class_names, train, test, standardization, vocabulary: Vec::new() })
 }
 
 fn count_present_classes(split: &Split, classes: usize) -> usize {

@@ -5,7 +5,9 @@
 //! table against the registries — which source it names, and whether each key belongs to it.
 
 use super::options::{DataOptions, OptionKind, OptionProblem, OptionSpec};
-use super::{DataError, InputShape, RawData, Split, bundled, cifar, csv_file, idx, image_folder, synthetic};
+use super::{
+    DataError, InputShape, RawData, Split, bundled, cifar, csv_file, idx, image_folder, shakespeare, synthetic, text,
+};
 use std::path::{Path, PathBuf};
 
 /// A dataset a preset names: bundled in the binary or generated.
@@ -14,8 +16,9 @@ pub trait NamedDataset: Sync {
     fn name(&self) -> &'static str;
     /// One line for pickers and `--help`.
     fn summary(&self) -> &'static str;
-    /// The shape of its examples (known before anything is loaded).
-    fn shape(&self) -> InputShape;
+    /// The shape of its examples with the values `options` give its keys (known before
+    /// anything is loaded).
+    fn shape(&self, options: &DataOptions) -> InputShape;
     /// The `[data]` keys it reads.
     fn options(&self) -> &'static [OptionSpec] {
         &[]
@@ -57,11 +60,12 @@ pub(crate) static DATASETS: &[&dyn NamedDataset] = &[
     &synthetic::SyntheticKind::Moons,
     &synthetic::SyntheticKind::Spirals,
     &synthetic::SyntheticKind::Blobs,
+    &shakespeare::Shakespeare,
 ];
 
 /// The file formats; formats sharing a key are tried in this order when `format` is not given.
 pub(crate) static FORMATS: &[&dyn FileFormat] =
-    &[&csv_file::CSV, &idx::IDX, &cifar::Cifar::Ten, &cifar::Cifar::Hundred, &image_folder::IMAGE_FOLDER];
+    &[&csv_file::CSV, &idx::IDX, &cifar::Cifar::Ten, &cifar::Cifar::Hundred, &image_folder::IMAGE_FOLDER, &text::TEXT];
 
 /// The dataset called `name`.
 pub(crate) fn dataset(name: &str) -> Option<&'static dyn NamedDataset> {
@@ -287,7 +291,7 @@ mod tests {
         formats.sort_unstable();
         formats.dedup();
         assert_eq!(formats.len(), FORMATS.len());
-        assert_eq!(source_keys(), ["dataset", "csv", "idx_dir", "path"]);
+        assert_eq!(source_keys(), ["dataset", "csv", "idx_dir", "path", "text"]);
     }
 
     #[test]
@@ -301,8 +305,8 @@ mod tests {
         assert_eq!(problem.expected, "only applies with `path`");
         let typo = DataOptions::from_pairs([("sample", 10.into())]);
         let problem = select(Some("moons"), None, &typo, &["seed"]).err().unwrap();
-        let expected = "unknown field `sample`, expected one of `dataset`, `csv`, `idx_dir`, `path`, `samples`, \
-                        `noise`, `classes`, `seed`";
+        let expected = "unknown field `sample`, expected one of `dataset`, `csv`, `idx_dir`, `path`, `text`, \
+                        `samples`, `noise`, `classes`, `seed`";
         assert_eq!(problem.expected, expected);
     }
 }

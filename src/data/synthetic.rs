@@ -66,7 +66,7 @@ impl NamedDataset for SyntheticKind {
         }
     }
 
-    fn shape(&self) -> InputShape {
+    fn shape(&self, _: &DataOptions) -> InputShape {
         InputShape::Flat { features: 2 }
     }
 

@@ -54,25 +54,21 @@ pub(crate) struct Forward {
     pub(crate) feature_maps: Vec<Tensor<4>>,
     /// A transformer's self-attention probabilities, one `[batch, heads, length, length]` per
     /// layer.
-    #[expect(dead_code, reason = "read by the language-model methods (issue 22); the CNNs leave it empty")]
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the transformer attention view's probe (issue 22)"))]
     pub(crate) attention: Vec<Tensor<4>>,
     /// A transformer's hidden states, one `[batch, length, width]` per layer.
-    #[expect(dead_code, reason = "read by the language-model methods (issue 22); the CNNs leave it empty")]
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by hidden-state transfer (TinyBERT, issue 23)"))]
     pub(crate) hidden_states: Vec<Tensor<3>>,
-    /// A sequence model's positions: the logits' rows reshape to `[batch, length, classes]`,
-    /// and only the positions the mask marks count in losses and metrics.
-    #[expect(dead_code, reason = "read by the language-model methods (issue 22); the CNNs leave it empty")]
+    /// A sequence model's positions: the logits' rows reshape to `[batch, length, classes]`.
     pub(crate) positions: Option<Positions>,
 }
 
-/// Where a sequence model's logits come from, and which of its positions count.
-#[derive(Debug, Clone)]
-#[expect(dead_code, reason = "read by the language-model methods (issue 22)")]
+/// How a sequence model's logits rows come from `[batch, length]` positions (every position
+/// counts: text windows are never padded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Positions {
     pub(crate) batch: usize,
     pub(crate) length: usize,
-    /// `[batch, length]`: 1 where the position counts, 0 where it is padding.
-    pub(crate) mask: Tensor<2>,
 }
 
 impl Forward {
@@ -86,7 +82,7 @@ impl Forward {
 pub(crate) fn image_dims(shape: InputShape) -> [usize; 3] {
     match shape {
         InputShape::Image { channels, height, width } => [channels, height, width],
-        InputShape::Flat { features } => [1, 1, features],
+        InputShape::Flat { features } | InputShape::Text { context: features } => [1, 1, features],
     }
 }
 

@@ -51,6 +51,11 @@ impl Footprint {
         self.layer(inputs.checked_mul(outputs)?.checked_add(outputs), Some(outputs))
     }
 
+    /// A linear layer applied at each of `positions` positions.
+    pub(super) fn linear_over(&mut self, inputs: u64, outputs: u64, positions: u64) -> Option<()> {
+        self.layer(inputs.checked_mul(outputs)?.checked_add(outputs), outputs.checked_mul(positions))
+    }
+
     /// A square `kernel` convolution from `inputs` to `outputs` channels onto a `side` map.
     pub(super) fn conv(&mut self, kernel: u64, inputs: u64, outputs: u64, bias: bool, side: [u64; 2]) -> Option<()> {
         let weights = (kernel * kernel).checked_mul(inputs)?.checked_mul(outputs)?;

@@ -2,9 +2,10 @@
 //! its preset keys, their checks, its sizes, its feature taps and its network — and the one
 //! line per architecture in [`architectures!`] below registers it (`arch = "name"` in a
 //! preset, the network variant, every dispatch). Adding an architecture is one new file and
-//! one line. Families now: MLPs, small CNNs, and the CIFAR papers' networks with batch norm
-//! (ResNet, WRN, VGG). Batch norm updates its statistics only in training (on an autodiff
-//! device); evaluation, probes and cached teachers use the running statistics.
+//! one line. Families now: MLPs, small CNNs, the CIFAR papers' networks with batch norm
+//! (ResNet, WRN, VGG), and a character transformer for text. Batch norm updates its statistics
+//! only in training (on an autodiff device); evaluation, probes and cached teachers use the
+//! running statistics.
 
 mod arch;
 pub(crate) mod cnn;
@@ -12,6 +13,7 @@ mod conv_block;
 mod footprint;
 pub(crate) mod mlp;
 pub(crate) mod resnet;
+pub(crate) mod transformer;
 pub(crate) mod vgg;
 pub(crate) mod wrn;
 
@@ -80,6 +82,8 @@ architectures! {
     Wrn = "wrn": wrn::Spec,
     /// VGG with batch norm.
     Vgg = "vgg": vgg::Spec,
+    /// Decoder-only character transformer.
+    Transformer = "transformer": transformer::Spec,
 }
 
 impl ModelSpec {

@@ -9,7 +9,7 @@ use super::validate::{FieldPath, PathSegment};
 use crate::data::{Dataset, InputShape};
 use crate::memory;
 use crate::train::evaluate::INFERENCE_BATCH;
-use crate::train::methods::TeacherPair;
+use crate::train::methods::{Method, TeacherPair};
 
 /// Loads and validates the preset (with `overrides`) and checks each model against its data's
 /// shape when that is known without reading the data: every error `prepare` would give before
@@ -50,6 +50,9 @@ pub(crate) fn check_models(
         }
     }
     for (index, stage) in preset.stages.iter().enumerate() {
+        if let Err(message) = check_method_on_data(stage, shape) {
+            return Err(source.place(&stage_key(index, "method"), message, overrides));
+        }
         if let Err(message) = check_teacher_on_data(preset, stage, shape) {
             return Err(source.place(&stage_key(index, "teacher"), message, overrides));
         }
@@ -105,6 +108,19 @@ pub(crate) fn check_memory(
         }
     }
     Ok(())
+}
+
+/// A language-model method trains on text, a classifier's on anything else.
+fn check_method_on_data(stage: &StageSection, shape: InputShape) -> Result<(), String> {
+    let method = stage.method;
+    let text_methods = || Method::all().filter(|m| m.spec().text).map(|m| m.name()).collect::<Vec<_>>().join(", ");
+    match (method.spec().text, shape.is_text()) {
+        (true, false) => Err(format!(
+            "{method} trains language models on text; use a text dataset (dataset = \"shakespeare\" or text = \"…\")"
+        )),
+        (false, true) => Err(format!("{method} trains classifiers; on text use one of {}", text_methods())),
+        _ => Ok(()),
+    }
 }
 
 /// The method's check of a stage's teacher, now that the data's shape is known (attention

@@ -189,10 +189,35 @@ pub const STANDARDIZE: HyperSpec = HyperSpec {
 /// A second non-negative loss weight `gamma` (DIST's intra-class weight).
 pub const GAMMA: HyperSpec = HyperSpec { name: "gamma", symbol: "γ", label: "γ", help: "Weight γ", ..BETA };
 
+/// GKD's β of the generalized Jensen–Shannon divergence: 0 is the forward KL, 1 the reverse.
+/// (Not `beta`: kdlab's `beta` is a loss weight, steered on a 0–5000 scale.)
+pub const JSD_BETA: HyperSpec = HyperSpec {
+    name: "jsd_beta",
+    symbol: "β",
+    label: "JSD β",
+    default: 0.5,
+    valid: Valid::Within(0.0, 1.0),
+    live: Some(Slider { min: 0.0, max: 1.0, logarithmic: false, decimals: 2 }),
+    help: "GKD's β, from the next optimizer step: 0 is KL(teacher || student), 1 is KL(student || teacher):\n\
+        JSD_β = β·KL(p_t || m) + (1 − β)·KL(p_s || m), m = β·p_t + (1 − β)·p_s",
+};
+
+/// DistiLLM's skew: how much of the target distribution is mixed into the other one.
+pub const SKEW: HyperSpec = HyperSpec {
+    name: "skew",
+    symbol: "λ",
+    label: "skew",
+    default: 0.1,
+    valid: Valid::Within(0.0, 1.0),
+    live: Some(Slider { min: 0.0, max: 1.0, logarithmic: false, decimals: 2 }),
+    help: "DistiLLM's skew λ, from the next optimizer step: the distribution compared with is the mixture \
+        λ·(the target) + (1 − λ)·(the other); 0 is the plain KL",
+};
+
 /// The hyperparameters a front end can steer while a stage trains: a method's live
 /// hyperparameter takes one of these names (with its own default, range and help), so the
 /// sliders, the curves' markers and the steering log all speak of the same few.
-pub static LIVE: &[&HyperSpec] = &[&TEMPERATURE, &ALPHA, &BETA, &GAMMA];
+pub static LIVE: &[&HyperSpec] = &[&TEMPERATURE, &ALPHA, &BETA, &GAMMA, &JSD_BETA, &SKEW];
 
 /// A training method as front ends see it: its name and the hyperparameters it declares.
 #[derive(Clone, Copy)]

@@ -21,6 +21,17 @@ pub mod metric {
     pub const LEARNING_RATE: &str = "learning_rate";
     /// The temperature in force: a live one, or CTKD's learned one.
     pub const TEMPERATURE: &str = "temperature";
+    /// Language models: mean next-character cross-entropy on the test text, in nats.
+    pub const TEST_LOSS: &str = "test_loss";
+    /// The same in bits per character.
+    pub const BITS_PER_CHARACTER: &str = "test_bpc";
+    pub const PERPLEXITY: &str = "test_perplexity";
+    /// The student's mean next-character entropy on the test text, in nats.
+    pub const ENTROPY: &str = "entropy";
+    /// The teacher's, on the same positions.
+    pub const TEACHER_ENTROPY: &str = "teacher_entropy";
+    /// KL(student ‖ teacher) on the test split: the reverse of [`KL_TEACHER_STUDENT`].
+    pub const KL_STUDENT_TEACHER: &str = "kl_student_teacher";
 }
 
 /// One measured value: a row of `metrics.csv`.
@@ -77,6 +88,10 @@ pub struct DataInfo {
     pub relation_labels: Vec<u32>,
     /// The plane of 2-D data: extent and training points, for the decision-boundary view.
     pub plane: Option<Plane>,
+    /// Text: the character of each class id (`class_names` shows them visibly: `⏎` for a line
+    /// end), so front ends can write and read text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vocabulary: Vec<char>,
 }
 
 /// The stage and step a forked run branched off its parent at; it trained exactly as its parent

@@ -10,6 +10,10 @@ pub enum InputShape {
     Image { channels: usize, height: usize, width: usize },
     /// A flat feature vector.
     Flat { features: usize },
+    /// Text as character ids: a model reads windows of `context` of them, and predicts each
+    /// next character. A split of text is a stream of positions (one id each, labelled with the
+    /// id that follows it), not a list of windows.
+    Text { context: usize },
 }
 
 impl Default for InputShape {
@@ -24,6 +28,7 @@ impl InputShape {
         match *self {
             InputShape::Image { channels, height, width } => channels * height * width,
             InputShape::Flat { features } => features,
+            InputShape::Text { context } => context,
         }
     }
 
@@ -35,5 +40,10 @@ impl InputShape {
     /// Whether examples are images (and so can feed a CNN).
     pub fn is_image(&self) -> bool {
         matches!(self, InputShape::Image { .. })
+    }
+
+    /// Whether examples are text (and so feed a language model).
+    pub fn is_text(&self) -> bool {
+        matches!(self, InputShape::Text { .. })
     }
 }

@@ -124,6 +124,7 @@ mod tests {
             test: train.clone(),
             train,
             standardization: Standardization { mean: vec![2.0], std: vec![4.0] },
+            vocabulary: Vec::new(),
         }
     }
 

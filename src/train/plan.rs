@@ -2,7 +2,7 @@
 //! their merged training settings, hyperparameters and seeds.
 
 use super::methods::{Hypers, Method};
-use crate::data::{Augment, balanced_subset};
+use crate::data::{Augment, Dataset, InputShape, balanced_subset};
 use crate::hash::Fnv64;
 use crate::model::ModelSpec;
 use crate::preset::{Preset, SteeringSection, TrainSettings};
@@ -38,8 +38,13 @@ pub struct StagePlan {
 
 impl StagePlan {
     /// The training rows this stage learns from: those of classes it does not exclude, cut to
-    /// a class-balanced `train_examples` of them.
-    pub(crate) fn training_rows(&self, labels: &[u32]) -> Vec<usize> {
+    /// a class-balanced `train_examples` of them. Text has a row per window an epoch draws (as
+    /// many as tile the training text once; each is a random window of it).
+    pub(crate) fn training_rows(&self, dataset: &Dataset) -> Vec<usize> {
+        if let InputShape::Text { context } = dataset.shape {
+            return (0..super::text::windows_per_epoch(dataset, context)).collect();
+        }
+        let labels = &dataset.train.labels;
         let rows: Vec<usize> = (0..labels.len()).filter(|&row| !self.exclude_classes.contains(&labels[row])).collect();
         match self.train_examples {
             Some(count) if count < rows.len() => balanced_subset(&rows, labels, count, self.subset_seed),

@@ -13,6 +13,10 @@ use crate::protocol::{AttentionKind, AttentionProbe, BoundaryProbe, Plane, Relat
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 
+/// Why the image and tabular probes are empty for a language model.
+const NOT_FOR_TEXT: &str = "a language model reads a stream of text, not separate examples: this probe is for \
+                            image and tabular data";
+
 /// Training points drawn over the decision boundary.
 const PLANE_POINTS: usize = 400;
 
@@ -40,7 +44,12 @@ impl ProbeInputs {
             Tensor::<2>::from_data(TensorData::new(values, [indices.len(), width]), device)
         };
         let labels: Vec<i64> = examples.iter().map(|&i| i64::from(test.labels[i])).collect();
-        let relation_examples = relation_examples(&test.labels, dataset.num_classes());
+        // A text split is a stream of positions, not examples: its probes are the language
+        // model's own (next-token distributions, samples, attention over a prompt).
+        let relation_examples = match dataset.shape.is_text() {
+            true => Vec::new(),
+            false => relation_examples(&test.labels, dataset.num_classes()),
+        };
         let (grid, plane) = plane_grid(dataset, device).unzip();
         ProbeInputs {
             examples: rows(examples),
@@ -143,6 +152,11 @@ pub(crate) fn representations(
     inputs: &ProbeInputs,
     classes: usize,
 ) -> (Representations, Option<f64>) {
+    if inputs.shape.is_text() {
+        let why = NOT_FOR_TEXT.to_string();
+        let probes = Representations { attention: Err(why.clone()), relations: Err(why.clone()), boundary: Err(why) };
+        return (probes, None);
+    }
     let relations = relations(student, teacher, inputs);
     let agreement = relations.as_ref().ok().map(|r| r.neighbour_agreement);
     let probes = Representations {

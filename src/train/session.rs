@@ -274,7 +274,7 @@ impl Session {
             device: self.setup.device.clone(),
             teacher: stage.teacher.and_then(|t| self.trained[t].clone()),
             teacher_model: stage.teacher.map(|t| plan.stages[t].model.clone()),
-            rows: stage.training_rows(&self.setup.dataset.train.labels),
+            rows: stage.training_rows(&self.setup.dataset),
             prefetch: self.prefetch,
         }
     }
@@ -353,6 +353,7 @@ impl Session {
                 probe_examples: examples,
                 relation_labels: data.probes.relation_examples.iter().map(|&i| test.labels[i]).collect(),
                 plane: data.probes.plane.clone(),
+                vocabulary: dataset.vocabulary.clone(),
             },
             stages: plan
                 .stages
@@ -390,7 +391,7 @@ impl Session {
     fn replay_inherited(&mut self, index: usize) {
         let Some(outcome) = self.outcomes[index].clone() else { return };
         let stage = &self.setup.plan.stages[index];
-        let examples = stage.training_rows(&self.setup.dataset.train.labels).len();
+        let examples = stage.training_rows(&self.setup.dataset).len();
         self.out.send(Event::StageStarted(StageStart {
             stage: index,
             name: stage.name.clone(),
@@ -419,7 +420,7 @@ impl Session {
             name: ensemble.name.clone(),
             members: ensemble.members.iter().map(|&m| plan.stages[m].name.clone()).collect(),
             test_accuracy: members
-                .map(|logits| ensemble_accuracy(&logits, &dataset.test.labels, dataset.num_classes())),
+                .map(|logits| ensemble_accuracy(&logits, &self.setup.data.test_targets, dataset.num_classes())),
         }
     }
 }
@@ -519,7 +520,7 @@ fn reuse_cached(setup: &Setup, ctx: &StageContext, out: &mut Outbox) -> Option<(
         }
     };
     let test_logits = to_host(predict(&network, &setup.data.test_inputs));
-    let measured = accuracy(&test_logits, &setup.dataset.test.labels, setup.dataset.num_classes());
+    let measured = accuracy(&test_logits, &setup.data.test_targets, setup.dataset.num_classes());
     if (measured - info.test_accuracy).abs() > CACHED_ACCURACY_TOLERANCE {
         let claimed = info.test_accuracy;
         retrain(out, format!("{}: says test accuracy {claimed:.4}, its weights score {measured:.4}", path.display()));

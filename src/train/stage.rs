@@ -10,8 +10,9 @@ use super::methods::{Hypers, PEERS, Parameter, StepInputs, StepLoss, ctkd};
 use super::plan::{Plan, StagePlan};
 use super::probe::{ProbeInputs, TeacherProbe, representations};
 use super::schedule;
+use super::text;
 use super::trainee::{Makeup, Regressor, Trainee};
-use crate::data::Dataset;
+use crate::data::{Dataset, InputShape};
 use crate::device::ComputeDevice;
 use crate::logits::{accuracy, agreement, argmax_rows, kl_divergence, prediction_matrix, probe_examples, select_rows};
 use crate::model::{Forward, ModelSpec, Network};
@@ -34,9 +35,16 @@ const MAX_PROBES: usize = 64;
 
 /// The dataset uploaded to the training device once per run, and the fixed probe set.
 pub(crate) struct DeviceData {
+    /// A classifier's training examples (batches are picked from them); for text, the first
+    /// windows of the training text, which the final train accuracy reads.
     pub(crate) train_inputs: Tensor<2>,
     pub(crate) train_labels: Tensor<1, Int>,
+    /// The label of each row of the logits of `train_inputs` (one per position for text).
+    pub(crate) train_targets: Vec<u32>,
+    /// The test examples; for text, the windows tiling the test text.
     pub(crate) test_inputs: Tensor<2>,
+    /// The label of each row of the logits of `test_inputs`.
+    pub(crate) test_targets: Vec<u32>,
     /// Indices into the test split of the probe examples.
     pub(crate) probe_examples: Vec<usize>,
     /// The inputs of the representation probes.
@@ -49,6 +57,18 @@ impl DeviceData {
         let floats = |values: &[f32], rows: usize| {
             Tensor::<2>::from_data(TensorData::new(values.to_vec(), [rows, features]), device)
         };
+        if let InputShape::Text { context } = dataset.shape {
+            let (train, test) = (text::train_windows(dataset, context), text::test_windows(dataset, context));
+            return DeviceData {
+                train_inputs: floats(&train.inputs, train.count),
+                train_labels: index_tensor(train.labels.iter().map(|&l| l as usize), device),
+                train_targets: train.labels,
+                test_inputs: floats(&test.inputs, test.count),
+                test_targets: test.labels,
+                probes: ProbeInputs::upload(dataset, &[], device),
+                probe_examples: Vec::new(),
+            };
+        }
         let probe_examples: Vec<usize> = probe_examples(&dataset.test.labels, dataset.num_classes(), PROBES_PER_CLASS)
             .into_iter()
             .take(MAX_PROBES)
@@ -56,7 +76,9 @@ impl DeviceData {
         DeviceData {
             train_inputs: floats(&dataset.train.features, dataset.train.len()),
             train_labels: index_tensor(dataset.train.labels.iter().map(|&l| l as usize), device),
+            train_targets: dataset.train.labels.clone(),
             test_inputs: floats(&dataset.test.features, dataset.test.len()),
+            test_targets: dataset.test.labels.clone(),
             probes: ProbeInputs::upload(dataset, &probe_examples, device),
             probe_examples,
         }
@@ -150,8 +172,8 @@ impl StageContext {
             params: trained.network.num_params(),
             steps,
             wall_seconds: seconds,
-            train_accuracy: Some(accuracy(&train_logits, &self.dataset.train.labels, classes)),
-            test_accuracy: Some(accuracy(&trained.test_logits, &self.dataset.test.labels, classes)),
+            train_accuracy: Some(accuracy(&train_logits, &self.data.train_targets, classes)),
+            test_accuracy: Some(accuracy(&trained.test_logits, &self.data.test_targets, classes)),
             agreement_with_teacher: self
                 .teacher
                 .as_ref()
@@ -165,7 +187,7 @@ impl StageContext {
 
     /// The test accuracy on each class this stage excluded from its training data.
     fn excluded_class_accuracy(&self, test_logits: &[f32]) -> Vec<ClassAccuracy> {
-        let (labels, classes) = (&self.dataset.test.labels, self.dataset.num_classes());
+        let (labels, classes) = (&self.data.test_targets, self.dataset.num_classes());
         let predictions = argmax_rows(test_logits, classes);
         let of_class = |class: u32| labels.iter().zip(&predictions).filter(move |(label, _)| **label == class);
         self.stage()
@@ -366,19 +388,26 @@ struct Stepper {
     /// With augmentation: the loader of augmented batches (the teacher then sees each augmented
     /// batch: its outputs on the plain training set would not match the student's inputs).
     loader: Option<BatchLoader>,
+    /// For text: the window length; each batch is random windows of the training text, which
+    /// the teacher sees as the student does.
+    text_context: Option<usize>,
 }
 
 impl Stepper {
     fn new(ctx: &StageContext, trainee: &Trainee) -> Stepper {
         let stage = ctx.stage();
+        let on_the_fly = |loader: Option<BatchLoader>, text_context: Option<usize>| Stepper {
+            teacher_logits: None,
+            teacher_embeddings: None,
+            teacher_maps: false,
+            loader,
+            text_context,
+        };
+        if let InputShape::Text { context } = ctx.dataset.shape {
+            return on_the_fly(None, Some(context));
+        }
         if let Some(augment) = stage.augment {
-            let loader = BatchLoader::new(ctx.dataset.clone(), augment, stage.seed, ctx.prefetch);
-            return Stepper {
-                teacher_logits: None,
-                teacher_embeddings: None,
-                teacher_maps: false,
-                loader: Some(loader),
-            };
+            return on_the_fly(Some(BatchLoader::new(ctx.dataset.clone(), augment, stage.seed, ctx.prefetch)), None);
         }
         let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher.as_ref()).flatten();
         let needs_maps =
@@ -390,6 +419,7 @@ impl Stepper {
                 .map(|t| embed(&t.network, &ctx.data.train_inputs)),
             teacher_maps: teacher_features.is_some() && needs_maps,
             loader: None,
+            text_context: None,
         }
     }
 
@@ -446,10 +476,15 @@ impl Stepper {
         hypers: &Hypers,
         sums: &mut IntervalSums,
     ) -> Trainee {
-        let device = &ctx.device.device;
-        let indices = index_tensor(rows.iter().copied(), device);
-        let labels = ctx.data.train_labels.clone().select(0, indices.clone());
-        let (inputs, teacher_logits, teacher) = self.batch(ctx, rows, step, &indices);
+        let (inputs, labels, teacher_logits, teacher) = match self.text_context {
+            Some(context) => text_batch(ctx, context, rows.len(), step),
+            None => {
+                let indices = index_tensor(rows.iter().copied(), &ctx.device.device);
+                let labels = ctx.data.train_labels.clone().select(0, indices.clone());
+                let (inputs, teacher_logits, teacher) = self.batch(ctx, rows, step, &indices);
+                (inputs, labels, teacher_logits, teacher)
+            }
+        };
         let forward = trainee.forward(inputs);
         let logits = forward.student.logits.clone();
         let step_inputs = StepInputs {
@@ -465,6 +500,23 @@ impl Stepper {
         let gradients = GradientsParams::from_grads(loss.total.backward(), &trainee);
         optimizer.step(ctx.learning_rate(step), trainee, gradients)
     }
+}
+
+/// A language model's batch of step `step`: `count` random windows of the training text, their
+/// next-character labels (one per position), and the teacher's forward pass on them.
+fn text_batch(
+    ctx: &StageContext,
+    context: usize,
+    count: usize,
+    step: u64,
+) -> (Tensor<2>, Tensor<1, Int>, Option<Tensor<2>>, Option<Forward>) {
+    let device = &ctx.device.device;
+    let windows = text::batch(&ctx.dataset, context, ctx.stage().seed, step, count);
+    let inputs = Tensor::<2>::from_data(TensorData::new(windows.inputs, [count, context]), device);
+    let labels = index_tensor(windows.labels.iter().map(|&l| l as usize), device);
+    let teacher = ctx.teacher.as_ref().map(|t| t.network.forward(inputs.clone()));
+    let teacher_logits = teacher.as_ref().map(|f| f.logits.clone());
+    (inputs, labels, teacher_logits, teacher.filter(|_| ctx.stage().method.needs_teacher_features()))
 }
 
 /// What one call of [`ActiveStage::advance`] did.
@@ -756,7 +808,7 @@ impl Reporter {
         let classes = ctx.dataset.num_classes();
         let test_accuracy = |network: &Network| {
             let logits = to_host(predict(network, &ctx.data.test_inputs));
-            let value = accuracy(&logits, &ctx.dataset.test.labels, classes);
+            let value = accuracy(&logits, &ctx.data.test_targets, classes);
             (logits, value)
         };
         let (test_logits, student_accuracy) = test_accuracy(&trainee.network);
@@ -767,6 +819,10 @@ impl Reporter {
         if let Some(teacher) = &ctx.teacher {
             values.push((metric::AGREEMENT, agreement(&teacher.test_logits, &test_logits, classes)));
             values.push((metric::KL_TEACHER_STUDENT, kl_divergence(&teacher.test_logits, &test_logits, classes)));
+        }
+        if ctx.dataset.shape.is_text() {
+            let teacher = ctx.teacher.as_ref().map(|t| t.test_logits.as_slice());
+            values.extend(text::metrics(&test_logits, teacher, &ctx.data.test_targets, classes));
         }
         let (probe, neighbour_agreement) = ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, step);
         values.extend(neighbour_agreement.map(|share| ("neighbour_agreement", share)));
@@ -789,6 +845,7 @@ impl StageContext {
     pub(crate) fn teacher_probe(&self) -> Option<TeacherProbe> {
         self.teacher
             .as_ref()
+            .filter(|_| !self.dataset.shape.is_text())
             .map(|t| TeacherProbe::new(&t.network, &self.data.probes, self.stage().model.block_channels().len()))
     }
 

@@ -15,6 +15,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Zagoruyko & Komodakis 2017",
     teacher: TeacherUse::Features,
     uses_feature_maps: true,
+    text: false,
     companions: Companions::None,
     hypers: &[
         TEMPERATURE,

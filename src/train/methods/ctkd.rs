@@ -46,6 +46,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Li, Li, Yang, Zhao, Shi & Liu 2023",
     teacher: TeacherUse::Logits,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::Temperature,
     // Li et al.: t_start = 1, t_range = 20, λ ramped over 10 epochs.
     hypers: &[ALPHA, T_START, T_RANGE, RAMP_EPOCHS, STANDARDIZE],

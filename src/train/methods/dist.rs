@@ -14,6 +14,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Huang, You, Wang, Qian & Xu 2022",
     teacher: TeacherUse::Logits,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::None,
     hypers: &[
         // Huang et al.: τ = 4, β = γ = 2 on CIFAR-100.

@@ -23,6 +23,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Zhao, Cui, Song, Qiu & Liang 2022",
     teacher: TeacherUse::Logits,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::None,
     hypers: &[
         TEMPERATURE,

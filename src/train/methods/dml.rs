@@ -24,6 +24,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Zhang, Xiang, Hospedales & Lu 2018",
     teacher: TeacherUse::None,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::Peers,
     // DML's mimicry is a plain KL between peers.
     hypers: &[HyperSpec { default: 1.0, help: "Temperature of the peers' mimicry KL", ..TEMPERATURE }, PEERS],

@@ -24,6 +24,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Romero et al. 2015",
     teacher: TeacherUse::Features,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::Regressor,
     hypers: &[TEMPERATURE, ALPHA, HINT_EPOCHS],
     check_stage,

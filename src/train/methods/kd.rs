@@ -12,6 +12,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Hinton, Vinyals & Dean 2015",
     teacher: TeacherUse::Logits,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::None,
     hypers: &[TEMPERATURE, ALPHA, STANDARDIZE],
     check_stage: any_stage,

@@ -23,6 +23,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Szegedy et al. 2016; Müller et al. 2019",
     teacher: TeacherUse::None,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::None,
     hypers: &[EPSILON],
     check_stage: any_stage,

@@ -11,16 +11,24 @@ mod dist;
 mod dkd;
 mod dml;
 mod fitnets;
+mod forward_kl;
+mod gkd_jsd;
 pub(crate) mod hyper;
 mod kd;
 mod label_smoothing;
+mod lm_scratch;
 mod nkd;
+mod reverse_kl;
 mod rkd;
 mod scratch;
+mod skew_kl;
+mod skew_reverse_kl;
 pub(crate) mod spec;
 mod tfkd_reg;
 mod tfkd_self;
+mod token;
 mod ttm;
+mod tvd;
 mod wttm;
 
 pub use spec::{
@@ -51,6 +59,13 @@ pub(crate) static METHODS: &[&MethodSpec] = &[
     &ttm::METHOD,
     &wttm::METHOD,
     &ctkd::METHOD,
+    &lm_scratch::METHOD,
+    &forward_kl::METHOD,
+    &reverse_kl::METHOD,
+    &gkd_jsd::METHOD,
+    &skew_kl::METHOD,
+    &skew_reverse_kl::METHOD,
+    &tvd::METHOD,
 ];
 
 /// A registered method. It travels through the engine and the run folders as itself and is

@@ -14,6 +14,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Yang, Zeng, Li, Zhang, Yuan & Li 2023",
     teacher: TeacherUse::Logits,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::None,
     hypers: &[
         // Yang et al.: T = 1, γ = 1.5 on ImageNet.

@@ -35,6 +35,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Park, Kim, Lu & Cho 2019",
     teacher: TeacherUse::Features,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::None,
     // RKD adds its relations to CE alone unless asked for KD too.
     hypers: &[TEMPERATURE, HyperSpec { default: 0.0, ..ALPHA }, DISTANCE_WEIGHT, ANGLE_WEIGHT],

@@ -8,6 +8,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "",
     teacher: TeacherUse::None,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::None,
     hypers: &[],
     check_stage: any_stage,

@@ -4,7 +4,7 @@
 
 pub use super::hyper::Hypers;
 pub use crate::protocol::hypers::{
-    ALPHA, BETA, GAMMA, HyperSpec, MethodInfo, Parameter, STANDARDIZE, Slider, TEMPERATURE, Valid,
+    ALPHA, BETA, GAMMA, HyperSpec, JSD_BETA, MethodInfo, Parameter, SKEW, STANDARDIZE, Slider, TEMPERATURE, Valid,
 };
 
 use crate::data::InputShape;
@@ -37,6 +37,8 @@ pub struct MethodSpec {
     pub(crate) teacher: TeacherUse,
     /// Whether it compares the teacher's and the student's feature maps (the probes keep them).
     pub uses_feature_maps: bool,
+    /// Whether it trains language models on text (next-token losses) rather than classifiers.
+    pub text: bool,
     pub(crate) companions: Companions,
     pub hypers: &'static [HyperSpec],
     /// Checks the stage's values against its training settings.

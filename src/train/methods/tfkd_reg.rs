@@ -24,6 +24,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Yuan et al. 2020",
     teacher: TeacherUse::None,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::None,
     hypers: &[HyperSpec { default: 20.0, ..TEMPERATURE }, HyperSpec { default: 0.1, ..ALPHA }, CORRECT_PROB],
     check_stage: any_stage,

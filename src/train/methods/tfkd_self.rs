@@ -11,6 +11,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Yuan et al. 2020",
     teacher: TeacherUse::Logits,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::None,
     hypers: &[TEMPERATURE, ALPHA, STANDARDIZE],
     check_stage: any_stage,

@@ -22,6 +22,7 @@ pub(crate) static METHOD: MethodSpec = MethodSpec {
     paper: "Zheng & Yang 2024",
     teacher: TeacherUse::Logits,
     uses_feature_maps: false,
+    text: false,
     companions: Companions::None,
     hypers: &[TEMPERATURE, MATCH_WEIGHT, STANDARDIZE],
     check_stage: any_stage,
