@@ -983,42 +983,11 @@ fn every_view_draws_a_replayed_run() {
     }
     let views = kdlab::ui::views::registry();
     assert!(views.len() >= 8, "every view is registered");
-    for mut view in views {
-        let info = view.info();
-        let mut settings = kdlab::ui::settings::Settings::default();
-        let mut selection = kdlab::ui::context::Selection::default();
-        let mut actions = Vec::new();
-        let mut harness = Harness::builder().with_size(egui::vec2(1024.0, 700.0)).build_ui(|ui| {
-            let run = kdlab::ui::context::OverlayRun {
-                index: 0,
-                label: "replayed",
-                history: Some(&history),
-                visible: true,
-                group: None,
-                color: 0,
-                parent: None,
-                parent_history: None,
-                queued: None,
-                sweep: None,
-            };
-            let mut context = kdlab::ui::context::ViewContext {
-                history: Some(&history),
-                runs: vec![run],
-                current_run: 0,
-                running: false,
-                settings: &mut settings,
-                selection: &mut selection,
-                actions: &mut actions,
-            };
-            view.ui(ui, &mut context);
-        });
-        harness.run_steps(3);
+    for view in views {
+        let title = view.info().title;
+        let harness = draw_view(&history, title);
         for missing in ["No run yet", "Loading data", "No probe yet"] {
-            assert!(
-                harness.query_by_label_contains(missing).is_none(),
-                "{}: shows the run, not {missing:?}",
-                info.title
-            );
+            assert!(harness.query_by_label_contains(missing).is_none(), "{title}: shows the run, not {missing:?}");
         }
     }
 }
@@ -1361,4 +1330,174 @@ fn keep_training_on_the_default_preset_reaches_the_kd_stage() {
     run_until(&mut harness, "the stopped KD stage", |h| h.finished);
     let outcome = history(&harness).stages[kd].outcome.clone().unwrap();
     assert!(outcome.stopped && outcome.steps > 960, "{outcome:?}");
+}
+
+/// A tiny character-level preset: a 2-layer teacher on a small generated text, then a
+/// forward-KL student long enough to steer.
+const SMALL_LM: &str = r#"
+name = "small lm"
+[data]
+text = "small.txt"
+context = 16
+test_fraction = 0.1
+[train]
+batch_size = 16
+learning_rate = 3e-3
+metric_interval = 10
+eval_interval = 20
+[models.teacher]
+arch = "transformer"
+layers = 2
+width = 32
+heads = 2
+context = 16
+[models.student]
+arch = "transformer"
+layers = 1
+width = 16
+heads = 2
+context = 16
+[[stages]]
+name = "teacher"
+model = "teacher"
+method = "lm_scratch"
+epochs = 2
+[[stages]]
+name = "student"
+model = "student"
+method = "forward_kl"
+teacher = "teacher"
+epochs = 400
+"#;
+
+/// Sentences of a few words, in an order a fixed generator picks.
+fn small_text() -> String {
+    const WORDS: [&str; 8] = ["the", "king", "speaks", "to", "his", "lord", "and", "night"];
+    let mut state: u64 = 11;
+    let mut text = String::new();
+    while text.len() < 12_000 {
+        for w in 0..5 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            text.push_str(WORDS[(state >> 61) as usize]);
+            text.push_str(if w == 4 { ".\n" } else { " " });
+        }
+    }
+    text
+}
+
+/// Draws one view of `history` (a recorded run) alone, at 1024×700.
+fn draw_view(history: &RunHistory, title: &str) -> Harness<'static> {
+    let history = history.clone();
+    let mut view = kdlab::ui::views::registry().into_iter().find(|v| v.info().title == title).expect("the view");
+    let mut settings = kdlab::ui::settings::Settings::default();
+    let mut selection = kdlab::ui::context::Selection::default();
+    let mut actions = Vec::new();
+    let mut harness = Harness::builder().with_size(egui::vec2(1024.0, 700.0)).build_ui(move |ui| {
+        let run = kdlab::ui::context::OverlayRun {
+            index: 0,
+            label: "replayed",
+            history: Some(&history),
+            visible: true,
+            group: None,
+            color: 0,
+            parent: None,
+            parent_history: None,
+            queued: None,
+            sweep: None,
+        };
+        let mut context = kdlab::ui::context::ViewContext {
+            history: Some(&history),
+            runs: vec![run],
+            current_run: 0,
+            running: false,
+            settings: &mut settings,
+            selection: &mut selection,
+            actions: &mut actions,
+        };
+        view.ui(ui, &mut context);
+    });
+    harness.run_steps(3);
+    harness
+}
+
+/// The language-model views on a recorded run (what `kdlab run` wrote) and on a live one: the
+/// prompt strip and next-character bars, the samples scored by the teacher, the transformer's
+/// attention; a prompt typed in the Next token view reaches the engine, which probes at once.
+#[test]
+fn language_model_views_show_a_replayed_and_a_live_run() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/lm_run");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("small.txt"), small_text()).unwrap();
+    let preset = dir.join("small_lm.toml");
+    std::fs::write(&preset, SMALL_LM.replace("epochs = 400", "epochs = 1")).unwrap();
+    let out = dir.join("out");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kdlab"))
+        .arg("run")
+        .arg(&preset)
+        .args(["--device", "cpu", "--no-cache", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut history = RunHistory::default();
+    for event in kdlab::record::past::read_run(&out).expect("the run folder reads back") {
+        history.apply(event);
+    }
+    let text = history.stages[1].probe.as_ref().and_then(|p| p.text.clone()).expect("the student's text probe");
+    assert_eq!(text.samples.len(), 2, "the student's sample and the teacher's");
+    assert!(text.samples.iter().all(|s| s.ids.len() == text.settings.length && s.scored_by == "teacher"));
+    let vocabulary = &history.info.as_ref().unwrap().data.vocabulary;
+    let prompt: String = text.prompt.iter().map(|&id| vocabulary[id as usize]).collect();
+    assert!(small_text().contains(&prompt) && !prompt.contains('\n'), "a line of the test text: {prompt:?}");
+
+    // Every view draws the language-model run (or says in one line why it has nothing for it).
+    for view in kdlab::ui::views::registry() {
+        let harness = draw_view(&history, view.info().title);
+        assert!(harness.query_by_label_contains("No probe yet").is_none(), "{}", view.info().title);
+    }
+    draw_view(&history, "Soft targets").get_by_label_contains("are in the Next token view");
+    draw_view(&history, "Relations").get_by_label_contains("No relations: a language model reads a stream of text");
+    let next = draw_view(&history, "Next token");
+    next.get_by_label_contains("KL(teacher || student)");
+    next.get_by_label_contains("next character after");
+    // At T = 1 and at the stage's own T (1 here as well): two columns of bars.
+    assert_eq!(next.query_all_by_label_contains("T = 1.00 · teacher (grey) · student (colour)").count(), 2);
+    let samples = draw_view(&history, "Samples");
+    samples.get_by_label_contains("student · scored by the teacher: mean log-probability");
+    samples.get_by_label_contains("teacher · scored by the teacher");
+    let attention = draw_view(&history, "Attention maps");
+    attention.get_by_label_contains("queries (rows) attend to keys (columns)");
+    attention.get_by_label("student − teacher");
+    // The teacher has 2 heads in its last layer, the student 2 as well: the difference is drawn.
+    assert!(attention.query_by_label_contains("no difference").is_none());
+
+    // Live: a typed prompt is probed at once, its characters read by both models.
+    let mut harness = harness();
+    let live = preset.with_file_name("small_lm_live.toml");
+    std::fs::write(&live, SMALL_LM).unwrap();
+    open(&mut harness, &live);
+    harness.get_by_label("Start").click();
+    run_until(&mut harness, "the student's first probe", |h| {
+        h.stages.get(1).and_then(|s| s.probe.as_ref()).is_some_and(|p| p.text.is_some())
+    });
+    show_tab(&mut harness, "Next token");
+    set_field(&mut harness, "Prompt", "the lord speaks");
+    harness.get_by_label("Read").click();
+    run_until(&mut harness, "the probe of the typed prompt", |h| {
+        h.stages[1].probe.as_ref().and_then(|p| p.text.as_ref()).is_some_and(|t| t.settings.prompt == "the lord speaks")
+    });
+    let run = history_of(&harness);
+    let text = run.stages[1].probe.as_ref().and_then(|p| p.text.clone()).unwrap();
+    let read: String = text.prompt.iter().map(|&id| run.info.as_ref().unwrap().data.vocabulary[id as usize]).collect();
+    assert_eq!(read, "the lord speaks");
+    assert_eq!(text.logits.len(), read.len() * text.vocabulary);
+    harness.run_steps(3);
+    harness.get_by_label_contains("15 characters read");
+    harness.get_by_label("Stop").click();
+    run_until(&mut harness, "the end of the live run", |h| h.finished);
+}
+
+fn history_of(harness: &Harness<'_, KdlabApp>) -> RunHistory {
+    history(harness).clone()
 }

@@ -239,7 +239,7 @@ pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
         return Ok(Dataset {
             name,
             shape: raw.shape,
-            class_names: splits.vocabulary.iter().map(|&c| text::display(c)).collect(),
+            class_names: splits.vocabulary.iter().map(|&c| crate::protocol::probe::visible_char(c)).collect(),
             train: splits.train,
             test: splits.test,
             standardization: Standardization { mean: Vec::new(), std: Vec::new() },

@@ -162,17 +162,6 @@ pub(crate) fn split(raw: &RawData, context: usize, test_fraction: f64, source: &
     Ok(TextSplits { vocabulary, train, test })
 }
 
-/// How a character shows as a class name (in views and files): visible, one line.
-pub(crate) fn display(c: char) -> String {
-    match c {
-        '\n' => "⏎".into(),
-        ' ' => "␣".into(),
-        '\t' => "⇥".into(),
-        c if c.is_control() => format!("U+{:04X}", c as u32),
-        c => c.to_string(),
-    }
-}
-
 /// The starts of the non-overlapping windows of `context` positions that tile a stream of
 /// `positions`, from its beginning (evaluation reads these).
 pub(crate) fn tiled_starts(positions: usize, context: usize) -> Vec<usize> {

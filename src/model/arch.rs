@@ -54,7 +54,6 @@ pub(crate) struct Forward {
     pub(crate) feature_maps: Vec<Tensor<4>>,
     /// A transformer's self-attention probabilities, one `[batch, heads, length, length]` per
     /// layer.
-    #[cfg_attr(not(test), expect(dead_code, reason = "read by the transformer attention view's probe (issue 22)"))]
     pub(crate) attention: Vec<Tensor<4>>,
     /// A transformer's hidden states, one `[batch, length, width]` per layer.
     #[cfg_attr(not(test), expect(dead_code, reason = "read by hidden-state transfer (TinyBERT, issue 23)"))]

@@ -28,6 +28,9 @@ pub enum Command {
     Stop,
     /// End the whole run after the current step.
     Cancel,
+    /// The prompt and sampling of the language-model probe: a probe of the current model is
+    /// sent at once (paused or not), and later reports use them.
+    ProbeText(super::probe::TextProbeSettings),
 }
 
 /// A user's command that changed what a stage computes, and when the stage took it: one entry

@@ -17,7 +17,10 @@ pub use check::{DatasetEntry, PresetReport};
 pub use commands::{Command, Steer, SteerAction};
 pub use events::{EngineError, Event};
 pub use hypers::{ALPHA, BETA, GAMMA, HyperSpec, LIVE, MethodInfo, Parameter, STANDARDIZE, Slider, TEMPERATURE, Valid};
-pub use probe::{AttentionKind, AttentionProbe, BoundaryProbe, GRID, Plane, Probe, RelationProbe, Representations};
+pub use probe::{
+    AttentionKind, AttentionProbe, BoundaryProbe, GRID, LayerAttention, Plane, Probe, RelationProbe, Representations,
+    TextProbe, TextProbeSettings, TextSample,
+};
 pub use run::{
     ClassAccuracy, DataInfo, EnsembleOutcome, ForkOrigin, MetricPoint, RunInfo, StageInfo, StageOutcome, StageStart,
     metric,

@@ -24,6 +24,86 @@ pub struct Probe {
     pub agreement_matrix: Option<Vec<u32>>,
     /// Attention maps, relations and decision boundary, or why each is not available.
     pub representations: Representations,
+    /// A language model's probe on a prompt; `None` for classifiers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextProbe>,
+}
+
+/// Which prompt the language-model probe reads and how it samples text from it. The user sets
+/// it in the Next token and Samples views; it applies at once, and to every later report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextProbeSettings {
+    /// The prompt (empty: a line of the test text). Characters the vocabulary lacks are left out,
+    /// and only the last `context` characters are read.
+    pub prompt: String,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// Sample among the `top_k` likeliest characters only (0: among all).
+    pub top_k: usize,
+    /// Characters sampled after the prompt.
+    pub length: usize,
+}
+
+impl Default for TextProbeSettings {
+    fn default() -> Self {
+        TextProbeSettings { prompt: String::new(), temperature: 1.0, top_k: 0, length: 160 }
+    }
+}
+
+/// How a character shows in a view or a file: itself, or a visible stand-in drawn by egui's
+/// default fonts (`¶` for a line end, `·` for a space, `\t` for a tab, `U+0007` for other
+/// control characters).
+pub fn visible_char(c: char) -> String {
+    match c {
+        '\n' => "¶".into(),
+        ' ' => "·".into(),
+        '\t' => "\\t".into(),
+        c if c.is_control() => format!("U+{:04X}", c as u32),
+        c => c.to_string(),
+    }
+}
+
+/// The most characters a probe samples (each is a forward pass of the teacher and the student).
+pub const MAX_SAMPLE_LENGTH: usize = 400;
+
+/// A language model on a prompt: each position's next-character logits, every layer's
+/// attention, and text sampled from the prompt with a fixed seed (so a change between two
+/// reports shows learning, not luck).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextProbe {
+    pub settings: TextProbeSettings,
+    /// The character ids the model read (the prompt as the vocabulary has it).
+    pub prompt: Vec<u32>,
+    pub vocabulary: usize,
+    /// The stage's logits after each prompt position, `[prompt × vocabulary]`.
+    pub logits: Vec<f32>,
+    /// The teacher's, for stages with a teacher.
+    pub teacher_logits: Option<Vec<f32>>,
+    /// Each layer's attention over the prompt, the stage's and its teacher's (empty without one).
+    pub attention: Vec<LayerAttention>,
+    pub teacher_attention: Vec<LayerAttention>,
+    /// The stage's sample, then its teacher's.
+    pub samples: Vec<TextSample>,
+}
+
+/// One layer's attention probabilities, `[heads × queries × keys]` (row `q` attends to keys
+/// `0..=q`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerAttention {
+    pub heads: usize,
+    pub values: Vec<f32>,
+}
+
+/// Text a model sampled after the prompt, and how plausible each character is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextSample {
+    /// `student` (the stage's model) or `teacher`.
+    pub model: String,
+    pub ids: Vec<u32>,
+    /// The natural log of the probability `scored_by` gives each sampled character.
+    pub log_probs: Vec<f32>,
+    /// `teacher`, or `itself` for a stage without a teacher.
+    pub scored_by: String,
 }
 
 /// Test examples in the relations probe (sorted by class).

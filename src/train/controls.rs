@@ -8,7 +8,7 @@
 
 use super::events::Outbox;
 use super::methods::Parameter;
-use crate::protocol::{Command, Event, Steer, SteerAction};
+use crate::protocol::{Command, Event, Steer, SteerAction, TextProbeSettings};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,9 @@ pub(crate) enum Turn {
     Fork(Vec<(Parameter, f64)>),
     /// Report the metrics here, where a replayed run once branched off, then ask again.
     Checkpoint,
+    /// Send a probe of the model as it is (the user changed what the probe reads), then ask
+    /// again.
+    Probe,
     /// End the current stage.
     Stop,
     /// End the run.
@@ -60,6 +63,10 @@ pub(crate) struct Controls {
     script: VecDeque<Steer>,
     /// Every steering command taken so far, in order.
     log: Vec<Steer>,
+    /// What the language-model probe reads and samples.
+    text_probe: TextProbeSettings,
+    /// Whether the user changed it since the last probe.
+    reprobe: bool,
 }
 
 impl Controls {
@@ -110,7 +117,16 @@ impl Controls {
             }
             Command::Stop => self.stop_requested = true,
             Command::Cancel => self.cancel_requested = true,
+            Command::ProbeText(settings) => {
+                self.text_probe = settings;
+                self.reprobe = true;
+            }
         }
+    }
+
+    /// What the language-model probe reads and samples.
+    pub(crate) fn text_probe(&self) -> &TextProbeSettings {
+        &self.text_probe
     }
 
     /// Appends an entry to the steering log and reports it.
@@ -185,6 +201,9 @@ impl Controls {
         }
         if let Some(turn) = self.replay_script(out, stage, step) {
             return turn;
+        }
+        if std::mem::take(&mut self.reprobe) {
+            return Turn::Probe;
         }
         self.log_keep_training(out, stage, step);
         if !self.forks.is_empty() {

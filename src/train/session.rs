@@ -20,7 +20,7 @@ use crate::model::ModelSpec;
 use crate::preset::TrainSettings;
 use crate::protocol::{
     Command, DataInfo, EngineError, EnsembleOutcome, Event, ForkOrigin, MetricPoint, RunInfo, StageInfo, StageOutcome,
-    StageStart, Steer,
+    StageStart, Steer, TextProbeSettings,
 };
 use burn::module::Module;
 use serde::Serialize;
@@ -249,7 +249,7 @@ impl Session {
         let scripted = plan.steering.iter().any(|s| s.stage == index);
         if self.resume.is_none()
             && !scripted
-            && let Some((trained, outcome)) = reuse_cached(&self.setup, &ctx, &mut self.out)
+            && let Some((trained, outcome)) = reuse_cached(&self.setup, &ctx, self.controls.text_probe(), &mut self.out)
         {
             self.trained[index] = Some(trained);
             self.outcomes[index] = Some(outcome);
@@ -502,7 +502,12 @@ struct Inherited {
 
 /// Loads a cached teacher and replays its record (its metrics, probe and outcome), if the cache
 /// has it; a damaged entry is announced and not reused.
-fn reuse_cached(setup: &Setup, ctx: &StageContext, out: &mut Outbox) -> Option<(Trained, StageOutcome)> {
+fn reuse_cached(
+    setup: &Setup,
+    ctx: &StageContext,
+    text_probe: &TextProbeSettings,
+    out: &mut Outbox,
+) -> Option<(Trained, StageOutcome)> {
     let (Some(cache), true) = (&setup.cache, ctx.stage().is_teacher) else { return None };
     let stage = ctx.stage();
     let started = Instant::now();
@@ -535,7 +540,7 @@ fn reuse_cached(setup: &Setup, ctx: &StageContext, out: &mut Outbox) -> Option<(
     out.send(Event::StageStarted(ctx.start_event(params, Some(where_from))));
     out.metrics(info.metrics.into_iter().map(|p| MetricPoint { stage: ctx.index, ..p }).collect());
     let teacher_probe = ctx.teacher_probe();
-    let (probe, _) = ctx.probe(&network, teacher_probe.as_ref(), &test_logits, info.steps);
+    let (probe, _) = ctx.probe(&network, teacher_probe.as_ref(), &test_logits, (info.steps, text_probe));
     out.probe(probe);
     let trained = Trained { network, test_logits };
     let outcome = StageOutcome {

@@ -17,7 +17,10 @@ use crate::device::ComputeDevice;
 use crate::logits::{accuracy, agreement, argmax_rows, kl_divergence, prediction_matrix, probe_examples, select_rows};
 use crate::model::{Forward, ModelSpec, Network};
 use crate::preset::{Optimizer, TrainSettings};
-use crate::protocol::{ClassAccuracy, Event, MetricPoint, Probe, StageOutcome, StageStart, Steer, SteerAction, metric};
+use crate::protocol::{
+    ClassAccuracy, Event, MetricPoint, Probe, StageOutcome, StageStart, Steer, SteerAction, TextProbe,
+    TextProbeSettings, metric,
+};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -568,6 +571,7 @@ impl ActiveStage {
             sums: IntervalSums::new(),
             clock: StageClock::start(controls, state.seconds),
             last_evaluated: None,
+            last_probe: None,
         };
         let total_steps = Plan::steps_of(stage, ctx.rows.len());
         if resumed {
@@ -629,6 +633,10 @@ impl ActiveStage {
             }
             Turn::Checkpoint => {
                 self.reporter.branch_report(ctx, state, out, controls);
+                Some(Advance::Stepped)
+            }
+            Turn::Probe => {
+                self.reporter.reprobe(ctx, state, out, controls);
                 Some(Advance::Stepped)
             }
             Turn::Stop => Some(Advance::Ended(StageEnd::Stopped)),
@@ -723,6 +731,8 @@ struct Reporter {
     clock: StageClock,
     /// The step of the last evaluation on the test split.
     last_evaluated: Option<u64>,
+    /// The probe it sent: a new prompt re-probes the language model and keeps the rest.
+    last_probe: Option<Probe>,
 }
 
 impl Reporter {
@@ -743,6 +753,16 @@ impl Reporter {
         if self.sums.steps > 0 || self.last_evaluated != Some(state.step) {
             self.report(ctx, state, out, controls, true);
         }
+    }
+
+    /// The last probe again with the language-model part made anew from the probe settings the
+    /// user just changed (nothing else about the model changed since).
+    fn reprobe(&mut self, ctx: &StageContext, state: &Resume, out: &mut Outbox, controls: &Controls) {
+        let Some(mut probe) = self.last_probe.clone() else { return };
+        let Some(text) = ctx.text_probe(&state.trainee.network.valid(), controls.text_probe()) else { return };
+        probe.text = Some(text);
+        self.last_probe = Some(probe.clone());
+        out.probe(probe);
     }
 
     /// Whether this report should evaluate on the test split: at least `eval_interval` steps
@@ -775,9 +795,10 @@ impl Reporter {
             values.push((metric::TEMPERATURE, ctkd::temperature(theta, hypers)));
         }
         let probe = if evaluate {
-            let (evaluation, probe) = self.evaluate(ctx, &state.trainee.valid(), step);
+            let (evaluation, probe) = self.evaluate(ctx, &state.trainee.valid(), (step, controls.text_probe()));
             values.extend(evaluation);
             self.last_evaluated = Some(step);
+            self.last_probe = Some(probe.clone());
             Some(probe)
         } else {
             None
@@ -804,7 +825,12 @@ impl Reporter {
 
     /// The trainee on the test split (accuracy, its peers', agreement and KL with the teacher)
     /// and its probes.
-    fn evaluate(&self, ctx: &StageContext, trainee: &Trainee, step: u64) -> (Vec<(&'static str, f64)>, Probe) {
+    fn evaluate(
+        &self,
+        ctx: &StageContext,
+        trainee: &Trainee,
+        (step, text_probe): (u64, &TextProbeSettings),
+    ) -> (Vec<(&'static str, f64)>, Probe) {
         let classes = ctx.dataset.num_classes();
         let test_accuracy = |network: &Network| {
             let logits = to_host(predict(network, &ctx.data.test_inputs));
@@ -824,7 +850,8 @@ impl Reporter {
             let teacher = ctx.teacher.as_ref().map(|t| t.test_logits.as_slice());
             values.extend(text::metrics(&test_logits, teacher, &ctx.data.test_targets, classes));
         }
-        let (probe, neighbour_agreement) = ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, step);
+        let (probe, neighbour_agreement) =
+            ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, (step, text_probe));
         values.extend(neighbour_agreement.map(|share| ("neighbour_agreement", share)));
         (values, probe)
     }
@@ -856,7 +883,7 @@ impl StageContext {
         network: &Network,
         teacher: Option<&TeacherProbe>,
         test_logits: &[f32],
-        step: u64,
+        (step, text_probe): (u64, &TextProbeSettings),
     ) -> (Probe, Option<f64>) {
         let classes = self.dataset.num_classes();
         let examples = &self.data.probe_examples;
@@ -870,7 +897,17 @@ impl StageContext {
             teacher_logits: self.teacher.as_ref().map(|t| select_rows(&t.test_logits, examples, classes)),
             agreement_matrix: self.teacher.as_ref().map(|t| prediction_matrix(&t.test_logits, test_logits, classes)),
             representations,
+            text: self.text_probe(network, text_probe),
         };
         (probe, neighbour_agreement)
+    }
+
+    /// The language-model probe of `network` (and the teacher) on the prompt `settings` name;
+    /// `None` for classifiers.
+    pub(crate) fn text_probe(&self, network: &Network, settings: &TextProbeSettings) -> Option<TextProbe> {
+        self.dataset
+            .shape
+            .is_text()
+            .then(|| text::probe(&self.dataset, settings, network, self.teacher.as_ref().map(|t| &t.network)))
     }
 }

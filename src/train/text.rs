@@ -4,9 +4,15 @@
 //! text, and it reports the language-model metrics — loss, bits per character, perplexity,
 //! both models' entropies and both directions of KL — measured on the host from the logits.
 
+use super::evaluate::to_host;
 use crate::data::{Dataset, text};
 use crate::logits::softmax_row;
-use crate::protocol::metric;
+use crate::model::Network;
+use crate::protocol::probe::MAX_SAMPLE_LENGTH;
+use crate::protocol::{LayerAttention, TextProbe, TextProbeSettings, TextSample, metric};
+use burn::tensor::{Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 /// Training windows the final train accuracy reads (from the start of the training text).
 const TRAIN_EVALUATION_WINDOWS: usize = 256;
@@ -86,6 +92,135 @@ pub(crate) fn metrics(
         values.push((metric::KL_STUDENT_TEACHER, mean(sums.reverse)));
     }
     values
+}
+
+/// The seed every sample is drawn with, so two reports differ by what the model learned.
+const SAMPLING_SEED: u64 = 0x5EED;
+
+/// The language-model probe of `student` (and `teacher`) on the prompt `settings` name.
+pub(crate) fn probe(
+    dataset: &Dataset,
+    settings: &TextProbeSettings,
+    student: &Network,
+    teacher: Option<&Network>,
+) -> TextProbe {
+    let context = dataset.shape.len();
+    let prompt = prompt_ids(dataset, &settings.prompt, context);
+    let student_pass = forward(student, &prompt);
+    let teacher_pass = teacher.map(|t| forward(t, &prompt));
+    let mut samples = vec![sample(student, teacher, &prompt, settings, context, "student")];
+    if let Some(teacher) = teacher {
+        samples.push(sample(teacher, Some(teacher), &prompt, settings, context, "teacher"));
+    }
+    let (teacher_logits, teacher_attention) = teacher_pass.unzip();
+    TextProbe {
+        settings: settings.clone(),
+        vocabulary: dataset.num_classes(),
+        logits: student_pass.0,
+        attention: student_pass.1,
+        teacher_logits,
+        teacher_attention: teacher_attention.unwrap_or_default(),
+        prompt,
+        samples,
+    }
+}
+
+/// The ids of the last `context` characters of `prompt` the vocabulary has; without any, the
+/// first whole line of the test text (cut to the context).
+fn prompt_ids(dataset: &Dataset, prompt: &str, context: usize) -> Vec<u32> {
+    let vocabulary = &dataset.vocabulary;
+    let mut ids: Vec<u32> =
+        prompt.chars().filter_map(|c| vocabulary.iter().position(|&v| v == c).map(|i| i as u32)).collect();
+    if ids.is_empty() {
+        let test: Vec<u32> = dataset.test.features.iter().map(|&v| v as u32).collect();
+        let newline = vocabulary.iter().position(|&v| v == '\n').map(|i| i as u32);
+        let start = test.iter().position(|&id| Some(id) == newline).map_or(0, |p| p + 1);
+        let line: Vec<u32> =
+            test[start.min(test.len())..].iter().copied().take_while(|&id| Some(id) != newline).collect();
+        ids = if line.is_empty() { test.iter().copied().take(context).collect() } else { line };
+    }
+    let skip = ids.len().saturating_sub(context);
+    ids.split_off(skip)
+}
+
+/// Logits `[len × vocabulary]` and each layer's attention on one window of ids.
+fn forward(network: &Network, ids: &[u32]) -> (Vec<f32>, Vec<LayerAttention>) {
+    let out = network.forward(window(network, ids));
+    let attention = out
+        .attention
+        .into_iter()
+        .map(|layer| {
+            let heads = layer.dims()[1];
+            let values = layer.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+            LayerAttention { heads, values }
+        })
+        .collect();
+    (to_host(out.logits), attention)
+}
+
+fn window(network: &Network, ids: &[u32]) -> Tensor<2> {
+    let values: Vec<f32> = ids.iter().map(|&id| id as f32).collect();
+    Tensor::from_data(TensorData::new(values, [1, ids.len()]), &network_device(network))
+}
+
+fn network_device(network: &Network) -> burn::tensor::Device {
+    use burn::module::Module;
+    network.devices().into_iter().next().unwrap_or_else(burn::tensor::Device::flex)
+}
+
+/// `settings.length` characters `network` samples after `prompt` (seeded), each scored by
+/// `judge`'s log-probability (the teacher's; the model's own when it has none).
+fn sample(
+    network: &Network,
+    judge: Option<&Network>,
+    prompt: &[u32],
+    settings: &TextProbeSettings,
+    context: usize,
+    model: &str,
+) -> TextSample {
+    let mut rng = StdRng::seed_from_u64(SAMPLING_SEED);
+    let mut ids = prompt.to_vec();
+    let (mut sampled, mut log_probs) = (Vec::new(), Vec::new());
+    for _ in 0..settings.length.min(MAX_SAMPLE_LENGTH) {
+        let start = ids.len().saturating_sub(context);
+        let last_row = |net: &Network| {
+            let logits = to_host(net.logits(window(net, &ids[start..])));
+            let vocabulary = logits.len() / (ids.len() - start).max(1);
+            logits[logits.len() - vocabulary..].to_vec()
+        };
+        let own = last_row(network);
+        let next = pick(&own, settings, &mut rng);
+        let scores = match judge {
+            Some(judge) if !std::ptr::eq(judge, network) => last_row(judge),
+            _ => own,
+        };
+        let p = softmax_row(&scores, 1.0);
+        log_probs.push(p.get(next as usize).copied().unwrap_or(0.0).max(1e-300).ln() as f32);
+        sampled.push(next);
+        ids.push(next);
+    }
+    let scored_by = if judge.is_some() { "teacher" } else { "itself" };
+    TextSample { model: model.into(), ids: sampled, log_probs, scored_by: scored_by.into() }
+}
+
+/// A character drawn from `logits` at the sampling temperature, among the top k when k > 0.
+fn pick(logits: &[f32], settings: &TextProbeSettings, rng: &mut StdRng) -> u32 {
+    let mut p = softmax_row(logits, settings.temperature.max(1e-3));
+    if settings.top_k > 0 && settings.top_k < p.len() {
+        let mut sorted = p.clone();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let floor = sorted[settings.top_k - 1];
+        p.iter_mut().filter(|v| **v < floor).for_each(|v| *v = 0.0);
+    }
+    let total: f64 = p.iter().sum();
+    let mut draw = rng.random::<f64>() * total;
+    for (id, v) in p.iter().enumerate() {
+        draw -= v;
+        if draw <= 0.0 && *v > 0.0 {
+            return id as u32;
+        }
+    }
+    p.iter().rposition(|v| *v > 0.0).unwrap_or(0) as u32
 }
 
 #[derive(Default)]

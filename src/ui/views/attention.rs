@@ -1,7 +1,8 @@
 //! Attention maps: for four chosen test images, the input, then the teacher's and the
 //! student's spatial attention map per conv block side by side and their difference, on a
 //! shared colour scale per block. Models without conv blocks to pair are compared by input
-//! gradients instead. Updated with every probe.
+//! gradients instead. Updated with every probe. A transformer's self-attention over a prompt
+//! is drawn by [`super::transformer_attention`].
 
 use super::soft_targets::example_strip;
 use crate::export::table::Table;
@@ -15,6 +16,10 @@ pub(crate) const SHOWN: usize = 4;
 
 fn ui(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut AttentionView) {
     let Some((_, info, probe)) = probed_stage(ui, view, "attention_stage") else { return };
+    if let Some(text) = &probe.text {
+        let at = (probe.stage, probe.step);
+        return super::transformer_attention::ui(ui, view, at, text, &mut state.transformer);
+    }
     let Some(attention) = available(ui, &probe.representations.attention, "attention maps") else { return };
     let chosen = state.examples(probe.examples.len());
     let label = "Pick four test images (a click replaces the oldest):";
@@ -123,6 +128,8 @@ fn grid(ui: &mut egui::Ui, view: &ViewContext, attention: &AttentionProbe, chose
 pub(crate) struct AttentionView {
     /// Probe examples shown (oldest first); empty: spread over the classes.
     choice: Vec<usize>,
+    /// For a transformer: the layer and head shown.
+    transformer: super::transformer_attention::Choice,
 }
 
 impl AttentionView {

@@ -8,11 +8,14 @@ pub(crate) mod boundary;
 pub(crate) mod controls;
 pub(crate) mod curves;
 pub(crate) mod legend;
+pub(crate) mod next_token;
 pub(crate) mod relations;
 pub(crate) mod runs_table;
+pub(crate) mod samples;
 pub(crate) mod soft_targets;
 pub(crate) mod status;
 pub(crate) mod sweep;
+pub(crate) mod transformer_attention;
 
 use super::context::ViewContext;
 
@@ -41,6 +44,8 @@ pub fn registry() -> Vec<Box<dyn View>> {
         Box::new(agreement::AgreementView),
         Box::new(soft_targets::SoftTargetsView::default()),
         Box::new(attention::AttentionView::default()),
+        Box::new(next_token::NextTokenView::default()),
+        Box::new(samples::SamplesView),
         Box::new(relations::RelationsView),
         Box::new(boundary::BoundaryView),
         Box::new(runs_table::RunsTableView::default()),

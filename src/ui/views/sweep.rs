@@ -30,7 +30,7 @@ impl SweepMetric {
         match self {
             SweepMetric::TestAccuracy => "test accuracy",
             SweepMetric::Agreement => "agreement with the teacher",
-            SweepMetric::Kl => "KL(teacher ‖ student)",
+            SweepMetric::Kl => "KL(teacher || student)",
         }
     }
 
