@@ -2,9 +2,9 @@
 # kdlab and its PyTorch twins side by side on this machine: alternating runs (kdlab, then
 # PyTorch, PAIRS times) so both see the same conditions, then each figure's median.
 #   cargo build --release && bench/side_by_side.sh [PAIRS]   (default 3; python3 with torch, numpy)
-# Workloads: `kdlab bench` mlp, cnn and teacher against bench/torch_kd_bench.py (2 threads),
-# and the kd preset end to end (`kdlab run kd --no-cache`, process wall time) against
-# bench/torch_kd_preset.py.
+# Workloads: `kdlab bench` mlp, cnn and teacher against bench/torch_kd_bench.py, lm and
+# lm_teacher against bench/torch_lm.py (2 threads), and the kd preset end to end
+# (`kdlab run kd --no-cache`, process wall time) against bench/torch_kd_preset.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-3}
@@ -18,12 +18,13 @@ wall() { /usr/bin/time -f "%e" "$@" 2>&1 >/dev/null | tail -1; }
 for pair in $(seq "$pairs"); do
   "$kdlab" bench --device cpu | awk -v f="$scratch/kdlab" '/steps\/s/ {print $3 >> (f "." $1)}'
   python3 bench/torch_kd_bench.py 2 | awk -v f="$scratch/torch" '/steps\/s/ {print $3 >> (f "." $1)}'
+  python3 bench/torch_lm.py 2 | awk -v f="$scratch/torch" '/steps\/s/ {print $3 >> (f "." $1)}'
   wall "$kdlab" run kd --device cpu --no-cache --out "$scratch/run-$pair" >> "$scratch/kdlab.preset"
   wall python3 bench/torch_kd_preset.py "$data" >> "$scratch/torch.preset"
   echo "pair $pair of $pairs done" >&2
 done
 printf '%-10s %12s %12s %8s\n' workload kdlab pytorch ratio
-for w in mlp cnn teacher; do
+for w in mlp cnn teacher lm lm_teacher; do
   k=$(median < "$scratch/kdlab.$w"); t=$(median < "$scratch/torch.$w")
   printf '%-10s %9s/s %9s/s %7.2fx\n' "$w" "$k" "$t" "$(echo "$k / $t" | bc -l)"
 done

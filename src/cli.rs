@@ -36,8 +36,9 @@ enum Commands {
     /// Host this machine's device (its GPU, else the CPU) for `--device remote:…` clients,
     /// behind a token, until interrupted.
     Serve(ServeArgs),
-    /// Measure training steps per second of the mlp, cnn and teacher workloads, or (`kdlab bench ui`)
-    /// the workbench's frame time while kd trains with hours of history on its curves.
+    /// Measure training steps per second of the mlp, cnn, teacher, lm and lm_teacher workloads,
+    /// or (`kdlab bench ui`) the workbench's frame time while kd trains with hours of history on
+    /// its curves.
     Bench(BenchArgs),
 }
 
@@ -135,6 +136,8 @@ enum BenchWorkload {
     Mlp,
     Cnn,
     Teacher,
+    Lm,
+    LmTeacher,
     Ui,
 }
 
@@ -266,6 +269,8 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         Some(BenchWorkload::Mlp) => vec![Workload::Mlp],
         Some(BenchWorkload::Cnn) => vec![Workload::Cnn],
         Some(BenchWorkload::Teacher) => vec![Workload::Teacher],
+        Some(BenchWorkload::Lm) => vec![Workload::Lm],
+        Some(BenchWorkload::LmTeacher) => vec![Workload::LmTeacher],
         None => Workload::ALL.to_vec(),
     };
     let device = args.device.open()?;

@@ -621,13 +621,26 @@ fn gpu_request_without_a_gpu_is_a_clear_error() {
 fn presets_are_listed_and_bench_reports_both_workloads() {
     let output = kdlab().arg("presets").output().unwrap();
     let listing = text(&output.stdout);
-    for name in ["kd", "ta", "ban", "label_smoothing", "rkd", "at", "fitnets", "dml", "dkd", "playground"] {
+    for name in [
+        "kd",
+        "ta",
+        "ban",
+        "label_smoothing",
+        "rkd",
+        "at",
+        "fitnets",
+        "dml",
+        "dkd",
+        "playground",
+        "lm",
+        "lm_divergences",
+    ] {
         assert!(listing.lines().any(|l| l.starts_with(name)), "{name} listed in {listing}");
     }
     let output = kdlab().args(["bench", "--device", "cpu", "--steps", "3"]).output().unwrap();
     assert!(output.status.success(), "{}", text(&output.stderr));
     let report = text(&output.stdout);
-    for workload in ["mlp steps/s", "cnn steps/s"] {
+    for workload in ["mlp steps/s", "cnn steps/s", "teacher steps/s", "lm steps/s", "lm_teacher steps/s"] {
         assert!(report.contains(workload), "{report}");
     }
     // Numbers that cannot mean anything are refused up front, naming the option.

@@ -28,8 +28,10 @@ fn contents(ui: &mut egui::Ui, view: &mut ViewContext, chosen: &mut usize) {
     let Some((history, info, probe)) = probed_stage(ui, view, "soft_target_stage") else { return };
     if probe.examples.is_empty() {
         ui.label(match probe.text {
-            Some(_) => "No test examples to soften: a language model's next-character distributions, at T = 1 and \
-                        at the current T, are in the Next token view.",
+            Some(_) => {
+                "No test examples to soften: a language model's next-character distributions, at T = 1 and \
+                        at the current T, are in the Next token view."
+            }
             None => "No probe examples in this run.",
         });
         return;

@@ -1,0 +1,105 @@
+"""Peer baseline: PyTorch (CPU) twins of kdlab's character transformer and its `kdlab bench`
+language-model workloads on this machine.
+
+CharTransformer is `arch = "transformer"` (src/model/transformer.rs) as PyTorch writes it:
+token and learned position embeddings, pre-LayerNorm blocks of causal multi-head
+self-attention (one Linear for q, k, v) and a 4x GELU (exact, erf) MLP, a final LayerNorm and
+the next-character head; every Linear's weight and bias and every embedding start from
+N(0, 0.02), LayerNorms at 1 and 0. Its parameter count is kdlab's (see the test
+`sizes_match_the_footprint_and_the_twin` and `python bench/torch_lm.py count`).
+
+Workloads (the shapes of src/bench/mod.rs):
+  lm:         73 characters, windows of 64, batch 32; teacher 4 layers x width 128, 4 heads
+              (frozen, eval); student 1 layer x width 64, 2 heads;
+              loss = 0.1*CE + 0.9*KL(softmax(t) || softmax(s)) per position (mean over positions), Adam 1e-3.
+  lm_teacher: that teacher trained alone, next-character cross-entropy, Adam 1e-3.
+Prints steps/s for each workload.
+Usage: python torch_lm.py [THREADS] [WORKLOAD ...]   |   python torch_lm.py count
+"""
+import math, sys, time, torch, torch.nn as nn, torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, width, heads):
+        super().__init__()
+        self.heads = heads
+        self.norm_attention = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.projection = nn.Linear(width, width)
+        self.norm_mlp = nn.LayerNorm(width)
+        self.expand = nn.Linear(width, 4 * width)
+        self.contract = nn.Linear(4 * width, width)
+
+    def forward(self, x):
+        b, n, w = x.shape
+        q, k, v = self.qkv(self.norm_attention(x)).split(w, dim=2)
+        split = lambda t: t.view(b, n, self.heads, w // self.heads).transpose(1, 2)
+        q, k, v = split(q), split(k), split(v)
+        scores = q @ k.transpose(2, 3) / math.sqrt(w // self.heads)
+        causal = torch.triu(torch.ones(n, n, dtype=torch.bool), 1)
+        attention = scores.masked_fill(causal, float("-inf")).softmax(-1)
+        x = x + self.projection((attention @ v).transpose(1, 2).reshape(b, n, w))
+        return x + self.contract(F.gelu(self.expand(self.norm_mlp(x))))
+
+
+class CharTransformer(nn.Module):
+    def __init__(self, vocabulary, layers, width, heads, context):
+        super().__init__()
+        self.tokens = nn.Embedding(vocabulary, width)
+        self.positions = nn.Embedding(context, width)
+        self.blocks = nn.ModuleList(Block(width, heads) for _ in range(layers))
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocabulary)
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, 0.0, 0.02)
+                if getattr(module, "bias", None) is not None:
+                    nn.init.normal_(module.bias, 0.0, 0.02)
+
+    def forward(self, ids):
+        x = self.tokens(ids) + self.positions(torch.arange(ids.shape[1]))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))
+
+
+def token_kd(s, t, y, a=0.9):
+    v = s.shape[-1]
+    s, t, y = s.reshape(-1, v), t.reshape(-1, v), y.reshape(-1)
+    kl = F.kl_div(F.log_softmax(s, 1), F.log_softmax(t, 1), reduction="batchmean", log_target=True)
+    return (1 - a) * F.cross_entropy(s, y) + a * kl
+
+
+def bench(step, n):
+    for _ in range(10): step()
+    t0 = time.perf_counter()
+    for _ in range(n): step()
+    return n / (time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    if sys.argv[1:] == ["count"]:
+        tiny = CharTransformer(11, 2, 16, 4, 8)
+        print(sum(p.numel() for p in tiny.parameters()))
+        sys.exit()
+    torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    wanted = sys.argv[2:] or ["lm", "lm_teacher"]
+    V, CONTEXT, BATCH = 73, 64, 32
+    x = torch.randint(0, V, (BATCH, CONTEXT)); y = torch.randint(0, V, (BATCH, CONTEXT))
+    if "lm" in wanted:
+        teacher = CharTransformer(V, 4, 128, 4, CONTEXT).eval()
+        student = CharTransformer(V, 1, 64, 2, CONTEXT)
+        opt = torch.optim.Adam(student.parameters(), 1e-3)
+        def step_lm():
+            with torch.no_grad(): t = teacher(x)
+            loss = token_kd(student(x), t, y)
+            opt.zero_grad(); loss.backward(); opt.step()
+        print(f"lm steps/s {bench(step_lm, 100):.1f}")
+    if "lm_teacher" in wanted:
+        model = CharTransformer(V, 4, 128, 4, CONTEXT)
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        def step_teacher():
+            loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
+            opt.zero_grad(); loss.backward(); opt.step()
+        print(f"lm_teacher steps/s {bench(step_teacher, 40):.1f}")
