@@ -60,8 +60,29 @@ impl FileFormat for TextFile {
 
     fn load(&self, path: &Path, options: &DataOptions) -> Result<(RawData, Option<Split>), DataError> {
         let bytes = read_maybe_gzip(path)?;
+        check_room(bytes.len(), path)?;
         Ok((raw(&decode(&bytes, path)?, context(options)), None))
     }
+}
+
+/// Bytes a character of text takes while it is split and windowed: its decoded form, its code
+/// point and its id as floats, and its label.
+const BYTES_PER_CHARACTER: u64 = 16;
+
+/// A text of `bytes` bytes (at most as many characters) fits in the memory a run may use once
+/// decoded and split: checked before any of that is allocated.
+fn check_room(bytes: usize, path: &Path) -> Result<(), DataError> {
+    let needs = (bytes as u64).saturating_mul(BYTES_PER_CHARACTER);
+    if needs > crate::memory::budget() {
+        let message = format!(
+            "{} of text needs up to {} to split into windows; {}",
+            crate::memory::describe_bytes(bytes as u64),
+            crate::memory::describe_bytes(needs),
+            crate::memory::allows()
+        );
+        return Err(DataError::Format { path: path.to_path_buf(), message });
+    }
+    Ok(())
 }
 
 /// The window length `options` give (default 64).

@@ -126,21 +126,30 @@ pub(crate) fn probe(
 }
 
 /// The ids of the last `context` characters of `prompt` the vocabulary has; without any, the
-/// first whole line of the test text (cut to the context).
+/// first line of the test text long enough to read (cut to the context).
 fn prompt_ids(dataset: &Dataset, prompt: &str, context: usize) -> Vec<u32> {
     let vocabulary = &dataset.vocabulary;
     let mut ids: Vec<u32> =
         prompt.chars().filter_map(|c| vocabulary.iter().position(|&v| v == c).map(|i| i as u32)).collect();
     if ids.is_empty() {
-        let test: Vec<u32> = dataset.test.features.iter().map(|&v| v as u32).collect();
-        let newline = vocabulary.iter().position(|&v| v == '\n').map(|i| i as u32);
-        let start = test.iter().position(|&id| Some(id) == newline).map_or(0, |p| p + 1);
-        let line: Vec<u32> =
-            test[start.min(test.len())..].iter().copied().take_while(|&id| Some(id) != newline).collect();
-        ids = if line.is_empty() { test.iter().copied().take(context).collect() } else { line };
+        ids = test_line(dataset, context);
     }
     let skip = ids.len().saturating_sub(context);
     ids.split_off(skip)
+}
+
+/// The first whole line of the test text with at least a third of a window of characters (else
+/// the text's first window).
+fn test_line(dataset: &Dataset, context: usize) -> Vec<u32> {
+    let test: Vec<u32> = dataset.test.features.iter().map(|&v| v as u32).collect();
+    let newline = dataset.vocabulary.iter().position(|&v| v == '\n').map(|i| i as u32);
+    let mut lines = test.split(|&id| Some(id) == newline);
+    // The first piece may be the end of a line cut by the split.
+    lines.next();
+    lines
+        .find(|line| line.len() >= (context / 3).max(1))
+        .map(<[u32]>::to_vec)
+        .unwrap_or_else(|| test.iter().copied().take(context).collect())
 }
 
 /// Logits `[len × vocabulary]` and each layer's attention on one window of ids.

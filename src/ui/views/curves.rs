@@ -1,6 +1,7 @@
 //! Training curves: total loss and each loss term, train and test accuracy, for every stage,
 //! against step, epoch, training time or the fraction of the planned steps; x-axes linked
-//! across the plots, the legend beside them, the learning rate and the temperature plotted when
+//! across the plots, the legend beside them; a language model's test bits per character, its
+//! entropies and both KLs to its teacher; the learning rate and the temperature plotted when
 //! they moved. (The plots themselves are [`crate::ui::plot`]'s.)
 
 use super::legend;
@@ -51,9 +52,39 @@ pub(crate) const TEMPERATURE: CurveSpec = CurveSpec {
     smoothed: false,
 };
 
-/// The plots the view shows: loss and accuracy, and the learning rate and the temperature when
-/// they changed in a plotted run (a stage's first and last values differ).
+/// A language model's test bits per character.
+pub(crate) const BITS_PER_CHARACTER: CurveSpec = CurveSpec {
+    id: "bpc_plot",
+    y_label: "test bits / char",
+    shows: |m| m == metric::BITS_PER_CHARACTER,
+    headline: metric::BITS_PER_CHARACTER,
+    log_allowed: false,
+    smoothed: false,
+};
+
+/// A language model's next-character entropy (and its teacher's) and both directions of KL to
+/// its teacher on the test text, in nats: where mode-covering and mode-seeking students differ.
+pub(crate) const ENTROPY_AND_KL: CurveSpec = CurveSpec {
+    id: "entropy_kl_plot",
+    y_label: "nats (test)",
+    shows: |m| {
+        [metric::ENTROPY, metric::TEACHER_ENTROPY, metric::KL_TEACHER_STUDENT, metric::KL_STUDENT_TEACHER].contains(&m)
+    },
+    headline: metric::ENTROPY,
+    log_allowed: false,
+    smoothed: false,
+};
+
+/// The plots the view shows: loss and accuracy, a language model's bits per character and its
+/// entropies and KLs when a plotted run has them, and the learning rate and the temperature
+/// when they changed in a plotted run (a stage's first and last values differ).
 fn shown_specs(view: &ViewContext) -> Vec<&'static CurveSpec> {
+    let present = |spec: &CurveSpec| {
+        plotted_runs(view)
+            .iter()
+            .flat_map(|(_, histories)| histories.iter())
+            .any(|history| history.stages.iter().any(|stage| stage.series.contains_key(spec.headline)))
+    };
     let varies = |spec: &CurveSpec| {
         plotted_runs(view).iter().flat_map(|(_, histories)| histories.iter()).any(|history| {
             history
@@ -65,6 +96,7 @@ fn shown_specs(view: &ViewContext) -> Vec<&'static CurveSpec> {
         })
     };
     let mut specs = vec![&LOSS, &ACCURACY];
+    specs.extend([&BITS_PER_CHARACTER, &ENTROPY_AND_KL].into_iter().filter(|spec| present(spec)));
     specs.extend([&LEARNING_RATE, &TEMPERATURE].into_iter().filter(|spec| varies(spec)));
     specs
 }

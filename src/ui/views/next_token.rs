@@ -104,6 +104,9 @@ impl super::View for NextTokenView {
         let after: String =
             text.prompt[..=position].iter().rev().take(12).rev().map(|&id| shown(vocabulary, id)).collect();
         ui.label(format!("next character after …{after} (position {position}; click the strip to pin one)"));
+        if text.teacher_logits.is_some() {
+            ui.label("grey: the teacher · colour: the student; the top 20 by the teacher's probability");
+        }
         ui.columns(2, |columns| {
             bars(&mut columns[0], text, vocabulary, position, 1.0);
             bars(&mut columns[1], text, vocabulary, position, temperature);
@@ -133,31 +136,36 @@ impl NextTokenView {
         });
     }
 
-    /// The prompt's characters, each shaded by `scores`; returns the position under the pointer.
+    /// The prompt's characters, each shaded by `scores`, in as many rows as the width needs;
+    /// returns the position under the pointer.
     fn strip(&mut self, ui: &mut egui::Ui, text: &TextProbe, vocabulary: &[char], scores: &[f64]) -> Option<usize> {
         let scale = scores.iter().copied().fold(1e-6, f64::max);
-        let cell = Vec2::new(((ui.available_width() - 8.0) / text.prompt.len().max(1) as f32).clamp(7.0, 16.0), 22.0);
+        let cell = Vec2::new(11.0, 20.0);
+        let per_row = ((ui.available_width() - 4.0) / cell.x).floor().max(1.0) as usize;
         let mut hovered = None;
-        ui.horizontal_wrapped(|ui| {
-            ui.spacing_mut().item_spacing.x = 0.0;
-            for (position, &id) in text.prompt.iter().enumerate() {
-                let (rect, response) = ui.allocate_exact_size(cell, Sense::click());
-                let color = viridis((scores.get(position).copied().unwrap_or(0.0) / scale) as f32);
-                ui.painter().rect_filled(rect, 0.0, color);
-                let ink = if color.r() as u32 + color.g() as u32 > 300 { Color32::BLACK } else { Color32::WHITE };
-                let font = egui::FontId::monospace(12.0);
-                ui.painter().text(rect.center(), egui::Align2::CENTER_CENTER, shown(vocabulary, id), font, ink);
-                if self.pinned == Some(position) {
-                    ui.painter().rect_stroke(rect, 0.0, (2.0, Color32::WHITE), egui::StrokeKind::Inside);
+        for (row, ids) in text.prompt.chunks(per_row).enumerate() {
+            ui.horizontal(|ui| {
+                ui.spacing_mut().item_spacing.x = 0.0;
+                for (offset, &id) in ids.iter().enumerate() {
+                    let position = row * per_row + offset;
+                    let (rect, response) = ui.allocate_exact_size(cell, Sense::click());
+                    let color = viridis((scores.get(position).copied().unwrap_or(0.0) / scale) as f32);
+                    ui.painter().rect_filled(rect, 0.0, color);
+                    let ink = if color.r() as u32 + color.g() as u32 > 300 { Color32::BLACK } else { Color32::WHITE };
+                    let font = egui::FontId::monospace(12.0);
+                    ui.painter().text(rect.center(), egui::Align2::CENTER_CENTER, shown(vocabulary, id), font, ink);
+                    if self.pinned == Some(position) {
+                        ui.painter().rect_stroke(rect, 0.0, (2.0, Color32::WHITE), egui::StrokeKind::Inside);
+                    }
+                    if response.hovered() {
+                        hovered = Some(position);
+                    }
+                    if response.clicked() {
+                        self.pinned = Some(position);
+                    }
                 }
-                if response.hovered() {
-                    hovered = Some(position);
-                }
-                if response.clicked() {
-                    self.pinned = Some(position);
-                }
-            }
-        });
+            });
+        }
         hovered
     }
 }
@@ -193,8 +201,8 @@ fn bars(ui: &mut egui::Ui, text: &TextProbe, vocabulary: &[char], position: usiz
     let ranked = teacher.as_ref().unwrap_or(&student);
     let mut order: Vec<usize> = (0..ranked.len()).collect();
     order.sort_by(|&a, &b| ranked[b].total_cmp(&ranked[a]));
-    let title = if teacher.is_some() { "teacher (grey) · student (colour)" } else { "stage" };
-    ui.label(RichText::new(format!("T = {temperature:.2} · {title}")).strong());
+    let which = if temperature == 1.0 { "" } else { " (the current T)" };
+    ui.label(RichText::new(format!("T = {temperature:.2}{which}")).strong());
     let width = (ui.available_width() - 70.0).max(40.0);
     for &id in order.iter().take(TOP) {
         ui.horizontal(|ui| {

@@ -64,6 +64,7 @@ fn sampling_controls(ui: &mut egui::Ui, view: &mut ViewContext, settings: &TextP
     let mut changed = settings.clone();
     let mut done = false;
     ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().slider_width = 80.0;
         let mut finished = |response: egui::Response| done |= response.drag_stopped() || response.lost_focus();
         finished(ui.add(egui::Slider::new(&mut changed.temperature, 0.1..=2.0).logarithmic(true).text("sampling T")));
         let top_k = egui::Slider::new(&mut changed.top_k, 0..=vocabulary.max(1)).text("top-k");
