@@ -51,16 +51,19 @@ pub(crate) fn kl_divergence(teacher: &[f32], student: &[f32], classes: usize) ->
     let total: f64 = teacher
         .chunks_exact(classes)
         .zip(student.chunks_exact(classes))
-        .map(|(t, s)| {
-            let (p, q) = (softmax_row(t, 1.0), softmax_row(s, 1.0));
-            p.iter()
-                .zip(&q)
-                .filter(|(pi, _)| **pi > 0.0)
-                .map(|(pi, qi)| pi * (pi.ln() - qi.max(1e-300).ln()))
-                .sum::<f64>()
-        })
+        .map(|(t, s)| kl(&softmax_row(t, 1.0), &softmax_row(s, 1.0)))
         .sum();
     total / rows as f64
+}
+
+/// `KL(p ‖ q)` of two distributions over the same classes, in nats.
+pub(crate) fn kl(p: &[f64], q: &[f64]) -> f64 {
+    p.iter().zip(q).filter(|(pi, _)| **pi > 0.0).map(|(pi, qi)| pi * (pi.ln() - qi.max(1e-300).ln())).sum()
+}
+
+/// The entropy of a distribution, in nats.
+pub(crate) fn entropy(p: &[f64]) -> f64 {
+    -p.iter().filter(|v| **v > 0.0).map(|v| v * v.ln()).sum::<f64>()
 }
 
 /// Counts of (prediction of `rows_model`, prediction of `columns_model`) over all examples,

@@ -391,26 +391,23 @@ struct Stepper {
     /// With augmentation: the loader of augmented batches (the teacher then sees each augmented
     /// batch: its outputs on the plain training set would not match the student's inputs).
     loader: Option<BatchLoader>,
-    /// For text: the window length; each batch is random windows of the training text, which
-    /// the teacher sees as the student does.
-    text_context: Option<usize>,
 }
 
 impl Stepper {
     fn new(ctx: &StageContext, trainee: &Trainee) -> Stepper {
         let stage = ctx.stage();
-        let on_the_fly = |loader: Option<BatchLoader>, text_context: Option<usize>| Stepper {
+        // Text and augmented images: batches made per step, which the teacher sees as they are.
+        let on_the_fly = |loader: Option<BatchLoader>| Stepper {
             teacher_logits: None,
             teacher_embeddings: None,
             teacher_maps: false,
             loader,
-            text_context,
         };
-        if let InputShape::Text { context } = ctx.dataset.shape {
-            return on_the_fly(None, Some(context));
+        if ctx.dataset.shape.is_text() {
+            return on_the_fly(None);
         }
         if let Some(augment) = stage.augment {
-            return on_the_fly(Some(BatchLoader::new(ctx.dataset.clone(), augment, stage.seed, ctx.prefetch)), None);
+            return on_the_fly(Some(BatchLoader::new(ctx.dataset.clone(), augment, stage.seed, ctx.prefetch)));
         }
         let teacher_features = stage.method.needs_teacher_features().then_some(ctx.teacher.as_ref()).flatten();
         let needs_maps =
@@ -422,7 +419,6 @@ impl Stepper {
                 .map(|t| embed(&t.network, &ctx.data.train_inputs)),
             teacher_maps: teacher_features.is_some() && needs_maps,
             loader: None,
-            text_context: None,
         }
     }
 
@@ -479,9 +475,9 @@ impl Stepper {
         hypers: &Hypers,
         sums: &mut IntervalSums,
     ) -> Trainee {
-        let (inputs, labels, teacher_logits, teacher) = match self.text_context {
-            Some(context) => text_batch(ctx, context, rows.len(), step),
-            None => {
+        let (inputs, labels, teacher_logits, teacher) = match ctx.dataset.shape {
+            InputShape::Text { context } => text_batch(ctx, context, rows.len(), step),
+            _ => {
                 let indices = index_tensor(rows.iter().copied(), &ctx.device.device);
                 let labels = ctx.data.train_labels.clone().select(0, indices.clone());
                 let (inputs, teacher_logits, teacher) = self.batch(ctx, rows, step, &indices);
@@ -844,11 +840,12 @@ impl Reporter {
         }
         if let Some(teacher) = &ctx.teacher {
             values.push((metric::AGREEMENT, agreement(&teacher.test_logits, &test_logits, classes)));
-            values.push((metric::KL_TEACHER_STUDENT, kl_divergence(&teacher.test_logits, &test_logits, classes)));
         }
-        if ctx.dataset.shape.is_text() {
-            let teacher = ctx.teacher.as_ref().map(|t| t.test_logits.as_slice());
-            values.extend(text::metrics(&test_logits, teacher, &ctx.data.test_targets, classes));
+        let teacher_logits = ctx.teacher.as_ref().map(|t| t.test_logits.as_slice());
+        match ctx.dataset.shape.is_text() {
+            true => values.extend(text::metrics(&test_logits, teacher_logits, &ctx.data.test_targets, classes)),
+            false => values
+                .extend(teacher_logits.map(|t| (metric::KL_TEACHER_STUDENT, kl_divergence(t, &test_logits, classes)))),
         }
         let (probe, neighbour_agreement) =
             ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, (step, text_probe));
@@ -905,9 +902,9 @@ impl StageContext {
     /// The language-model probe of `network` (and the teacher) on the prompt `settings` name;
     /// `None` for classifiers.
     pub(crate) fn text_probe(&self, network: &Network, settings: &TextProbeSettings) -> Option<TextProbe> {
-        self.dataset
-            .shape
-            .is_text()
-            .then(|| text::probe(&self.dataset, settings, network, self.teacher.as_ref().map(|t| &t.network)))
+        self.dataset.shape.is_text().then(|| {
+            let models = (network, self.teacher.as_ref().map(|t| &t.network));
+            text::probe(&self.dataset, settings, models, &self.device.device)
+        })
     }
 }

@@ -6,11 +6,11 @@
 
 use super::evaluate::to_host;
 use crate::data::{Dataset, text};
-use crate::logits::softmax_row;
+use crate::logits::{entropy, kl, softmax_row};
 use crate::model::Network;
 use crate::protocol::probe::MAX_SAMPLE_LENGTH;
 use crate::protocol::{LayerAttention, TextProbe, TextProbeSettings, TextSample, metric};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -55,8 +55,9 @@ pub(crate) fn batch(dataset: &Dataset, context: usize, seed: u64, step: u64, cou
 }
 
 /// The language-model metrics of `student`'s logits (rows of `vocabulary`) against the labels,
-/// and against `teacher`'s logits on the same positions when it has one (KL(teacher ‖ student)
-/// is every stage's [`metric::KL_TEACHER_STUDENT`]; this adds the reverse direction).
+/// and against `teacher`'s logits on the same positions when it has one: both directions of KL
+/// from one softmax of each row (a classifier's stage reports [`metric::KL_TEACHER_STUDENT`]
+/// through [`crate::logits::kl_divergence`] instead).
 pub(crate) fn metrics(
     student: &[f32],
     teacher: Option<&[f32]>,
@@ -76,6 +77,7 @@ pub(crate) fn metrics(
         if let Some(teacher) = teacher {
             let p = softmax_row(&teacher[span], 1.0);
             sums.teacher_entropy += entropy(&p);
+            sums.forward += kl(&p, &q);
             sums.reverse += kl(&q, &p);
         }
     }
@@ -89,6 +91,7 @@ pub(crate) fn metrics(
     ];
     if teacher.is_some() {
         values.push((metric::TEACHER_ENTROPY, mean(sums.teacher_entropy)));
+        values.push((metric::KL_TEACHER_STUDENT, mean(sums.forward)));
         values.push((metric::KL_STUDENT_TEACHER, mean(sums.reverse)));
     }
     values
@@ -101,16 +104,16 @@ const SAMPLING_SEED: u64 = 0x5EED;
 pub(crate) fn probe(
     dataset: &Dataset,
     settings: &TextProbeSettings,
-    student: &Network,
-    teacher: Option<&Network>,
+    (student, teacher): (&Network, Option<&Network>),
+    device: &Device,
 ) -> TextProbe {
     let context = dataset.shape.len();
     let prompt = prompt_ids(dataset, &settings.prompt, context);
-    let student_pass = forward(student, &prompt);
-    let teacher_pass = teacher.map(|t| forward(t, &prompt));
-    let mut samples = vec![sample(student, teacher, &prompt, settings, context, "student")];
+    let student_pass = forward(student, &prompt, device);
+    let teacher_pass = teacher.map(|t| forward(t, &prompt, device));
+    let mut samples = vec![sample((student, teacher), &prompt, settings, context, device, "student")];
     if let Some(teacher) = teacher {
-        samples.push(sample(teacher, Some(teacher), &prompt, settings, context, "teacher"));
+        samples.push(sample((teacher, Some(teacher)), &prompt, settings, context, device, "teacher"));
     }
     let (teacher_logits, teacher_attention) = teacher_pass.unzip();
     TextProbe {
@@ -153,8 +156,8 @@ fn test_line(dataset: &Dataset, context: usize) -> Vec<u32> {
 }
 
 /// Logits `[len × vocabulary]` and each layer's attention on one window of ids.
-fn forward(network: &Network, ids: &[u32]) -> (Vec<f32>, Vec<LayerAttention>) {
-    let out = network.forward(window(network, ids));
+fn forward(network: &Network, ids: &[u32], device: &Device) -> (Vec<f32>, Vec<LayerAttention>) {
+    let out = network.forward(window(ids, device));
     let attention = out
         .attention
         .into_iter()
@@ -167,24 +170,19 @@ fn forward(network: &Network, ids: &[u32]) -> (Vec<f32>, Vec<LayerAttention>) {
     (to_host(out.logits), attention)
 }
 
-fn window(network: &Network, ids: &[u32]) -> Tensor<2> {
+fn window(ids: &[u32], device: &Device) -> Tensor<2> {
     let values: Vec<f32> = ids.iter().map(|&id| id as f32).collect();
-    Tensor::from_data(TensorData::new(values, [1, ids.len()]), &network_device(network))
-}
-
-fn network_device(network: &Network) -> burn::tensor::Device {
-    use burn::module::Module;
-    network.devices().into_iter().next().unwrap_or_else(burn::tensor::Device::flex)
+    Tensor::from_data(TensorData::new(values, [1, ids.len()]), device)
 }
 
 /// `settings.length` characters `network` samples after `prompt` (seeded), each scored by
 /// `judge`'s log-probability (the teacher's; the model's own when it has none).
 fn sample(
-    network: &Network,
-    judge: Option<&Network>,
+    (network, judge): (&Network, Option<&Network>),
     prompt: &[u32],
     settings: &TextProbeSettings,
     context: usize,
+    device: &Device,
     model: &str,
 ) -> TextSample {
     let mut rng = StdRng::seed_from_u64(SAMPLING_SEED);
@@ -193,7 +191,7 @@ fn sample(
     for _ in 0..settings.length.min(MAX_SAMPLE_LENGTH) {
         let start = ids.len().saturating_sub(context);
         let last_row = |net: &Network| {
-            let logits = to_host(net.logits(window(net, &ids[start..])));
+            let logits = to_host(net.logits(window(&ids[start..], device)));
             let vocabulary = logits.len() / (ids.len() - start).max(1);
             logits[logits.len() - vocabulary..].to_vec()
         };
@@ -237,15 +235,8 @@ struct Sums {
     loss: f64,
     entropy: f64,
     teacher_entropy: f64,
+    forward: f64,
     reverse: f64,
-}
-
-fn entropy(p: &[f64]) -> f64 {
-    -p.iter().filter(|&&v| v > 0.0).map(|v| v * v.ln()).sum::<f64>()
-}
-
-fn kl(p: &[f64], q: &[f64]) -> f64 {
-    p.iter().zip(q).filter(|(pi, _)| **pi > 0.0).map(|(pi, qi)| pi * (pi.ln() - qi.max(1e-300).ln())).sum()
 }
 
 #[cfg(test)]
@@ -266,5 +257,7 @@ mod tests {
         assert!((get(metric::ENTROPY) - 4f64.ln()).abs() < 1e-9);
         assert!(get(metric::TEACHER_ENTROPY) < 1e-6);
         assert!(get(metric::KL_STUDENT_TEACHER) > 10.0);
+        // A sure teacher against a uniform student: KL(teacher ‖ student) = ln 4.
+        assert!((get(metric::KL_TEACHER_STUDENT) - 4f64.ln()).abs() < 1e-6);
     }
 }

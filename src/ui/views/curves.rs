@@ -125,9 +125,12 @@ pub(crate) fn ui(ui: &mut egui::Ui, view: &mut ViewContext) {
             ui.set_width(plots_width);
             let height = (ui.available_height() / specs.len() as f32 - 4.0).max(80.0);
             let link = ui.scope_id().with("curves_link");
-            for spec in &specs {
-                curve_plot(ui, view, spec, height, link);
-            }
+            // Plots that do not fit at their least height scroll rather than being cut off.
+            egui::ScrollArea::vertical().id_salt("curves_scroll").show(ui, |ui| {
+                for spec in &specs {
+                    curve_plot(ui, view, spec, height, link);
+                }
+            });
         });
         if wide {
             ui.vertical(|ui| legend::ui(ui, view, &specs, legend::Layout::Side));

@@ -7,7 +7,7 @@
 
 use super::soft_targets::current_temperature;
 use crate::export::table::Table;
-use crate::logits::softmax_row;
+use crate::logits::{entropy, kl, softmax_row};
 use crate::protocol::probe::visible_char;
 use crate::protocol::{Command, TextProbe, TextProbeSettings};
 use crate::ui::context::{Action, ViewContext};
@@ -41,9 +41,6 @@ impl Shading {
 
     /// The divergence between the teacher's `p` and the student's `q` at one position.
     pub(crate) fn between(self, p: &[f64], q: &[f64]) -> f64 {
-        let kl = |a: &[f64], b: &[f64]| -> f64 {
-            a.iter().zip(b).filter(|(x, _)| **x > 0.0).map(|(x, y)| x * (x.ln() - y.max(1e-300).ln())).sum()
-        };
         match self {
             Shading::Forward => kl(p, q),
             Shading::Reverse => kl(q, p),
@@ -62,7 +59,7 @@ pub(crate) struct NextTokenView {
 
 impl super::View for NextTokenView {
     fn info(&self) -> &'static super::ViewInfo {
-        &super::ViewInfo { id: "NextToken", title: "Next token", beside: "SoftTargets" }
+        &super::ViewInfo { id: "NextToken", title: "Next token", beside: "Agreement" }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
@@ -179,10 +176,6 @@ struct Distributions {
 fn distributions(text: &TextProbe) -> Distributions {
     let rows = |logits: &[f32]| logits.chunks_exact(text.vocabulary.max(1)).map(|r| softmax_row(r, 1.0)).collect();
     Distributions { student: rows(&text.logits), teacher: text.teacher_logits.as_deref().map(rows) }
-}
-
-fn entropy(p: &[f64]) -> f64 {
-    -p.iter().filter(|v| **v > 0.0).map(|v| v * v.ln()).sum::<f64>()
 }
 
 /// How a character id shows: the vocabulary's character, visible (`¶` for a line end).

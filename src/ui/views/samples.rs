@@ -21,7 +21,7 @@ pub(crate) struct SamplesView;
 
 impl super::View for SamplesView {
     fn info(&self) -> &'static super::ViewInfo {
-        &super::ViewInfo { id: "Samples", title: "Samples", beside: "SoftTargets" }
+        &super::ViewInfo { id: "Samples", title: "Samples", beside: "Agreement" }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, view: &mut ViewContext) {
@@ -63,14 +63,12 @@ impl super::View for SamplesView {
 fn sampling_controls(ui: &mut egui::Ui, view: &mut ViewContext, settings: &TextProbeSettings, vocabulary: usize) {
     let mut changed = settings.clone();
     let mut done = false;
-    ui.horizontal_wrapped(|ui| {
-        ui.spacing_mut().slider_width = 80.0;
-        let mut finished = |response: egui::Response| done |= response.drag_stopped() || response.lost_focus();
-        finished(ui.add(egui::Slider::new(&mut changed.temperature, 0.1..=2.0).logarithmic(true).text("sampling T")));
-        let top_k = egui::Slider::new(&mut changed.top_k, 0..=vocabulary.max(1)).text("top-k");
-        finished(ui.add(top_k).on_hover_text("Sample among the k likeliest characters; 0: among all"));
-        finished(ui.add(egui::Slider::new(&mut changed.length, 10..=MAX_SAMPLE_LENGTH).text("length")));
-    });
+    // One slider a line: a row of three does not wrap, and would widen the pane past its tile.
+    let mut finished = |response: egui::Response| done |= response.drag_stopped() || response.lost_focus();
+    finished(ui.add(egui::Slider::new(&mut changed.temperature, 0.1..=2.0).logarithmic(true).text("sampling T")));
+    let top_k = egui::Slider::new(&mut changed.top_k, 0..=vocabulary.max(1)).text("top-k");
+    finished(ui.add(top_k).on_hover_text("Sample among the k likeliest characters; 0: among all"));
+    finished(ui.add(egui::Slider::new(&mut changed.length, 10..=MAX_SAMPLE_LENGTH).text("length")));
     if done && changed != *settings {
         view.actions.push(Action::Command(Command::ProbeText(changed)));
     }
@@ -81,6 +79,7 @@ fn sampling_controls(ui: &mut egui::Ui, view: &mut ViewContext, settings: &TextP
 fn shaded(ui: &egui::Ui, text: &TextProbe, sample: &TextSample, vocabulary: &[char]) -> LayoutJob {
     let font = FontId::monospace(13.0);
     let mut job = LayoutJob::default();
+    job.wrap.max_width = ui.available_width();
     let plain = |c: u32| vocabulary.get(c as usize).map_or('?', |&c| c).to_string();
     let prompt: String = text.prompt.iter().map(|&id| plain(id)).collect();
     job.append(&prompt, 0.0, TextFormat::simple(font.clone(), ui.visuals().weak_text_color()));

@@ -53,19 +53,19 @@ pub(crate) fn ui(
                 }
             });
         }
-        ui.vertical(|ui| {
-            ui.label("student − teacher");
-            match (&teacher, &student) {
-                (Ok(t), Ok(s)) if same_heads(text, *choice) => {
-                    let difference: Vec<f32> = s.iter().zip(t).map(|(a, b)| a - b).collect();
-                    heatmap(ui, &difference, n, side, &text.prompt, &vocabulary, diverging);
-                }
-                _ => {
-                    ui.label("no difference: the two layers have different numbers of heads (or no teacher)");
-                }
-            }
-        });
+        if let (Ok(t), Ok(s)) = (&teacher, &student)
+            && same_heads(text, *choice)
+        {
+            ui.vertical(|ui| {
+                ui.label("student − teacher");
+                let difference: Vec<f32> = s.iter().zip(t).map(|(a, b)| a - b).collect();
+                heatmap(ui, &difference, n, side, &text.prompt, &vocabulary, diverging);
+            });
+        }
     });
+    if teacher.is_ok() && student.is_ok() && !same_heads(text, *choice) {
+        ui.label("No difference map: the two layers have different numbers of heads.");
+    }
     ui.horizontal(|ui| {
         color_bar(ui, "attention", 0.0, 1.0, viridis);
         color_bar(ui, "difference", -1.0, 1.0, |t| diverging(2.0 * t - 1.0));
