@@ -50,10 +50,16 @@ fn write_preset(name: &str, text: &str) -> PathBuf {
 }
 
 fn harness() -> Harness<'static, KdlabApp> {
-    // SAFETY of the test: the teacher cache is the test's own.
+    // The teacher cache is this test process's own, emptied when the first test starts: the
+    // target folder outlives builds, and an entry a build of other code left there is not what
+    // this code trains.
+    static FRESH_CACHE: std::sync::Once = std::sync::Once::new();
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/cache");
-    // SAFETY: set before any engine thread starts; tests in this file share the same value.
-    unsafe { std::env::set_var("KDLAB_CACHE_DIR", cache) };
+    FRESH_CACHE.call_once(|| {
+        let _ = std::fs::remove_dir_all(&cache);
+        // SAFETY: set before any engine thread starts; tests in this file share the same value.
+        unsafe { std::env::set_var("KDLAB_CACHE_DIR", &cache) };
+    });
     Harness::builder().with_size(egui::vec2(1280.0, 800.0)).build_eframe(|cc| KdlabApp::new(cc))
 }
 
@@ -1088,6 +1094,20 @@ fn replay(config: &Path, out: &Path) {
     assert!(said.contains("[[steering]] entries"), "the replay says it replays: {said}");
 }
 
+/// Fails naming the first row where two `metrics.csv` texts differ (and how many rows each has).
+fn assert_same_rows(replayed: &str, recorded: &str, what: &str) {
+    let (a, b): (Vec<&str>, Vec<&str>) = (replayed.lines().collect(), recorded.lines().collect());
+    if let Some(i) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+        panic!(
+            "{what}, row for row: row {i} differs (replayed {} rows, recorded {}):\n  replayed: {:?}\n  recorded: {:?}",
+            a.len(),
+            b.len(),
+            a.get(i),
+            b.get(i)
+        );
+    }
+}
+
 /// `metrics.csv` rows of one stage after a step (header dropped).
 fn rows_after(csv: &str, stage: &str, after: u64) -> Vec<String> {
     csv.lines()
@@ -1201,7 +1221,7 @@ fn a_steered_and_forked_session_replays_headless_to_the_same_metrics() {
     let parent_csv = std::fs::read_to_string(parent_dir.join("metrics.csv")).unwrap();
     let replayed = dir.join("replayed-parent");
     replay(&parent_dir.join("config.toml"), &replayed);
-    assert_eq!(std::fs::read_to_string(replayed.join("metrics.csv")).unwrap(), parent_csv, "the parent, row for row");
+    assert_same_rows(&std::fs::read_to_string(replayed.join("metrics.csv")).unwrap(), &parent_csv, "the parent");
     let replayed_fork = dir.join("replayed-fork");
     replay(&fork_dir.join("config.toml"), &replayed_fork);
     let replayed_csv = std::fs::read_to_string(replayed_fork.join("metrics.csv")).unwrap();

@@ -11,6 +11,7 @@ mod arch;
 pub(crate) mod cnn;
 mod conv_block;
 mod footprint;
+mod gelu;
 pub(crate) mod mlp;
 pub(crate) mod resnet;
 pub(crate) mod transformer;

@@ -10,7 +10,7 @@ use super::footprint::Footprint;
 use crate::data::InputShape;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -183,7 +183,7 @@ impl Block {
         let attention = softmax(scores.mask_fill(causal.clone(), f32::NEG_INFINITY), 3);
         let mixed = attention.clone().matmul(split_heads(v)).swap_dims(1, 2).reshape([batch, length, width]);
         let x = x + self.projection.forward(mixed);
-        let x = x.clone() + self.contract.forward(gelu(self.expand.forward(self.norm_mlp.forward(x))));
+        let x = x.clone() + self.contract.forward(super::gelu::forward(self.expand.forward(self.norm_mlp.forward(x))));
         (x, attention)
     }
 }

@@ -350,20 +350,27 @@ impl Resume {
         }
     }
 
-    /// Whether a batch is left to train on: starts the next epoch (a fresh order) when this one
-    /// is done, unless the planned epochs are done and the stage is not kept training.
-    fn has_batch(&mut self, ctx: &StageContext, controls: &Controls) -> bool {
-        if self.rows_of(self.batch, ctx.stage().settings.batch_size).is_some() {
-            return true;
-        }
+    /// Whether a batch is left to train on: one of this epoch, or a next epoch's unless the
+    /// planned epochs are done and the stage is not kept training.
+    fn has_batch(&self, ctx: &StageContext, controls: &Controls) -> bool {
         let planned = self.epoch >= ctx.stage().settings.epochs as u64;
-        if planned && !controls.keep_training(ctx.index, ctx.stage().keep_training) {
-            return false;
+        !self.epoch_done(ctx) || !planned || controls.keep_training(ctx.index, ctx.stage().keep_training)
+    }
+
+    /// Whether this epoch's batches are all taken.
+    fn epoch_done(&self, ctx: &StageContext) -> bool {
+        self.rows_of(self.batch, ctx.stage().settings.batch_size).is_none()
+    }
+
+    /// Starts the next epoch (a fresh order) when this one is done. Called only when a step is
+    /// about to be taken, so that whatever is reported before it (a stop, a fork, a replayed
+    /// checkpoint) belongs to the epoch of the last step taken, as the curves count epochs.
+    fn start_epoch_if_done(&mut self, ctx: &StageContext) {
+        if self.epoch_done(ctx) {
+            self.epoch += 1;
+            self.order = shuffled(std::mem::take(&mut self.order), &mut self.rng);
+            self.batch = 0;
         }
-        self.epoch += 1;
-        self.order = shuffled(std::mem::take(&mut self.order), &mut self.rng);
-        self.batch = 0;
-        true
     }
 
     /// The training rows of batch `index` of this epoch, if the epoch has that batch.
@@ -592,6 +599,7 @@ impl ActiveStage {
         }
         let (ctx, stage) = (&self.ctx, self.ctx.stage());
         let state = &mut self.state;
+        state.start_epoch_if_done(ctx);
         let changes = take_changes(controls, stage, &mut state.hypers, (ctx.index, state.step, state.epoch));
         announce_changes(controls, out, changes);
         let rows = state.take_batch(stage.settings.batch_size);
