@@ -1482,3 +1482,34 @@ fn the_lm_preset_trains_on_a_users_text_and_bad_text_is_explained() {
     ];
     expect_rejections(&dir, &cases);
 }
+
+/// A stage stopped on the last step of an epoch reports that epoch, as the curves count it
+/// (a step's epoch is ⌈step / steps per epoch⌉): the next epoch starts only with its first
+/// step. Before, the engine drew the next epoch's order first and the stop's rows said epoch 3
+/// where the app's saved rows said 2, so a replay of a stop there differed row by row.
+#[test]
+fn a_stop_at_an_epochs_end_reports_that_epoch() {
+    let dir = scratch_dir("cli_tests/stop_at_epoch_end");
+    let preset = MOONS.replace("teacher = \"teacher\"\n", "teacher = \"teacher\"\nepochs = 4\n");
+    let output = run_preset(&dir, &write(&dir, "moons.toml", &preset), &["--no-cache"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+    let per_epoch = summary["stages"][1]["steps"].as_u64().unwrap() / 4;
+    let stop_at = 2 * per_epoch;
+    let steered = format!("{preset}\n[[steering]]\nstage = \"student\"\nafter_step = {stop_at}\nstop = true\n");
+    let output = run_preset(&dir, &write(&dir, "moons_stopped.toml", &steered), &["--no-cache"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let metrics = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    let last: Vec<Vec<&str>> = metrics
+        .lines()
+        .filter(|l| l.starts_with("student,"))
+        .map(|l| l.split(',').collect())
+        .filter(|cells: &Vec<&str>| cells[2] == stop_at.to_string())
+        .collect();
+    assert!(last.iter().any(|cells| cells[4] == "test_accuracy"), "the stop is evaluated: {last:?}");
+    assert!(last.iter().all(|cells| cells[3] == "2"), "step {stop_at} belongs to epoch 2: {last:?}");
+    let steps =
+        metrics.lines().filter(|l| l.starts_with("student,")).filter_map(|l| l.split(',').nth(2)?.parse::<u64>().ok());
+    assert_eq!(steps.max(), Some(stop_at), "nothing trained past the stop");
+}

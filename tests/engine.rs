@@ -312,7 +312,7 @@ fn every_registered_method_trains_with_its_defaults() {
     let methods: Vec<kdlab::train::Method> =
         kdlab::train::Method::all().filter(|m| !m.spec().uses_feature_maps && !m.spec().text).collect();
     let mut text = String::from(
-        "name = \"all\"\n[data]\ndataset = \"moons\"\nsamples = 400\n[train]\nbatch_size = 32\nepochs = 12\n\
+        "name = \"all\"\n[data]\ndataset = \"moons\"\nsamples = 400\n[train]\nbatch_size = 32\nepochs = 24\n\
          [models.net]\narch = \"mlp\"\nhidden = [16, 16]\n\
          [[stages]]\nname = \"teacher\"\nmodel = \"net\"\nmethod = \"scratch\"\n",
     );
