@@ -36,8 +36,9 @@ impl ConvBlockBackend for Flex {
     }
 }
 
-/// The values of an f32 tensor in row-major order (a contiguous copy when it is a view).
-fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+/// The values of an f32 tensor in row-major order (a contiguous copy when it is a view); the
+/// fused GELU reads its tensors the same way.
+pub(super) fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match tensor.as_slice::<f32>() {
         Some(values) => std::borrow::Cow::Borrowed(values),
         None => {

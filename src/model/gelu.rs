@@ -7,6 +7,7 @@
 //! power of two set in the exponent bits, both branch-free so the loops vectorise, split over
 //! rayon's threads for large tensors. Other backends (wgpu) and dtypes use burn's own `gelu`.
 
+use super::conv_block::values;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -42,16 +43,6 @@ fn map(values: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
         }
     });
     out
-}
-
-/// The values of an f32 tensor in row-major order (a contiguous copy when it is a view).
-fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match tensor.as_slice::<f32>() {
-        Some(values) => std::borrow::Cow::Borrowed(values),
-        None => {
-            std::borrow::Cow::Owned(tensor.to_contiguous().as_slice::<f32>().map(<[f32]>::to_vec).unwrap_or_default())
-        }
-    }
 }
 
 /// A tensor of `template`'s shape holding `values`.

@@ -624,7 +624,7 @@ impl ActiveStage {
 
     /// What the controls make of this turn, when it is not an optimizer step.
     fn turn(&mut self, controls: &mut Controls, out: &mut Outbox) -> Option<Advance> {
-        let (ctx, state) = (&self.ctx, &mut self.state);
+        let (ctx, state) = (&self.ctx, &self.state);
         if !state.has_batch(ctx, controls) {
             return Some(Advance::Ended(StageEnd::Completed));
         }
