@@ -13,8 +13,11 @@ Workloads (the shapes of src/bench/mod.rs):
               (frozen, eval); student 1 layer x width 64, 2 heads;
               loss = 0.1*CE + 0.9*KL(softmax(t) || softmax(s)) per position (mean over positions), Adam 1e-3.
   lm_teacher: that teacher trained alone, next-character cross-entropy, Adam 1e-3.
-Prints steps/s for each workload.
-Usage: python torch_lm.py [THREADS] [WORKLOAD ...]   |   python torch_lm.py count
+Prints steps/s for each workload, with the step's multiply-add work (2 FLOP each, forward and
+backward as 1 + 2 passes; the frozen teacher's forward only) as GFLOP/s.
+`peak` prints what PyTorch's own matrix product reaches on this machine: the teacher's layer
+shapes and a 4096^3 product, GFLOP/s.
+Usage: python torch_lm.py [THREADS] [WORKLOAD ...]   |   python torch_lm.py count   |   python torch_lm.py THREADS peak
 """
 import math, sys, time, torch, torch.nn as nn, torch.nn.functional as F
 
@@ -70,6 +73,26 @@ def token_kd(s, t, y, a=0.9):
     return (1 - a) * F.cross_entropy(s, y) + a * kl
 
 
+def forward_flop(vocabulary, layers, width, heads, context, batch):
+    """FLOP of one forward pass over batch x context tokens: every Linear's multiply-adds
+    and attention's two products (each query against all context keys, as the masked product
+    computes them)."""
+    per_token = layers * (3 * width * width + width * width + 8 * width * width + 2 * context * width)
+    per_token += width * vocabulary
+    return 2 * per_token * batch * context
+
+
+def peak():
+    for n, k, m in [(2048, 128, 384), (2048, 128, 512), (2048, 512, 128), (4096, 4096, 4096)]:
+        a, b = torch.randn(n, k), torch.randn(k, m)
+        repeats = 3 if n == 4096 else 50
+        for _ in range(3): a @ b
+        t0 = time.perf_counter()
+        for _ in range(repeats): a @ b
+        seconds = (time.perf_counter() - t0) / repeats
+        print(f"matmul [{n}x{k}]x[{k}x{m}] {2 * n * k * m / seconds / 1e9:.1f} GFLOP/s")
+
+
 def bench(step, n):
     for _ in range(10): step()
     t0 = time.perf_counter()
@@ -85,6 +108,11 @@ if __name__ == "__main__":
         sys.exit()
     torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
     wanted = sys.argv[2:] or ["lm", "lm_teacher"]
+    if wanted == ["peak"]:
+        peak()
+        sys.exit()
+    teacher_flop = forward_flop(73, 4, 128, 4, 64, 32)
+    student_flop = forward_flop(73, 1, 64, 2, 64, 32)
     V, CONTEXT, BATCH = 73, 64, 32
     x = torch.randint(0, V, (BATCH, CONTEXT)); y = torch.randint(0, V, (BATCH, CONTEXT))
     if "lm" in wanted:
@@ -95,11 +123,13 @@ if __name__ == "__main__":
             with torch.no_grad(): t = teacher(x)
             loss = token_kd(student(x), t, y)
             opt.zero_grad(); loss.backward(); opt.step()
-        print(f"lm steps/s {bench(step_lm, 100):.1f}")
+        rate = bench(step_lm, 100)
+        print(f"lm steps/s {rate:.1f} ({rate * (teacher_flop + 3 * student_flop) / 1e9:.0f} GFLOP/s)")
     if "lm_teacher" in wanted:
         model = CharTransformer(V, 4, 128, 4, CONTEXT)
         opt = torch.optim.Adam(model.parameters(), 1e-3)
         def step_teacher():
             loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
             opt.zero_grad(); loss.backward(); opt.step()
-        print(f"lm_teacher steps/s {bench(step_teacher, 40):.1f}")
+        rate = bench(step_teacher, 40)
+        print(f"lm_teacher steps/s {rate:.1f} ({rate * 3 * teacher_flop / 1e9:.0f} GFLOP/s)")

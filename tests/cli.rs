@@ -1430,6 +1430,56 @@ fn each_language_model_method_learns_on_a_small_text() {
     }
 }
 
+/// `kdlab report` on a language-model preset adds a table of each stage's final bits per
+/// character, entropy and both KLs, mean ± std over the seeds; the teacher has no KLs.
+#[test]
+fn a_language_model_report_tabulates_bits_per_character_entropy_and_both_kls() {
+    let dir = scratch_dir("lm_report");
+    write(&dir, "small.txt", &small_text(12_000));
+    let preset = write(
+        &dir,
+        "lm.toml",
+        "name = \"lm report\"\n[data]\ntext = \"small.txt\"\ncontext = 16\n\
+         [train]\nepochs = 1\nbatch_size = 16\nlearning_rate = 3e-3\nmetric_interval = 10\neval_interval = 20\n\
+         [models.teacher]\narch = \"transformer\"\nlayers = 1\nwidth = 16\nheads = 2\ncontext = 16\n\
+         [models.student]\narch = \"transformer\"\nlayers = 1\nwidth = 8\nheads = 2\ncontext = 16\n\
+         [[stages]]\nname = \"teacher\"\nmodel = \"teacher\"\nmethod = \"lm_scratch\"\n\
+         [[stages]]\nname = \"student_forward_kl\"\nmodel = \"student\"\nmethod = \"forward_kl\"\nteacher = \"teacher\"\n",
+    );
+    let out = dir.join("report");
+    let output = kdlab()
+        .arg("report")
+        .arg(&preset)
+        .args(["--seeds", "2", "--device", "cpu", "--no-cache", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let header =
+        "| stage | method | test bits per character | entropy (nats) | KL(teacher ‖ student) | KL(student ‖ teacher) |";
+    assert!(report.contains(header), "{report}");
+    let row = |stage: &str| -> Vec<String> {
+        let line = report.lines().filter(|l| l.starts_with(&format!("| {stage} |"))).nth(1);
+        let line = line.unwrap_or_else(|| panic!("{stage}'s language-model row in {report}"));
+        line.split('|').map(|cell| cell.trim().to_string()).filter(|cell| !cell.is_empty()).collect()
+    };
+    let last = |seed: usize, stage: &str, metric: &str| -> f64 {
+        let metrics = std::fs::read_to_string(out.join(format!("seed-{seed}/metrics.csv"))).unwrap();
+        *series(&metrics, stage, metric).last().unwrap_or_else(|| panic!("{stage} {metric}"))
+    };
+    for (stage, measured) in [("teacher", 2), ("student_forward_kl", 4)] {
+        let cells = row(stage);
+        let columns = ["test_bpc", "entropy", "kl_teacher_student", "kl_student_teacher"];
+        for (cell, metric) in cells[2..].iter().zip(columns).take(measured) {
+            let mean: f64 = cell.split(" ± ").next().unwrap().parse().unwrap();
+            let expected = (last(0, stage, metric) + last(1, stage, metric)) / 2.0;
+            assert!((mean - expected).abs() < 6e-4, "{stage} {metric}: {cell} against {expected}");
+        }
+        assert!(cells[2 + measured..].iter().all(|cell| cell == "—"), "{stage}: {cells:?}");
+    }
+}
+
 /// `kdlab run lm --set data.text=FILE` trains the bundled preset on the user's text instead of
 /// the plays; bad text is one line naming the file and exits 2.
 #[test]

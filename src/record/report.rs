@@ -1,10 +1,12 @@
 //! Reproduction reports: a preset trained over several seeds, summarised as `report.md` with
-//! the preset's claim, test accuracy mean ± std per stage (and every seed's value), and the
+//! the preset's claim, test accuracy mean ± std per stage (and every seed's value), for
+//! language models also each stage's final bits per character, entropy and both KLs, and the
 //! curves — mean over seeds with a ±1 std band — as SVG and PNG files the report links.
 
 use crate::export::ExportError;
 use crate::export::png::svg_to_png;
 use crate::export::svg::{PlotSeries, PlotSpec, palette};
+use crate::protocol::metric;
 use crate::record::Summary;
 use crate::stats::{mean, mean_band, sample_std};
 use crate::train::MetricPoint;
@@ -97,6 +99,45 @@ pub(crate) fn curve(runs: &[SeedRun], metric: &str, title: &str) -> PlotSpec {
     }
 }
 
+/// The language-model metrics a report tabulates at each stage's end: `(metric, column)`.
+const TEXT_COLUMNS: [(&str, &str); 4] = [
+    (metric::BITS_PER_CHARACTER, "test bits per character"),
+    (metric::ENTROPY, "entropy (nats)"),
+    (metric::KL_TEACHER_STUDENT, "KL(teacher ‖ student)"),
+    (metric::KL_STUDENT_TEACHER, "KL(student ‖ teacher)"),
+];
+
+/// `metric`'s value at the last step it was measured in the stage named `stage` of `run`.
+fn final_value(run: &SeedRun, stage: &str, metric: &str) -> Option<f64> {
+    let index = run.summary.stages.iter().position(|s| s.name == stage)?;
+    run.metrics.iter().filter(|p| p.stage == index && p.metric == metric).max_by_key(|p| p.step).map(|p| p.value)
+}
+
+/// The language-model table (`None` when no stage measured bits per character): per stage,
+/// each of [`TEXT_COLUMNS`] as mean ± std over the seeds that measured it, `—` where none did.
+fn text_table(runs: &[SeedRun]) -> Option<String> {
+    let stages = runs.first().map(|r| r.summary.stages.clone()).unwrap_or_default();
+    let measured = |stage: &str, metric: &str| -> Vec<f64> {
+        runs.iter().filter_map(|run| final_value(run, stage, metric)).collect()
+    };
+    if stages.iter().all(|s| measured(&s.name, metric::BITS_PER_CHARACTER).is_empty()) {
+        return None;
+    }
+    let titles: Vec<&str> = TEXT_COLUMNS.iter().map(|(_, title)| *title).collect();
+    let mut text = format!("| stage | method | {} |\n|{}\n", titles.join(" | "), " --- |".repeat(titles.len() + 2));
+    for stage in &stages {
+        let cells: Vec<String> = TEXT_COLUMNS
+            .iter()
+            .map(|(metric, _)| match measured(&stage.name, metric) {
+                values if values.is_empty() => "—".to_string(),
+                values => format!("{:.3} ± {:.3}", mean(&values), sample_std(&values)),
+            })
+            .collect();
+        let _ = writeln!(text, "| {} | {} | {} |", stage.name, stage.method, cells.join(" | "));
+    }
+    Some(text)
+}
+
 /// The plots a report draws: `(file stem, metric, title)`.
 const PLOTS: [(&str, &str, &str); 2] =
     [("test_accuracy", "test_accuracy", "test accuracy"), ("loss", "loss", "training loss")];
@@ -150,6 +191,12 @@ pub fn write_report(
         );
     }
     text.push('\n');
+    if let Some(table) = text_table(runs) {
+        let _ = writeln!(
+            text,
+            "Language-model metrics on the test text at each stage's end (mean ± sample std over the seeds):\n\n{table}"
+        );
+    }
     write_plots(dir, runs)?;
     for (stem, _, base) in PLOTS {
         let title = title(base, runs);

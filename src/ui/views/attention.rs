@@ -32,7 +32,7 @@ fn ui(ui: &mut egui::Ui, view: &mut ViewContext, state: &mut AttentionView) {
         AttentionKind::Activation => "activation-based: channel mean of F², L2-normalised, per conv block",
         AttentionKind::Gradient => "gradient-based: |d loss / d input| (no conv blocks to pair), scaled to 1 per image",
     };
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label(format!("step {} · {how}", probe.step));
         export_data_button(ui, view, probe.stage, probe.step, || {
             vec![("attention_maps".into(), attention_table(attention, &probe.examples))]
@@ -117,7 +117,7 @@ fn grid(ui: &mut egui::Ui, view: &ViewContext, attention: &AttentionProbe, chose
         }
     });
     for (block, scale) in scales.iter().enumerate() {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             color_bar(ui, &format!("map {} scale", block + 1), 0.0, *scale, viridis);
             color_bar(ui, "difference", -scale, *scale, |t| diverging(2.0 * t - 1.0));
         });

@@ -73,7 +73,7 @@ impl super::View for NextTokenView {
         let Some(stage) = history.stages.get(probe.stage) else { return };
         let temperature = current_temperature(view, stage).unwrap_or(1.0);
         let rows = distributions(text);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(format!("step {} · {} characters read", probe.step, text.prompt.len()));
             if text.teacher_logits.is_some() {
                 let label = ui.label("shade by");

@@ -31,7 +31,7 @@ impl super::View for SamplesView {
             return;
         };
         sampling_controls(ui, view, &text.settings, info.vocabulary.len());
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(format!(
                 "step {} · seed fixed · shading: log-probability, red ≤ {IMPLAUSIBLE}, green 0",
                 probe.step

@@ -29,7 +29,7 @@ pub(crate) fn ui(
     let vocabulary = view.history.and_then(|h| h.info.as_ref()).map(|i| i.data.vocabulary.clone()).unwrap_or_default();
     let deepest = text.attention.len().max(text.teacher_attention.len());
     let most_heads = text.attention.iter().chain(&text.teacher_attention).map(|l| l.heads).max().unwrap_or(1);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let layers: Vec<usize> = (0..deepest).collect();
         picker(ui, "layer", &mut choice.layer_from_last, &layers, layer_name);
         let heads: Vec<usize> = (0..most_heads).collect();
@@ -66,7 +66,7 @@ pub(crate) fn ui(
     if teacher.is_ok() && student.is_ok() && !same_heads(text, *choice) {
         ui.label("No difference map: the two layers have different numbers of heads.");
     }
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         color_bar(ui, "attention", 0.0, 1.0, viridis);
         color_bar(ui, "difference", -1.0, 1.0, |t| diverging(2.0 * t - 1.0));
     });
