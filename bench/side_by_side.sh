@@ -5,6 +5,7 @@
 # Workloads: `kdlab bench` mlp, cnn and teacher against bench/torch_kd_bench.py, lm and
 # lm_teacher against bench/torch_lm.py (2 threads), and the kd preset end to end
 # (`kdlab run kd --no-cache`, process wall time) against bench/torch_kd_preset.py.
+# LM_ONLY=1 runs the lm and lm_teacher pairs only (a few minutes instead of ~15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-3}
@@ -15,20 +16,32 @@ trap 'rm -rf "$scratch"' EXIT
 export KDLAB_CACHE_DIR="$scratch/cache"
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 wall() { /usr/bin/time -f "%e" "$@" 2>&1 >/dev/null | tail -1; }
+lm_only=${LM_ONLY:-}
+workloads="mlp cnn teacher lm lm_teacher"
+[ -n "$lm_only" ] && workloads="lm lm_teacher"
+record() { awk -v f="$scratch/$1" '/steps\/s/ {print $3 >> (f "." $1)}'; }
 for pair in $(seq "$pairs"); do
-  "$kdlab" bench --device cpu | awk -v f="$scratch/kdlab" '/steps\/s/ {print $3 >> (f "." $1)}'
-  python3 bench/torch_kd_bench.py 2 | awk -v f="$scratch/torch" '/steps\/s/ {print $3 >> (f "." $1)}'
-  python3 bench/torch_lm.py 2 | awk -v f="$scratch/torch" '/steps\/s/ {print $3 >> (f "." $1)}'
-  wall "$kdlab" run kd --device cpu --no-cache --out "$scratch/run-$pair" >> "$scratch/kdlab.preset"
-  wall python3 bench/torch_kd_preset.py "$data" >> "$scratch/torch.preset"
+  if [ -n "$lm_only" ]; then
+    for w in lm lm-teacher; do "$kdlab" bench --device cpu "$w" | record kdlab; done
+  else
+    "$kdlab" bench --device cpu | record kdlab
+    python3 bench/torch_kd_bench.py 2 | record torch
+  fi
+  python3 bench/torch_lm.py 2 | record torch
+  if [ -z "$lm_only" ]; then
+    wall "$kdlab" run kd --device cpu --no-cache --out "$scratch/run-$pair" >> "$scratch/kdlab.preset"
+    wall python3 bench/torch_kd_preset.py "$data" >> "$scratch/torch.preset"
+  fi
   echo "pair $pair of $pairs done" >&2
 done
 printf '%-10s %12s %12s %8s\n' workload kdlab pytorch ratio
-for w in mlp cnn teacher lm lm_teacher; do
+for w in $workloads; do
   k=$(median < "$scratch/kdlab.$w"); t=$(median < "$scratch/torch.$w")
   printf '%-10s %9s/s %9s/s %7.2fx\n' "$w" "$k" "$t" "$(echo "$k / $t" | bc -l)"
 done
-k=$(median < "$scratch/kdlab.preset"); t=$(median < "$scratch/torch.preset")
-printf '%-10s %10ss %10ss %7.2fx (time)\n' "kd preset" "$k" "$t" "$(echo "$k / $t" | bc -l)"
+if [ -z "$lm_only" ]; then
+  k=$(median < "$scratch/kdlab.preset"); t=$(median < "$scratch/torch.preset")
+  printf '%-10s %10ss %10ss %7.2fx (time)\n' "kd preset" "$k" "$t" "$(echo "$k / $t" | bc -l)"
+fi
 echo "all runs (steps/s; preset in s):"
 for f in "$scratch"/kdlab.* "$scratch"/torch.*; do echo "  $(basename "$f"): $(tr '\n' ' ' < "$f")"; done
