@@ -9,14 +9,20 @@ twin of `arch = "transformer"`), optimizer (Adam, lr 2e-3, eps 1e-8), batch (32 
 teacher 6 epochs, each student 2) and evaluation (every non-overlapping window tiling the test
 text, mean next-character loss over all its positions, in bits). Stages: the teacher
 (cross-entropy), student_scratch (cross-entropy), student_forward_kl (0.1 * CE + 0.9 *
-KL(p_teacher || p_student) per position, T = 1, the teacher frozen in eval mode).
+KL(p_teacher || p_student) per position, T = 1, the teacher frozen in eval mode). As in kdlab,
+the two students draw the same windows at each step (a generator seeded SEED + 1 for each) and
+start from the same weights, so their difference is the method's.
+
+The trained teacher is kept in ~/.cache/kdlab/torch_lm_preset/ (one file per seed, text and
+settings) and reused by a later run with the same ones, as kdlab caches its teachers; delete the
+folder to train it again.
 
 Prints one line per stage: `STAGE test_bpc X entropy Y` (entropy: the student's mean
 next-character entropy on the test text, nats), plus KL(teacher || student) and
 KL(student || teacher) for the distilled student.
 Usage: python torch_lm_preset.py SEED [TEXT] [THREADS]
 """
-import gzip, math, os, sys, time
+import gzip, hashlib, math, os, sys, time
 import torch, torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -90,6 +96,14 @@ def train(model, train_stream, epochs, generator, teacher=None):
     return steps
 
 
+def cached_teacher_path(text_path, seed):
+    """Where the teacher trained on `text_path` with `seed` and this script's settings is kept."""
+    identity = hashlib.sha256(open(text_path, "rb").read())
+    identity.update(repr((seed, CONTEXT, BATCH, LR, TEST_FRACTION, TEACHER, TEACHER_EPOCHS)).encode())
+    folder = os.path.join(os.path.expanduser("~"), ".cache", "kdlab", "torch_lm_preset")
+    return os.path.join(folder, f"teacher-{identity.hexdigest()[:16]}.pt")
+
+
 def report(name, metrics, steps, seconds, distilled=False):
     line = f"{name} test_bpc {metrics['loss'] / math.log(2):.4f} entropy {metrics['entropy']:.4f}"
     if distilled:
@@ -104,15 +118,23 @@ if __name__ == "__main__":
     torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
     train_stream, test_stream, vocabulary = load(path)
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
     teacher = CharTransformer(vocabulary, context=CONTEXT, **TEACHER)
     start = time.time()
-    steps = train(teacher, train_stream, TEACHER_EPOCHS, generator)
+    kept = cached_teacher_path(path, seed)
+    if os.path.exists(kept):
+        teacher.load_state_dict(torch.load(kept, weights_only=True))
+        steps = 0
+        print(f"teacher: reusing {kept}", flush=True)
+    else:
+        steps = train(teacher, train_stream, TEACHER_EPOCHS, torch.Generator().manual_seed(seed))
+        os.makedirs(os.path.dirname(kept), exist_ok=True)
+        torch.save(teacher.state_dict(), kept)
     teacher.eval()
     report("teacher", evaluate(teacher, test_stream), steps, time.time() - start)
     for name, distil in [("student_scratch", None), ("student_forward_kl", teacher)]:
         torch.manual_seed(seed + 1)
         student = CharTransformer(vocabulary, context=CONTEXT, **STUDENT)
         start = time.time()
+        generator = torch.Generator().manual_seed(seed + 1)
         steps = train(student, train_stream, STUDENT_EPOCHS, generator, distil)
         report(name, evaluate(student, test_stream, teacher), steps, time.time() - start, distil is not None)

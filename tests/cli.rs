@@ -1480,6 +1480,48 @@ fn a_language_model_report_tabulates_bits_per_character_entropy_and_both_kls() {
     }
 }
 
+/// The students of a text run that train one model draw the same windows, and the later ones
+/// read the teacher's logits on them back instead of computing them again: a student trains
+/// exactly as it does when it is its teacher's only student.
+#[test]
+fn a_student_reading_its_teachers_kept_logits_trains_as_if_alone() {
+    let dir = scratch_dir("lm_shared_batches");
+    write(&dir, "small.txt", &small_text(12_000));
+    let stage = |name: &str| {
+        format!("[[stages]]\nname = \"{name}\"\nmodel = \"student\"\nmethod = \"forward_kl\"\nteacher = \"teacher\"\n")
+    };
+    let common = "name = \"lm shared\"\n[data]\ntext = \"small.txt\"\ncontext = 16\n\
+         [train]\nepochs = 1\nbatch_size = 16\nlearning_rate = 3e-3\nmetric_interval = 10\neval_interval = 20\n\
+         [models.teacher]\narch = \"transformer\"\nlayers = 1\nwidth = 16\nheads = 2\ncontext = 16\n\
+         [models.student]\narch = \"transformer\"\nlayers = 1\nwidth = 8\nheads = 2\ncontext = 16\n\
+         [[stages]]\nname = \"teacher\"\nmodel = \"teacher\"\nmethod = \"lm_scratch\"\n";
+    let alone = write(&dir, "alone.toml", &format!("{common}{}", stage("student_b")));
+    let second = write(&dir, "second.toml", &format!("{common}{}{}", stage("student_a"), stage("student_b")));
+    let mut curves = Vec::new();
+    for (preset, out) in [(&alone, "out-alone"), (&second, "out-second")] {
+        let output = kdlab()
+            .arg("run")
+            .arg(preset)
+            .args(["--device", "cpu", "--no-cache", "--out"])
+            .arg(dir.join(out))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let metrics = std::fs::read_to_string(dir.join(out).join("metrics.csv")).unwrap();
+        let curve: Vec<Vec<f64>> = ["loss_forward_kl", "test_loss", "kl_teacher_student"]
+            .iter()
+            .map(|m| series(&metrics, "student_b", m))
+            .collect();
+        assert!(curve.iter().all(|values| values.len() >= 2), "{curve:?}");
+        curves.push(curve);
+        if out == "out-second" {
+            let first = series(&metrics, "student_a", "loss_forward_kl");
+            assert_ne!(first, curves[1][0], "student_a starts from its own weights");
+        }
+    }
+    assert_eq!(curves[0], curves[1], "student_b, alone and after student_a");
+}
+
 /// `kdlab run lm --set data.text=FILE` trains the bundled preset on the user's text instead of
 /// the plays; bad text is one line naming the file and exits 2.
 #[test]

@@ -249,7 +249,8 @@ impl std::fmt::Debug for MethodInfo {
 
 impl std::fmt::Display for MethodInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name)
+        // `pad`, so the stage table's column width applies.
+        f.pad(self.name)
     }
 }
 

@@ -15,6 +15,7 @@ pub(crate) mod probe;
 mod schedule;
 pub(crate) mod session;
 pub(crate) mod stage;
+mod teacher_logits;
 mod text;
 pub(crate) mod trainee;
 

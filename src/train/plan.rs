@@ -22,6 +22,11 @@ pub struct StagePlan {
     pub(crate) settings: TrainSettings,
     /// Seed of this stage's initialisation and shuffling.
     pub(crate) seed: u64,
+    /// Seed of a text stage's windows: from the run seed and the model's name, so the stages
+    /// that train one model (the students of `lm_divergences`) see the same windows at each step
+    /// — their differences are the methods', and their teacher's logits on a batch are computed
+    /// once for all of them ([`crate::train::teacher_logits`]).
+    pub(crate) batch_seed: u64,
     /// Whether a later stage learns from this one (and so its model is worth caching).
     pub(crate) is_teacher: bool,
     /// Whether the stage goes on past its epochs until stopped.
@@ -89,6 +94,7 @@ impl Plan {
                 }),
                 settings: stage.settings(&preset.train),
                 seed: stage_seed(preset.train_seed(), &stage.name),
+                batch_seed: stage_seed(preset.train_seed(), &stage.model),
                 is_teacher: preset.stages.iter().any(|s| s.teacher.as_deref() == Some(stage.name.as_str())),
                 keep_training: stage.keep_training,
                 augment: preset.data.augment.filter(Augment::is_active),
@@ -168,4 +174,27 @@ fn stage_seed(seed: u64, name: &str) -> u64 {
     hash.write_u64(seed);
     hash.write(name.as_bytes());
     hash.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The students of `lm_divergences` train one model, so they draw the same windows at each
+    /// step (and can share the teacher's logits on them) while starting from their own weights;
+    /// the teacher, named like its model, keeps the windows it was cached with.
+    #[test]
+    fn stages_training_one_model_share_their_text_windows() {
+        let source = crate::presets::bundled("lm_divergences").map(|p| p.source());
+        let preset = source.map(|s| s.load(&[]));
+        let Some(Ok(preset)) = preset else { panic!("lm_divergences loads: {preset:?}") };
+        let plan = Plan::new(preset);
+        let students: Vec<&StagePlan> = plan.stages.iter().filter(|s| s.model_name == "student").collect();
+        assert_eq!(students.len(), 5);
+        assert!(students.iter().all(|s| s.batch_seed == students[0].batch_seed));
+        assert!(students.windows(2).all(|pair| pair[0].seed != pair[1].seed), "each its own initialisation");
+        let teacher = &plan.stages[0];
+        assert_eq!(teacher.batch_seed, teacher.seed);
+        assert_ne!(teacher.batch_seed, students[0].batch_seed);
+    }
 }

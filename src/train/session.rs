@@ -445,6 +445,10 @@ struct StageIdentity<'a> {
     /// The size of the stage's training subset (absent when it uses every example).
     #[serde(skip_serializing_if = "Option::is_none")]
     train_examples: Option<usize>,
+    /// The seed of a text stage's windows where it is not `seed` (a stage named unlike its
+    /// model; absent otherwise, so the keys of earlier caches stay valid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch_seed: Option<u64>,
 }
 
 /// What a run trains on, shared with the runs forked off it.
@@ -478,6 +482,7 @@ impl Setup {
                 augment: stage.augment,
                 exclude_classes: &stage.exclude_classes,
                 train_examples: stage.train_examples,
+                batch_seed: Some(stage.batch_seed).filter(|&b| b != stage.seed && dataset.shape.is_text()),
             };
             keys.push(key_of(&identity));
         }
@@ -542,7 +547,7 @@ fn reuse_cached(
     let teacher_probe = ctx.teacher_probe();
     let (probe, _) = ctx.probe(&network, teacher_probe.as_ref(), &test_logits, (info.steps, text_probe));
     out.probe(probe);
-    let trained = Trained { network, test_logits };
+    let trained = Trained::new(network, test_logits);
     let outcome = StageOutcome {
         params,
         steps: info.steps,

@@ -10,6 +10,7 @@ use super::methods::{Hypers, PEERS, Parameter, StepInputs, StepLoss, ctkd};
 use super::plan::{Plan, StagePlan};
 use super::probe::{ProbeInputs, TeacherProbe, representations};
 use super::schedule;
+use super::teacher_logits::{BatchKey, TeacherLogits};
 use super::text;
 use super::trainee::{Makeup, Regressor, Trainee};
 use crate::data::{Dataset, InputShape};
@@ -100,6 +101,14 @@ pub(crate) struct Trained {
     /// Inference copy, on the plain device.
     pub(crate) network: Network,
     pub(crate) test_logits: Vec<f32>,
+    /// Its logits on the training batches of the text stages distilling from it.
+    pub(crate) batch_logits: TeacherLogits,
+}
+
+impl Trained {
+    pub(crate) fn new(network: Network, test_logits: Vec<f32>) -> Trained {
+        Trained { network, test_logits, batch_logits: TeacherLogits::default() }
+    }
 }
 
 /// How a stage's loop ended.
@@ -509,7 +518,8 @@ impl Stepper {
 }
 
 /// A language model's batch of step `step`: `count` random windows of the training text, their
-/// next-character labels (one per position), and the teacher's forward pass on them.
+/// next-character labels (one per position), and the teacher's forward pass on them — its
+/// logits from the teacher's [`TeacherLogits`] when the method needs nothing else of it.
 fn text_batch(
     ctx: &StageContext,
     context: usize,
@@ -517,12 +527,20 @@ fn text_batch(
     step: u64,
 ) -> (Tensor<2>, Tensor<1, Int>, Option<Tensor<2>>, Option<Forward>) {
     let device = &ctx.device.device;
-    let windows = text::batch(&ctx.dataset, context, ctx.stage().seed, step, count);
+    let seed = ctx.stage().batch_seed;
+    let windows = text::batch(&ctx.dataset, context, seed, step, count);
     let inputs = Tensor::<2>::from_data(TensorData::new(windows.inputs, [count, context]), device);
     let labels = index_tensor(windows.labels.iter().map(|&l| l as usize), device);
-    let teacher = ctx.teacher.as_ref().map(|t| t.network.forward(inputs.clone()));
-    let teacher_logits = teacher.as_ref().map(|f| f.logits.clone());
-    (inputs, labels, teacher_logits, teacher.filter(|_| ctx.stage().method.needs_teacher_features()))
+    let Some(teacher) = ctx.teacher.as_ref() else { return (inputs, labels, None, None) };
+    if ctx.stage().method.needs_teacher_features() {
+        let forward = teacher.network.forward(inputs.clone());
+        return (inputs, labels, Some(forward.logits.clone()), Some(forward));
+    }
+    let key = BatchKey { seed, step, windows: count, context };
+    let logits = teacher.batch_logits.get_or_compute(key, || to_host(teacher.network.forward(inputs.clone()).logits));
+    let shape = [count * context, logits.len() / (count * context).max(1)];
+    let logits = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), shape), device);
+    (inputs, labels, Some(logits), None)
 }
 
 /// What one call of [`ActiveStage::advance`] did.
@@ -658,7 +676,7 @@ impl ActiveStage {
         }
         let network = self.state.trainee.network.valid();
         let test_logits = to_host(predict(&network, &ctx.data.test_inputs));
-        let trained = Trained { network, test_logits };
+        let trained = Trained::new(network, test_logits);
         let mut outcome = ctx.outcome(&trained, state.step, self.reporter.clock.seconds(controls), end);
         outcome.epochs = outcome.epochs.max(state.epoch as usize);
         StageRun { trained, outcome, history: self.reporter.history, end, hypers: self.state.hypers }
