@@ -1,6 +1,7 @@
 //! A frozen language-model teacher's logits on the training batches, kept for the later
-//! students of the same run. A text stage's batch is a pure function of the stage's seed, its
-//! step and the batch's shape (see [`super::text::batch`]), so the students of one run — the
+//! students of the same run. A text stage's batch is a pure function of its batch seed (the run
+//! seed and the model's name), its step and the batch's shape (see [`super::text::batch`]), so
+//! the students of one model in one run — the
 //! five of `lm_divergences`, a fork, a rerun in the app — ask the teacher about the very same
 //! windows at each step. On the CPU the teacher's forward pass is most of a distillation step
 //! (82 % of the `lm` workload's multiply-adds), so the first student pays for it and the others
@@ -20,7 +21,7 @@ fn budget() -> u64 {
     (crate::memory::budget() / 8).min(1 << 30)
 }
 
-/// What identifies a batch of the training text: the stage's seed, the step, windows, context.
+/// What identifies a batch of the training text: the batch seed, the step, windows, context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct BatchKey {
     pub(crate) seed: u64,
