@@ -267,6 +267,158 @@ mod tests {
         assert_eq!(above, 0.0);
     }
 
+    /// The fixture of `bench/torch_transformer_steps.py`: PyTorch's initial weights, batches,
+    /// losses, first gradients and final weights of ten Adam steps.
+    struct Steps(serde_json::Value);
+
+    impl Steps {
+        fn load() -> Steps {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transformer_adam_steps.json");
+            let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            Steps(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}")))
+        }
+
+        fn size(&self, field: &str) -> usize {
+            self.0["spec"][field].as_u64().unwrap() as usize
+        }
+
+        fn floats(value: &serde_json::Value) -> Vec<f32> {
+            value.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
+        }
+
+        /// Tensor `name` of `part` (`initial`, `first_gradients`, `final`) in PyTorch's layout; a
+        /// vector asked for as a matrix is one row.
+        fn tensor<const D: usize>(&self, part: &str, name: &str, device: &Device) -> Tensor<D> {
+            let entry = &self.0[part][name];
+            let mut shape: Vec<usize> =
+                entry["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            // A bias read as a matrix is one row.
+            while shape.len() < D {
+                shape.insert(0, 1);
+            }
+            Tensor::from_data(TensorData::new(Self::floats(&entry["values"]), shape), device)
+        }
+    }
+
+    /// Every parameter by its PyTorch name (`bench/torch_lm.py`'s), or its gradient in
+    /// `gradients`, in PyTorch's layout: a Linear's weight `[out, in]` is burn's transposed, a
+    /// vector one row.
+    fn pytorch_named(net: &Net, gradients: Option<&burn::tensor::Gradients>) -> Vec<(String, Tensor<2>)> {
+        let read = |t: Tensor<2>| match gradients {
+            Some(gradients) => t.grad(gradients).expect("every parameter has a gradient"),
+            None => t.without_autodiff(),
+        };
+        let row = |t: Tensor<1>| match gradients {
+            Some(gradients) => t.grad(gradients).expect("every parameter has a gradient").unsqueeze_dim(0),
+            None => t.without_autodiff().unsqueeze_dim(0),
+        };
+        let mut named = vec![
+            ("tokens.weight".to_string(), read(net.tokens.weight.val())),
+            ("positions.weight".into(), read(net.positions.weight.val())),
+        ];
+        let linear = |named: &mut Vec<(String, Tensor<2>)>, name: String, l: &Linear| {
+            named.push((format!("{name}.weight"), read(l.weight.val()).transpose()));
+            named.extend(l.bias.as_ref().map(|b| (format!("{name}.bias"), row(b.val()))));
+        };
+        let norm = |named: &mut Vec<(String, Tensor<2>)>, name: String, n: &LayerNorm| {
+            named.push((format!("{name}.weight"), row(n.gamma.val())));
+            named.extend(n.beta.as_ref().map(|b| (format!("{name}.bias"), row(b.val()))));
+        };
+        for (i, block) in net.blocks.iter().enumerate() {
+            norm(&mut named, format!("blocks.{i}.norm_attention"), &block.norm_attention);
+            linear(&mut named, format!("blocks.{i}.qkv"), &block.qkv);
+            linear(&mut named, format!("blocks.{i}.projection"), &block.projection);
+            norm(&mut named, format!("blocks.{i}.norm_mlp"), &block.norm_mlp);
+            linear(&mut named, format!("blocks.{i}.expand"), &block.expand);
+            linear(&mut named, format!("blocks.{i}.contract"), &block.contract);
+        }
+        norm(&mut named, "norm".into(), &net.norm);
+        linear(&mut named, "head".into(), &net.head);
+        named
+    }
+
+    /// `net` with every parameter set from the fixture's initial weights.
+    fn with_initial_weights(mut net: Net, steps: &Steps, device: &Device) -> Net {
+        use burn::module::Param;
+        let matrix = |name: &str| Param::from_tensor(steps.tensor::<2>("initial", name, device));
+        let vector = |name: &str| Param::from_tensor(steps.tensor::<1>("initial", name, device));
+        let linear = |l: &mut Linear, name: &str| {
+            l.weight = Param::from_tensor(steps.tensor::<2>("initial", &format!("{name}.weight"), device).transpose());
+            l.bias = Some(vector(&format!("{name}.bias")));
+        };
+        let norm = |n: &mut LayerNorm, name: &str| {
+            n.gamma = vector(&format!("{name}.weight"));
+            n.beta = Some(vector(&format!("{name}.bias")));
+        };
+        net.tokens.weight = matrix("tokens.weight");
+        net.positions.weight = matrix("positions.weight");
+        for (i, block) in net.blocks.iter_mut().enumerate() {
+            norm(&mut block.norm_attention, &format!("blocks.{i}.norm_attention"));
+            linear(&mut block.qkv, &format!("blocks.{i}.qkv"));
+            linear(&mut block.projection, &format!("blocks.{i}.projection"));
+            norm(&mut block.norm_mlp, &format!("blocks.{i}.norm_mlp"));
+            linear(&mut block.expand, &format!("blocks.{i}.expand"));
+            linear(&mut block.contract, &format!("blocks.{i}.contract"));
+        }
+        norm(&mut net.norm, "norm");
+        linear(&mut net.head, "head");
+        net
+    }
+
+    /// ‖a − b‖ / ‖b‖.
+    fn relative_difference(a: Tensor<2>, b: Tensor<2>) -> f32 {
+        let b = b.reshape([1, -1]);
+        let difference = (a.reshape([1, -1]) - b.clone()).powi_scalar(2).sum().sqrt().into_scalar::<f32>();
+        difference / b.powi_scalar(2).sum().sqrt().into_scalar::<f32>().max(f32::MIN_POSITIVE)
+    }
+
+    /// From PyTorch's initial weights and on its batches, kdlab's transformer, cross-entropy
+    /// and Adam (the stage's own) reproduce PyTorch's losses, gradients and weights: the forward
+    /// and backward passes and the optimizer compute what PyTorch computes.
+    #[test]
+    fn the_transformer_and_adam_follow_pytorch_step_for_step() {
+        use crate::preset::{Optimizer, TrainSettings};
+        use burn::optim::GradientsParams;
+        let steps = Steps::load();
+        let device = Device::flex().autodiff();
+        let (vocabulary, batch, context) = (steps.size("vocabulary"), steps.size("batch"), steps.size("context"));
+        let spec =
+            Spec { layers: steps.size("layers"), width: steps.size("width"), heads: steps.size("heads"), context };
+        let mut net =
+            with_initial_weights(spec.init(InputShape::Text { context }, vocabulary, &device), &steps, &device);
+        let learning_rate = steps.0["learning_rate"].as_f64().unwrap();
+        let settings = TrainSettings { optimizer: Optimizer::Adam, learning_rate, ..TrainSettings::default() };
+        let mut optimizer = crate::train::stage::optimizer(&settings);
+        let batches = steps.0["batches"].as_array().unwrap();
+        let expected_losses = Steps::floats(&steps.0["losses"]);
+        for (step, (ids, labels)) in batches.iter().zip(steps.0["labels"].as_array().unwrap()).enumerate() {
+            let inputs = Tensor::<2>::from_data(TensorData::new(Steps::floats(ids), [batch, context]), &device);
+            let labels: Vec<i64> = Steps::floats(labels).iter().map(|&l| l as i64).collect();
+            let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch * context]), &device);
+            let loss = crate::distill::cross_entropy(net.forward(inputs).logits, labels);
+            let value = loss.clone().into_scalar::<f32>();
+            assert!(
+                (value - expected_losses[step]).abs() < 1e-5,
+                "step {step}: loss {value}, PyTorch's {}",
+                expected_losses[step]
+            );
+            let gradients = loss.backward();
+            if step == 0 {
+                for (name, gradient) in pytorch_named(&net, Some(&gradients)) {
+                    let expected = steps.tensor::<2>("first_gradients", &name, &Device::flex());
+                    let difference = relative_difference(gradient, expected);
+                    assert!(difference < 1e-4, "{name}: gradient {difference} from PyTorch's");
+                }
+            }
+            let gradients = GradientsParams::from_grads(gradients, &net);
+            net = optimizer.step(learning_rate, net, gradients);
+        }
+        for (name, parameter) in pytorch_named(&net, None) {
+            let difference = relative_difference(parameter, steps.tensor::<2>("final", &name, &Device::flex()));
+            assert!(difference < 1e-4, "{name}: after {} steps {difference} from PyTorch's", batches.len());
+        }
+    }
+
     #[test]
     fn bad_sizes_and_data_are_explained() {
         let text = InputShape::Text { context: 64 };

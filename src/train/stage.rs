@@ -242,7 +242,7 @@ pub(crate) fn blank_outcome(index: usize, stage: &StagePlan, teacher: Option<Str
     }
 }
 
-fn optimizer(settings: &TrainSettings) -> ModuleOptimizer {
+pub(crate) fn optimizer(settings: &TrainSettings) -> ModuleOptimizer {
     let decay = (settings.weight_decay > 0.0).then(|| WeightDecayConfig::new(settings.weight_decay as f32));
     match settings.optimizer {
         // PyTorch's epsilon, so runs compare with PyTorch scripts.
