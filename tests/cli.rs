@@ -1387,12 +1387,15 @@ fn each_language_model_method_learns_on_a_small_text() {
         ("skew_kl", "loss_skew_kl"),
         ("skew_reverse_kl", "loss_skew_reverse_kl"),
         ("tvd", "loss_tvd"),
+        ("attention_kl", "loss_attention_kl"),
+        ("attention_mse", "loss_attention_mse"),
     ];
     let mut preset = String::from(
         "name = \"lm methods\"\n[data]\ntext = \"small.txt\"\ncontext = 16\ntest_fraction = 0.1\n\
          [train]\nepochs = 1\nbatch_size = 16\nlearning_rate = 3e-3\nmetric_interval = 10\neval_interval = 20\n\
          [models.teacher]\narch = \"transformer\"\nlayers = 2\nwidth = 32\nheads = 2\ncontext = 16\n\
          [models.student]\narch = \"transformer\"\nlayers = 1\nwidth = 16\nheads = 2\ncontext = 16\n\
+         [models.student_four_heads]\narch = \"transformer\"\nlayers = 1\nwidth = 16\nheads = 4\ncontext = 16\n\
          [[stages]]\nname = \"teacher\"\nmodel = \"teacher\"\nmethod = \"lm_scratch\"\nepochs = 2\n\
          [[stages]]\nname = \"student_lm_scratch\"\nmodel = \"student\"\nmethod = \"lm_scratch\"\n",
     );
@@ -1401,6 +1404,9 @@ fn each_language_model_method_learns_on_a_small_text() {
             "[[stages]]\nname = \"student_{method}\"\nmodel = \"student\"\nmethod = \"{method}\"\nteacher = \"teacher\"\n"
         );
     }
+    // Four student heads against the teacher's two: the attention term pairs their averages.
+    preset += "[[stages]]\nname = \"student_attention_kl_averaged\"\nmodel = \"student_four_heads\"\n\
+               method = \"attention_kl\"\nteacher = \"teacher\"\n";
     let preset = write(&dir, "lm.toml", &preset);
     let output = run_preset(&dir, &preset, &["--no-cache"]);
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
@@ -1408,6 +1414,7 @@ fn each_language_model_method_learns_on_a_small_text() {
     let mut stages = vec![("teacher", None), ("student_lm_scratch", None)];
     let names: Vec<String> = methods.iter().map(|(m, _)| format!("student_{m}")).collect();
     stages.extend(names.iter().zip(methods).map(|(name, (_, term))| (name.as_str(), Some(term))));
+    stages.push(("student_attention_kl_averaged", Some("loss_attention_kl")));
     for (stage, term) in stages {
         let loss = series(&metrics, stage, "test_loss");
         assert!(loss.len() >= 3, "{stage}: evaluated along the way: {loss:?}");
@@ -1427,6 +1434,15 @@ fn each_language_model_method_learns_on_a_small_text() {
         [("student_gkd_jsd", "jsd_beta"), ("student_skew_kl", "skew"), ("student_skew_reverse_kl", "skew")]
     {
         assert!(!series(&metrics, stage, own).is_empty(), "{stage}: its live {own} is recorded");
+    }
+    for (stage, term) in [
+        ("student_attention_kl", "loss_attention_kl"),
+        ("student_attention_mse", "loss_attention_mse"),
+        ("student_attention_kl_averaged", "loss_attention_kl"),
+    ] {
+        let values = series(&metrics, stage, term);
+        assert!(values.iter().all(|v| v.is_finite() && *v > 0.0), "{stage}: {term} {values:?}");
+        assert_eq!(series(&metrics, stage, "beta").first(), Some(&1.0), "{stage}: its live β is recorded");
     }
 }
 

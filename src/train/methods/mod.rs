@@ -6,6 +6,8 @@
 //! read these declarations: adding a method is one new file and one line below.
 
 mod at;
+mod attention_kl;
+mod attention_mse;
 pub(crate) mod ctkd;
 mod dist;
 mod dkd;
@@ -66,6 +68,8 @@ pub(crate) static METHODS: &[&MethodSpec] = &[
     &skew_kl::METHOD,
     &skew_reverse_kl::METHOD,
     &tvd::METHOD,
+    &attention_kl::METHOD,
+    &attention_mse::METHOD,
 ];
 
 /// A registered method. It travels through the engine and the run folders as itself and is

@@ -2,13 +2,15 @@
 //! and α as language-model distillation uses them, and the loss
 //! `(1 − α)·CE + α·D(teacher, student)` over every position of the batch's windows, with `D`
 //! one of [`distill::TokenDivergence`] at temperature T. As in TRL's GKD and DistiLLM, the
-//! divergence is not scaled by T² (Hinton's KD is, for classifiers).
+//! divergence is not scaled by T² (Hinton's KD is, for classifiers). And what the attention-transfer
+//! methods add to it: the last layer's attention of both models, paired head by head or averaged.
 
 use super::spec::{
-    ALPHA, Companions, HyperSpec, Hypers, MethodSpec, StepInputs, StepLoss, TEMPERATURE, TeacherUse, any_stage,
-    any_teacher,
+    ALPHA, BETA, Companions, HyperSpec, Hypers, MethodSpec, StepInputs, StepLoss, TEMPERATURE, TeacherPair, TeacherUse,
+    any_stage, any_teacher,
 };
 use crate::distill::{self, TokenDivergence};
+use crate::model::ModelSpec;
 use burn::tensor::{Int, Tensor};
 
 /// The temperature of both next-character distributions in the divergence.
@@ -84,4 +86,57 @@ pub(crate) const fn token_method(
         check_teacher: any_teacher,
         loss,
     }
+}
+
+/// The last layer's attention of the student and of the teacher, `[batch, heads, seq, seq]`,
+/// paired for the attention-transfer methods: head by head when both have as many heads, each
+/// side averaged over its heads otherwise (an average of attention rows is still a distribution
+/// over the keys). The teacher's is a fixed target. `None` without a teacher's forward pass.
+pub(crate) fn last_attention_pair(inputs: &StepInputs) -> Option<(Tensor<4>, Tensor<4>)> {
+    let student = inputs.forward.student.attention.last()?.clone();
+    let teacher = inputs.teacher?.attention.last()?.clone().detach();
+    if student.dims()[1] == teacher.dims()[1] {
+        return Some((student, teacher));
+    }
+    Some((student.mean_dim(1), teacher.mean_dim(1)))
+}
+
+/// Attention transfer reads both models' attention: the student and the teacher must be
+/// transformers.
+pub(crate) fn check_attention_teacher(pair: &TeacherPair) -> Result<(), String> {
+    let heads = |spec: &ModelSpec| match spec {
+        ModelSpec::Transformer(transformer) => Some(transformer.heads),
+        _ => None,
+    };
+    match (heads(pair.student), heads(pair.teacher)) {
+        (Some(_), Some(_)) => Ok(()),
+        (None, _) => Err("attention transfer matches self-attention: the student must be a transformer".into()),
+        (_, None) => Err(format!(
+            "attention transfer matches self-attention: \"{}\" is not a transformer (arch = \"transformer\")",
+            pair.teacher_name
+        )),
+    }
+}
+
+/// `(1 − α)·CE + α·KL(p_t ‖ p_s) + β·A(student attention, teacher attention)`: the forward-KL
+/// logit term of [`distil`] plus an attention term `attention` reported as `term`.
+pub(crate) fn distil_with_attention(
+    inputs: &StepInputs,
+    hypers: &Hypers,
+    attention: fn(Tensor<4>, Tensor<4>) -> Tensor<1>,
+    term: &'static str,
+) -> StepLoss {
+    let mut loss = distil(inputs, hypers, TokenDivergence::Forward, "loss_forward_kl");
+    let Some((student, teacher)) = last_attention_pair(inputs) else { return loss };
+    let transfer = attention(student, teacher);
+    loss.total = loss.total + transfer.clone().mul_scalar(hypers.get(BETA.name));
+    loss.terms.push((term, transfer));
+    loss
+}
+
+/// An attention-transfer method's declaration: a token method's (`spec`) that also reads the
+/// teacher's last-layer attention on each batch of text, so the teacher runs its forward pass and
+/// both models must be transformers.
+pub(crate) const fn attention_method(spec: MethodSpec) -> MethodSpec {
+    MethodSpec { teacher: TeacherUse::Features, check_teacher: check_attention_teacher, ..spec }
 }
