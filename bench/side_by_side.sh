@@ -2,10 +2,10 @@
 # kdlab and its PyTorch twins side by side on this machine: alternating runs (kdlab, then
 # PyTorch, PAIRS times) so both see the same conditions, then each figure's median.
 #   cargo build --release && bench/side_by_side.sh [PAIRS]   (default 3; python3 with torch, numpy)
-# Workloads: `kdlab bench` mlp, cnn and teacher against bench/torch_kd_bench.py, lm and
-# lm_teacher against bench/torch_lm.py (2 threads), and the kd preset end to end
+# Workloads: `kdlab bench` mlp, cnn and teacher against bench/torch_kd_bench.py, lm,
+# lm_teacher and lm_on_policy against bench/torch_lm.py (2 threads), and the kd preset end to end
 # (`kdlab run kd --no-cache`, process wall time) against bench/torch_kd_preset.py.
-# LM_ONLY=1 runs the lm and lm_teacher pairs only (a few minutes instead of ~15).
+# LM_ONLY=1 runs the language-model pairs only (a few minutes instead of ~15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-3}
@@ -17,12 +17,12 @@ export KDLAB_CACHE_DIR="$scratch/cache"
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 wall() { /usr/bin/time -f "%e" "$@" 2>&1 >/dev/null | tail -1; }
 lm_only=${LM_ONLY:-}
-workloads="mlp cnn teacher lm lm_teacher"
-[ -n "$lm_only" ] && workloads="lm lm_teacher"
+workloads="mlp cnn teacher lm lm_teacher lm_on_policy"
+[ -n "$lm_only" ] && workloads="lm lm_teacher lm_on_policy"
 record() { awk -v f="$scratch/$1" '/steps\/s/ {print $3 >> (f "." $1)}'; }
 for pair in $(seq "$pairs"); do
   if [ -n "$lm_only" ]; then
-    for w in lm lm-teacher; do "$kdlab" bench --device cpu "$w" | record kdlab; done
+    for w in lm lm-teacher lm-on-policy; do "$kdlab" bench --device cpu "$w" | record kdlab; done
   else
     "$kdlab" bench --device cpu | record kdlab
     python3 bench/torch_kd_bench.py 2 | record torch

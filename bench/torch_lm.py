@@ -13,6 +13,10 @@ Workloads (the shapes of src/bench/mod.rs):
               (frozen, eval); student 1 layer x width 64, 2 heads;
               loss = 0.1*CE + 0.9*KL(softmax(t) || softmax(s)) per position (mean over positions), Adam 1e-3.
   lm_teacher: that teacher trained alone, next-character cross-entropy, Adam 1e-3.
+  lm_on_policy: lm with GKD's on-policy fraction 0.5: every other step the student first samples
+              the last 32 characters of each window (T = 1, torch.no_grad, one batched forward per
+              character, torch.multinomial) and learns KL(teacher || student) on the sampled
+              positions alone.
 Prints steps/s for each workload, with the step's multiply-add work (2 FLOP each, forward and
 backward as 1 + 2 passes; the frozen teacher's forward only) as GFLOP/s.
 `peak` prints what PyTorch's own matrix product reaches on this machine: the teacher's layer
@@ -107,7 +111,7 @@ if __name__ == "__main__":
         print(sum(p.numel() for p in tiny.parameters()))
         sys.exit()
     torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
-    wanted = sys.argv[2:] or ["lm", "lm_teacher"]
+    wanted = sys.argv[2:] or ["lm", "lm_teacher", "lm_on_policy"]
     if wanted == ["peak"]:
         peak()
         sys.exit()
@@ -125,6 +129,38 @@ if __name__ == "__main__":
             opt.zero_grad(); loss.backward(); opt.step()
         rate = bench(step_lm, 100)
         print(f"lm steps/s {rate:.1f} ({rate * (teacher_flop + 3 * student_flop) / 1e9:.0f} GFLOP/s)")
+    if "lm_on_policy" in wanted:
+        teacher = CharTransformer(V, 4, 128, 4, CONTEXT).eval()
+        student = CharTransformer(V, 1, 64, 2, CONTEXT)
+        opt = torch.optim.Adam(student.parameters(), 1e-3)
+        SAMPLED = 32
+        prompt = CONTEXT + 1 - SAMPLED
+        whole = torch.cat([x, y[:, -1:]], 1)
+        calls = [0]
+        def sample():
+            seq = whole[:, :prompt]
+            with torch.no_grad():
+                for _ in range(SAMPLED):
+                    last = student(seq)[:, -1, :]
+                    seq = torch.cat([seq, torch.multinomial(last.softmax(-1), 1)], 1)
+            labels = seq[:, 1:].clone()
+            labels[:, : prompt - 1] = -100
+            return seq[:, :CONTEXT], labels
+        def step_on_policy():
+            calls[0] += 1
+            if calls[0] % 2 == 0:
+                inputs, labels = sample()
+                with torch.no_grad(): t = teacher(inputs)
+                s_logits = student(inputs)
+                mask = (labels != -100).reshape(-1)
+                flat = lambda z: z.reshape(-1, V)[mask]
+                loss = F.kl_div(F.log_softmax(flat(s_logits), 1), F.log_softmax(flat(t), 1), reduction="batchmean", log_target=True)
+            else:
+                with torch.no_grad(): t = teacher(x)
+                loss = token_kd(student(x), t, y)
+            opt.zero_grad(); loss.backward(); opt.step()
+        rate = bench(step_on_policy, 40)
+        print(f"lm_on_policy steps/s {rate:.1f}")
     if "lm_teacher" in wanted:
         model = CharTransformer(V, 4, 128, 4, CONTEXT)
         opt = torch.optim.Adam(model.parameters(), 1e-3)

@@ -36,7 +36,7 @@ enum Commands {
     /// Host this machine's device (its GPU, else the CPU) for `--device remote:…` clients,
     /// behind a token, until interrupted.
     Serve(ServeArgs),
-    /// Measure training steps per second of the mlp, cnn, teacher, lm and lm_teacher workloads,
+    /// Measure training steps per second of the mlp, cnn, teacher, lm, lm_teacher and lm_on_policy workloads,
     /// or (`kdlab bench ui`) the workbench's frame time while kd trains with hours of history on
     /// its curves.
     Bench(BenchArgs),
@@ -138,6 +138,7 @@ enum BenchWorkload {
     Teacher,
     Lm,
     LmTeacher,
+    LmOnPolicy,
     Ui,
 }
 
@@ -271,6 +272,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         Some(BenchWorkload::Teacher) => vec![Workload::Teacher],
         Some(BenchWorkload::Lm) => vec![Workload::Lm],
         Some(BenchWorkload::LmTeacher) => vec![Workload::LmTeacher],
+        Some(BenchWorkload::LmOnPolicy) => vec![Workload::LmOnPolicy],
         None => Workload::ALL.to_vec(),
     };
     let device = args.device.open()?;

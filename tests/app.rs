@@ -1440,21 +1440,19 @@ fn draw_view(history: &RunHistory, title: &str) -> Harness<'static> {
     harness
 }
 
-/// The language-model views on a recorded run (what `kdlab run` wrote) and on a live one: the
-/// prompt strip and next-character bars, the samples scored by the teacher, the transformer's
-/// attention; a prompt typed in the Next token view reaches the engine, which probes at once.
-#[test]
-fn language_model_views_show_a_replayed_and_a_live_run() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests/lm_run");
+/// `preset` (on the small text) written as `file` in a fresh folder `name` and run headless, and
+/// the history its run folder reads back as.
+fn run_small_lm(name: &str, file: &str, preset: &str) -> (PathBuf, RunHistory) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app_tests").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("small.txt"), small_text()).unwrap();
-    let preset = dir.join("small_lm.toml");
-    std::fs::write(&preset, SMALL_LM.replace("epochs = 400", "epochs = 1")).unwrap();
+    let path = dir.join(file);
+    std::fs::write(&path, preset).unwrap();
     let out = dir.join("out");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_kdlab"))
         .arg("run")
-        .arg(&preset)
+        .arg(&path)
         .args(["--device", "cpu", "--no-cache", "--out"])
         .arg(&out)
         .output()
@@ -1464,6 +1462,15 @@ fn language_model_views_show_a_replayed_and_a_live_run() {
     for event in kdlab::record::past::read_run(&out).expect("the run folder reads back") {
         history.apply(event);
     }
+    (path, history)
+}
+
+/// The language-model views on a recorded run (what `kdlab run` wrote) and on a live one: the
+/// prompt strip and next-character bars, the samples scored by the teacher, the transformer's
+/// attention; a prompt typed in the Next token view reaches the engine, which probes at once.
+#[test]
+fn language_model_views_show_a_replayed_and_a_live_run() {
+    let (preset, history) = run_small_lm("lm_run", "small_lm.toml", &SMALL_LM.replace("epochs = 400", "epochs = 1"));
     let text = history.stages[1].probe.as_ref().and_then(|p| p.text.clone()).expect("the student's text probe");
     assert_eq!(text.samples.len(), 2, "the student's sample and the teacher's");
     assert!(text.samples.iter().all(|s| s.ids.len() == text.settings.length && s.scored_by == "teacher"));
@@ -1521,4 +1528,35 @@ fn language_model_views_show_a_replayed_and_a_live_run() {
 
 fn history_of(harness: &Harness<'_, KdlabApp>) -> RunHistory {
     history(harness).clone()
+}
+
+/// A student trained with half its steps on its own samples (GKD's on-policy fraction): the run
+/// folder keeps the last on-policy batch's windows — a prompt from the training text, then the
+/// characters the student sampled, each scored by the teacher — and the Samples view shows them
+/// under the probe's samples, as it shows the teacher's verdict on the probe's.
+#[test]
+fn the_samples_view_shows_the_students_on_policy_training_samples() {
+    let on_policy = SMALL_LM.replace("epochs = 400", "epochs = 1\non_policy = 0.5\nsample_length = 6");
+    let (_, history) = run_small_lm("lm_on_policy", "on_policy.toml", &on_policy);
+    let text = history.stages[1].probe.as_ref().and_then(|p| p.text.clone()).expect("the student's text probe");
+    assert_eq!(text.on_policy.len(), 3, "the batch's first three windows");
+    let vocabulary = &history.info.as_ref().unwrap().data.vocabulary;
+    let spell = |ids: &[u32]| ids.iter().map(|&id| vocabulary[id as usize]).collect::<String>();
+    for sample in &text.on_policy {
+        // Windows of 16 with the character after: 11 from the text, then 6 sampled.
+        assert_eq!((sample.prompt.len(), sample.ids.len(), sample.log_probs.len()), (11, 6, 6));
+        assert!(small_text().contains(&spell(&sample.prompt)), "a prompt from the text: {:?}", spell(&sample.prompt));
+        assert!(sample.log_probs.iter().all(|v| v.is_finite() && *v <= 0.0), "{:?}", sample.log_probs);
+    }
+    let teacher_logprob = history.stages[1].series.get("teacher_logprob").map(|points| points.len());
+    assert!(teacher_logprob.is_some_and(|n| n > 0), "teacher_logprob is recorded at each evaluation");
+    // The teacher never trains on-policy: nothing of the kind in its probe.
+    assert!(history.stages[0].probe.as_ref().and_then(|p| p.text.as_ref()).is_some_and(|t| t.on_policy.is_empty()));
+
+    let samples = draw_view(&history, "Samples");
+    let step = text.on_policy[0].step;
+    samples.get_by_label_contains(&format!("On-policy training batch, step {step}: the student's own samples"));
+    let mean = text.on_policy[0].log_probs.iter().map(|&v| f64::from(v)).sum::<f64>() / 6.0;
+    samples.get_by_label(&format!("window 1 · mean log-probability {mean:.3} nats a character"));
+    samples.get_by_label_contains("student · scored by the teacher: mean log-probability");
 }

@@ -1374,8 +1374,9 @@ fn series(metrics: &str, stage: &str, metric: &str) -> Vec<f64> {
         .collect()
 }
 
-/// Every token-level method, a few steps each on a small text: each student's test loss falls,
-/// and every language-model metric is written for every stage.
+/// Every token-level method, a few steps each on a small text (and two with half their steps on
+/// the student's own samples): each student's test loss falls, and every language-model metric is
+/// written for every stage; on-policy students' samples please the teacher more as they learn.
 #[test]
 fn each_language_model_method_learns_on_a_small_text() {
     let dir = scratch_dir("lm_methods");
@@ -1389,6 +1390,7 @@ fn each_language_model_method_learns_on_a_small_text() {
         ("tvd", "loss_tvd"),
         ("attention_kl", "loss_attention_kl"),
         ("attention_mse", "loss_attention_mse"),
+        ("hidden_mse", "loss_hidden_mse"),
     ];
     let mut preset = String::from(
         "name = \"lm methods\"\n[data]\ntext = \"small.txt\"\ncontext = 16\ntest_fraction = 0.1\n\
@@ -1407,6 +1409,14 @@ fn each_language_model_method_learns_on_a_small_text() {
     // Four student heads against the teacher's two: the attention term pairs their averages.
     preset += "[[stages]]\nname = \"student_attention_kl_averaged\"\nmodel = \"student_four_heads\"\n\
                method = \"attention_kl\"\nteacher = \"teacher\"\n";
+    // Half the steps on the student's own samples (GKD's on-policy fraction).
+    let on_policy = [("forward_kl", "loss_forward_kl"), ("reverse_kl", "loss_reverse_kl")];
+    for (method, _) in on_policy {
+        preset += &format!(
+            "[[stages]]\nname = \"student_{method}_on_policy\"\nmodel = \"student\"\nmethod = \"{method}\"\n\
+             teacher = \"teacher\"\non_policy = 0.5\nsample_length = 8\n"
+        );
+    }
     let preset = write(&dir, "lm.toml", &preset);
     let output = run_preset(&dir, &preset, &["--no-cache"]);
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
@@ -1415,6 +1425,8 @@ fn each_language_model_method_learns_on_a_small_text() {
     let names: Vec<String> = methods.iter().map(|(m, _)| format!("student_{m}")).collect();
     stages.extend(names.iter().zip(methods).map(|(name, (_, term))| (name.as_str(), Some(term))));
     stages.push(("student_attention_kl_averaged", Some("loss_attention_kl")));
+    let on_policy_names: Vec<String> = on_policy.iter().map(|(m, _)| format!("student_{m}_on_policy")).collect();
+    stages.extend(on_policy_names.iter().zip(on_policy).map(|(name, (_, term))| (name.as_str(), Some(term))));
     for (stage, term) in stages {
         let loss = series(&metrics, stage, "test_loss");
         assert!(loss.len() >= 3, "{stage}: evaluated along the way: {loss:?}");
@@ -1424,7 +1436,7 @@ fn each_language_model_method_learns_on_a_small_text() {
         let mut expected = vec!["test_perplexity", "entropy", "test_accuracy", "train_accuracy", "loss_ce"];
         if let Some(term) = term {
             expected.extend([term, "teacher_entropy", "kl_teacher_student", "kl_student_teacher", "agreement"]);
-            expected.extend(["temperature", "alpha"]);
+            expected.extend(["temperature", "alpha", "on_policy", "teacher_logprob"]);
         }
         for metric in expected {
             assert!(!series(&metrics, stage, metric).is_empty(), "{stage}: {metric} in metrics.csv");
@@ -1439,11 +1451,22 @@ fn each_language_model_method_learns_on_a_small_text() {
         ("student_attention_kl", "loss_attention_kl"),
         ("student_attention_mse", "loss_attention_mse"),
         ("student_attention_kl_averaged", "loss_attention_kl"),
+        ("student_hidden_mse", "loss_hidden_mse"),
     ] {
         let values = series(&metrics, stage, term);
         assert!(values.iter().all(|v| v.is_finite() && *v > 0.0), "{stage}: {term} {values:?}");
         assert_eq!(series(&metrics, stage, "beta").first(), Some(&1.0), "{stage}: its live β is recorded");
     }
+    for stage in &on_policy_names {
+        assert_eq!(series(&metrics, stage, "on_policy").first(), Some(&0.5), "{stage}: its live λ is recorded");
+        let log_prob = series(&metrics, stage, "teacher_logprob");
+        assert!(log_prob.iter().all(|v| v.is_finite() && *v < 0.0), "{stage}: a log-probability: {log_prob:?}");
+        assert!(
+            log_prob[log_prob.len() - 1] > log_prob[0],
+            "{stage}: the teacher likes the samples more: {log_prob:?}"
+        );
+    }
+    assert!(series(&metrics, "student_forward_kl", "on_policy").iter().all(|v| *v == 0.0), "off-policy by default");
 }
 
 /// `kdlab report` on a language-model preset adds a table of each stage's final bits per

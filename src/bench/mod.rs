@@ -11,6 +11,10 @@
 //!   the 4-layer width-128 teacher frozen, the 1-layer width-64 student trained with
 //!   `0.1·CE + 0.9·KL(teacher ‖ student)` per position at T = 1, Adam 1e-3.
 //! - `lm_teacher`: that teacher trained alone with next-character cross-entropy.
+//! - `lm_on_policy`: `lm` with GKD's on-policy fraction λ = 0.5: every other step the student
+//!   first samples the last 32 characters of each window (T = 1, no autodiff, one batched forward
+//!   pass per character) and learns the forward KL on them alone. Its ratio to `lm` is the cost
+//!   of on-policy data (the PyTorch twin samples the same way, with `torch.multinomial`).
 
 pub mod frame;
 
@@ -18,6 +22,9 @@ use crate::data::InputShape;
 use crate::device::ComputeDevice;
 use crate::distill;
 use crate::model::{ModelSpec, Network, cnn, mlp, transformer};
+use crate::train::on_policy::{self, Sampling};
+use crate::train::text::Windows;
+use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
@@ -32,6 +39,8 @@ const TEMPERATURE: f64 = 4.0;
 const ALPHA: f64 = 0.9;
 const AT_WEIGHT: f64 = 1000.0;
 const WARMUP_STEPS: usize = 10;
+/// `lm_on_policy`'s sampling: 32 of the 64 characters of a window, at T = 1.
+const ON_POLICY: Sampling = Sampling { fraction: 0.5, temperature: 1.0, length: 32 };
 
 /// One workload's measured speed.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,10 +58,12 @@ pub enum Workload {
     Teacher,
     Lm,
     LmTeacher,
+    LmOnPolicy,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 5] = [Workload::Mlp, Workload::Cnn, Workload::Teacher, Workload::Lm, Workload::LmTeacher];
+    pub const ALL: [Workload; 6] =
+        [Workload::Mlp, Workload::Cnn, Workload::Teacher, Workload::Lm, Workload::LmTeacher, Workload::LmOnPolicy];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -61,6 +72,7 @@ impl Workload {
             Workload::Teacher => "teacher",
             Workload::Lm => "lm",
             Workload::LmTeacher => "lm_teacher",
+            Workload::LmOnPolicy => "lm_on_policy",
         }
     }
 
@@ -72,6 +84,7 @@ impl Workload {
             Workload::Teacher => 100,
             Workload::Lm => 100,
             Workload::LmTeacher => 40,
+            Workload::LmOnPolicy => 40,
         }
     }
 
@@ -79,7 +92,7 @@ impl Workload {
         match self {
             Workload::Mlp => InputShape::Flat { features: 64 },
             Workload::Cnn | Workload::Teacher => InputShape::Image { channels: 1, height: 28, width: 28 },
-            Workload::Lm | Workload::LmTeacher => InputShape::Text { context: CONTEXT },
+            Workload::Lm | Workload::LmTeacher | Workload::LmOnPolicy => InputShape::Text { context: CONTEXT },
         }
     }
 
@@ -87,13 +100,13 @@ impl Workload {
         match self {
             Workload::Mlp | Workload::Teacher => 128,
             Workload::Cnn => 64,
-            Workload::Lm | Workload::LmTeacher => 32,
+            Workload::Lm | Workload::LmTeacher | Workload::LmOnPolicy => 32,
         }
     }
 
     fn classes(self) -> usize {
         match self {
-            Workload::Lm | Workload::LmTeacher => VOCABULARY,
+            Workload::Lm | Workload::LmTeacher | Workload::LmOnPolicy => VOCABULARY,
             _ => CLASSES,
         }
     }
@@ -111,7 +124,7 @@ impl Workload {
             ),
             Workload::Cnn => (Some(cnn_teacher), ModelSpec::Cnn(cnn::Spec { channels: vec![8, 16], hidden: vec![] })),
             Workload::Teacher => (None, cnn_teacher),
-            Workload::Lm => (Some(lm_teacher), lm_student),
+            Workload::Lm | Workload::LmOnPolicy => (Some(lm_teacher), lm_student),
             Workload::LmTeacher => (None, lm_teacher),
         }
     }
@@ -139,11 +152,25 @@ pub fn run(workload: Workload, device: &ComputeDevice, steps: usize) -> BenchRes
         ),
     };
 
-    let step = |student: Network, optimizer: &mut ModuleOptimizer| {
+    let windows = on_policy_windows(workload, &inputs, &labels);
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut step = |student: Network, optimizer: &mut ModuleOptimizer, index: usize| {
+        let sampled = windows.as_ref().filter(|_| index % 2 == 1).map(|windows| {
+            let sampled = on_policy::sample_windows(windows, CONTEXT, &student.valid(), ON_POLICY, &mut rng, &plain);
+            let count = sampled.count;
+            let inputs = Tensor::<2>::from_data(TensorData::new(sampled.inputs, [count, CONTEXT]), &plain);
+            (inputs, Tensor::<1, Int>::from_data(TensorData::new(sampled.labels, [count * CONTEXT]), &plain))
+        });
+        let (inputs, labels, alpha) = match sampled {
+            Some((inputs, labels)) => (inputs, labels, 1.0),
+            None => (inputs.clone(), labels.clone(), ALPHA),
+        };
         let student_out = student.forward(inputs.clone());
         let teacher_out = teacher.as_ref().map(|t| t.forward(inputs.clone()));
         let loss = match (workload, teacher_out) {
-            (Workload::Lm, Some(teacher_out)) => token_kd(student_out.logits, teacher_out.logits, &labels, &inputs),
+            (Workload::Lm | Workload::LmOnPolicy, Some(teacher_out)) => {
+                token_kd(student_out.logits, teacher_out.logits, (&labels, alpha), &inputs)
+            }
             (Workload::Cnn, Some(teacher_out)) => {
                 let at = distill::attention_transfer(
                     student_out.feature_maps[1].clone(),
@@ -160,21 +187,39 @@ pub fn run(workload: Workload, device: &ComputeDevice, steps: usize) -> BenchRes
         let gradients = GradientsParams::from_grads(loss.backward(), &student);
         optimizer.step(1e-3, student, gradients)
     };
-    for _ in 0..WARMUP_STEPS {
-        student = step(student, &mut optimizer);
+    for index in 0..WARMUP_STEPS {
+        student = step(student, &mut optimizer, index);
     }
     let _ = plain.sync();
     let started = Instant::now();
-    for _ in 0..steps {
-        student = step(student, &mut optimizer);
+    for index in 0..steps {
+        student = step(student, &mut optimizer, index);
     }
     // Waits for queued device work, so the clock measures finished steps.
     let _ = plain.sync();
     BenchResult { workload: workload.name(), steps, steps_per_second: steps as f64 / started.elapsed().as_secs_f64() }
 }
 
-/// `0.1·CE + 0.9·KL(teacher ‖ student)` over every position of windows `[batch, context]`.
-fn token_kd(student: Tensor<2>, teacher: Tensor<2>, labels: &Tensor<1, Int>, inputs: &Tensor<2>) -> Tensor<1> {
+/// `lm_on_policy`'s windows as the host holds them, the prompts of its samples; `None` for the
+/// other workloads.
+fn on_policy_windows(workload: Workload, inputs: &Tensor<2>, labels: &Tensor<1, Int>) -> Option<Windows> {
+    if workload != Workload::LmOnPolicy {
+        return None;
+    }
+    let inputs: Vec<f32> = inputs.clone().into_data().convert::<f32>().try_into_vec::<f32>().ok()?;
+    let labels: Vec<i64> = labels.clone().into_data().convert::<i64>().try_into_vec::<i64>().ok()?;
+    let count = inputs.len() / CONTEXT;
+    Some(Windows { inputs, labels: labels.into_iter().map(|l| l as u32).collect(), count })
+}
+
+/// `(1 − α)·CE + α·KL(teacher ‖ student)` over the counted positions of windows
+/// `[batch, context]` (α = 0.9; 1 on the student's own samples).
+fn token_kd(
+    student: Tensor<2>,
+    teacher: Tensor<2>,
+    (labels, alpha): (&Tensor<1, Int>, f64),
+    inputs: &Tensor<2>,
+) -> Tensor<1> {
     let [batch, context] = inputs.dims();
     let classes = student.dims()[1];
     let sequences = |logits: Tensor<2>| logits.reshape([batch, context, classes]);
@@ -183,7 +228,7 @@ fn token_kd(student: Tensor<2>, teacher: Tensor<2>, labels: &Tensor<1, Int>, inp
     let divergence =
         distill::token_divergence(forward, sequences(student.clone()), sequences(teacher), labels.clone(), 1.0);
     let cross_entropy = distill::token_cross_entropy(sequences(student), labels);
-    cross_entropy.mul_scalar(1.0 - ALPHA) + divergence.mul_scalar(ALPHA)
+    cross_entropy.mul_scalar(1.0 - alpha) + divergence.mul_scalar(alpha)
 }
 
 fn random_labels(batch: usize, classes: usize, seed: u64, device: &Device) -> Tensor<1, Int> {

@@ -15,7 +15,9 @@
 mod modern;
 mod token;
 
-pub use token::{IGNORE_INDEX, TokenDivergence, attention_kl, attention_mse, token_cross_entropy, token_divergence};
+pub use token::{
+    IGNORE_INDEX, TokenDivergence, attention_kl, attention_mse, hidden_mse, token_cross_entropy, token_divergence,
+};
 
 pub use modern::{
     DistTerms, NkdTerms, dist, dist_terms, kd_standardized, nkd, nkd_terms, soft_target_kl_at, standardize, ttm, wttm,

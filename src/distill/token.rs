@@ -1,5 +1,5 @@
-//! Token-level divergences for language-model distillation, and the attention losses of MiniLM
-//! and TinyBERT, as pure tensor functions.
+//! Token-level divergences for language-model distillation, and the attention and hidden-state
+//! losses of MiniLM and TinyBERT, as pure tensor functions.
 //!
 //! The logit divergences take student and teacher logits `[batch, seq, vocab]` and labels
 //! `[batch, seq]` whose value [`IGNORE_INDEX`] marks a position that does not count. Both
@@ -121,7 +121,18 @@ pub fn attention_kl(student_attention: Tensor<4>, teacher_attention: Tensor<4>) 
 /// TinyBERT's attention loss on probabilities: the mean squared difference over every element
 /// of `[batch, heads, seq, seq]`, the zero upper triangle included.
 pub fn attention_mse(student_attention: Tensor<4>, teacher_attention: Tensor<4>) -> Tensor<1> {
-    let difference = student_attention - teacher_attention;
+    mean_squared_difference(student_attention, teacher_attention)
+}
+
+/// TinyBERT's hidden-state loss: the mean squared difference between the student's hidden states
+/// mapped to the teacher's width (`H_s·W_h`) and the teacher's, over every element of
+/// `[batch, seq, width]`.
+pub fn hidden_mse(mapped_student: Tensor<3>, teacher_hidden: Tensor<3>) -> Tensor<1> {
+    mean_squared_difference(mapped_student, teacher_hidden)
+}
+
+fn mean_squared_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
+    let difference = a - b;
     (difference.clone() * difference).mean()
 }
 

@@ -56,7 +56,6 @@ pub(crate) struct Forward {
     /// layer.
     pub(crate) attention: Vec<Tensor<4>>,
     /// A transformer's hidden states, one `[batch, length, width]` per layer.
-    #[cfg_attr(not(test), expect(dead_code, reason = "read by hidden-state transfer (TinyBERT, issue 23)"))]
     pub(crate) hidden_states: Vec<Tensor<3>>,
     /// A sequence model's positions: the logits' rows reshape to `[batch, length, classes]`.
     pub(crate) positions: Option<Positions>,

@@ -214,10 +214,25 @@ pub const SKEW: HyperSpec = HyperSpec {
         λ·(the target) + (1 − λ)·(the other); 0 is the plain KL",
 };
 
+/// GKD's student-data fraction λ (Agarwal et al. 2024): the share of a language-model stage's
+/// steps that train on continuations the student samples itself, scored by the teacher.
+pub const ON_POLICY: HyperSpec = HyperSpec {
+    name: "on_policy",
+    symbol: "λ_on",
+    label: "on-policy λ",
+    default: 0.0,
+    valid: Valid::Within(0.0, 1.0),
+    live: Some(Slider { min: 0.0, max: 1.0, logarithmic: false, decimals: 2 }),
+    help: "GKD's on-policy fraction λ, from the next optimizer step: that share of the steps train on \
+        continuations the student samples (sample_length characters at sample_temperature after a prompt cut \
+        from the training text), the loss there being the divergence alone on the sampled positions, with \
+        the teacher's distributions as the target",
+};
+
 /// The hyperparameters a front end can steer while a stage trains: a method's live
 /// hyperparameter takes one of these names (with its own default, range and help), so the
 /// sliders, the curves' markers and the steering log all speak of the same few.
-pub static LIVE: &[&HyperSpec] = &[&TEMPERATURE, &ALPHA, &BETA, &GAMMA, &JSD_BETA, &SKEW];
+pub static LIVE: &[&HyperSpec] = &[&TEMPERATURE, &ALPHA, &BETA, &GAMMA, &JSD_BETA, &SKEW, &ON_POLICY];
 
 /// A training method as front ends see it: its name and the hyperparameters it declares.
 #[derive(Clone, Copy)]

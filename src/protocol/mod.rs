@@ -18,8 +18,8 @@ pub use commands::{Command, Steer, SteerAction};
 pub use events::{EngineError, Event};
 pub use hypers::{ALPHA, BETA, GAMMA, HyperSpec, LIVE, MethodInfo, Parameter, STANDARDIZE, Slider, TEMPERATURE, Valid};
 pub use probe::{
-    AttentionKind, AttentionProbe, BoundaryProbe, GRID, LayerAttention, Plane, Probe, RelationProbe, Representations,
-    TextProbe, TextProbeSettings, TextSample,
+    AttentionKind, AttentionProbe, BoundaryProbe, GRID, LayerAttention, OnPolicySample, Plane, Probe, RelationProbe,
+    Representations, TextProbe, TextProbeSettings, TextSample,
 };
 pub use run::{
     ClassAccuracy, DataInfo, EnsembleOutcome, ForkOrigin, MetricPoint, RunInfo, StageInfo, StageOutcome, StageStart,

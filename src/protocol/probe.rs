@@ -84,6 +84,23 @@ pub struct TextProbe {
     pub teacher_attention: Vec<LayerAttention>,
     /// The stage's sample, then its teacher's.
     pub samples: Vec<TextSample>,
+    /// What the student wrote in the last on-policy training batch before this report (the
+    /// first few windows), scored by the teacher; empty off-policy.
+    #[serde(default)]
+    pub on_policy: Vec<OnPolicySample>,
+}
+
+/// One window of an on-policy training batch: the prompt cut from the training text, the
+/// characters the student sampled after it (what that step trained on), and the teacher's
+/// log-probability of each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnPolicySample {
+    /// The optimizer step that trained on it.
+    pub step: u64,
+    pub prompt: Vec<u32>,
+    pub ids: Vec<u32>,
+    /// The natural log of the teacher's probability of each sampled character.
+    pub log_probs: Vec<f32>,
 }
 
 /// One layer's attention probabilities, `[heads × queries × keys]` (row `q` attends to keys

@@ -32,6 +32,10 @@ pub mod metric {
     pub const TEACHER_ENTROPY: &str = "teacher_entropy";
     /// KL(student ‖ teacher) on the test split: the reverse of [`KL_TEACHER_STUDENT`].
     pub const KL_STUDENT_TEACHER: &str = "kl_student_teacher";
+    /// Language models with a teacher: the mean log-probability the teacher gives the
+    /// characters the student samples after prompts from the test text, in nats per character
+    /// (the quantity on-policy distillation pushes up).
+    pub const TEACHER_LOG_PROB: &str = "teacher_logprob";
 }
 
 /// One measured value: a row of `metrics.csv`.

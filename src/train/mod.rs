@@ -10,13 +10,14 @@ pub(crate) mod events;
 pub(crate) mod launch;
 mod loader;
 pub mod methods;
+pub(crate) mod on_policy;
 pub(crate) mod plan;
 pub(crate) mod probe;
 mod schedule;
 pub(crate) mod session;
 pub(crate) mod stage;
 mod teacher_logits;
-mod text;
+pub(crate) mod text;
 pub(crate) mod trainee;
 
 pub(crate) use crate::protocol::{

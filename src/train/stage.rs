@@ -7,6 +7,7 @@ use super::evaluate::{embed, predict, to_host};
 use super::events::Outbox;
 use super::loader::{BatchLoader, Prefetch};
 use super::methods::{Hypers, PEERS, Parameter, StepInputs, StepLoss, ctkd};
+use super::on_policy::{self, Sampling};
 use super::plan::{Plan, StagePlan};
 use super::probe::{ProbeInputs, TeacherProbe, representations};
 use super::schedule;
@@ -19,7 +20,7 @@ use crate::logits::{accuracy, agreement, argmax_rows, kl_divergence, prediction_
 use crate::model::{Forward, ModelSpec, Network};
 use crate::preset::{Optimizer, TrainSettings};
 use crate::protocol::{
-    ClassAccuracy, Event, MetricPoint, Probe, StageOutcome, StageStart, Steer, SteerAction, TextProbe,
+    ClassAccuracy, Event, MetricPoint, OnPolicySample, Probe, StageOutcome, StageStart, Steer, SteerAction, TextProbe,
     TextProbeSettings, metric,
 };
 use burn::module::Module;
@@ -262,6 +263,8 @@ pub(crate) fn optimizer(settings: &TrainSettings) -> ModuleOptimizer {
 /// Running sums between two metric reports, kept on the device so reading them costs one sync
 /// per report rather than one per step.
 struct IntervalSums {
+    /// The last on-policy batch's shown samples (they go with the next probe).
+    on_policy: Vec<OnPolicySample>,
     terms: Vec<(&'static str, Tensor<1>)>,
     total: Option<Tensor<1>>,
     correct: Option<Tensor<1>>,
@@ -271,10 +274,12 @@ struct IntervalSums {
 
 impl IntervalSums {
     fn new() -> IntervalSums {
-        IntervalSums { terms: Vec::new(), total: None, correct: None, examples: 0, steps: 0 }
+        IntervalSums { on_policy: Vec::new(), terms: Vec::new(), total: None, correct: None, examples: 0, steps: 0 }
     }
 
-    fn add(&mut self, loss: &StepLoss, logits: &Tensor<2>, labels: &Tensor<1, Int>) {
+    /// Adds a step's loss terms, and its predictions against `labels` to the training accuracy
+    /// (none: the step does not count towards it).
+    fn add(&mut self, loss: &StepLoss, logits: &Tensor<2>, labels: Option<&Tensor<1, Int>>) {
         let plain = |t: &Tensor<1>| t.clone().without_autodiff();
         let accumulate = |sum: Option<Tensor<1>>, value: Tensor<1>| Some(sum.map_or(value.clone(), |s| s + value));
         self.total = accumulate(self.total.take(), plain(&loss.total));
@@ -285,11 +290,12 @@ impl IntervalSums {
                 *sum = sum.clone() + plain(term);
             }
         }
+        self.steps += 1;
+        let Some(labels) = labels else { return };
         let predictions = logits.clone().without_autodiff().argmax(1).squeeze_dim::<1>(1);
         let correct = predictions.equal(labels.clone()).float().sum();
         self.correct = accumulate(self.correct.take(), correct);
         self.examples += labels.dims()[0];
-        self.steps += 1;
     }
 
     /// Means of the loss terms and the running training accuracy; resets the sums.
@@ -491,56 +497,97 @@ impl Stepper {
         hypers: &Hypers,
         sums: &mut IntervalSums,
     ) -> Trainee {
-        let (inputs, labels, teacher_logits, teacher) = match ctx.dataset.shape {
-            InputShape::Text { context } => text_batch(ctx, context, rows.len(), step),
+        let batch = match ctx.dataset.shape {
+            InputShape::Text { context } => text_batch(ctx, context, rows.len(), step, (&trainee, hypers)),
             _ => {
                 let indices = index_tensor(rows.iter().copied(), &ctx.device.device);
                 let labels = ctx.data.train_labels.clone().select(0, indices.clone());
                 let (inputs, teacher_logits, teacher) = self.batch(ctx, rows, step, &indices);
-                (inputs, labels, teacher_logits, teacher)
+                Batch { inputs, labels, teacher_logits, teacher, on_policy: false, shown: Vec::new() }
             }
         };
-        let forward = trainee.forward(inputs);
+        let forward = trainee.forward(batch.inputs);
         let logits = forward.student.logits.clone();
         let step_inputs = StepInputs {
             forward: &forward,
             regressor: trainee.regressor.as_ref(),
-            teacher_logits,
-            teacher: teacher.as_ref(),
-            labels: labels.clone(),
+            teacher_logits: batch.teacher_logits,
+            teacher: batch.teacher.as_ref(),
+            labels: batch.labels.clone(),
             progress: step as f64 / ctx.steps_per_epoch() as f64,
+            on_policy: batch.on_policy,
         };
         let loss = ctx.stage().method.loss(&step_inputs, hypers);
-        sums.add(&loss, &logits, &labels);
+        // The student's agreement with its own samples is no training accuracy.
+        sums.add(&loss, &logits, (!batch.on_policy).then_some(&batch.labels));
+        if !batch.shown.is_empty() {
+            sums.on_policy = batch.shown;
+        }
         let gradients = GradientsParams::from_grads(loss.total.backward(), &trainee);
         optimizer.step(ctx.learning_rate(step), trainee, gradients)
     }
 }
 
+/// One step's batch: the inputs, the label of each row of the logits, and the teacher's logits
+/// and forward pass on it where the method reads them.
+struct Batch {
+    inputs: Tensor<2>,
+    labels: Tensor<1, Int>,
+    teacher_logits: Option<Tensor<2>>,
+    teacher: Option<Forward>,
+    /// Whether the inputs end in the student's own samples (see [`on_policy`]).
+    on_policy: bool,
+    /// Those samples as the Samples view shows them (empty off-policy).
+    shown: Vec<OnPolicySample>,
+}
+
 /// A language model's batch of step `step`: `count` random windows of the training text, their
 /// next-character labels (one per position), and the teacher's forward pass on them — its
-/// logits from the teacher's [`TeacherLogits`] when the method needs nothing else of it.
+/// logits from the teacher's [`TeacherLogits`] when the method needs nothing else of it. On an
+/// on-policy step (the method's `on_policy` fraction of them), the windows end in what the
+/// student samples after their beginnings instead.
 fn text_batch(
     ctx: &StageContext,
     context: usize,
     count: usize,
     step: u64,
-) -> (Tensor<2>, Tensor<1, Int>, Option<Tensor<2>>, Option<Forward>) {
+    (trainee, hypers): (&Trainee, &Hypers),
+) -> Batch {
     let device = &ctx.device.device;
     let seed = ctx.stage().batch_seed;
     let windows = text::batch(&ctx.dataset, context, seed, step, count);
+    let on_policy = Sampling::of(hypers).and_then(|sampling| Some((sampling, sampling.draws(seed, step)?)));
+    if let (Some((sampling, mut rng)), Some(teacher)) = (on_policy, ctx.teacher.as_ref()) {
+        let student = trainee.network.valid();
+        let sampled_view = on_policy::sample_windows(&windows, context, &student, sampling, &mut rng, device);
+        let inputs = Tensor::<2>::from_data(TensorData::new(sampled_view.inputs.clone(), [count, context]), device);
+        let labels =
+            Tensor::<1, Int>::from_data(TensorData::new(sampled_view.labels.clone(), [count * context]), device);
+        let forward = teacher.network.forward(inputs.clone());
+        let shown = on_policy::shown(&sampled_view, &forward.logits, context, step);
+        let teacher_logits = Some(forward.logits.clone());
+        let teacher = ctx.stage().method.needs_teacher_features().then_some(forward);
+        return Batch { inputs, labels, teacher_logits, teacher, on_policy: true, shown };
+    }
     let inputs = Tensor::<2>::from_data(TensorData::new(windows.inputs, [count, context]), device);
     let labels = index_tensor(windows.labels.iter().map(|&l| l as usize), device);
-    let Some(teacher) = ctx.teacher.as_ref() else { return (inputs, labels, None, None) };
+    let plain = |teacher_logits, teacher| Batch {
+        inputs: inputs.clone(),
+        labels: labels.clone(),
+        teacher_logits,
+        teacher,
+        on_policy: false,
+        shown: Vec::new(),
+    };
+    let Some(teacher) = ctx.teacher.as_ref() else { return plain(None, None) };
     if ctx.stage().method.needs_teacher_features() {
         let forward = teacher.network.forward(inputs.clone());
-        return (inputs, labels, Some(forward.logits.clone()), Some(forward));
+        return plain(Some(forward.logits.clone()), Some(forward));
     }
     let key = BatchKey { seed, step, windows: count, context };
     let logits = teacher.batch_logits.get_or_compute(key, || to_host(teacher.network.forward(inputs.clone()).logits));
     let shape = [count * context, logits.len() / (count * context).max(1)];
-    let logits = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), shape), device);
-    (inputs, labels, Some(logits), None)
+    plain(Some(Tensor::<2>::from_data(TensorData::new(logits.to_vec(), shape), device)), None)
 }
 
 /// What one call of [`ActiveStage::advance`] did.
@@ -584,7 +631,7 @@ impl ActiveStage {
         let keep_training = controls.keep_training(ctx.index, state.keep_training);
         out.send(Event::StageStarted(StageStart { keep_training, ..start }));
         if let Some(regressor) = &state.trainee.regressor {
-            out.send(Event::Notice(format!("{}: FitNets hint from the {}", stage.name, regressor.describe())));
+            out.send(Event::Notice(format!("{}: {}", stage.name, regressor.describe())));
         }
         let mut reporter = Reporter {
             teacher_probe: ctx.teacher_probe(),
@@ -781,7 +828,9 @@ impl Reporter {
     /// user just changed (nothing else about the model changed since).
     fn reprobe(&mut self, ctx: &StageContext, state: &Resume, out: &mut Outbox, controls: &Controls) {
         let Some(mut probe) = self.last_probe.clone() else { return };
-        let Some(text) = ctx.text_probe(&state.trainee.network.valid(), controls.text_probe()) else { return };
+        let Some(mut text) = ctx.text_probe(&state.trainee.network.valid(), controls.text_probe()) else { return };
+        // The training batch's samples do not change with the prompt.
+        text.on_policy = probe.text.take().map(|t| t.on_policy).unwrap_or_default();
         probe.text = Some(text);
         self.last_probe = Some(probe.clone());
         out.probe(probe);
@@ -817,7 +866,11 @@ impl Reporter {
             values.push((metric::TEMPERATURE, ctkd::temperature(theta, hypers)));
         }
         let probe = if evaluate {
-            let (evaluation, probe) = self.evaluate(ctx, &state.trainee.valid(), (step, controls.text_probe()));
+            let (evaluation, mut probe) =
+                self.evaluate(ctx, &state.trainee.valid(), hypers, (step, controls.text_probe()));
+            if let Some(text) = probe.text.as_mut() {
+                text.on_policy = std::mem::take(&mut self.sums.on_policy);
+            }
             values.extend(evaluation);
             self.last_evaluated = Some(step);
             self.last_probe = Some(probe.clone());
@@ -851,6 +904,7 @@ impl Reporter {
         &self,
         ctx: &StageContext,
         trainee: &Trainee,
+        hypers: &Hypers,
         (step, text_probe): (u64, &TextProbeSettings),
     ) -> (Vec<(&'static str, f64)>, Probe) {
         let classes = ctx.dataset.num_classes();
@@ -872,6 +926,11 @@ impl Reporter {
             true => values.extend(text::metrics(&test_logits, teacher_logits, &ctx.data.test_targets, classes)),
             false => values
                 .extend(teacher_logits.map(|t| (metric::KL_TEACHER_STUDENT, kl_divergence(t, &test_logits, classes)))),
+        }
+        if let (Some(teacher), Some(sampling)) = (&ctx.teacher, Sampling::of(hypers)) {
+            let models = (&trainee.network, &teacher.network);
+            let log_prob = on_policy::teacher_log_prob(&ctx.dataset, models, sampling, &ctx.device.device);
+            values.extend(log_prob.map(|value| (metric::TEACHER_LOG_PROB, value)));
         }
         let (probe, neighbour_agreement) =
             ctx.probe(&trainee.network, self.teacher_probe.as_ref(), &test_logits, (step, text_probe));

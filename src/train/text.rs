@@ -41,6 +41,11 @@ fn tiled(split: &crate::data::Split, context: usize, most: usize) -> Windows {
     Windows { inputs, labels, count: starts.len() }
 }
 
+/// The first `count` windows tiling the test text (the prompts of the `teacher_logprob` metric).
+pub(crate) fn first_test_windows(dataset: &Dataset, context: usize, count: usize) -> Windows {
+    tiled(&dataset.test, context, count)
+}
+
 /// Training windows per epoch: as many as tile the training text once.
 pub(crate) fn windows_per_epoch(dataset: &Dataset, context: usize) -> usize {
     dataset.train.len() / context.max(1)
@@ -125,6 +130,7 @@ pub(crate) fn probe(
         teacher_attention: teacher_attention.unwrap_or_default(),
         prompt,
         samples,
+        on_policy: Vec::new(),
     }
 }
 
@@ -196,7 +202,7 @@ fn sample(
             logits[logits.len() - vocabulary..].to_vec()
         };
         let own = last_row(network);
-        let next = pick(&own, settings, &mut rng);
+        let next = pick(&own, settings.temperature, settings.top_k, &mut rng);
         let scores = match judge {
             Some(judge) if !std::ptr::eq(judge, network) => last_row(judge),
             _ => own,
@@ -210,13 +216,14 @@ fn sample(
     TextSample { model: model.into(), ids: sampled, log_probs, scored_by: scored_by.into() }
 }
 
-/// A character drawn from `logits` at the sampling temperature, among the top k when k > 0.
-fn pick(logits: &[f32], settings: &TextProbeSettings, rng: &mut StdRng) -> u32 {
-    let mut p = softmax_row(logits, settings.temperature.max(1e-3));
-    if settings.top_k > 0 && settings.top_k < p.len() {
+/// A character drawn from `logits` at `temperature`, among the top k when k > 0.
+pub(crate) fn pick(logits: &[f32], temperature: f64, top_k: usize, rng: &mut StdRng) -> u32 {
+    // Floored so that a temperature near 0 is greedy, not a division by 0.
+    let mut p = softmax_row(logits, temperature.max(1e-6));
+    if top_k > 0 && top_k < p.len() {
         let mut sorted = p.clone();
         sorted.sort_by(|a, b| b.total_cmp(a));
-        let floor = sorted[settings.top_k - 1];
+        let floor = sorted[top_k - 1];
         p.iter_mut().filter(|v| **v < floor).for_each(|v| *v = 0.0);
     }
     let total: f64 = p.iter().sum();

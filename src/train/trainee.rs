@@ -1,6 +1,6 @@
 //! What a stage optimises: the student network, plus what some methods train beside it —
-//! FitNets' regressor from a student layer onto the teacher's, DML's peers and CTKD's learned
-//! temperature.
+//! FitNets' regressor from a student layer onto the teacher's (TinyBERT's map between two
+//! transformers' hidden widths), DML's peers and CTKD's learned temperature.
 
 use crate::data::InputShape;
 use crate::model::{Forward, ModelSpec, Network};
@@ -11,15 +11,20 @@ use burn::tensor::{Device, Tensor};
 
 /// FitNets' regressor: a 3×3 conv from the student's last feature map to the teacher's when both
 /// have as many maps and the last ones are the same size, else a linear map between the
-/// penultimate embeddings.
+/// penultimate embeddings. Between two transformers, TinyBERT's `W_h`: one linear map from the
+/// student's hidden width to the teacher's, shared by every matched layer.
 #[derive(Module, Debug)]
 pub(crate) enum Regressor {
     Conv(Conv2d),
     Dense(Linear),
+    Hidden(Linear),
 }
 
 impl Regressor {
     fn new(student: &ModelSpec, teacher: &ModelSpec, shape: InputShape, device: &Device) -> Regressor {
+        if let (ModelSpec::Transformer(from), ModelSpec::Transformer(to)) = (student, teacher) {
+            return Regressor::Hidden(LinearConfig::new(from.width, to.width).init(device));
+        }
         let (student_maps, teacher_maps) = (student.feature_shapes(shape), teacher.feature_shapes(shape));
         match (student_maps.last(), teacher_maps.last()) {
             (Some(from), Some(to)) if student_maps.len() == teacher_maps.len() && from[1..] == to[1..] => {
@@ -40,7 +45,18 @@ impl Regressor {
                 let (from, to) = (student.feature_maps.last()?, teacher.feature_maps.last()?);
                 Some((conv.forward(from.clone()).flatten(1, 3), to.clone().flatten(1, 3)))
             }
-            Regressor::Dense(linear) => Some((linear.forward(student.embedding.clone()), teacher.embedding.clone())),
+            Regressor::Dense(linear) | Regressor::Hidden(linear) => {
+                Some((linear.forward(student.embedding.clone()), teacher.embedding.clone()))
+            }
+        }
+    }
+
+    /// A student's hidden states `[batch, seq, width]` mapped to the teacher's width (`H_s·W_h`);
+    /// `None` unless this is the map between two transformers.
+    pub(crate) fn map_hidden(&self, hidden: Tensor<3>) -> Option<Tensor<3>> {
+        match self {
+            Regressor::Hidden(linear) => Some(linear.forward(hidden)),
+            Regressor::Conv(_) | Regressor::Dense(_) => None,
         }
     }
 
@@ -52,8 +68,16 @@ impl Regressor {
     /// Which layers the hint joins, for the log.
     pub(crate) fn describe(&self) -> &'static str {
         match self {
-            Regressor::Conv(_) => "last conv block -> teacher's last conv block (3x3 conv regressor)",
-            Regressor::Dense(_) => "penultimate layer -> teacher's penultimate layer (linear regressor)",
+            Regressor::Conv(_) => {
+                "FitNets hint from the last conv block -> teacher's last conv block (3x3 conv regressor)"
+            }
+            Regressor::Dense(_) => {
+                "FitNets hint from the penultimate layer -> teacher's penultimate layer (linear regressor)"
+            }
+            Regressor::Hidden(_) => {
+                "hidden states of the matched layers -> the teacher's (one linear map W_h from the student's width to \
+                 the teacher's, shared by the layers)"
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ mod dml;
 mod fitnets;
 mod forward_kl;
 mod gkd_jsd;
+mod hidden_mse;
 pub(crate) mod hyper;
 mod kd;
 mod label_smoothing;
@@ -40,6 +41,8 @@ pub use spec::{
 
 /// Declarations the engine reads beside the losses: CTKD's temperature range, DML's peers.
 pub(crate) use dml::PEERS;
+/// The on-policy sampling settings every token-level method declares.
+pub(crate) use token::{SAMPLE_LENGTH, SAMPLE_TEMPERATURE};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -70,6 +73,7 @@ pub(crate) static METHODS: &[&MethodSpec] = &[
     &tvd::METHOD,
     &attention_kl::METHOD,
     &attention_mse::METHOD,
+    &hidden_mse::METHOD,
 ];
 
 /// A registered method. It travels through the engine and the run folders as itself and is

@@ -4,7 +4,8 @@
 
 pub use super::hyper::Hypers;
 pub use crate::protocol::hypers::{
-    ALPHA, BETA, GAMMA, HyperSpec, JSD_BETA, MethodInfo, Parameter, SKEW, STANDARDIZE, Slider, TEMPERATURE, Valid,
+    ALPHA, BETA, GAMMA, HyperSpec, JSD_BETA, MethodInfo, ON_POLICY, Parameter, SKEW, STANDARDIZE, Slider, TEMPERATURE,
+    Valid,
 };
 
 use crate::data::InputShape;
@@ -97,6 +98,9 @@ pub struct StepInputs<'a> {
     pub(crate) labels: Tensor<1, Int>,
     /// Epochs completed before this step, fractional (for warm-ups and FitNets' hint stage).
     pub(crate) progress: f64,
+    /// Whether the batch is the student's own samples (a language model's on-policy step): its
+    /// labels are the sampled characters, the prompt's positions [`distill::IGNORE_INDEX`].
+    pub(crate) on_policy: bool,
 }
 
 impl StepInputs<'_> {

@@ -2,12 +2,13 @@
 //! and α as language-model distillation uses them, and the loss
 //! `(1 − α)·CE + α·D(teacher, student)` over every position of the batch's windows, with `D`
 //! one of [`distill::TokenDivergence`] at temperature T. As in TRL's GKD and DistiLLM, the
-//! divergence is not scaled by T² (Hinton's KD is, for classifiers). And what the attention-transfer
-//! methods add to it: the last layer's attention of both models, paired head by head or averaged.
+//! divergence is not scaled by T² (Hinton's KD is, for classifiers). And what the attention- and
+//! hidden-state-transfer methods add to it: a β-weighted term on the two transformers' internals
+//! (the last layer's attention, paired head by head or averaged; hidden states).
 
 use super::spec::{
     ALPHA, BETA, Companions, HyperSpec, Hypers, MethodSpec, StepInputs, StepLoss, TEMPERATURE, TeacherPair, TeacherUse,
-    any_stage, any_teacher,
+    Valid, any_stage, any_teacher,
 };
 use crate::distill::{self, TokenDivergence};
 use crate::model::ModelSpec;
@@ -28,8 +29,40 @@ pub(crate) const LM_ALPHA: HyperSpec = HyperSpec {
     ..ALPHA
 };
 
+/// The temperature the student samples its on-policy continuations at.
+pub(crate) const SAMPLE_TEMPERATURE: HyperSpec = HyperSpec {
+    name: "sample_temperature",
+    symbol: "T_s",
+    label: "sample temperature",
+    default: 1.0,
+    valid: Valid::Between(0.0, 100.0),
+    live: None,
+    help: "Temperature the student samples its on-policy continuations at (and the teacher_logprob metric's samples)",
+};
+
+/// How many characters each on-policy continuation has.
+pub(crate) const SAMPLE_LENGTH: HyperSpec = HyperSpec {
+    name: "sample_length",
+    symbol: "n",
+    label: "sample length",
+    default: 32.0,
+    valid: Valid::Whole(1, 4096),
+    live: None,
+    help: "Characters the student samples after each on-policy prompt; the prompt is the rest of the window \
+        (at most the window's length: one prompt character at least)",
+};
+
+/// The weight β of a transfer method's term on the models' internals, 1 by default (MiniLM adds
+/// its attention KLs and TinyBERT its layer losses unweighted), with its own `help`.
+pub(crate) const fn transfer_weight(help: &'static str) -> HyperSpec {
+    HyperSpec { default: 1.0, help, ..BETA }
+}
+
 /// `(1 − α)·CE + α·D` of one step, reported as `loss_ce` and `term` (D unweighted). Without a
-/// teacher's logits (validation prevents it), cross-entropy alone.
+/// teacher's logits (validation prevents it), cross-entropy alone. On the student's own samples
+/// (an on-policy batch) there is no ground truth to learn: the loss is `D` alone on the sampled
+/// positions, as in GKD, and `loss_ce` (the student's cross-entropy on its own samples) is
+/// reported but not minimised.
 pub(crate) fn distil(
     inputs: &StepInputs,
     hypers: &Hypers,
@@ -46,7 +79,7 @@ pub(crate) fn distil(
         hypers.get(TEMPERATURE.name),
     );
     let cross_entropy = distill::token_cross_entropy(student, labels);
-    let alpha = hypers.get(ALPHA.name);
+    let alpha = if inputs.on_policy { 1.0 } else { hypers.get(ALPHA.name) };
     let total = cross_entropy.clone().mul_scalar(1.0 - alpha) + divergence.clone().mul_scalar(alpha);
     StepLoss { total, terms: vec![("loss_ce", cross_entropy), (term, divergence)] }
 }
@@ -104,17 +137,16 @@ pub(crate) fn last_attention_pair(inputs: &StepInputs) -> Option<(Tensor<4>, Ten
 /// Attention transfer reads both models' attention: the student and the teacher must be
 /// transformers.
 pub(crate) fn check_attention_teacher(pair: &TeacherPair) -> Result<(), String> {
-    let heads = |spec: &ModelSpec| match spec {
-        ModelSpec::Transformer(transformer) => Some(transformer.heads),
-        _ => None,
-    };
-    match (heads(pair.student), heads(pair.teacher)) {
-        (Some(_), Some(_)) => Ok(()),
-        (None, _) => Err("attention transfer matches self-attention: the student must be a transformer".into()),
-        (_, None) => Err(format!(
-            "attention transfer matches self-attention: \"{}\" is not a transformer (arch = \"transformer\")",
-            pair.teacher_name
-        )),
+    check_transformer_pair(pair, "attention transfer matches self-attention")
+}
+
+/// Both models of `pair` are transformers, or why `what` (a method's reason) needs them to be.
+pub(crate) fn check_transformer_pair(pair: &TeacherPair, what: &str) -> Result<(), String> {
+    let is_transformer = |spec: &ModelSpec| matches!(spec, ModelSpec::Transformer(_));
+    match (is_transformer(pair.student), is_transformer(pair.teacher)) {
+        (true, true) => Ok(()),
+        (false, _) => Err(format!("{what}: the student must be a transformer")),
+        (_, false) => Err(format!("{what}: \"{}\" is not a transformer (arch = \"transformer\")", pair.teacher_name)),
     }
 }
 
@@ -126,9 +158,20 @@ pub(crate) fn distil_with_attention(
     attention: fn(Tensor<4>, Tensor<4>) -> Tensor<1>,
     term: &'static str,
 ) -> StepLoss {
+    let transfer = last_attention_pair(inputs).map(|(student, teacher)| attention(student, teacher));
+    distil_with_transfer(inputs, hypers, transfer, term)
+}
+
+/// `(1 − α)·CE + α·KL(p_t ‖ p_s) + β·transfer`: the forward-KL logit term of [`distil`] plus an
+/// internal-representation term reported as `term` (none without the teacher's forward pass).
+pub(crate) fn distil_with_transfer(
+    inputs: &StepInputs,
+    hypers: &Hypers,
+    transfer: Option<Tensor<1>>,
+    term: &'static str,
+) -> StepLoss {
     let mut loss = distil(inputs, hypers, TokenDivergence::Forward, "loss_forward_kl");
-    let Some((student, teacher)) = last_attention_pair(inputs) else { return loss };
-    let transfer = attention(student, teacher);
+    let Some(transfer) = transfer else { return loss };
     loss.total = loss.total + transfer.clone().mul_scalar(hypers.get(BETA.name));
     loss.terms.push((term, transfer));
     loss
